@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo:
+# redis-server and prometheus (apt), a MongoDB-wire server (mongod if on PATH, else
+# FerretDB v1 built with Go into .cache/bin), and the npm packages (npm ci).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FERRETDB_VERSION=v1.24.2
+CACHE_DIR="$PWD/.cache"
+
+missing_apt=()
+command -v redis-server >/dev/null || missing_apt+=(redis-server)
+command -v prometheus >/dev/null || missing_apt+=(prometheus)
+command -v promtool >/dev/null || missing_apt+=(prometheus)
+command -v tmux >/dev/null || missing_apt+=(tmux)
+command -v docker-compose >/dev/null || missing_apt+=(docker-compose)
+if [ ${#missing_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    echo "deps: missing ${missing_apt[*]}; install them with: apt-get install ${missing_apt[*]}" >&2
+    exit 1
+  fi
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "deps: installing ${missing_apt[*]} with apt-get"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null
+fi
+
+if ! command -v mongod >/dev/null && [ ! -x "$CACHE_DIR/bin/ferretdb" ]; then
+  command -v go >/dev/null || { echo "deps: no mongod and no Go toolchain to build FerretDB; install golang-go or mongod" >&2; exit 1; }
+  echo "deps: building FerretDB $FERRETDB_VERSION (SQLite backend) into .cache/bin"
+  src_dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+  rm -rf "$CACHE_DIR/ferretdb-src" && mkdir -p "$CACHE_DIR/bin"
+  cp -r "$src_dir" "$CACHE_DIR/ferretdb-src" && chmod -R u+w "$CACHE_DIR/ferretdb-src"
+  # The module zip has no build/version/version.txt (it is generated from git), and FerretDB panics without it.
+  echo "$FERRETDB_VERSION" > "$CACHE_DIR/ferretdb-src/build/version/version.txt"
+  (cd "$CACHE_DIR/ferretdb-src" && go build -o "$CACHE_DIR/bin/ferretdb" ./cmd/ferretdb)
+  rm -rf "$CACHE_DIR/ferretdb-src"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "deps: npm ci"
+  npm ci --no-audit --no-fund
+fi

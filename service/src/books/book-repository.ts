@@ -1,0 +1,139 @@
+import mongoose, { type Connection, type Model, Schema, Types } from 'mongoose';
+import { preciseNow } from '../telemetry/clock';
+import type { Book, BookInput, BookPatch } from './book';
+
+export class DuplicateNameError extends Error {
+  constructor(readonly bookName: string) {
+    super(`a book named ${JSON.stringify(bookName)} already exists`);
+  }
+}
+
+/** The result of a write: the book before and after it, and when the database acknowledged it. */
+export interface WriteResult {
+  before: Book | null;
+  after: Book;
+  committedAt: number;
+}
+
+interface BookDocument {
+  _id: Types.ObjectId;
+  name: string;
+  author: string;
+  year: number;
+  version: number;
+  updatedAt: Date;
+}
+
+const bookSchema = new Schema<BookDocument>(
+  {
+    name: { type: String, required: true },
+    author: { type: String, required: true },
+    year: { type: Number, required: true },
+    version: { type: Number, required: true, default: 1 },
+    updatedAt: { type: Date, required: true },
+  },
+  { versionKey: false, strict: 'throw', collection: 'books' },
+);
+bookSchema.index({ name: 1 }, { unique: true });
+
+const toBook = (doc: BookDocument): Book => ({
+  id: doc._id.toHexString(),
+  name: doc.name,
+  author: doc.author,
+  year: doc.year,
+  version: doc.version,
+  updatedAt: doc.updatedAt.toISOString(),
+});
+
+const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
+
+/** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
+export class BookRepository {
+  private readonly model: Model<BookDocument>;
+
+  constructor(private readonly connection: Connection) {
+    this.model = connection.model<BookDocument>('Book', bookSchema);
+  }
+
+  static async connect(uri: string): Promise<BookRepository> {
+    const connection = mongoose.createConnection(uri, { sanitizeFilter: true, serverSelectionTimeoutMS: 5000 });
+    await connection.asPromise();
+    const repository = new BookRepository(connection);
+    await repository.model.createIndexes();
+    return repository;
+  }
+
+  async create(input: BookInput): Promise<WriteResult> {
+    try {
+      const created = await this.model.create({ ...input, version: 1, updatedAt: new Date() });
+      return { before: null, after: toBook(created.toObject()), committedAt: preciseNow() };
+    } catch (error) {
+      if (isDuplicateKey(error)) throw new DuplicateNameError(input.name);
+      throw error;
+    }
+  }
+
+  async findById(id: string): Promise<Book | null> {
+    const doc = await this.model.findById(id).lean<BookDocument>();
+    return doc ? toBook(doc) : null;
+  }
+
+  async findByName(name: string): Promise<Book | null> {
+    const doc = await this.model.findOne({ name: { $eq: name } }).lean<BookDocument>();
+    return doc ? toBook(doc) : null;
+  }
+
+  /** The authoritative version and update time, for stale checks. */
+  async findVersion(id: string): Promise<{ version: number; updatedAt: number } | null> {
+    const doc = await this.model.findById(id, { version: 1, updatedAt: 1 }).lean<BookDocument>();
+    return doc ? { version: doc.version, updatedAt: doc.updatedAt.getTime() } : null;
+  }
+
+  /** Applies `changes` and bumps the version atomically; null if the book does not exist. */
+  async update(id: string, changes: BookPatch): Promise<WriteResult | null> {
+    const updatedAt = new Date();
+    try {
+      const before = await this.model
+        .findOneAndUpdate(
+          { _id: new Types.ObjectId(id) },
+          { $set: { ...changes, updatedAt }, $inc: { version: 1 } },
+          { returnDocument: 'before', runValidators: true },
+        )
+        .lean<BookDocument>();
+      if (!before) return null;
+      const committedAt = preciseNow();
+      const after: BookDocument = { ...before, ...definedOnly(changes), version: before.version + 1, updatedAt };
+      return { before: toBook(before), after: toBook(after), committedAt };
+    } catch (error) {
+      if (isDuplicateKey(error)) throw new DuplicateNameError(changes.name ?? '');
+      throw error;
+    }
+  }
+
+  /** Deletes the book; the returned `after` carries the version the deletion takes (last + 1). */
+  async delete(id: string): Promise<WriteResult | null> {
+    const doc = await this.model.findOneAndDelete({ _id: new Types.ObjectId(id) }).lean<BookDocument>();
+    if (!doc) return null;
+    const before = toBook(doc);
+    return { before, after: { ...before, version: before.version + 1 }, committedAt: preciseNow() };
+  }
+
+  async ping(): Promise<void> {
+    const db = this.connection.db;
+    if (!db) throw new Error('MongoDB is not connected');
+    await db.admin().ping();
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  /** Drops every book (tests and demo resets only). */
+  async deleteAll(): Promise<void> {
+    await this.model.deleteMany({});
+  }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,101 @@
+import type { LocalCache } from '../cache/local-cache';
+import { idKey, nameKey } from '../cache/keys';
+import type { Logger } from '../telemetry/logger';
+import type { Change } from '../sync/invalidation-publisher';
+import type { Book, BookInput, BookPatch } from './book';
+import type { BookRepository, WriteResult } from './book-repository';
+
+export type CacheStatus = 'HIT' | 'MISS';
+export interface Read {
+  book: Book;
+  cache: CacheStatus;
+}
+
+export interface ChangePublisher {
+  publish(change: Change): Promise<void>;
+}
+
+export interface StaleReadObserver {
+  /** A cache hit served a version older than the database's; age is how long it had been stale. */
+  onStaleRead(ageSeconds: number): void;
+}
+
+export interface BookServiceOptions {
+  repository: BookRepository;
+  cache: LocalCache<Book>;
+  publisher: ChangePublisher;
+  logger: Logger;
+  /** Fraction of cache hits checked against the database, off the request path. */
+  staleCheckSampleRate: number;
+  staleReads?: StaleReadObserver;
+}
+
+/** Cache-aside reads by id and by name; writes go to MongoDB, then evict locally, then publish. */
+export class BookService {
+  constructor(private readonly options: BookServiceOptions) {}
+
+  getById(id: string): Promise<Read | null> {
+    return this.read(idKey(id), () => this.options.repository.findById(id));
+  }
+
+  getByName(name: string): Promise<Read | null> {
+    return this.read(nameKey(name), () => this.options.repository.findByName(name));
+  }
+
+  async create(input: BookInput): Promise<Book> {
+    return this.afterWrite('create', await this.options.repository.create(input));
+  }
+
+  async update(id: string, changes: BookPatch): Promise<Book | null> {
+    const result = await this.options.repository.update(id, changes);
+    return result ? this.afterWrite('update', result) : null;
+  }
+
+  async delete(id: string): Promise<Book | null> {
+    const result = await this.options.repository.delete(id);
+    return result ? this.afterWrite('delete', result) : null;
+  }
+
+  private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
+    const cached = this.options.cache.get(key);
+    if (cached) {
+      this.maybeCheckStale(cached, Date.now());
+      return { book: cached, cache: 'HIT' };
+    }
+    const book = await load();
+    if (!book) return null;
+    this.options.cache.set(key, book);
+    return { book, cache: 'MISS' };
+  }
+
+  private async afterWrite(op: Change['op'], result: WriteResult): Promise<Book> {
+    const { before, after, committedAt } = result;
+    const keys = [...new Set([idKey(after.id), nameKey(after.name), ...(before ? [nameKey(before.name)] : [])])];
+    for (const key of keys) this.options.cache.evictOlderThan(key, after.id, after.version, 'local_write');
+    try {
+      await this.options.publisher.publish({ keys, id: after.id, version: after.version, op, committedAt });
+    } catch (error) {
+      // The write is committed and must be reported as done; the lost message is counted
+      // (publish errors, and a sequence gap on every receiver).
+      this.options.logger.warn({ err: error, id: after.id, version: after.version }, 'invalidation publish failed');
+    }
+    return after;
+  }
+
+  private maybeCheckStale(cached: Book, servedAt: number): void {
+    const { staleCheckSampleRate, staleReads, repository, logger } = this.options;
+    if (!staleReads || staleCheckSampleRate <= 0 || Math.random() >= staleCheckSampleRate) return;
+    setImmediate(async () => {
+      try {
+        const current = await repository.findVersion(cached.id);
+        // Only a version already written when the hit was served makes the hit stale; a deletion
+        // leaves no time behind, so it cannot be judged and is not counted.
+        if (current && current.version > cached.version && current.updatedAt < servedAt) {
+          staleReads.onStaleRead((servedAt - current.updatedAt) / 1000);
+        }
+      } catch (error) {
+        logger.debug({ err: error }, 'stale check failed');
+      }
+    });
+  }
+}

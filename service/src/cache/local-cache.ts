@@ -1,0 +1,127 @@
+import NodeCache from 'node-cache';
+
+/** A cached value: which record it is and which version of it. */
+export interface Versioned {
+  readonly id: string;
+  readonly version: number;
+}
+
+export const EVICTION_REASONS = ['invalidation', 'local_write', 'expired', 'capacity', 'flush'] as const;
+export type EvictionReason = (typeof EVICTION_REASONS)[number];
+
+/** Receives what happens inside the cache; the telemetry layer turns it into metrics. */
+export interface CacheObserver<V> {
+  onHit?(key: string, value: V): void;
+  onMiss?(key: string): void;
+  onPut?(key: string, value: V): void;
+  onEvict?(key: string, value: V, reason: EvictionReason): void;
+}
+
+export interface LocalCacheOptions {
+  ttlSeconds: number;
+  maxKeys: number;
+  /** How often node-cache sweeps expired keys; reads check expiry on their own. */
+  checkPeriodSeconds?: number;
+}
+
+/**
+ * A local cache of versioned, immutable values over node-cache.
+ *
+ * Values are frozen and stored without cloning: measured, node-cache's clone on every get
+ * costs ~200x a plain lookup (bench/clone-cost.ts), and nothing here mutates a cached value.
+ * node-cache refuses new keys once maxKeys is reached, so capacity is enforced here by
+ * evicting the oldest-written key first.
+ */
+export class LocalCache<V extends Versioned> {
+  private readonly store: NodeCache;
+  private readonly writeOrder = new Map<string, true>();
+  private readonly maxKeys: number;
+  private observer: CacheObserver<V> = {};
+
+  constructor(options: LocalCacheOptions) {
+    this.maxKeys = options.maxKeys;
+    this.store = new NodeCache({
+      stdTTL: options.ttlSeconds,
+      checkperiod: options.checkPeriodSeconds ?? Math.min(options.ttlSeconds, 10),
+      useClones: false,
+      deleteOnExpire: true,
+    });
+    this.store.on('expired', (key: string, value: V) => {
+      this.writeOrder.delete(key);
+      this.observer.onEvict?.(key, value, 'expired');
+    });
+  }
+
+  observe(observer: CacheObserver<V>): void {
+    this.observer = observer;
+  }
+
+  get size(): number {
+    return this.writeOrder.size;
+  }
+
+  get(key: string): V | undefined {
+    const value = this.store.get<V>(key);
+    if (value === undefined) this.observer.onMiss?.(key);
+    else this.observer.onHit?.(key, value);
+    return value;
+  }
+
+  /** Reads without counting a hit or miss (for checks that are not user reads). */
+  peek(key: string): V | undefined {
+    return this.store.get<V>(key);
+  }
+
+  set(key: string, value: V): void {
+    if (!this.writeOrder.has(key)) this.makeRoom();
+    else this.writeOrder.delete(key);
+    this.store.set(key, Object.freeze(value));
+    this.writeOrder.set(key, true);
+    this.observer.onPut?.(key, value);
+  }
+
+  /**
+   * Evicts the entry only if it holds record `id` at a version older than `version`; returns
+   * whether it did. A key such as a name can move to another record, whose versions are unrelated.
+   */
+  evictOlderThan(key: string, id: string, version: number, reason: EvictionReason): boolean {
+    const current = this.store.get<V>(key);
+    if (current === undefined || current.id !== id || current.version >= version) return false;
+    this.remove(key, current, reason);
+    return true;
+  }
+
+  evict(key: string, reason: EvictionReason): boolean {
+    const current = this.store.get<V>(key);
+    if (current === undefined) return false;
+    this.remove(key, current, reason);
+    return true;
+  }
+
+  flush(reason: EvictionReason = 'flush'): number {
+    const keys = [...this.writeOrder.keys()];
+    for (const key of keys) this.evict(key, reason);
+    return keys.length;
+  }
+
+  close(): void {
+    this.store.flushAll();
+    this.writeOrder.clear();
+    this.store.close();
+  }
+
+  private makeRoom(): void {
+    while (this.writeOrder.size >= this.maxKeys) {
+      const oldest = this.writeOrder.keys().next().value as string;
+      const value = this.store.get<V>(oldest);
+      if (value === undefined) this.writeOrder.delete(oldest);
+      else this.remove(oldest, value, 'capacity');
+    }
+  }
+
+  private remove(key: string, value: V, reason: EvictionReason): void {
+    this.writeOrder.delete(key);
+    this.store.del(key);
+    this.observer.onEvict?.(key, value, reason);
+  }
+}

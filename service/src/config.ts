@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const ratio = z.coerce.number().min(0).max(1);
+
+const configSchema = z.object({
+  PORT: integer(0, 65535).default(3000),
+  REPLICA_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
+    .default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64)),
+  MONGODB_URI: optionalUrl(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017/books'),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  CACHE_TTL_SECONDS: integer(1, 86400).default(300),
+  CACHE_MAX_KEYS: integer(1, 10_000_000).default(100_000),
+  INVALIDATION_CHANNEL: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 letters, digits or . _ : -')
+    .default('book-channel'),
+  HEARTBEAT_INTERVAL_MS: integer(100, 60_000).default(1000),
+  STALE_CHECK_SAMPLE_RATE: ratio.default(0),
+  MAX_BODY_BYTES: integer(64, 10 * 1024 * 1024).default(16 * 1024),
+  SHUTDOWN_TIMEOUT_MS: integer(100, 120_000).default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(['http:', 'https:']).optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the whole configuration at once so that every bad variable is reported together. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '(config)');
+      return `${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`;
+    }),
+  );
+}

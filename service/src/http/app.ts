@@ -1,0 +1,158 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import Koa, { type Context } from 'koa';
+import type { z } from 'zod';
+import { BOOK_ID_PATTERN, type Book, bookInputSchema, bookPatchSchema } from '../books/book';
+import { DuplicateNameError } from '../books/book-repository';
+import type { BookService } from '../books/book-service';
+import type { Logger } from '../telemetry/logger';
+import { type Metrics, renderMetrics } from '../telemetry/metrics';
+import { badRequest, errorMiddleware, HttpError, notFound, validationError } from './errors';
+import { requestMetrics } from './request-metrics';
+
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
+
+export interface AppOptions {
+  replicaId: string;
+  books: BookService;
+  metrics: Metrics;
+  logger: Logger;
+  readiness: ReadinessCheck[];
+  maxBodyBytes: number;
+}
+
+/** The Koa app of one replica, without listening (main.ts and the tests own the server). */
+export function createApp(options: AppOptions): Koa {
+  const { books, replicaId } = options;
+  const app = new Koa();
+  const router = new Router();
+
+  app.use(requestMetrics(options.metrics));
+  app.use(async (ctx, next) => {
+    ctx.set('X-Replica', replicaId);
+    await next();
+  });
+  app.use(errorMiddleware(options.logger));
+  app.use(requireJsonBody);
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.maxBodyBytes, jsonStrict: true }));
+
+  const respond = (ctx: Context, book: Book, cache: 'HIT' | 'MISS', status = 200) => {
+    ctx.set('X-Cache', cache);
+    ctx.status = status;
+    ctx.body = book;
+  };
+
+  router.post('/books', async (ctx) => {
+    const input = parseBody(ctx, bookInputSchema);
+    respond(ctx, await guardDuplicate(books.create(input)), 'MISS', 201);
+  });
+
+  router.get('/books', async (ctx) => {
+    const read = await books.getByName(nameQuery(ctx));
+    if (!read) throw notFound('no book with that name');
+    respond(ctx, read.book, read.cache);
+  });
+
+  router.get('/books/:id', async (ctx) => {
+    const read = await books.getById(bookId(ctx));
+    if (!read) throw notFound('no book with that id');
+    respond(ctx, read.book, read.cache);
+  });
+
+  const update = (schema: typeof bookInputSchema | typeof bookPatchSchema) => async (ctx: Context) => {
+    const id = bookId(ctx);
+    const changes = parseBody(ctx, schema);
+    const book = await guardDuplicate(books.update(id, changes));
+    if (!book) throw notFound('no book with that id');
+    respond(ctx, book, 'MISS');
+  };
+  router.put('/books/:id', update(bookInputSchema));
+  router.patch('/books/:id', update(bookPatchSchema));
+
+  router.delete('/books/:id', async (ctx) => {
+    const book = await books.delete(bookId(ctx));
+    if (!book) throw notFound('no book with that id');
+    ctx.set('X-Cache', 'MISS');
+    ctx.body = { id: book.id, version: book.version, deleted: true };
+  });
+
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok', replica: replicaId };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const results = await Promise.all(
+      options.readiness.map(async ({ name, check }) => {
+        try {
+          await check();
+          return [name, 'ok'] as const;
+        } catch (error) {
+          return [name, (error as Error).message || 'failed'] as const;
+        }
+      }),
+    );
+    const ready = results.every(([, status]) => status === 'ok');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(results) };
+  });
+
+  router.get('/metrics', async (ctx) => {
+    const { contentType, body } = await renderMetrics(options.metrics.registry, ctx.get('Accept'));
+    ctx.type = contentType;
+    ctx.body = body;
+  });
+
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => methodNotAllowed() }));
+  return app;
+}
+
+const methodNotAllowed = () => new HttpError(405, 'method_not_allowed', 'method not allowed on this route');
+
+/** Write routes take JSON only: anything else would reach the handler as an empty body. */
+const requireJsonBody: Koa.Middleware = async (ctx, next) => {
+  if (['POST', 'PUT', 'PATCH'].includes(ctx.method) && ctx.request.length !== 0 && !ctx.is('application/json')) {
+    throw new HttpError(415, 'unsupported_media_type', 'request body must be application/json');
+  }
+  await next();
+};
+
+function bookId(ctx: Context): string {
+  const id = ctx.params.id ?? '';
+  if (!BOOK_ID_PATTERN.test(id)) throw badRequest('invalid_id', 'id must be 24 lowercase hex characters');
+  return id;
+}
+
+/** `name` must be one plain string; `name[$ne]=x` or repeated names are refused, not interpreted. */
+function nameQuery(ctx: Context): string {
+  const unknown = Object.keys(ctx.query).filter((key) => key !== 'name');
+  if (unknown.length > 0) throw badRequest('invalid_query', `unknown query parameter(s): ${unknown.join(', ')}`);
+  const name = ctx.query.name;
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw badRequest('invalid_query', 'query parameter name is required, exactly once');
+  }
+  if (name.length > 200) throw badRequest('invalid_query', 'name is at most 200 characters');
+  return name;
+}
+
+function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.infer<T> {
+  const body = (ctx.request as { body?: unknown }).body;
+  if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('invalid_body', 'request body must be a JSON object');
+  }
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw validationError(parsed.error);
+  return parsed.data;
+}
+
+async function guardDuplicate<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (error) {
+    if (error instanceof DuplicateNameError) throw new HttpError(409, 'duplicate_name', error.message);
+    throw error;
+  }
+}

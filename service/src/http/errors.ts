@@ -1,0 +1,60 @@
+import type { Middleware } from 'koa';
+import type { ZodError } from 'zod';
+import type { Logger } from '../telemetry/logger';
+
+/** An error the client caused or should know about; rendered as `{error: {code, message}}`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
+export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+
+export function validationError(error: ZodError): HttpError {
+  const details = error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.join('.');
+      return path ? `${path}: ${issue.message}` : issue.message;
+    })
+    .join('; ');
+  return badRequest('invalid_body', details);
+}
+
+/** Errors thrown by the body parser (co-body / raw-body) carry a status and a type. */
+function fromParserError(error: { status?: number; type?: string; message?: string }): HttpError | undefined {
+  if (error.status === 413) return new HttpError(413, 'body_too_large', 'request body is too large');
+  if (error.status === 415 || error.type === 'unsupported_type') {
+    return new HttpError(415, 'unsupported_media_type', 'request body must be application/json');
+  }
+  if (error.status === 400) return badRequest('malformed_json', 'request body is not valid JSON');
+  if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
+    return new HttpError(error.status, 'bad_request', error.message ?? 'bad request');
+  }
+  return undefined;
+}
+
+export function errorMiddleware(logger: Logger): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw notFound(`no route for ${ctx.method} ${ctx.path}`);
+    } catch (error) {
+      const known = error instanceof HttpError ? error : fromParserError(error as { status?: number });
+      if (known) {
+        ctx.status = known.status;
+        ctx.body = { error: { code: known.code, message: known.message } };
+        return;
+      }
+      logger.error({ err: error }, 'request failed');
+      ctx.status = 500;
+      ctx.body = { error: { code: 'internal_error', message: 'internal error' } };
+    }
+  };
+}

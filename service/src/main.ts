@@ -1,0 +1,49 @@
+import { createServer } from 'node:http';
+import { ConfigError, loadConfig } from './config';
+import { trackInFlight } from './http/server';
+import { createReplica } from './replica';
+import { createLogger } from './telemetry/logger';
+import { stopTracing } from './telemetry/tracing';
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL);
+  const replica = await createReplica(config, logger);
+  const server = createServer(replica.app.callback());
+  const requests = trackInFlight(server);
+  await new Promise<void>((resolve) => server.listen(config.PORT, resolve));
+  const address = server.address();
+  logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'replica listening');
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, inFlight: requests.inFlight }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; forcing exit');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    await requests.drain();
+    await replica.close();
+    await stopTracing();
+    logger.info('shutdown complete');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((error) => {
+  process.stderr.write(`replica failed to start: ${(error as Error).stack ?? error}\n`);
+  process.exit(1);
+});

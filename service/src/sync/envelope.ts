@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { isKeyOfBook } from '../cache/keys';
+
+/** Invalidation envelope v1 (contract: ../shared/design.md). */
+export const ENVELOPE_VERSION = 1;
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+export const MAX_KEYS_PER_MESSAGE = 256;
+
+export const REJECT_REASONS = [
+  'oversized',
+  'malformed_json',
+  'unsupported_version',
+  'invalid_envelope',
+  'foreign_cache',
+  'key_mismatch',
+  'duplicate',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const timestamp = z.number().finite().positive();
+const identity = {
+  v: z.literal(ENVELOPE_VERSION),
+  origin: z.string().min(1).max(128),
+  epoch: z.string().min(1).max(64),
+  seq: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  publishedAt: timestamp,
+};
+
+const invalidationSchema = z.strictObject({
+  ...identity,
+  cache: z.string().min(1).max(64),
+  keys: z.array(z.string().min(1).max(1024)).min(1).max(MAX_KEYS_PER_MESSAGE),
+  id: z.string().min(1).max(128),
+  version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  op: z.enum(['create', 'update', 'delete']),
+  committedAt: timestamp,
+  traceparent: z.string().regex(TRACEPARENT).optional(),
+  tracestate: z.string().max(512).optional(),
+});
+
+const heartbeatSchema = z.strictObject({ ...identity, type: z.literal('heartbeat') });
+
+export type InvalidationMessage = z.infer<typeof invalidationSchema>;
+export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
+export type Envelope = InvalidationMessage | HeartbeatMessage;
+
+export type DecodeResult = { ok: true; message: Envelope } | { ok: false; reason: RejectReason; detail: string };
+
+export function isHeartbeat(message: Envelope): message is HeartbeatMessage {
+  return 'type' in message && message.type === 'heartbeat';
+}
+
+export function encodeEnvelope(message: Envelope): string {
+  return JSON.stringify(message);
+}
+
+/** Validates a raw channel payload; never throws. `cache` is the cache this receiver serves. */
+export function decodeEnvelope(raw: string, cache: string): DecodeResult {
+  if (raw.length > MAX_MESSAGE_BYTES) return reject('oversized', `${raw.length} bytes`);
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch (error) {
+    return reject('malformed_json', (error as Error).message);
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return reject('invalid_envelope', 'not a JSON object');
+  }
+  if ((data as { v?: unknown }).v !== ENVELOPE_VERSION) {
+    return reject('unsupported_version', `v=${JSON.stringify((data as { v?: unknown }).v)}`);
+  }
+  if ((data as { type?: unknown }).type === 'heartbeat') {
+    const heartbeat = heartbeatSchema.safeParse(data);
+    return heartbeat.success ? { ok: true, message: heartbeat.data } : invalid(heartbeat.error);
+  }
+  const parsed = invalidationSchema.safeParse(data);
+  if (!parsed.success) return invalid(parsed.error);
+  if (parsed.data.cache !== cache) return reject('foreign_cache', `cache=${parsed.data.cache}`);
+  const mismatched = parsed.data.keys.find((key) => !isKeyOfBook(key, parsed.data.id));
+  if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${parsed.data.id}`);
+  return { ok: true, message: parsed.data };
+}
+
+function reject(reason: RejectReason, detail: string): DecodeResult {
+  return { ok: false, reason, detail };
+}
+
+function invalid(error: z.ZodError): DecodeResult {
+  const first = error.issues[0];
+  return reject('invalid_envelope', first ? `${first.path.join('.') || '(root)'}: ${first.message}` : 'invalid');
+}

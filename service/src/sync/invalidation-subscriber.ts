@@ -1,0 +1,99 @@
+import type { LocalCache, Versioned } from '../cache/local-cache';
+import { preciseNow } from '../telemetry/clock';
+import { MessagingAttributes, recordedTraceId, withConsumerSpan } from '../telemetry/messaging';
+import { decodeEnvelope, type Envelope, type InvalidationMessage, isHeartbeat, type RejectReason } from './envelope';
+import { GapDetector } from './gap-detector';
+
+export interface ReceiveObserver {
+  /** Any valid message from a peer arrived (heartbeats included). */
+  onMessage?(message: Envelope): void;
+  onRejected?(reason: RejectReason, detail: string): void;
+  /** A sequence gap from `origin`: `count` messages were sent and never arrived. */
+  onMissed?(count: number, origin: string): void;
+  onInvalidation?(applied: AppliedInvalidation): void;
+}
+
+export interface AppliedInvalidation {
+  message: InvalidationMessage;
+  evictedKeys: number;
+  /** From the sender's publishedAt to the eviction here, in seconds. */
+  lagSeconds: number;
+  /** From the write's commit to the moment this replica stopped serving older versions, in seconds. */
+  staleWindowSeconds: number;
+  traceId: string | undefined;
+}
+
+export interface InvalidationSubscriberOptions<V extends Versioned> {
+  cache: LocalCache<V>;
+  cacheName: string;
+  channel: string;
+  selfOrigin: string;
+  observer?: ReceiveObserver;
+}
+
+/** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
+export class InvalidationSubscriber<V extends Versioned> {
+  private readonly gaps = new GapDetector();
+  private readonly observer: ReceiveObserver;
+
+  constructor(private readonly options: InvalidationSubscriberOptions<V>) {
+    this.observer = options.observer ?? {};
+  }
+
+  readonly handle = (raw: string): void => {
+    try {
+      this.receive(raw);
+    } catch (error) {
+      // A bug in handling must not take down the replica; count it as a rejection.
+      this.observer.onRejected?.('invalid_envelope', `handler failed: ${(error as Error).message}`);
+    }
+  };
+
+  private receive(raw: string): void {
+    const decoded = decodeEnvelope(raw, this.options.cacheName);
+    if (!decoded.ok) {
+      this.observer.onRejected?.(decoded.reason, decoded.detail);
+      return;
+    }
+    const message = decoded.message;
+    if (message.origin === this.options.selfOrigin) return;
+
+    const sequence = this.gaps.observe(message.origin, message.epoch, message.seq);
+    if (sequence.duplicate) {
+      this.observer.onRejected?.('duplicate', `${message.origin}/${message.epoch} seq ${message.seq}`);
+      return;
+    }
+    if (sequence.missed > 0) this.observer.onMissed?.(sequence.missed, message.origin);
+    this.observer.onMessage?.(message);
+    if (!isHeartbeat(message)) this.apply(message);
+  }
+
+  private apply(message: InvalidationMessage): void {
+    const { cache, channel } = this.options;
+    withConsumerSpan(
+      channel,
+      message,
+      {
+        [MessagingAttributes.MESSAGE_ID]: `${message.origin}/${message.epoch}/${message.seq}`,
+        [MessagingAttributes.CONSUMER_GROUP]: this.options.selfOrigin,
+        'cache.name': message.cache,
+        'cache.keys.count': message.keys.length,
+      },
+      (span) => {
+        let evictedKeys = 0;
+        for (const key of message.keys) {
+          if (cache.evictOlderThan(key, message.id, message.version, 'invalidation')) evictedKeys += 1;
+        }
+        const now = preciseNow();
+        span.setAttribute('cache.evicted.count', evictedKeys);
+        this.observer.onInvalidation?.({
+          message,
+          evictedKeys,
+          lagSeconds: Math.max(0, now - message.publishedAt) / 1000,
+          staleWindowSeconds: Math.max(0, now - message.committedAt) / 1000,
+          traceId: recordedTraceId(span),
+        });
+      },
+    );
+  }
+}

@@ -1,0 +1,64 @@
+import type { InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
+
+/** An in-process bus with Redis Pub/Sub's semantics: fire-and-forget, delivered to current subscribers only. */
+export class MemoryBus {
+  readonly subscribers = new Set<MemoryTransport>();
+  readonly members = new Map<string, number>();
+
+  transport(): MemoryTransport {
+    return new MemoryTransport(this);
+  }
+
+  membership(): MembershipRegistry {
+    const members = this.members;
+    const countLive = async (nowMs: number, windowMs: number) =>
+      [...members.values()].filter((seenAt) => seenAt > nowMs - windowMs).length;
+    return {
+      async heartbeat(member, nowMs, windowMs) {
+        members.set(member, nowMs);
+        return countLive(nowMs, windowMs);
+      },
+      countLive,
+      async leave(member) {
+        members.delete(member);
+      },
+    };
+  }
+}
+
+export class MemoryTransport implements InvalidationTransport {
+  private handler?: (payload: string) => void;
+  private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
+  subscriberState: SubscriberState = 'down';
+
+  constructor(private readonly bus: MemoryBus) {}
+
+  async publish(payload: string): Promise<number> {
+    const receivers = [...this.bus.subscribers];
+    for (const receiver of receivers) queueMicrotask(() => receiver.handler?.(payload));
+    return receivers.length;
+  }
+
+  async subscribe(onMessage: (payload: string) => void): Promise<void> {
+    this.handler = onMessage;
+    this.setConnected(true);
+  }
+
+  onSubscriberState(listener: (state: SubscriberState) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  /** Simulates losing or regaining the subscriber connection. */
+  setConnected(connected: boolean): void {
+    if (connected) this.bus.subscribers.add(this);
+    else this.bus.subscribers.delete(this);
+    const state: SubscriberState = connected ? 'up' : 'down';
+    if (state === this.subscriberState) return;
+    this.subscriberState = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+
+  async close(): Promise<void> {
+    this.setConnected(false);
+  }
+}

@@ -1,0 +1,128 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
+
+export interface RedisTransportOptions {
+  url: string;
+  channel: string;
+  /** Names the connections in CLIENT LIST, e.g. `book-1:publisher`. */
+  replicaId: string;
+  commandTimeoutMs?: number;
+  onError?: (role: 'publisher' | 'subscriber', error: Error) => void;
+}
+
+const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
+
+/**
+ * Redis Pub/Sub over two connections: a publisher that fails fast while Redis is away (so a
+ * write is never held hostage by the bus), and a subscriber that resubscribes on every
+ * reconnect and reports when it is really subscribed again.
+ */
+export class RedisTransport implements InvalidationTransport {
+  readonly publisher: Redis;
+  readonly subscriber: Redis;
+  private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
+  private handler?: (payload: string) => void;
+  private closing = false;
+  subscriberState: SubscriberState = 'down';
+
+  constructor(private readonly options: RedisTransportOptions) {
+    const common: RedisOptions = {
+      lazyConnect: true,
+      retryStrategy: reconnectDelay,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+    };
+    this.publisher = new Redis(options.url, {
+      ...common,
+      connectionName: `${options.replicaId}:publisher`,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    this.subscriber = new Redis(options.url, {
+      ...common,
+      connectionName: `${options.replicaId}:subscriber`,
+      autoResubscribe: false,
+      commandTimeout: undefined,
+      maxRetriesPerRequest: null,
+    });
+    this.publisher.on('error', (error) => options.onError?.('publisher', error));
+    this.subscriber.on('error', (error) => options.onError?.('subscriber', error));
+    this.subscriber.on('message', (channel: string, payload: string) => {
+      if (channel === options.channel) this.handler?.(payload);
+    });
+    this.subscriber.on('close', () => this.setState('down'));
+    this.subscriber.on('ready', () => {
+      if (this.handler && !this.closing) void this.resubscribe();
+    });
+  }
+
+  async connect(): Promise<void> {
+    await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
+  }
+
+  async publish(payload: string): Promise<number> {
+    return this.publisher.publish(this.options.channel, payload);
+  }
+
+  async subscribe(onMessage: (payload: string) => void): Promise<void> {
+    this.handler = onMessage;
+    await this.resubscribe();
+  }
+
+  onSubscriberState(listener: (state: SubscriberState) => void): void {
+    this.stateListeners.push(listener);
+  }
+
+  membership(key = `members:${this.options.channel}`): MembershipRegistry {
+    return new RedisMembership(this.publisher, key);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.setState('down');
+    await Promise.allSettled([this.subscriber.quit(), this.publisher.quit()]);
+    this.subscriber.disconnect();
+    this.publisher.disconnect();
+  }
+
+  private async resubscribe(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(this.options.channel);
+      this.setState('up');
+    } catch (error) {
+      // The connection dropped mid-subscribe; the next 'ready' tries again.
+      this.options.onError?.('subscriber', error as Error);
+    }
+  }
+
+  private setState(state: SubscriberState): void {
+    if (state === this.subscriberState) return;
+    this.subscriberState = state;
+    for (const listener of this.stateListeners) listener(state);
+  }
+}
+
+/** Members in a sorted set scored by their last heartbeat (epoch ms). */
+class RedisMembership implements MembershipRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+  ) {}
+
+  async heartbeat(member: string, nowMs: number, liveWindowMs: number): Promise<number> {
+    const results = await this.redis
+      .multi()
+      .zadd(this.key, nowMs, member)
+      .zremrangebyscore(this.key, '-inf', nowMs - 10 * liveWindowMs)
+      .zcount(this.key, nowMs - liveWindowMs, '+inf')
+      .exec();
+    return Number(results?.[2]?.[1] ?? 0);
+  }
+
+  async countLive(nowMs: number, liveWindowMs: number): Promise<number> {
+    return this.redis.zcount(this.key, nowMs - liveWindowMs, '+inf');
+  }
+
+  async leave(member: string): Promise<void> {
+    await this.redis.zrem(this.key, member);
+  }
+}

@@ -1,0 +1,22 @@
+export type SubscriberState = 'up' | 'down';
+
+/** What the sync layer needs from a message bus; Redis Pub/Sub in production, in-memory in unit tests. */
+export interface InvalidationTransport {
+  /** Publishes a payload and resolves to the number of subscribers it was delivered to. */
+  publish(payload: string): Promise<number>;
+  /** Starts delivering every payload on the channel to `onMessage`; resolves once subscribed. */
+  subscribe(onMessage: (payload: string) => void): Promise<void>;
+  /** Called on every change of the subscriber's connection: up once (re)subscribed, down when lost. */
+  onSubscriberState(listener: (state: SubscriberState) => void): void;
+  readonly subscriberState: SubscriberState;
+  close(): Promise<void>;
+}
+
+/** Which replicas are alive and subscribed, so a publisher knows how many receivers to expect. */
+export interface MembershipRegistry {
+  /** Records this replica as alive now, and returns how many members (self included) are live. */
+  heartbeat(member: string, nowMs: number, liveWindowMs: number): Promise<number>;
+  /** Counts live members without registering. */
+  countLive(nowMs: number, liveWindowMs: number): Promise<number>;
+  leave(member: string): Promise<void>;
+}

@@ -1,0 +1,105 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+
+/**
+ * The few OpenTelemetry messaging semantic-convention names used here. They live in the
+ * conventions' incubating entry point, which may change in minor releases, so they are kept here.
+ */
+export const MessagingAttributes = {
+  SYSTEM: 'messaging.system',
+  OPERATION_TYPE: 'messaging.operation.type',
+  OPERATION_NAME: 'messaging.operation.name',
+  DESTINATION_NAME: 'messaging.destination.name',
+  MESSAGE_ID: 'messaging.message.id',
+  BODY_SIZE: 'messaging.message.body.size',
+  CONSUMER_GROUP: 'messaging.consumer.group.name',
+  SERVER_ADDRESS: 'server.address',
+  SERVER_PORT: 'server.port',
+} as const;
+
+const tracer = () => trace.getTracer('local-cache-sync');
+
+export interface TraceCarrier {
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/** Runs `send` inside a PRODUCER span and hands it the W3C context of that span to put in the message. */
+export async function withProducerSpan<T>(
+  destination: string,
+  attributes: Attributes,
+  send: (carrier: TraceCarrier, span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer().startActiveSpan(
+    `publish ${destination}`,
+    {
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        [MessagingAttributes.SYSTEM]: 'redis',
+        [MessagingAttributes.OPERATION_TYPE]: 'send',
+        [MessagingAttributes.OPERATION_NAME]: 'publish',
+        [MessagingAttributes.DESTINATION_NAME]: destination,
+        ...attributes,
+      },
+    },
+    async (span) => {
+      const carrier: TraceCarrier = {};
+      propagation.inject(trace.setSpan(context.active(), span), carrier);
+      try {
+        return await send(carrier, span);
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+/** Runs `process` inside a CONSUMER span whose parent and link are the producer span in `carrier`. */
+export function withConsumerSpan<T>(
+  destination: string,
+  carrier: TraceCarrier,
+  attributes: Attributes,
+  process: (span: Span) => T,
+): T {
+  const producerContext: Context = propagation.extract(ROOT_CONTEXT, carrier);
+  const producerSpan = trace.getSpanContext(producerContext);
+  const span = tracer().startSpan(
+    `process ${destination}`,
+    {
+      kind: SpanKind.CONSUMER,
+      links: producerSpan ? [{ context: producerSpan }] : [],
+      attributes: {
+        [MessagingAttributes.SYSTEM]: 'redis',
+        [MessagingAttributes.OPERATION_TYPE]: 'process',
+        [MessagingAttributes.OPERATION_NAME]: 'process',
+        [MessagingAttributes.DESTINATION_NAME]: destination,
+        ...attributes,
+      },
+    },
+    producerContext,
+  );
+  try {
+    return context.with(trace.setSpan(producerContext, span), () => process(span));
+  } finally {
+    span.end();
+  }
+}
+
+/** The trace id of a span, or undefined when tracing is off (no SDK registered). */
+export function recordedTraceId(span: Span): string | undefined {
+  const spanContext = span.spanContext();
+  return trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+}

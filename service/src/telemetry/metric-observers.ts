@@ -1,0 +1,86 @@
+import type { StaleReadObserver } from '../books/book-service';
+import type { CacheObserver, Versioned } from '../cache/local-cache';
+import type { PublishObserver } from '../sync/invalidation-publisher';
+import type { ReceiveObserver } from '../sync/invalidation-subscriber';
+import type { SubscriberState } from '../sync/transport';
+import type { Logger } from './logger';
+import { ThrottledLog } from './logger';
+import type { Metrics } from './metrics';
+
+/** Turns what the cache core reports into metrics. */
+export function cacheMetricsObserver<V extends Versioned>(metrics: Metrics, size: () => number): CacheObserver<V> {
+  const labels = { cache: metrics.cache };
+  const hit = metrics.gets.labels({ ...labels, result: 'hit' });
+  const miss = metrics.gets.labels({ ...labels, result: 'miss' });
+  return {
+    onHit: () => hit.inc(),
+    onMiss: () => miss.inc(),
+    onPut: () => {
+      metrics.puts.inc(labels);
+      metrics.size.set(labels, size());
+    },
+    onEvict: (_key, _value, reason) => {
+      metrics.evictions.inc({ ...labels, reason });
+      metrics.size.set(labels, size());
+    },
+  };
+}
+
+export function publishMetricsObserver(metrics: Metrics, logger: Logger): PublishObserver {
+  const labels = { cache: metrics.cache };
+  const throttled = new ThrottledLog(logger);
+  return {
+    onPublished: () => metrics.published.inc(labels),
+    onPublishError: (error, kind) => {
+      metrics.publishErrors.inc(labels);
+      throttled.warn(`publish-${kind}`, { err: error, kind }, 'publish failed');
+    },
+    onReceiversMissing: (missing) => metrics.receiversMissing.inc(labels, missing),
+    onMembership: (members) => metrics.members.set(labels, members),
+  };
+}
+
+export function receiveMetricsObserver(metrics: Metrics, logger: Logger): ReceiveObserver {
+  const labels = { cache: metrics.cache };
+  const throttled = new ThrottledLog(logger);
+  return {
+    onMessage: () => metrics.lastReceived.set(labels, Date.now() / 1000),
+    onRejected: (reason, detail) => {
+      metrics.rejected.inc({ ...labels, reason });
+      throttled.warn(`reject-${reason}`, { reason, detail }, 'invalidation message rejected');
+    },
+    onMissed: (count, origin) => {
+      metrics.missed.inc(labels, count);
+      throttled.warn(`missed-${origin}`, { origin, count }, 'invalidation messages missed');
+    },
+    onInvalidation: ({ lagSeconds, staleWindowSeconds, traceId }) => {
+      metrics.received.inc(labels);
+      // prom-client types exemplar labels as the metric's labels; any label names are valid at runtime.
+      const exemplarLabels = (traceId ? { trace_id: traceId } : {}) as Record<string, string>;
+      metrics.lag.observe({ labels, value: lagSeconds, exemplarLabels });
+      metrics.staleWindow.observe(labels, staleWindowSeconds);
+    },
+  };
+}
+
+/** Tracks subscriber_up and counts a reconnect each time it comes back after having been up. */
+export function subscriberStateMetrics(metrics: Metrics, logger: Logger): (state: SubscriberState) => void {
+  const labels = { cache: metrics.cache };
+  let wasUp = false;
+  return (state) => {
+    metrics.subscriberUp.set(labels, state === 'up' ? 1 : 0);
+    if (state === 'up' && wasUp) metrics.reconnects.inc(labels);
+    if (state === 'up') wasUp = true;
+    logger.info({ state }, `invalidation subscriber ${state}`);
+  };
+}
+
+export function staleReadMetricsObserver(metrics: Metrics): StaleReadObserver {
+  const labels = { cache: metrics.cache };
+  return {
+    onStaleRead: (ageSeconds) => {
+      metrics.staleReads.inc(labels);
+      metrics.staleReadAge.observe(labels, ageSeconds);
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
+import { EVICTION_REASONS } from '../cache/local-cache';
+import { REJECT_REASONS } from '../sync/envelope';
+
+/** Buckets from 0.1 ms to 10 s with a boundary at 0.1 s (contract). */
+export const LAG_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Stale windows run from milliseconds (delivered) to the TTL (lost message). */
+export const STALE_WINDOW_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+export const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Every metric of a replica (names are a contract: ../shared/design.md), in its own
+ * OpenMetrics registry so that exemplars are exposed and several replicas can share a process.
+ */
+export function createMetrics(cache: string) {
+  const registry = new Registry<OpenMetricsContentType>();
+  registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as OpenMetricsContentType);
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const counter = (name: string, help: string, labelNames: string[] = ['cache']) =>
+    new Counter({ name, help, labelNames, registers });
+  const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['cache'], registers });
+  const histogram = (name: string, help: string, buckets: number[], enableExemplars = false) =>
+    new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars });
+
+  const metrics = {
+    registry,
+    cache,
+    gets: counter('cache_gets_total', 'Cache lookups by result.', ['cache', 'result']),
+    puts: counter('cache_puts_total', 'Entries written into the local cache.'),
+    size: gauge('cache_size', 'Entries in the local cache.'),
+    evictions: counter('cache_evictions_total', 'Entries removed from the local cache, by reason.', ['cache', 'reason']),
+    published: counter('cache_invalidations_published_total', 'Invalidation messages published by this replica.'),
+    publishErrors: counter(
+      'cache_invalidation_publish_errors_total',
+      'Invalidation or heartbeat messages this replica failed to publish.',
+    ),
+    receiversMissing: counter(
+      'cache_invalidation_receivers_missing_total',
+      'Live members expected to receive a message minus the receivers PUBLISH reported, summed over messages.',
+    ),
+    received: counter('cache_invalidations_received_total', 'Invalidation messages received from other replicas.'),
+    missed: counter('cache_invalidations_missed_total', 'Messages known to be lost: gaps in the per-origin sequence.'),
+    rejected: counter(
+      'cache_invalidations_rejected_total',
+      'Messages on the channel that were malformed, foreign or duplicated, by reason.',
+      ['cache', 'reason'],
+    ),
+    lag: histogram(
+      'cache_invalidation_lag_seconds',
+      'From publishedAt on the sender to the eviction applied here.',
+      LAG_BUCKETS,
+      true,
+    ),
+    staleWindow: histogram(
+      'cache_stale_window_seconds',
+      "From a write's commit to the moment this replica could no longer serve the older version.",
+      STALE_WINDOW_BUCKETS,
+    ),
+    staleReads: counter('cache_stale_reads_total', 'Sampled cache hits that served an older version than the database.'),
+    staleReadAge: histogram(
+      'cache_stale_read_age_seconds',
+      'How long a stale hit had been stale when it was served.',
+      STALE_WINDOW_BUCKETS,
+    ),
+    subscriberUp: gauge('cache_invalidation_subscriber_up', '1 while the invalidation subscriber is subscribed.'),
+    reconnects: counter(
+      'cache_invalidation_subscriber_reconnects_total',
+      'Times the invalidation subscriber came back after losing its connection.',
+    ),
+    lastReceived: gauge(
+      'cache_invalidation_last_received_timestamp_seconds',
+      'When the last message (heartbeats included) arrived from another replica.',
+    ),
+    members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
+    httpDuration: new Histogram({
+      name: 'http_server_request_duration_seconds',
+      help: 'HTTP request duration by route template.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: HTTP_BUCKETS,
+      registers,
+    }),
+  };
+
+  const labels = { cache };
+  for (const result of ['hit', 'miss']) metrics.gets.inc({ cache, result }, 0);
+  for (const reason of EVICTION_REASONS) metrics.evictions.inc({ cache, reason }, 0);
+  for (const reason of REJECT_REASONS) metrics.rejected.inc({ cache, reason }, 0);
+  for (const c of [
+    metrics.puts,
+    metrics.published,
+    metrics.publishErrors,
+    metrics.receiversMissing,
+    metrics.received,
+    metrics.missed,
+    metrics.staleReads,
+    metrics.reconnects,
+  ]) {
+    c.inc(labels, 0);
+  }
+  for (const g of [metrics.size, metrics.subscriberUp, metrics.lastReceived, metrics.members]) g.set(labels, 0);
+  for (const h of [metrics.lag, metrics.staleWindow, metrics.staleReadAge]) h.zero(labels);
+  return metrics;
+}
+
+const OPENMETRICS = 'application/openmetrics-text';
+
+/** Renders OpenMetrics (with exemplars) when the scraper asks for it, the classic text format otherwise. */
+export async function renderMetrics(registry: Registry<OpenMetricsContentType>, accept: string | undefined) {
+  if (accept?.includes(OPENMETRICS)) {
+    return { contentType: registry.contentType, body: await registry.metrics() };
+  }
+  return { contentType: Registry.PROMETHEUS_CONTENT_TYPE, body: await renderClassic(registry) };
+}
+
+/**
+ * prom-client formats a registry in one format only, and its OpenMetrics mode renames counters
+ * (drops `_total`) in place, so the classic text is rendered from the metrics' values instead.
+ */
+async function renderClassic(registry: Registry<OpenMetricsContentType>): Promise<string> {
+  const classic = new Registry() as unknown as { getMetricsAsString(metric: unknown): Promise<string> };
+  const parts = await Promise.all(
+    (registry.getMetricsAsArray() as unknown as { get(): Promise<{ name: string; type: string }> }[]).map(async (metric) => {
+      const data = await metric.get();
+      const name = data.type === 'counter' && !data.name.endsWith('_total') ? `${data.name}_total` : data.name;
+      return classic.getMetricsAsString({ get: async () => ({ ...data, name }) });
+    }),
+  );
+  return `${parts.join('\n\n')}\n`;
+}

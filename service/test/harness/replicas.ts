@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import pino from 'pino';
+import { type Replica, type ReplicaConfig, createReplica } from '../../src/replica';
+
+export interface RunningReplica extends Replica {
+  id: string;
+  url: string;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export function testConfig(overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {
+  return {
+    REPLICA_ID: uniqueName('replica'),
+    MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
+    REDIS_URL: process.env.REDIS_URL ?? '',
+    CACHE_TTL_SECONDS: 300,
+    CACHE_MAX_KEYS: 10_000,
+    INVALIDATION_CHANNEL: uniqueName('book-channel'),
+    HEARTBEAT_INTERVAL_MS: 200,
+    STALE_CHECK_SAMPLE_RATE: 0,
+    MAX_BODY_BYTES: 16 * 1024,
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  };
+}
+
+/** Starts one in-process replica (own cache, own Redis connections, own registry) on a free port. */
+export async function startReplica(config: ReplicaConfig): Promise<RunningReplica> {
+  const replica = await createReplica(config, pino({ level: 'silent' }));
+  const server = createServer(replica.app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return Object.assign(replica, {
+    id: config.REPLICA_ID,
+    url: `http://127.0.0.1:${port}`,
+    server,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await replica.close();
+    },
+  });
+}
+
+/** `count` replicas sharing one database and one channel, as a deployment would. */
+export async function startCluster(count: number, overrides: Partial<ReplicaConfig> = {}): Promise<RunningReplica[]> {
+  const shared = testConfig(overrides);
+  const replicas: RunningReplica[] = [];
+  for (let i = 1; i <= count; i += 1) {
+    replicas.push(await startReplica({ ...shared, REPLICA_ID: `${shared.REPLICA_ID}-${i}` }));
+  }
+  return replicas;
+}
+
+/** Reads one sample value from a replica's registry. */
+export async function metricValue(replica: Replica, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const metric = replica.metrics.registry.getSingleMetric(name);
+  if (!metric) throw new Error(`no metric ${name}`);
+  const data = await metric.get();
+  const wanted = { cache: 'book', ...labels };
+  const sample = data.values.find(
+    (value) =>
+      (value as { metricName?: string }).metricName === undefined &&
+      Object.entries(wanted).every(([key, v]) => String(value.labels[key]) === v),
+  );
+  return sample?.value ?? 0;
+}
+
+export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json: json as Record<string, unknown> };
+}

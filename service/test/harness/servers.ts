@@ -1,0 +1,149 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(__dirname, '../../..');
+
+/** Polls `condition` until it returns a truthy value or the timeout passes. */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  { timeoutMs = 10_000, intervalMs = 25, message = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${message}${lastError ? `: ${lastError}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+const canConnect = (port: number) =>
+  new Promise<boolean>((done) => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once('error', () => done(false));
+  });
+
+export function onPath(binary: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
+}
+
+/** A server process the harness owns, with its own temporary data folder. */
+export class ServerProcess {
+  private child?: ChildProcess;
+  private output = '';
+
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly dataDir: string,
+    private readonly command: string,
+    private readonly args: string[],
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const keep = (chunk: Buffer) => {
+      this.output = (this.output + chunk.toString()).slice(-4000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    await waitFor(
+      async () => {
+        if (exited) throw new Error(`${this.name} exited: ${this.output}`);
+        return canConnect(this.port);
+      },
+      { timeoutMs: 30_000, message: `${this.name} on port ${this.port}` },
+    );
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function startRedis(): Promise<ServerProcess & { url: string }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'lcs-redis-'));
+  const server = new ServerProcess('redis-server', port, dir, 'redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+  ]);
+  await server.start();
+  return Object.assign(server, { url: `redis://127.0.0.1:${port}` });
+}
+
+export function ferretdbBinary(): string {
+  return join(ROOT, '.cache/bin/ferretdb');
+}
+
+/** mongod when installed, else FerretDB v1 on SQLite (built by `make deps`). Never a mock. */
+export async function startMongo(): Promise<ServerProcess & { uri: string; kind: string }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'lcs-mongo-'));
+  let server: ServerProcess;
+  let kind: string;
+  if (onPath('mongod')) {
+    kind = 'mongod';
+    server = new ServerProcess(kind, port, dir, 'mongod', ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet']);
+  } else if (existsSync(ferretdbBinary())) {
+    kind = 'FerretDB v1 (SQLite)';
+    server = new ServerProcess(kind, port, dir, ferretdbBinary(), [
+      '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`,
+      '--debug-addr=-', '--telemetry=disable', '--log-level=error',
+    ]);
+  } else {
+    throw new Error('no MongoDB-wire server: install mongod, or run `make deps` to build FerretDB into .cache/bin');
+  }
+  await server.start();
+  return Object.assign(server, { uri: `mongodb://127.0.0.1:${port}`, kind });
+}
