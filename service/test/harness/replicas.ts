@@ -57,15 +57,16 @@ export async function startCluster(count: number, overrides: Partial<ReplicaConf
   return replicas;
 }
 
-/** Reads one sample value from a replica's registry. */
+/** Reads one sample value from a replica's registry; histogram series by their _bucket/_sum/_count name. */
 export async function metricValue(replica: Replica, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = replica.metrics.registry.getSingleMetric(name);
+  const base = name.replace(/_(bucket|sum|count)$/, '');
+  const metric = replica.metrics.registry.getSingleMetric(name) ?? replica.metrics.registry.getSingleMetric(base);
   if (!metric) throw new Error(`no metric ${name}`);
   const data = await metric.get();
   const wanted = { cache: 'book', ...labels };
   const sample = data.values.find(
     (value) =>
-      (value as { metricName?: string }).metricName === undefined &&
+      ((value as { metricName?: string }).metricName ?? name) === name &&
       Object.entries(wanted).every(([key, v]) => String(value.labels[key]) === v),
   );
   return sample?.value ?? 0;

@@ -1,0 +1,88 @@
+import { LocalCache } from '../../src/cache/local-cache';
+import { type InvalidationMessage, decodeEnvelope } from '../../src/sync/envelope';
+import { InvalidationPublisher } from '../../src/sync/invalidation-publisher';
+import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
+import { MemoryBus, type MemoryTransport } from '../../src/sync/memory-transport';
+import { waitFor } from '../harness/servers';
+
+const ID = '6566f0c1a1b2c3d4e5f60718';
+
+function node(bus: MemoryBus, origin: string) {
+  const transport = bus.transport();
+  const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 100 });
+  const seen = { missed: 0, received: 0, missing: 0, published: [] as InvalidationMessage[] };
+  const subscriber = new InvalidationSubscriber({
+    cache,
+    cacheName: 'book',
+    channel: 'c',
+    selfOrigin: origin,
+    observer: {
+      onMissed: (count) => {
+        seen.missed += count;
+      },
+      onInvalidation: () => {
+        seen.received += 1;
+      },
+    },
+  });
+  const publisher = new InvalidationPublisher({
+    transport,
+    membership: bus.membership(),
+    channel: 'c',
+    cache: 'book',
+    origin,
+    heartbeatIntervalMs: 1000,
+    memberTimeoutMs: 15_000,
+    observer: {
+      onReceiversMissing: (missing) => {
+        seen.missing += missing;
+      },
+      onPublished: (message) => seen.published.push(message),
+    },
+  });
+  return { transport: transport as MemoryTransport, cache, seen, subscriber, publisher };
+}
+
+describe('InvalidationPublisher over the in-memory bus', () => {
+  it('numbers invalidations and heartbeats in one sequence and reports missing receivers', async () => {
+    const bus = new MemoryBus();
+    const a = node(bus, 'a');
+    const b = node(bus, 'b');
+    await a.transport.subscribe(a.subscriber.handle);
+    await b.transport.subscribe(b.subscriber.handle);
+    await b.publisher.heartbeat();
+    await a.publisher.heartbeat();
+
+    b.cache.set(`id:${ID}`, { id: ID, version: 1 });
+    const change = { keys: [`id:${ID}`], id: ID, version: 2, op: 'update' as const, committedAt: Date.now() };
+    await a.publisher.publish(change);
+    await waitFor(() => b.seen.received === 1);
+    expect(b.cache.peek(`id:${ID}`)).toBeUndefined();
+    expect(a.seen.published.map((m) => m.seq)).toEqual([2]);
+    expect(a.seen.missing).toBe(0);
+
+    b.transport.setConnected(false);
+    await a.publisher.publish({ ...change, version: 3 });
+    await a.publisher.publish({ ...change, version: 4 });
+    expect(a.seen.missing).toBe(2);
+
+    b.transport.setConnected(true);
+    await a.publisher.heartbeat();
+    await waitFor(() => b.seen.missed === 2, { message: 'gap of two at b' });
+    for (const n of [a, b]) n.cache.close();
+  });
+
+  it('publishes a valid envelope v1 carrying origin, epoch and seq', async () => {
+    const bus = new MemoryBus();
+    const a = node(bus, 'a');
+    let payload = '';
+    a.transport.publish = async (raw: string) => {
+      payload = raw;
+      return 1;
+    };
+    await a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: 2, op: 'update', committedAt: Date.now() });
+    const decoded = decodeEnvelope(payload, 'book');
+    expect(decoded.ok && decoded.message).toMatchObject({ v: 1, origin: 'a', epoch: a.publisher.epoch, seq: 1 });
+    a.cache.close();
+  });
+});

@@ -1,0 +1,79 @@
+import { LocalCache } from '../../src/cache/local-cache';
+import { encodeEnvelope } from '../../src/sync/envelope';
+import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
+import { sampleMessage } from '../harness/fixtures';
+
+const ID = '6566f0c1a1b2c3d4e5f60718';
+
+function setup() {
+  const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 100 });
+  const seen = { rejected: [] as string[], missed: 0, applied: 0, messages: 0, lags: [] as number[] };
+  const subscriber = new InvalidationSubscriber({
+    cache,
+    cacheName: 'book',
+    channel: 'book-channel',
+    selfOrigin: 'book-2',
+    observer: {
+      onRejected: (reason) => seen.rejected.push(reason),
+      onMissed: (count) => {
+        seen.missed += count;
+      },
+      onMessage: () => {
+        seen.messages += 1;
+      },
+      onInvalidation: ({ lagSeconds }) => {
+        seen.applied += 1;
+        seen.lags.push(lagSeconds);
+      },
+    },
+  });
+  return { cache, seen, subscriber };
+}
+
+describe('InvalidationSubscriber', () => {
+  it('evicts older entries of the book and keeps newer ones', () => {
+    const { cache, seen, subscriber } = setup();
+    cache.set(`id:${ID}`, { id: ID, version: 3 });
+    cache.set('name:Dune', { id: ID, version: 5 });
+    subscriber.handle(encodeEnvelope(sampleMessage({ version: 4, publishedAt: Date.now() })));
+    expect(cache.peek(`id:${ID}`)).toBeUndefined();
+    expect(cache.peek('name:Dune')).toEqual({ id: ID, version: 5 });
+    expect(seen.applied).toBe(1);
+    expect(seen.lags[0]).toBeGreaterThanOrEqual(0);
+    cache.close();
+  });
+
+  it('ignores its own messages entirely', () => {
+    const { cache, seen, subscriber } = setup();
+    cache.set(`id:${ID}`, { id: ID, version: 1 });
+    subscriber.handle(encodeEnvelope(sampleMessage({ origin: 'book-2' })));
+    expect(cache.peek(`id:${ID}`)).toBeDefined();
+    expect(seen).toMatchObject({ applied: 0, messages: 0, rejected: [] });
+    cache.close();
+  });
+
+  it('counts sequence gaps, heartbeats included, and rejects replays', () => {
+    const { cache, seen, subscriber } = setup();
+    const heartbeat = (seq: number) =>
+      encodeEnvelope({ v: 1, type: 'heartbeat', origin: 'book-1', epoch: 'a1b2c3', seq, publishedAt: Date.now() });
+    subscriber.handle(heartbeat(1));
+    subscriber.handle(encodeEnvelope(sampleMessage({ seq: 2 })));
+    subscriber.handle(heartbeat(6));
+    subscriber.handle(heartbeat(6));
+    expect(seen.missed).toBe(3);
+    expect(seen.messages).toBe(3);
+    expect(seen.rejected).toEqual(['duplicate']);
+    cache.close();
+  });
+
+  it('survives garbage without throwing or evicting', () => {
+    const { cache, seen, subscriber } = setup();
+    cache.set(`id:${ID}`, { id: ID, version: 1 });
+    for (const raw of ['', '{', 'null', '{"v":1}', encodeEnvelope(sampleMessage({ cache: 'other', version: 99 }))]) {
+      expect(() => subscriber.handle(raw)).not.toThrow();
+    }
+    expect(cache.peek(`id:${ID}`)).toBeDefined();
+    expect(seen.rejected).toEqual(['malformed_json', 'malformed_json', 'invalid_envelope', 'invalid_envelope', 'foreign_cache']);
+    cache.close();
+  });
+});
