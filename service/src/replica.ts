@@ -22,6 +22,7 @@ export const CACHE_NAME = 'book';
 
 export interface Replica {
   app: Koa;
+  books: BookService;
   cache: LocalCache<Book>;
   metrics: Metrics;
   logger: Logger;
@@ -121,6 +122,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
 
   return {
     app,
+    books,
     cache,
     metrics,
     logger,

@@ -1,0 +1,102 @@
+import { Redis } from 'ioredis';
+import { encodeEnvelope } from '../../src/sync/envelope';
+import { sampleMessage } from '../harness/fixtures';
+import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
+import { waitFor } from '../harness/servers';
+
+describe('faults on the subscriber side', () => {
+  let replicas: RunningReplica[] = [];
+  let a: RunningReplica;
+  let b: RunningReplica;
+  let c: RunningReplica;
+  let raw: Redis;
+  let channel: string;
+
+  beforeAll(async () => {
+    replicas = await startCluster(3);
+    [a, b, c] = replicas as [RunningReplica, RunningReplica, RunningReplica];
+    raw = new Redis(process.env.REDIS_URL ?? '');
+    channel = (a.transport as unknown as { options: { channel: string } }).options.channel;
+    await waitFor(async () => (await metricValue(a, 'cache_invalidation_members')) === 3, { message: '3 members' });
+  });
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+    raw.disconnect();
+  });
+
+  const clientId = async (name: string) => {
+    const list = await raw.client('LIST', 'TYPE', 'pubsub');
+    const line = String(list).split('\n').find((l) => l.includes(` name=${name} `));
+    return line ? /(?:^|\s)id=(\d+)/.exec(line)?.[1] : undefined;
+  };
+
+  it('CLIENT KILL of one subscriber while writes flow: missed > 0 there, a reconnect, and nothing lost elsewhere', async () => {
+    const created = await http('POST', `${a.url}/books`, { name: 'Killed', author: 'n/a', year: 1 });
+    const id = created.json.id as string;
+    const subscriberId = await clientId(`${b.id}:subscriber`);
+    expect(subscriberId).toBeDefined();
+
+    let writing = true;
+    let year = 1;
+    const writer = (async () => {
+      while (writing) {
+        year += 1;
+        await http('PATCH', `${a.url}/books/${id}`, { year });
+      }
+    })();
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_received_total')) >= 5, { message: 'writes flowing' });
+    expect(await raw.client('KILL', 'ID', subscriberId!)).toBe(1);
+
+    await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1, { message: 'reconnect' });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_missed_total')) > 0, { message: 'missed on b' });
+    writing = false;
+    await writer;
+
+    expect(await metricValue(b, 'cache_invalidation_subscriber_up')).toBe(1);
+    expect(await metricValue(a, 'cache_invalidation_receivers_missing_total')).toBeGreaterThan(0);
+    expect(await clientId(`${b.id}:subscriber`)).not.toBe(subscriberId);
+    for (const other of [a, c]) {
+      expect(await metricValue(other, 'cache_invalidations_missed_total')).toBe(0);
+      expect(await metricValue(other, 'cache_invalidation_subscriber_reconnects_total')).toBe(0);
+    }
+    // After the gap, new messages reach b again.
+    const received = await metricValue(b, 'cache_invalidations_received_total');
+    await http('PATCH', `${a.url}/books/${id}`, { year: 9999 });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_received_total')) === received + 1);
+  });
+
+  it('rejects and counts garbage on the channel, never evicting or crashing', async () => {
+    const created = await http('POST', `${a.url}/books`, { name: 'Garbage', author: 'n/a', year: 1 });
+    const id = created.json.id as string;
+    await http('GET', `${c.url}/books/${id}`);
+    expect(c.cache.peek(`id:${id}`)).toBeDefined();
+
+    const bad: [string, string][] = [
+      ['malformed_json', 'book:1'],
+      ['malformed_json', '{"v":1,"keys":'],
+      ['invalid_envelope', '[]'],
+      ['unsupported_version', JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`], version: 99 }), v: 2 })],
+      ['foreign_cache', encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 99 }))],
+      ['key_mismatch', encodeEnvelope(sampleMessage({ id: 'someone-else', keys: [`id:${id}`], version: 99 }))],
+      ['invalid_envelope', JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`] }), version: '99' })],
+      ['oversized', 'x'.repeat(70 * 1024)],
+    ];
+    const before = Object.fromEntries(
+      await Promise.all(bad.map(async ([reason]) => [reason, await metricValue(c, 'cache_invalidations_rejected_total', { reason })])),
+    );
+    const evictionsBefore = await metricValue(c, 'cache_evictions_total', { reason: 'invalidation' });
+    for (const [, payload] of bad) await raw.publish(channel, payload);
+
+    const expected: Record<string, number> = {};
+    for (const [reason] of bad) expected[reason] = (expected[reason] ?? before[reason]) + 1;
+    for (const [reason, count] of Object.entries(expected)) {
+      await waitFor(async () => (await metricValue(c, 'cache_invalidations_rejected_total', { reason })) === count, {
+        message: `rejected{reason=${reason}} = ${count}`,
+      });
+    }
+    expect(c.cache.peek(`id:${id}`)?.version).toBe(1);
+    expect((await http('GET', `${c.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
+    expect((await http('GET', `${c.url}/healthz`)).status).toBe(200);
+    expect(await metricValue(c, 'cache_evictions_total', { reason: 'invalidation' })).toBe(evictionsBefore);
+  });
+});
