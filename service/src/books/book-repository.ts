@@ -45,7 +45,14 @@ const toBook = (doc: BookDocument): Book => ({
   updatedAt: doc.updatedAt.toISOString(),
 });
 
-const isDuplicateKey = (error: unknown) => (error as { code?: number }).code === 11000;
+/**
+ * MongoDB reports a unique-index violation as code 11000. FerretDB v1 on SQLite does too for
+ * inserts, but reports findAndModify's as InternalError with SQLite's message, so match both.
+ */
+const isDuplicateKey = (error: unknown) => {
+  const { code, message } = error as { code?: number; message?: string };
+  return code === 11000 || (code === 1 && /UNIQUE constraint failed/.test(message ?? ''));
+};
 
 /** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
 export class BookRepository {
@@ -116,6 +123,10 @@ export class BookRepository {
     if (!doc) return null;
     const before = toBook(doc);
     return { before, after: { ...before, version: before.version + 1 }, committedAt: preciseNow() };
+  }
+
+  async count(): Promise<number> {
+    return this.model.countDocuments({});
   }
 
   async ping(): Promise<void> {
