@@ -72,6 +72,7 @@ export class BookService {
     const { before, after, committedAt } = result;
     const keys = [...new Set([idKey(after.id), nameKey(after.name), ...(before ? [nameKey(before.name)] : [])])];
     for (const key of keys) this.options.cache.evictOlderThan(key, after.id, after.version, 'local_write');
+    this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');
     try {
       await this.options.publisher.publish({ keys, id: after.id, version: after.version, op, committedAt });
     } catch (error) {

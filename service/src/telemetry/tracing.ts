@@ -5,7 +5,7 @@ import { KoaInstrumentation } from '@opentelemetry/instrumentation-koa';
 import { MongooseInstrumentation } from '@opentelemetry/instrumentation-mongoose';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { NoopSpanProcessor } from '@opentelemetry/sdk-trace';
 
 export const SERVICE_NAME = 'book-service';
 
@@ -28,15 +28,16 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
   const endpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const spanProcessors: SpanProcessor[] = endpoint
-    ? [new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })]
-    : [new NoopSpanProcessor()];
+  // With an endpoint, NodeSDK builds the batch processor from OTEL_BSP_* settings.
+  const exportOrRecordOnly = endpoint
+    ? { traceExporter: new OTLPTraceExporter() }
+    : { spanProcessors: [new NoopSpanProcessor()] };
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       'service.name': env.OTEL_SERVICE_NAME ?? SERVICE_NAME,
       'service.instance.id': env.REPLICA_ID ?? 'unknown',
     }),
-    spanProcessors,
+    ...exportOrRecordOnly,
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/healthz' }),
       new KoaInstrumentation(),

@@ -25,7 +25,7 @@ describe('faults on the subscriber side', () => {
   });
 
   const clientId = async (name: string) => {
-    const list = await raw.client('LIST', 'TYPE', 'pubsub');
+    const list = await raw.call('CLIENT', 'LIST', 'TYPE', 'pubsub');
     const line = String(list).split('\n').find((l) => l.includes(` name=${name} `));
     return line ? /(?:^|\s)id=(\d+)/.exec(line)?.[1] : undefined;
   };

@@ -1,0 +1,63 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort, ROOT, waitFor } from './servers';
+
+export interface ReplicaProcess {
+  id: string;
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  /** Sends a signal and resolves with the exit code (or signal name). */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+/** Runs the built replica exactly as `npm start` does: node --require dist/telemetry/register.js dist/main.js. */
+export async function spawnReplica(id: string, env: Record<string, string>): Promise<ReplicaProcess> {
+  const main = join(ROOT, 'dist/main.js');
+  if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (make test does)');
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--require', join(ROOT, 'dist/telemetry/register.js'), main], {
+    env: { PATH: process.env.PATH ?? '', REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  let finished = false;
+  void exited.then(() => (finished = true));
+  await waitFor(
+    async () => {
+      if (finished) throw new Error(`replica ${id} exited during start:\n${output}`);
+      return (await fetch(`${url}/readyz`)).status === 200;
+    },
+    { timeoutMs: 20_000, message: `replica ${id} ready` },
+  );
+  return {
+    id,
+    url,
+    child,
+    output: () => output,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (!finished) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the built replica with the given env and waits for it to exit (for start-up failures). */
+export async function runReplicaToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--require', join(ROOT, 'dist/telemetry/register.js'), join(ROOT, 'dist/main.js')], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, output };
+}
