@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps install build typecheck lint test test-unit test-integration clean
+.PHONY: help deps install build typecheck lint test test-unit test-integration bench start clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,6 +32,12 @@ test-unit: deps ## Unit tests only
 
 test-integration: deps ## Integration tests only
 	npx jest --runInBand service/test/integration
+
+bench: deps ## Benchmarks (never part of make test); today: node-cache's clone cost
+	npm run bench:clone
+
+start: build ## Run one replica from the environment (see README: Configuration)
+	npm start
 
 clean: ## Remove build output and cached binaries
 	rm -rf dist .cache coverage
