@@ -12,18 +12,23 @@ export interface ReplicaProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Runs the built replica exactly as `npm start` does: node --require dist/telemetry/register.js dist/main.js. */
-export async function spawnReplica(id: string, env: Record<string, string>): Promise<ReplicaProcess> {
+/** Starts the built replica exactly as `npm start` does: node --require dist/telemetry/register.js dist/main.js. */
+function launch(env: Record<string, string>) {
   const main = join(ROOT, 'dist/main.js');
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (make test does)');
-  const port = await freePort();
   const child = spawn(process.execPath, ['--require', join(ROOT, 'dist/telemetry/register.js'), main], {
-    env: { PATH: process.env.PATH ?? '', REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
+  const captured = { text: '' };
+  child.stdout?.on('data', (chunk) => (captured.text += chunk));
+  child.stderr?.on('data', (chunk) => (captured.text += chunk));
+  return { child, output: () => captured.text };
+}
+
+export async function spawnReplica(id: string, env: Record<string, string>): Promise<ReplicaProcess> {
+  const port = await freePort();
+  const { child, output } = launch({ REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env });
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
@@ -32,7 +37,7 @@ export async function spawnReplica(id: string, env: Record<string, string>): Pro
   void exited.then(() => (finished = true));
   await waitFor(
     async () => {
-      if (finished) throw new Error(`replica ${id} exited during start:\n${output}`);
+      if (finished) throw new Error(`replica ${id} exited during start:\n${output()}`);
       return (await fetch(`${url}/readyz`)).status === 200;
     },
     { timeoutMs: 20_000, message: `replica ${id} ready` },
@@ -41,7 +46,7 @@ export async function spawnReplica(id: string, env: Record<string, string>): Pro
     id,
     url,
     child,
-    output: () => output,
+    output,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (!finished) child.kill(signal);
       return exited;
@@ -51,13 +56,7 @@ export async function spawnReplica(id: string, env: Record<string, string>): Pro
 
 /** Runs the built replica with the given env and waits for it to exit (for start-up failures). */
 export async function runReplicaToExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--require', join(ROOT, 'dist/telemetry/register.js'), join(ROOT, 'dist/main.js')], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk) => (output += chunk));
-  child.stderr?.on('data', (chunk) => (output += chunk));
+  const { child, output } = launch(env);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, output };
+  return { code, output: output() };
 }

@@ -1,0 +1,107 @@
+import { Redis } from 'ioredis';
+import { MemoryBus } from '../../src/sync/memory-transport';
+import { RedisTransport } from '../../src/sync/redis-transport';
+import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
+import { uniqueName } from '../harness/replicas';
+import { waitFor } from '../harness/servers';
+
+interface Harness {
+  make(name: string): Promise<InvalidationTransport>;
+  membership(): MembershipRegistry;
+  /** Drops the subscriber's connection the way the real bus loses it; the transport must come back. */
+  dropSubscriber(transport: InvalidationTransport, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function memoryHarness(): Harness {
+  const bus = new MemoryBus();
+  return {
+    async make() {
+      return bus.transport();
+    },
+    membership: () => bus.membership(),
+    async dropSubscriber(transport) {
+      const memory = transport as ReturnType<MemoryBus['transport']>;
+      memory.setConnected(false);
+      setTimeout(() => memory.setConnected(true), 20);
+    },
+    async close() {},
+  };
+}
+
+function redisHarness(): Harness {
+  const channel = uniqueName('contract');
+  const made: RedisTransport[] = [];
+  const admin = new Redis(process.env.REDIS_URL ?? '');
+  return {
+    async make(name) {
+      const transport = new RedisTransport({ url: process.env.REDIS_URL ?? '', channel, replicaId: name });
+      await transport.connect();
+      made.push(transport);
+      return transport;
+    },
+    membership: () => made[0]!.membership(),
+    async dropSubscriber(_transport, name) {
+      const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+      const id = /(?:^|\s)id=(\d+)/.exec(list.split('\n').find((l) => l.includes(` name=${name}:subscriber `)) ?? '')?.[1];
+      if (!id) throw new Error(`no subscriber connection named ${name}`);
+      await admin.call('CLIENT', 'KILL', 'ID', id);
+    },
+    async close() {
+      await Promise.all(made.map((t) => t.close()));
+      admin.disconnect();
+    },
+  };
+}
+
+describe.each([
+  ['in-memory', memoryHarness],
+  ['Redis Pub/Sub', redisHarness],
+])('transport contract: %s', (_name, makeHarness) => {
+  let harness: Harness;
+  beforeEach(() => {
+    harness = makeHarness();
+  });
+  afterEach(async () => {
+    await harness.close();
+  });
+
+  it('delivers every payload, in order, to every subscriber, and reports how many got it', async () => {
+    const [sender, x, y] = await Promise.all(['s', 'x', 'y'].map((n) => harness.make(uniqueName(n))));
+    const got: Record<string, string[]> = { x: [], y: [] };
+    await x!.subscribe((p) => got.x!.push(p));
+    await y!.subscribe((p) => got.y!.push(p));
+    expect(x!.subscriberState).toBe('up');
+    const sent = Array.from({ length: 50 }, (_, i) => `m${i}`);
+    const counts = [];
+    for (const payload of sent) counts.push(await sender!.publish(payload));
+    expect(new Set(counts)).toEqual(new Set([2]));
+    await waitFor(() => got.x!.length === 50 && got.y!.length === 50, { message: 'all delivered' });
+    expect(got.x).toEqual(sent);
+    expect(got.y).toEqual(sent);
+  });
+
+  it('goes down and comes back up after losing its subscriber connection, and receives again', async () => {
+    const names = [uniqueName('s'), uniqueName('x')];
+    const [sender, x] = await Promise.all(names.map((n) => harness.make(n)));
+    const states: SubscriberState[] = [];
+    x!.onSubscriberState((state) => states.push(state));
+    const got: string[] = [];
+    await x!.subscribe((p) => got.push(p));
+    await harness.dropSubscriber(x!, names[1]!);
+    await waitFor(() => states.join(',') === 'up,down,up', { message: `states up,down,up (have ${states})` });
+    await waitFor(async () => (await sender!.publish('after')) === 1 && got.includes('after'), { message: 'delivery after return' });
+  });
+
+  it('counts live members, ages them out, and forgets those who leave', async () => {
+    await harness.make(uniqueName('m'));
+    const members = harness.membership();
+    const now = Date.now();
+    expect(await members.heartbeat('a', now - 5000, 3000)).toBe(1);
+    // a's last heartbeat is 5 s old: outside a 3 s window it no longer counts.
+    expect(await members.heartbeat('b', now, 3000)).toBe(1);
+    expect(await members.countLive(now, 10_000)).toBe(2);
+    await members.leave('b');
+    expect(await members.countLive(now, 10_000)).toBe(1);
+  });
+});
