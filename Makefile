@@ -2,7 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps install build typecheck lint test test-unit test-integration bench start clean
+.PHONY: help deps install build typecheck lint test test-unit test-integration bench start clean \
+	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis
+
+COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+BUS_NETWORK := lcs_bus
+# Replica N (1..4) of docker-compose.yml, checked before any fault is injected.
+replica = $(if $(filter $(N),1 2 3 4),book-$(N),$(error give N=1..4, e.g. make $@ N=2))
+container = $$($(COMPOSE) ps -q $(call replica))
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,6 +45,44 @@ bench: deps ## Benchmarks (never part of make test); today: node-cache's clone c
 
 start: build ## Run one replica from the environment (see README: Configuration)
 	npm start
+
+up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard
+	$(COMPOSE) up -d --build
+	@echo
+	@echo "  Grafana     http://localhost:3000   (dashboard: Local cache sync, anonymous viewer)"
+	@echo "  Prometheus  http://localhost:9090   (alerts: http://localhost:9090/alerts)"
+	@echo "  Jaeger      http://localhost:16686  (service: book-service)"
+	@echo "  Replicas    http://localhost:3001 .. http://localhost:3004"
+
+down: ## Stop the stack and delete its data
+	$(COMPOSE) down -v
+
+logs: ## Follow the stack's logs (S=book-2 for one service)
+	$(COMPOSE) logs -f --tail=100 $(S)
+
+ps: ## Show the stack's containers and their health
+	$(COMPOSE) ps
+
+kill-replica: ## SIGKILL replica N: Overview "replicas up" drops, Delivery "receivers missing" rises
+	$(COMPOSE) kill -s SIGKILL $(call replica)
+
+restart-replica: ## Start replica N again: it comes back with a cold cache (Overview hit ratio dips)
+	$(COMPOSE) up -d $(call replica)
+
+pause-replica: ## Freeze replica N: Redis cuts it at the output-buffer limit; "missed" on resume, then stale reads
+	$(COMPOSE) pause $(call replica)
+
+resume-replica: ## Unfreeze replica N: Delivery "missed messages" jumps, Staleness shows its stale reads
+	$(COMPOSE) unpause $(call replica)
+
+partition: ## Cut replica N off Redis and MongoDB (HTTP still served): "subscriber up" goes 0, stale reads follow
+	docker network disconnect $(BUS_NETWORK) $(call container)
+
+heal: ## Reconnect replica N to the bus: subscriber up again, "reconnects" +1, missed messages counted
+	docker network connect $(BUS_NETWORK) $(call container)
+
+restart-redis: ## Restart Redis: publish errors, reconnects and missed messages on every replica
+	$(COMPOSE) restart redis
 
 clean: ## Remove build output and cached binaries
 	rm -rf dist .cache coverage

@@ -1,0 +1,10 @@
+// Writes every dashboard to dashboards/<uid>.json (`npm run dashboards`); the tests fail if the
+// committed files differ from what this produces.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderDashboards } from './render';
+
+for (const { file, json } of renderDashboards()) {
+  writeFileSync(join(__dirname, '..', file), json);
+  console.log(`wrote dashboards/${file}`);
+}

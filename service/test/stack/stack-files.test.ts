@@ -1,0 +1,179 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { renderDashboards } from '../../../dashboards/src/render';
+import { committedDashboards, panelQueries } from '../harness/dashboards';
+import { ROOT } from '../harness/servers';
+
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const run = (command: string, args: string[], cwd = ROOT) => {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
+  if (result.error) throw result.error;
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+};
+
+type Service = {
+  image?: string;
+  build?: unknown;
+  healthcheck?: unknown;
+  networks?: string[];
+  depends_on?: Record<string, { condition: string }>;
+  restart?: string;
+  mem_limit?: string;
+};
+
+describe('docker-compose.yml', () => {
+  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
+  const services = compose.services;
+
+  it('is valid for docker-compose (config -q, no engine needed)', () => {
+    const result = run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']);
+    expect(result).toEqual({ status: 0, output: '' });
+  });
+
+  it('has the stack the user flow needs, on the right networks', () => {
+    expect(Object.keys(services).sort()).toEqual(
+      ['book-1', 'book-2', 'book-3', 'book-4', 'grafana', 'jaeger', 'mongo', 'prometheus', 'redis', 'redis-exporter'].sort(),
+    );
+    for (const n of [1, 2, 3, 4]) expect(services[`book-${n}`]!.networks!.sort()).toEqual(['bus', 'front']);
+    for (const name of ['mongo', 'redis', 'redis-exporter']) expect(services[name]!.networks).toEqual(['bus']);
+    expect(services.prometheus!.networks!.sort()).toEqual(['bus', 'front']);
+  });
+
+  it('pins every image, limits memory, uses one restart policy, and gates start-up on health', () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect([name, service.image]).toEqual([name, expect.stringMatching(/^[\w./-]+:[\w.-]+$/)]);
+      expect(service.image).not.toMatch(/:latest$/);
+      expect([name, service.mem_limit]).toEqual([name, expect.stringMatching(/^\d+[mg]$/)]);
+      expect([name, service.restart]).toEqual([name, 'on-failure']);
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        // A dependency is waited for until healthy whenever it has a healthcheck.
+        const expected = services[dependency]!.healthcheck ? 'service_healthy' : 'service_started';
+        expect([name, dependency, condition]).toEqual([name, dependency, expected]);
+      }
+    }
+    const withoutHealthcheck = Object.entries(services).filter(([, s]) => !s.healthcheck).map(([n]) => n);
+    // Both images are minimal, with no shell tool to probe with; Prometheus' up{} watches them.
+    expect(withoutHealthcheck.sort()).toEqual(['jaeger', 'redis-exporter']);
+  });
+
+  it('builds replicas from a multi-stage, non-root Dockerfile with production dependencies only', () => {
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile.match(/^FROM /gm)).toHaveLength(2);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK /m);
+    expect(dockerfile).not.toMatch(/FROM \S+:latest/);
+  });
+
+  it('names in the Makefile only services and networks that exist', () => {
+    const makefile = read('Makefile');
+    const named = new Set<string>();
+    for (const match of makefile.matchAll(/\$\(COMPOSE\) \S+(?: -s \S+)? ([a-z][\w-]*)/g)) {
+      if (!['up', 'down', 'ps', 'logs'].includes(match[1]!)) named.add(match[1]!);
+    }
+    if (/book-\$\(N\)/.test(makefile)) for (const n of [1, 2, 3, 4]) named.add(`book-${n}`);
+    named.delete('-d');
+    expect([...named].filter((name) => !services[name])).toEqual([]);
+    expect(named).toContain('redis');
+    const network = /^BUS_NETWORK := (\S+)$/m.exec(makefile)?.[1];
+    expect((parse(read('docker-compose.yml')) as { networks: Record<string, { name: string }> }).networks.bus!.name).toBe(network);
+    const help = run('make', ['help']).output;
+    for (const target of ['up', 'down', 'logs', 'ps', 'kill-replica', 'restart-replica', 'pause-replica', 'resume-replica', 'partition', 'heal', 'restart-redis']) {
+      expect(help).toMatch(new RegExp(`make ${target}\\s+\\S`));
+    }
+  });
+});
+
+describe('prometheus/', () => {
+  it('passes promtool check config and check rules', () => {
+    const config = run('promtool', ['check', 'config', 'prometheus.yml'], join(ROOT, 'prometheus'));
+    expect(config.output).toContain('SUCCESS: prometheus.yml is valid');
+    expect(config.status).toBe(0);
+    const rules = run('promtool', ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'], join(ROOT, 'prometheus'));
+    expect(rules.status).toBe(0);
+  });
+
+  it('passes promtool test rules, with a firing and a silent case for every alert', () => {
+    const result = run('promtool', ['test', 'rules', 'tests/alerts.test.yml'], join(ROOT, 'prometheus'));
+    expect(result.output).toContain('SUCCESS');
+    expect(result.status).toBe(0);
+    const alerts = (parse(read('prometheus/rules/alerts.yml')) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) =>
+      g.rules.map((r) => r.alert),
+    );
+    const tests = parse(read('prometheus/tests/alerts.test.yml')) as {
+      tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[]; input_series: { series: string }[] }[];
+    };
+    for (const alert of alerts) {
+      const cases = tests.tests.filter((t) => t.alert_rule_test?.some((c) => c.alertname === alert));
+      const fires = cases.some((t) => t.alert_rule_test!.some((c) => c.alertname === alert && c.exp_alerts.length > 0));
+      // Silent: an evaluation expecting nothing, or an input series that is not among the expected alerts.
+      const silent = cases.some(
+        (t) =>
+          t.alert_rule_test!.some((c) => c.alertname === alert && c.exp_alerts.length === 0) ||
+          t.input_series.length > t.alert_rule_test!.filter((c) => c.alertname === alert).flatMap((c) => c.exp_alerts).length,
+      );
+      expect([alert, fires, silent]).toEqual([alert, true, true]);
+    }
+  });
+
+  it('scrapes every replica as its own target with a replica label', () => {
+    const config = parse(read('prometheus/prometheus.yml')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[]; labels?: { replica?: string } }[] }[];
+    };
+    const book = config.scrape_configs.find((job) => job.job_name === 'book')!;
+    expect(book.static_configs.map((c) => [c.targets, c.labels?.replica])).toEqual(
+      [1, 2, 3, 4].map((n) => [[`book-${n}:3000`], `book-${n}`]),
+    );
+  });
+});
+
+describe('dashboards/', () => {
+  it('are exactly what the TypeScript source generates (run `npm run dashboards` after editing it)', () => {
+    const generated = renderDashboards();
+    expect(generated.map((d) => d.file).sort()).toEqual(committedDashboards().map((d) => d.file).sort());
+    for (const { file, json } of generated) expect(read(`dashboards/${file}`)).toBe(json);
+  });
+
+  it('follow the dashboard-linter habits', () => {
+    for (const { json } of committedDashboards()) {
+      expect(json.uid.length).toBeLessThanOrEqual(40);
+      expect(json.templating.list.map((v) => [v.name, v.type])).toEqual([
+        ['datasource', 'datasource'],
+        ['replica', 'query'],
+      ]);
+    }
+    const queries = panelQueries();
+    expect(queries.length).toBeGreaterThan(20);
+    for (const q of queries) {
+      const where = `${q.panel}: ${q.expr}`;
+      expect([where, q.unit]).toEqual([where, expect.any(String)]);
+      expect([where, (q.description ?? '').length > 40]).toEqual([where, true]);
+      // Counters and histogram buckets only under rate()/increase(), over $__rate_interval.
+      for (const m of q.expr.matchAll(/(\w+)\(([a-z_:]+(?:_total|_bucket))\{/g)) {
+        expect([where, m[1]]).toEqual([where, expect.stringMatching(/^(rate|increase)$/)]);
+      }
+      for (const m of q.expr.matchAll(/\[([^\]]+)\]/g)) expect([where, m[1]]).toEqual([where, '$__rate_interval']);
+      if (q.type === 'heatmap') expect([where, q.format]).toEqual([where, 'heatmap']);
+    }
+    expect(queries.some((q) => q.exemplar && q.type === 'heatmap' && q.expr.includes('cache_invalidation_lag_seconds_bucket'))).toBe(true);
+  });
+});
+
+describe('grafana/', () => {
+  it('provisions Prometheus with exemplar links to the Jaeger datasource, and a file provider for dashboards/', () => {
+    const datasources = parse(read('grafana/provisioning/datasources/datasources.yaml')) as {
+      datasources: { uid: string; type: string; jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid: string }[] } }[];
+    };
+    const byUid = Object.fromEntries(datasources.datasources.map((d) => [d.uid, d]));
+    expect(byUid.prometheus?.type).toBe('prometheus');
+    expect(byUid.jaeger?.type).toBe('jaeger');
+    expect(byUid.prometheus?.jsonData?.exemplarTraceIdDestinations).toEqual([{ name: 'trace_id', datasourceUid: 'jaeger' }]);
+    const providers = parse(read('grafana/provisioning/dashboards/dashboards.yaml')) as { providers: { type: string; options: { path: string } }[] };
+    expect(providers.providers[0]).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards' } });
+    const compose = read('docker-compose.yml');
+    expect(compose).toContain('./dashboards:/var/lib/grafana/dashboards:ro');
+    expect(compose).toContain('GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: /var/lib/grafana/dashboards/local-cache-sync.json');
+  });
+});
