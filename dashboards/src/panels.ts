@@ -8,6 +8,7 @@ import { PanelBuilder as StateTimelinePanel } from '@grafana/grafana-foundation-
 import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk/timeseries';
 
 /** Every panel queries the datasource chosen in the `datasource` variable. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a template string.
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 /** Series selector for the replicas chosen in the `replica` variable. */
 export const R = 'replica=~"$replica"';
@@ -55,7 +56,7 @@ function fill<T extends Common>(panel: T, spec: PanelSpec, heatmap = false): T {
   panel.description(spec.description);
   panel.unit(spec.unit);
   panel.datasource(DATASOURCE);
-  spec.queries.forEach((query, i) => panel.withTarget(target(query, String.fromCharCode(65 + i), heatmap)));
+  for (const [i, query] of spec.queries.entries()) panel.withTarget(target(query, String.fromCharCode(65 + i), heatmap));
   return panel;
 }
 
