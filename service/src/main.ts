@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { ConfigError, loadConfig } from './config';
+import { createAdminServer } from './chaos/admin-server';
 import { trackInFlight } from './http/server';
 import { createReplica } from './replica';
 import { createLogger } from './telemetry/logger';
@@ -23,6 +24,13 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => server.listen(config.PORT, resolve));
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'replica listening');
+  // Fault injection listens on its own port, and only when asked for: never on the service port.
+  const admin = config.CHAOS_ENABLED ? createAdminServer(replica.chaos) : undefined;
+  if (admin) {
+    await new Promise<void>((resolve) => admin.listen(config.CHAOS_PORT, resolve));
+    const adminAddress = admin.address();
+    logger.warn({ port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.CHAOS_PORT }, 'chaos admin port open');
+  }
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -33,6 +41,7 @@ async function main(): Promise<void> {
       logger.error({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown timed out; forcing exit');
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    admin?.close();
     await requests.drain();
     await replica.close();
     await stopTracing();

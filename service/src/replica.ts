@@ -3,6 +3,7 @@ import type { Book } from './books/book';
 import { BookRepository } from './books/book-repository';
 import { BookService } from './books/book-service';
 import { LocalCache } from './cache/local-cache';
+import { ChaosSwitch } from './chaos/chaos-switch';
 import type { Config } from './config';
 import { createApp } from './http/app';
 import { InvalidationPublisher } from './sync/invalidation-publisher';
@@ -13,7 +14,7 @@ import {
   cacheMetricsObserver,
   publishMetricsObserver,
   receiveMetricsObserver,
-  staleReadMetricsObserver,
+  staleMetricsObserver,
   subscriberStateMetrics,
 } from './telemetry/metric-observers';
 import { createMetrics, type Metrics } from './telemetry/metrics';
@@ -29,6 +30,8 @@ export interface Replica {
   transport: RedisTransport;
   publisher: InvalidationPublisher;
   repository: BookRepository;
+  /** Armed through the admin port when CHAOS_ENABLED=1 (see chaos/admin-server.ts). */
+  chaos: ChaosSwitch;
   /** Stops heartbeats and closes the subscriber, the publisher and MongoDB, in that order. */
   close(): Promise<void>;
 }
@@ -43,6 +46,7 @@ export type ReplicaConfig = Pick<
   | 'INVALIDATION_CHANNEL'
   | 'HEARTBEAT_INTERVAL_MS'
   | 'STALE_CHECK_SAMPLE_RATE'
+  | 'STALE_CHECK_GRACE_MS'
   | 'MAX_BODY_BYTES'
   | 'LOG_LEVEL'
 >;
@@ -71,6 +75,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     throw error;
   }
 
+  const chaos = new ChaosSwitch(undefined, (ms) => transport.pauseSubscriber(ms));
   const subscriber = new InvalidationSubscriber({
     cache,
     cacheName: CACHE_NAME,
@@ -89,6 +94,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     memberTimeoutMs: config.HEARTBEAT_INTERVAL_MS * 15,
     observer: publishMetricsObserver(metrics, logger),
+    faults: chaos,
   });
   await publisher.heartbeat();
   publisher.startHeartbeats();
@@ -99,7 +105,9 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     publisher,
     logger,
     staleCheckSampleRate: config.STALE_CHECK_SAMPLE_RATE,
-    staleReads: staleReadMetricsObserver(metrics),
+    staleCheckGraceMs: config.STALE_CHECK_GRACE_MS,
+    stale: staleMetricsObserver(metrics),
+    faults: chaos,
   });
 
   const app = createApp({
@@ -129,6 +137,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     transport,
     publisher,
     repository,
+    chaos,
     async close() {
       await publisher.stop();
       await transport.close();

@@ -15,9 +15,16 @@ export interface ChangePublisher {
   publish(change: Change): Promise<void>;
 }
 
-export interface StaleReadObserver {
+export interface StaleObserver {
   /** A cache hit served a version older than the database's; age is how long it had been stale. */
   onStaleRead(ageSeconds: number): void;
+  /** A newer version reached this replica by TTL expiry: seconds from its write to the expiry. */
+  onStaleWindow(seconds: number): void;
+}
+
+/** Faults between the database commit and the publish (the chaos switch). */
+export interface CommitFaults {
+  afterCommit(): void;
 }
 
 export interface BookServiceOptions {
@@ -27,12 +34,27 @@ export interface BookServiceOptions {
   logger: Logger;
   /** Fraction of cache hits checked against the database, off the request path. */
   staleCheckSampleRate: number;
-  staleReads?: StaleReadObserver;
+  /**
+   * A newer version counts as stale-making only if written this long before the hit: updatedAt is
+   * stamped before the commit, and a hit served between the two was not yet stale to any client.
+   */
+  staleCheckGraceMs?: number;
+  stale?: StaleObserver;
+  faults?: CommitFaults;
 }
 
 /** Cache-aside reads by id and by name; writes go to MongoDB, then evict locally, then publish. */
 export class BookService {
-  constructor(private readonly options: BookServiceOptions) {}
+  constructor(private readonly options: BookServiceOptions) {
+    const { cache, stale } = options;
+    if (stale) {
+      cache.observe({
+        onEvict: (key, value, reason) => {
+          if (reason === 'expired' && key.startsWith('id:')) this.auditExpiry(value, stale);
+        },
+      });
+    }
+  }
 
   getById(id: string): Promise<Read | null> {
     return this.read(idKey(id), () => this.options.repository.findById(id));
@@ -70,6 +92,7 @@ export class BookService {
 
   private async afterWrite(op: Change['op'], result: WriteResult): Promise<Book> {
     const { before, after, committedAt } = result;
+    this.options.faults?.afterCommit();
     const keys = [...new Set([idKey(after.id), nameKey(after.name), ...(before ? [nameKey(before.name)] : [])])];
     for (const key of keys) this.options.cache.evictOlderThan(key, after.id, after.version, 'local_write');
     this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');
@@ -84,19 +107,31 @@ export class BookService {
   }
 
   private maybeCheckStale(cached: Book, servedAt: number): void {
-    const { staleCheckSampleRate, staleReads, repository, logger } = this.options;
-    if (!staleReads || staleCheckSampleRate <= 0 || Math.random() >= staleCheckSampleRate) return;
+    const { staleCheckSampleRate, stale, repository, logger } = this.options;
+    const graceMs = this.options.staleCheckGraceMs ?? 0;
+    if (!stale || staleCheckSampleRate <= 0 || Math.random() >= staleCheckSampleRate) return;
     setImmediate(async () => {
       try {
         const current = await repository.findVersion(cached.id);
         // Only a version already written when the hit was served makes the hit stale; a deletion
         // leaves no time behind, so it cannot be judged and is not counted.
-        if (current && current.version > cached.version && current.updatedAt < servedAt) {
-          staleReads.onStaleRead((servedAt - current.updatedAt) / 1000);
+        if (current && current.version > cached.version && current.updatedAt + graceMs < servedAt) {
+          stale.onStaleRead((servedAt - current.updatedAt) / 1000);
         }
       } catch (error) {
         logger.debug({ err: error }, 'stale check failed');
       }
     });
+  }
+
+  /** An entry expired: if the database had moved on, its newer version only now reaches this replica. */
+  private auditExpiry(expired: Book, stale: StaleObserver): void {
+    const expiredAt = Date.now();
+    this.options.repository
+      .findVersion(expired.id)
+      .then((current) => {
+        if (current && current.version > expired.version) stale.onStaleWindow(Math.max(0, expiredAt - current.updatedAt) / 1000);
+      })
+      .catch((error) => this.options.logger.debug({ err: error }, 'expiry audit failed'));
   }
 }

@@ -37,7 +37,7 @@ export class LocalCache<V extends Versioned> {
   private readonly store: NodeCache;
   private readonly writeOrder = new Map<string, true>();
   private readonly maxKeys: number;
-  private observer: CacheObserver<V> = {};
+  private observers: CacheObserver<V>[] = [];
 
   constructor(options: LocalCacheOptions) {
     this.maxKeys = options.maxKeys;
@@ -49,12 +49,13 @@ export class LocalCache<V extends Versioned> {
     });
     this.store.on('expired', (key: string, value: V) => {
       this.writeOrder.delete(key);
-      this.observer.onEvict?.(key, value, 'expired');
+      for (const o of this.observers) o.onEvict?.(key, value, 'expired');
     });
   }
 
+  /** Adds an observer; every observer hears every event. */
   observe(observer: CacheObserver<V>): void {
-    this.observer = observer;
+    this.observers.push(observer);
   }
 
   get size(): number {
@@ -63,8 +64,8 @@ export class LocalCache<V extends Versioned> {
 
   get(key: string): V | undefined {
     const value = this.store.get<V>(key);
-    if (value === undefined) this.observer.onMiss?.(key);
-    else this.observer.onHit?.(key, value);
+    if (value === undefined) for (const o of this.observers) o.onMiss?.(key);
+    else for (const o of this.observers) o.onHit?.(key, value);
     return value;
   }
 
@@ -78,7 +79,7 @@ export class LocalCache<V extends Versioned> {
     else this.writeOrder.delete(key);
     this.store.set(key, Object.freeze(value));
     this.writeOrder.set(key, true);
-    this.observer.onPut?.(key, value);
+    for (const o of this.observers) o.onPut?.(key, value);
   }
 
   /**
@@ -123,6 +124,6 @@ export class LocalCache<V extends Versioned> {
   private remove(key: string, value: V, reason: EvictionReason): void {
     this.writeOrder.delete(key);
     this.store.del(key);
-    this.observer.onEvict?.(key, value, reason);
+    for (const o of this.observers) o.onEvict?.(key, value, reason);
   }
 }

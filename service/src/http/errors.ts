@@ -40,13 +40,23 @@ function fromParserError(error: { status?: number; type?: string; message?: stri
   return undefined;
 }
 
+/** MongoDB out of reach (a partition, a restart): the client may retry, so 503 rather than 500. */
+function fromDatabaseError(error: unknown): HttpError | undefined {
+  const name = (error as { name?: string }).name ?? '';
+  if (/^Mongo(ose)?(ServerSelection|Network|NotConnected|NetworkTimeout)Error$/.test(name)) {
+    return new HttpError(503, 'database_unavailable', 'the database is unreachable; try again');
+  }
+  return undefined;
+}
+
 export function errorMiddleware(logger: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw notFound(`no route for ${ctx.method} ${ctx.path}`);
     } catch (error) {
-      const known = error instanceof HttpError ? error : fromParserError(error as { status?: number });
+      const known =
+        error instanceof HttpError ? error : (fromParserError(error as { status?: number }) ?? fromDatabaseError(error));
       if (known) {
         ctx.status = known.status;
         ctx.body = { error: { code: known.code, message: known.message } };

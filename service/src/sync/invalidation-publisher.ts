@@ -21,6 +21,12 @@ export interface PublishObserver {
   onMembership?(liveMembers: number): void;
 }
 
+/** Injected faults on the publish path (the chaos switch). */
+export interface PublishFaults {
+  publishDelayMs(): number;
+  shouldDropPublish(): boolean;
+}
+
 export interface InvalidationPublisherOptions {
   transport: InvalidationTransport;
   membership: MembershipRegistry;
@@ -31,6 +37,7 @@ export interface InvalidationPublisherOptions {
   /** A member that has not heartbeated for this long is no longer expected to receive. */
   memberTimeoutMs: number;
   observer?: PublishObserver;
+  faults?: PublishFaults;
 }
 
 /**
@@ -51,7 +58,9 @@ export class InvalidationPublisher {
 
   /** Publishes one invalidation inside a PRODUCER span; rejects if Redis did not take it. */
   async publish(change: Change): Promise<void> {
-    const { channel, cache, origin, transport } = this.options;
+    const { channel, cache, origin, transport, faults } = this.options;
+    const delayMs = faults?.publishDelayMs() ?? 0;
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     await withProducerSpan(channel, { 'cache.name': cache, 'cache.keys.count': change.keys.length }, async (carrier, span) => {
       const message: InvalidationMessage = {
         v: 1,
@@ -71,7 +80,8 @@ export class InvalidationPublisher {
       try {
         const payload = encodeEnvelope(message);
         span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
-        const delivered = await transport.publish(payload);
+        // A dropped message keeps its sequence number: receivers see the gap, as with a real loss.
+        const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload);
         span.setAttribute('messaging.redis.receivers', delivered);
         this.observer.onPublished?.(message, delivered, recordedTraceId(span));
         this.checkReceivers(delivered);

@@ -23,6 +23,7 @@ export class RedisTransport implements InvalidationTransport {
   private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
   private handler?: (payload: string) => void;
   private closing = false;
+  private paused = false;
   subscriberState: SubscriberState = 'down';
 
   constructor(private readonly options: RedisTransportOptions) {
@@ -51,7 +52,7 @@ export class RedisTransport implements InvalidationTransport {
     });
     this.subscriber.on('close', () => this.setState('down'));
     this.subscriber.on('ready', () => {
-      if (this.handler && !this.closing) void this.resubscribe();
+      if (this.handler && !this.closing && !this.paused) void this.resubscribe();
     });
   }
 
@@ -74,6 +75,17 @@ export class RedisTransport implements InvalidationTransport {
 
   membership(key = `members:${this.options.channel}`): MembershipRegistry {
     return new RedisMembership(this.publisher, key);
+  }
+
+  /** Unsubscribes for `ms` (a chaos fault): whatever is published meanwhile is lost to this replica. */
+  async pauseSubscriber(ms: number): Promise<void> {
+    this.paused = true;
+    await this.subscriber.unsubscribe(this.options.channel);
+    this.setState('down');
+    setTimeout(() => {
+      this.paused = false;
+      if (!this.closing) void this.resubscribe();
+    }, ms).unref();
   }
 
   async close(): Promise<void> {

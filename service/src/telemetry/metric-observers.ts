@@ -1,4 +1,4 @@
-import type { StaleReadObserver } from '../books/book-service';
+import type { StaleObserver } from '../books/book-service';
 import type { CacheObserver, Versioned } from '../cache/local-cache';
 import type { PublishObserver } from '../sync/invalidation-publisher';
 import type { ReceiveObserver } from '../sync/invalidation-subscriber';
@@ -75,12 +75,13 @@ export function subscriberStateMetrics(metrics: Metrics, logger: Logger): (state
   };
 }
 
-export function staleReadMetricsObserver(metrics: Metrics): StaleReadObserver {
+export function staleMetricsObserver(metrics: Metrics): StaleObserver {
   const labels = { cache: metrics.cache };
   return {
     onStaleRead: (ageSeconds) => {
       metrics.staleReads.inc(labels);
       metrics.staleReadAge.observe(labels, ageSeconds);
     },
+    onStaleWindow: (seconds) => metrics.staleWindow.observe(labels, seconds),
   };
 }

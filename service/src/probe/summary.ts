@@ -1,0 +1,79 @@
+import type { GroundTruth, ReadResult } from './ground-truth';
+
+export interface ReplicaSummary {
+  replica: string;
+  reads: number;
+  fresh: number;
+  stale: number;
+  errors: number;
+  /** Stale episodes that ended (a later read returned the version) and those still open at the end. */
+  staleEpisodes: number;
+  openEpisodes: number;
+  maxStaleWindowSeconds: number;
+  p99StaleWindowSeconds: number;
+}
+
+export interface ProbeSummary {
+  at: string;
+  writes: { ok: number; errors: number };
+  replicas: ReplicaSummary[];
+}
+
+/** Plain counts of what the probe did, for the summary (the metrics carry the same numbers). */
+export class ProbeTally {
+  readonly reads = new Map<string, Record<ReadResult, number>>();
+  readonly writes = { ok: 0, errors: 0 };
+
+  constructor(replicas: string[]) {
+    for (const replica of replicas) this.reads.set(replica, { fresh: 0, stale: 0, error: 0 });
+  }
+
+  read(replica: string, result: ReadResult): void {
+    this.reads.get(replica)![result] += 1;
+  }
+
+  write(ok: boolean): void {
+    if (ok) this.writes.ok += 1;
+    else this.writes.errors += 1;
+  }
+}
+
+const quantile = (values: number[], q: number) => {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+};
+
+export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): ProbeSummary {
+  const open = truth.openEpisodes(now);
+  return {
+    at: new Date(now).toISOString(),
+    writes: { ...tally.writes },
+    replicas: [...tally.reads.entries()].map(([replica, counts]) => {
+      const windows = [...truth.windows, ...open].filter((w) => w.replica === replica).map((w) => w.seconds);
+      return {
+        replica,
+        reads: counts.fresh + counts.stale + counts.error,
+        fresh: counts.fresh,
+        stale: counts.stale,
+        errors: counts.error,
+        staleEpisodes: truth.windows.filter((w) => w.replica === replica).length,
+        openEpisodes: open.filter((w) => w.replica === replica).length,
+        maxStaleWindowSeconds: Math.max(0, ...windows),
+        p99StaleWindowSeconds: quantile(windows, 0.99),
+      };
+    }),
+  };
+}
+
+export function renderTable(summary: ProbeSummary): string {
+  const header = ['replica', 'reads', 'fresh', 'stale', 'errors', 'episodes', 'open', 'max window s', 'p99 window s'];
+  const rows = summary.replicas.map((r) =>
+    [r.replica, r.reads, r.fresh, r.stale, r.errors, r.staleEpisodes, r.openEpisodes, r.maxStaleWindowSeconds.toFixed(3), r.p99StaleWindowSeconds.toFixed(3)].map(
+      String,
+    ),
+  );
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+  return [line(header), ...rows.map(line), `writes: ${summary.writes.ok} ok, ${summary.writes.errors} errors`].join('\n');
+}
