@@ -32,7 +32,7 @@ const configSchema = z.object({
     .default('book-channel'),
   HEARTBEAT_INTERVAL_MS: integer(100, 60_000).default(1000),
   STALE_CHECK_SAMPLE_RATE: ratio.default(0),
-  STALE_CHECK_GRACE_MS: integer(0, 60_000).default(100),
+  STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
   CHAOS_ENABLED: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
   CHAOS_PORT: integer(0, 65535).default(9000),
   MAX_BODY_BYTES: integer(64, 10 * 1024 * 1024).default(16 * 1024),

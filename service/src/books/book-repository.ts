@@ -22,6 +22,29 @@ interface BookDocument {
   year: number;
   version: number;
   updatedAt: Date;
+  /** When each of the last versions was written, oldest first; the last entry is `version`'s. */
+  writeTimes: Date[];
+}
+
+/** How many write times a book keeps: enough to date the first version a stale entry missed. */
+const WRITE_TIMES_KEPT = 8;
+
+/** When version `version` of a book was written, as far as its kept write times tell. */
+export interface VersionHistory {
+  version: number;
+  updatedAt: number;
+  /** Write time of `version - i` at index `length - 1 - i`. */
+  writeTimes: number[];
+}
+
+/**
+ * The time the first version after `version` was written, or an upper bound of it when that
+ * version is older than the kept history (its successors were written later still).
+ */
+export function firstWriteAfter(history: VersionHistory, version: number): number | undefined {
+  if (history.version <= version) return undefined;
+  const index = history.writeTimes.length - 1 - (history.version - (version + 1));
+  return history.writeTimes[Math.max(0, index)] ?? history.updatedAt;
 }
 
 const bookSchema = new Schema<BookDocument>(
@@ -31,6 +54,7 @@ const bookSchema = new Schema<BookDocument>(
     year: { type: Number, required: true },
     version: { type: Number, required: true, default: 1 },
     updatedAt: { type: Date, required: true },
+    writeTimes: { type: [Date], default: [] },
   },
   { versionKey: false, strict: 'throw', collection: 'books' },
 );
@@ -72,7 +96,8 @@ export class BookRepository {
 
   async create(input: BookInput): Promise<WriteResult> {
     try {
-      const created = await this.model.create({ ...input, version: 1, updatedAt: new Date() });
+      const now = new Date();
+      const created = await this.model.create({ ...input, version: 1, updatedAt: now, writeTimes: [now] });
       return { before: null, after: toBook(created.toObject()), committedAt: preciseNow() };
     } catch (error) {
       if (isDuplicateKey(error)) throw new DuplicateNameError(input.name);
@@ -90,10 +115,12 @@ export class BookRepository {
     return doc ? toBook(doc) : null;
   }
 
-  /** The authoritative version and update time, for stale checks. */
-  async findVersion(id: string): Promise<{ version: number; updatedAt: number } | null> {
-    const doc = await this.model.findById(id, { version: 1, updatedAt: 1 }).lean<BookDocument>();
-    return doc ? { version: doc.version, updatedAt: doc.updatedAt.getTime() } : null;
+  /** The authoritative version and when its recent versions were written, for stale checks. */
+  async findVersion(id: string): Promise<VersionHistory | null> {
+    const doc = await this.model.findById(id, { version: 1, updatedAt: 1, writeTimes: 1 }).lean<BookDocument>();
+    if (!doc) return null;
+    const writeTimes = (doc.writeTimes ?? []).slice(-WRITE_TIMES_KEPT).map((t) => t.getTime());
+    return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes };
   }
 
   /** Applies `changes` and bumps the version atomically; null if the book does not exist. */
@@ -103,12 +130,17 @@ export class BookRepository {
       const before = await this.model
         .findOneAndUpdate(
           { _id: new Types.ObjectId(id) },
-          { $set: { ...changes, updatedAt }, $inc: { version: 1 } },
+          {
+            $set: { ...changes, updatedAt },
+            $inc: { version: 1 },
+            $push: { writeTimes: { $each: [updatedAt], $slice: -WRITE_TIMES_KEPT } },
+          },
           { returnDocument: 'before', runValidators: true },
         )
         .lean<BookDocument>();
       if (!before) return null;
       const committedAt = preciseNow();
+      if ((before.writeTimes?.length ?? 0) >= 2 * WRITE_TIMES_KEPT) this.trimWriteTimes(before._id, before.version + 1);
       const after: BookDocument = { ...before, ...definedOnly(changes), version: before.version + 1, updatedAt };
       return { before: toBook(before), after: toBook(after), committedAt };
     } catch (error) {
@@ -127,6 +159,22 @@ export class BookRepository {
 
   async count(): Promise<number> {
     return this.model.countDocuments({});
+  }
+
+  /**
+   * MongoDB applies $slice in the $push above; FerretDB v1 ignores it and lets the array grow.
+   * Trim it then, unless another write got there first (its own $push keeps the order right).
+   */
+  private trimWriteTimes(id: Types.ObjectId, version: number): void {
+    void this.model
+      .findOne({ _id: id, version }, { writeTimes: 1 })
+      .lean<BookDocument>()
+      .then((doc) =>
+        doc
+          ? this.model.updateOne({ _id: id, version }, { $set: { writeTimes: doc.writeTimes.slice(-WRITE_TIMES_KEPT) } })
+          : undefined,
+      )
+      .catch(() => undefined);
   }
 
   async ping(): Promise<void> {

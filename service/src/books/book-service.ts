@@ -3,7 +3,7 @@ import { idKey, nameKey } from '../cache/keys';
 import type { Logger } from '../telemetry/logger';
 import type { Change } from '../sync/invalidation-publisher';
 import type { Book, BookInput, BookPatch } from './book';
-import type { BookRepository, WriteResult } from './book-repository';
+import { type BookRepository, firstWriteAfter, type WriteResult } from './book-repository';
 
 export type CacheStatus = 'HIT' | 'MISS';
 export interface Read {
@@ -80,10 +80,7 @@ export class BookService {
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
     const cached = this.options.cache.get(key);
-    if (cached) {
-      this.maybeCheckStale(cached, Date.now());
-      return { book: cached, cache: 'HIT' };
-    }
+    if (cached) return { book: cached, cache: 'HIT' };
     const book = await load();
     if (!book) return null;
     this.options.cache.set(key, book);
@@ -106,17 +103,22 @@ export class BookService {
     return after;
   }
 
-  private maybeCheckStale(cached: Book, servedAt: number): void {
+  /**
+   * Samples a cache hit for the stale check, off the request path. The HTTP layer calls it once the
+   * response has reached the client: a response nobody received (the client gave up) was no read.
+   */
+  auditHit(cached: Book, servedAt: number): void {
     const { staleCheckSampleRate, stale, repository, logger } = this.options;
     const graceMs = this.options.staleCheckGraceMs ?? 0;
     if (!stale || staleCheckSampleRate <= 0 || Math.random() >= staleCheckSampleRate) return;
     setImmediate(async () => {
       try {
         const current = await repository.findVersion(cached.id);
-        // Only a version already written when the hit was served makes the hit stale; a deletion
-        // leaves no time behind, so it cannot be judged and is not counted.
-        if (current && current.version > cached.version && current.updatedAt + graceMs < servedAt) {
-          stale.onStaleRead((servedAt - current.updatedAt) / 1000);
+        // Stale only if the first version after the cached one was written (by more than the
+        // grace) before the hit was served. A deletion leaves no time behind and is not counted.
+        const newerSince = current ? firstWriteAfter(current, cached.version) : undefined;
+        if (newerSince !== undefined && newerSince + graceMs < servedAt) {
+          stale.onStaleRead((servedAt - newerSince) / 1000);
         }
       } catch (error) {
         logger.debug({ err: error }, 'stale check failed');
@@ -130,7 +132,8 @@ export class BookService {
     this.options.repository
       .findVersion(expired.id)
       .then((current) => {
-        if (current && current.version > expired.version) stale.onStaleWindow(Math.max(0, expiredAt - current.updatedAt) / 1000);
+        const newerSince = current ? firstWriteAfter(current, expired.version) : undefined;
+        if (newerSince !== undefined) stale.onStaleWindow(Math.max(0, expiredAt - newerSince) / 1000);
       })
       .catch((error) => this.options.logger.debug({ err: error }, 'expiry audit failed'));
   }

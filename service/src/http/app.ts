@@ -4,7 +4,7 @@ import Koa, { type Context } from 'koa';
 import type { z } from 'zod';
 import { BOOK_ID_PATTERN, type Book, bookInputSchema, bookPatchSchema } from '../books/book';
 import { DuplicateNameError } from '../books/book-repository';
-import type { BookService } from '../books/book-service';
+import type { BookService, Read } from '../books/book-service';
 import type { Logger } from '../telemetry/logger';
 import { type Metrics, renderMetrics } from '../telemetry/metrics';
 import { badRequest, errorMiddleware, HttpError, notFound, validationError } from './errors';
@@ -50,17 +50,17 @@ export function createApp(options: AppOptions): Koa {
     respond(ctx, await guardDuplicate(books.create(input)), 'MISS', 201);
   });
 
-  router.get('/books', async (ctx) => {
-    const read = await books.getByName(nameQuery(ctx));
-    if (!read) throw notFound('no book with that name');
+  const respondRead = (ctx: Context, read: Read | null, what: string) => {
+    if (!read) throw notFound(`no book with that ${what}`);
     respond(ctx, read.book, read.cache);
-  });
+    if (read.cache === 'HIT') {
+      const servedAt = Date.now();
+      ctx.res.once('finish', () => books.auditHit(read.book, servedAt));
+    }
+  };
 
-  router.get('/books/:id', async (ctx) => {
-    const read = await books.getById(bookId(ctx));
-    if (!read) throw notFound('no book with that id');
-    respond(ctx, read.book, read.cache);
-  });
+  router.get('/books', async (ctx) => respondRead(ctx, await books.getByName(nameQuery(ctx)), 'name'));
+  router.get('/books/:id', async (ctx) => respondRead(ctx, await books.getById(bookId(ctx)), 'id'));
 
   const update = (schema: typeof bookInputSchema | typeof bookPatchSchema) => async (ctx: Context) => {
     const id = bookId(ctx);

@@ -3,6 +3,8 @@ export type ReadResult = 'fresh' | 'stale' | 'error';
 interface Ack {
   version: number;
   ackAt: number;
+  /** When the probe sent the write (undefined for versions only seen in reads). */
+  sentAt?: number;
 }
 
 interface Episode {
@@ -10,6 +12,13 @@ interface Episode {
   version: number;
   ackAt: number;
   staleReads: number;
+}
+
+interface FreshRead {
+  replica: string;
+  version: number;
+  receivedAt: number;
+  ambiguous: boolean;
 }
 
 export interface StaleWindow {
@@ -20,26 +29,38 @@ export interface StaleWindow {
 }
 
 const ACKS_KEPT = 64;
+const FRESH_READS_KEPT = 64;
 
 /**
- * What the probe knows for certain: the versions its own writes were acknowledged at, and when.
- * A read is stale when it returns a version older than one acknowledged before the read was sent.
- * A stale episode on a replica lasts from the acknowledgment of the version it failed to return
- * to the first read on that replica that returns that version or newer.
+ * What the probe knows for certain: the versions its own writes were acknowledged at, and the
+ * versions its reads returned, and when. A read is stale when it returns a version older than one
+ * acknowledged to, or returned to, the probe before the read was sent: either proves the newer
+ * version was committed by then. (Reads matter for writes that commit without an acknowledgment,
+ * such as a replica crashing between commit and response.)
+ *
+ * A fresh read is ambiguous when one of the probe's writes of a newer version was sent before the
+ * read's response arrived: the replica may have served it after that write committed, which a
+ * check inside the replica rightly calls stale while the probe cannot.
  */
 export class GroundTruth {
   private readonly acks = new Map<string, Ack[]>();
   private readonly episodes = new Map<string, Episode>();
+  private readonly freshReads = new Map<string, FreshRead[]>();
+  private readonly ambiguous = new Map<string, number>();
   readonly windows: StaleWindow[] = [];
 
-  recordAck(id: string, version: number, ackAt: number): void {
+  recordAck(id: string, version: number, ackAt: number, sentAt?: number): void {
     const list = this.acks.get(id) ?? [];
-    list.push({ version, ackAt });
+    list.push({ version, ackAt, sentAt });
     if (list.length > ACKS_KEPT) list.shift();
     this.acks.set(id, list);
+    if (sentAt === undefined) return;
+    for (const read of this.freshReads.get(id) ?? []) {
+      if (!read.ambiguous && read.receivedAt > sentAt && read.version < version) this.markAmbiguous(read);
+    }
   }
 
-  /** The newest version of `id` acknowledged strictly before `at`, or 0. */
+  /** The newest version of `id` acknowledged strictly before `at`. */
   requiredVersion(id: string, at: number): Ack | undefined {
     let best: Ack | undefined;
     for (const ack of this.acks.get(id) ?? []) {
@@ -50,6 +71,10 @@ export class GroundTruth {
 
   latestVersion(id: string): number {
     return Math.max(0, ...(this.acks.get(id) ?? []).map((a) => a.version));
+  }
+
+  ambiguousReads(replica: string): number {
+    return this.ambiguous.get(replica) ?? 0;
   }
 
   /** Classifies a read; a fresh read that ends a stale episode also returns the episode's window. */
@@ -68,6 +93,8 @@ export class GroundTruth {
       else this.episodes.set(key, { version: required.version, ackAt: required.ackAt, staleReads: 1 });
       return { result: 'stale' };
     }
+    this.rememberFresh(id, { replica, version, receivedAt, ambiguous: false });
+    if (!required || version > required.version) this.recordAck(id, version, receivedAt);
     if (episode && version >= episode.version) {
       const endedWindow = { replica, id, seconds: (receivedAt - episode.ackAt) / 1000, staleReads: episode.staleReads };
       this.windows.push(endedWindow);
@@ -83,5 +110,21 @@ export class GroundTruth {
       const [replica, id] = key.split('\u0000') as [string, string];
       return { replica, id, seconds: (now - episode.ackAt) / 1000, staleReads: episode.staleReads };
     });
+  }
+
+  private rememberFresh(id: string, read: FreshRead): void {
+    const overtaking = (this.acks.get(id) ?? []).some(
+      (ack) => ack.sentAt !== undefined && ack.sentAt < read.receivedAt && ack.version > read.version,
+    );
+    if (overtaking) this.markAmbiguous(read);
+    const list = this.freshReads.get(id) ?? [];
+    list.push(read);
+    if (list.length > FRESH_READS_KEPT) list.shift();
+    this.freshReads.set(id, list);
+  }
+
+  private markAmbiguous(read: FreshRead): void {
+    read.ambiguous = true;
+    this.ambiguous.set(read.replica, this.ambiguousReads(read.replica) + 1);
   }
 }

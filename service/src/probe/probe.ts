@@ -6,6 +6,8 @@ import { type ProbeSummary, ProbeTally, summarize } from './summary';
 
 export interface ProbeOptions {
   targets: string[];
+  /** Targets that take writes (default: all); reads always go to every target. */
+  writeTargets?: string[];
   /** Operations per second, reads and writes together. */
   rate: number;
   /** Seconds; 0 runs until stop(). */
@@ -60,6 +62,7 @@ async function ensureBooks(target: string, count: number, seed: number, timeoutM
 export async function startProbe(options: ProbeOptions): Promise<Probe> {
   const timeoutMs = options.requestTimeoutMs ?? 2000;
   const maxInFlight = options.maxInFlight ?? 64;
+  const writeTargets = options.writeTargets ?? options.targets;
   const replicas = new Map<string, string>();
   for (const target of options.targets) {
     const health = await request('GET', `${target}/healthz`, timeoutMs);
@@ -92,8 +95,10 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
         result = classified.result;
         if (classified.endedWindow) metrics.staleWindow.observe({ replica }, classified.endedWindow.seconds);
       }
-    } catch {
+    } catch (error) {
       result = 'error';
+      // Given up on: the replica may still serve it later, unseen; the summary counts these apart.
+      if ((error as Error).name === 'TimeoutError') tally.abandon(replica);
     }
     metrics.reads.inc({ replica, result });
     tally.read(replica, result);
@@ -101,10 +106,11 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
 
   const write = async (target: string, id: string) => {
     const replica = replicas.get(target)!;
+    const sentAt = now();
     try {
       const response = await request('PATCH', `${target}/books/${id}`, timeoutMs, { year: 1000 + Math.floor(random() * 9000) });
       if (response.status === 200 && response.json) {
-        truth.recordAck(id, Number(response.json.version), now());
+        truth.recordAck(id, Number(response.json.version), now(), sentAt);
         metrics.writes.inc({ replica, result: 'ok' });
         tally.write(true);
         return;
@@ -118,8 +124,8 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
 
   const operation = () => {
     const id = books[pick()]!.id;
-    const target = options.targets[Math.floor(random() * options.targets.length)]!;
-    return random() < options.readRatio ? read(target, id) : write(target, id);
+    if (random() < options.readRatio) return read(options.targets[Math.floor(random() * options.targets.length)]!, id);
+    return write(writeTargets[Math.floor(random() * writeTargets.length)]!, id);
   };
 
   const tick = () => {

@@ -6,6 +6,10 @@ export interface ReplicaSummary {
   fresh: number;
   stale: number;
   errors: number;
+  /** Errors that were timeouts: the probe stopped waiting, the replica may have answered later. */
+  abandoned: number;
+  /** Fresh reads that a newer write, sent before they returned, may have overtaken (see GroundTruth). */
+  ambiguous: number;
   /** Stale episodes that ended (a later read returned the version) and those still open at the end. */
   staleEpisodes: number;
   openEpisodes: number;
@@ -22,6 +26,7 @@ export interface ProbeSummary {
 /** Plain counts of what the probe did, for the summary (the metrics carry the same numbers). */
 export class ProbeTally {
   readonly reads = new Map<string, Record<ReadResult, number>>();
+  readonly abandoned = new Map<string, number>();
   readonly writes = { ok: 0, errors: 0 };
 
   constructor(replicas: string[]) {
@@ -30,6 +35,10 @@ export class ProbeTally {
 
   read(replica: string, result: ReadResult): void {
     this.reads.get(replica)![result] += 1;
+  }
+
+  abandon(replica: string): void {
+    this.abandoned.set(replica, (this.abandoned.get(replica) ?? 0) + 1);
   }
 
   write(ok: boolean): void {
@@ -57,6 +66,8 @@ export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): P
         fresh: counts.fresh,
         stale: counts.stale,
         errors: counts.error,
+        abandoned: tally.abandoned.get(replica) ?? 0,
+        ambiguous: truth.ambiguousReads(replica),
         staleEpisodes: truth.windows.filter((w) => w.replica === replica).length,
         openEpisodes: open.filter((w) => w.replica === replica).length,
         maxStaleWindowSeconds: Math.max(0, ...windows),

@@ -27,7 +27,7 @@ function launch(env: Record<string, string>) {
 }
 
 export async function spawnReplica(id: string, env: Record<string, string>): Promise<ReplicaProcess> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const { child, output } = launch({ REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env });
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),

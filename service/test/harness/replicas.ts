@@ -22,7 +22,7 @@ export function testConfig(overrides: Partial<ReplicaConfig> = {}): ReplicaConfi
     INVALIDATION_CHANNEL: uniqueName('book-channel'),
     HEARTBEAT_INTERVAL_MS: 200,
     STALE_CHECK_SAMPLE_RATE: 0,
-    STALE_CHECK_GRACE_MS: 100,
+    STALE_CHECK_GRACE_MS: 25,
     MAX_BODY_BYTES: 16 * 1024,
     LOG_LEVEL: 'silent',
     ...overrides,

@@ -112,11 +112,11 @@ export class ServerProcess {
   }
 }
 
-export async function startRedis(): Promise<ServerProcess & { url: string }> {
+export async function startRedis(extraArgs: string[] = []): Promise<ServerProcess & { url: string }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lcs-redis-'));
   const server = new ServerProcess('redis-server', port, dir, 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs,
   ]);
   await server.start();
   return Object.assign(server, { url: `redis://127.0.0.1:${port}` });

@@ -1,0 +1,337 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeEnvelope } from '../../src/sync/envelope';
+import { type FaultCluster, type FaultClusterOptions, startFaultCluster } from '../harness/fault-cluster';
+import { sampleMessage } from '../harness/fixtures';
+import { ROOT, waitFor } from '../harness/servers';
+
+/**
+ * design.md's fault table, one test a row, in seed mode (SYNC_MODE=pubsub): three replica
+ * processes, their own redis-server, the MongoDB-wire server, and the probe as the witness.
+ */
+
+interface FaultReport {
+  fault: string;
+  missed: number;
+  receiversMissing: number;
+  probeStaleReads: number;
+  serviceStaleReads: number;
+  maxStaleWindowSeconds: number;
+  detectionMs: number;
+  detectedBy: string;
+}
+const reports: FaultReport[] = [];
+
+interface Scenario {
+  fault: string;
+  cluster: Omit<FaultClusterOptions, 'seed'>;
+  /** Replicas expected to serve stale reads (probe ground truth) because of the fault. */
+  staleOn: number[];
+  /** Replicas the fault kills; every other one must survive. */
+  killed?: number[];
+  /** Every committed write is acknowledged to the probe, so the service can never count more stale reads than the probe saw. */
+  allWritesAcknowledged: boolean;
+  inject(c: FaultCluster): Promise<void>;
+  /** The first service-side signal of the fault, and its name for the report. */
+  detect: [string, (c: FaultCluster) => Promise<boolean>];
+  heal(c: FaultCluster): Promise<void>;
+  signals(c: FaultCluster): Promise<void>;
+}
+
+const sum = async (c: FaultCluster, name: string, labels?: Record<string, string>, which = [0, 1, 2]) =>
+  (await Promise.all(which.map((i) => c.replicas[i]!.metric(name, labels)))).reduce((a, b) => a + b, 0);
+const probeWrites = (c: FaultCluster) => c.probe.summary().writes.ok;
+const post = (url: string) => fetch(url, { method: 'POST' });
+
+/** Keeps traffic going through the fault until the probe has acknowledged `count` more writes. */
+async function moreWrites(c: FaultCluster, count: number) {
+  const target = probeWrites(c) + count;
+  await waitFor(() => probeWrites(c) >= target, { timeoutMs: 15_000, message: `${count} more probe writes` });
+}
+
+const scenarios: Scenario[] = [
+  {
+    fault: 'replica killed',
+    cluster: { ttlSeconds: 5, writers: [0, 1] },
+    staleOn: [],
+    killed: [2],
+    allWritesAcknowledged: true,
+    async inject(c) {
+      await c.replicas[2]!.process.stop('SIGKILL');
+      await moreWrites(c, 10);
+    },
+    detect: ['receivers missing on the senders', async (c) => (await sum(c, 'cache_invalidation_receivers_missing_total', {}, [0, 1])) > 0],
+    async heal(c) {
+      await c.restart(2);
+    },
+    async signals(c) {
+      expect(await sum(c, 'cache_invalidation_receivers_missing_total', {}, [0, 1])).toBeGreaterThan(0);
+      expect(c.probe.summary().replicas[2]!.errors).toBeGreaterThan(0);
+      // It came back cold: its first reads were misses.
+      expect(await c.replicas[2]!.metric('cache_gets_total', { result: 'miss' })).toBeGreaterThan(0);
+    },
+  },
+  {
+    fault: 'replica paused past the output-buffer limit',
+    cluster: { ttlSeconds: 10, writers: [0, 1], redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'] },
+    staleOn: [2],
+    allWritesAcknowledged: true,
+    async inject(c) {
+      const victim = c.replicas[2]!.process.child.pid!;
+      process.kill(victim, 'SIGSTOP');
+      // Fill the paused subscriber's socket and Redis' output buffer for it, as heavy traffic would.
+      const filler = 'x'.repeat(70 * 1024);
+      // (INFO's client_output_buffer_limit_disconnections needs Redis 7.2; CLIENT LIST works on 7.0.)
+      await waitFor(
+        async () => {
+          for (let i = 0; i < 50; i += 1) await c.admin.publish(c.channel, filler);
+          const clients = String(await c.admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+          return !clients.includes(' name=book-3:subscriber ');
+        },
+        { timeoutMs: 20_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
+      );
+      await moreWrites(c, 15);
+    },
+    detect: ['missed messages on the resumed replica', async (c) => (await c.replicas[2]!.metric('cache_invalidations_missed_total')) > 0],
+    async heal(c) {
+      process.kill(c.replicas[2]!.process.child.pid!, 'SIGCONT');
+    },
+    async signals(c) {
+      expect(await c.replicas[2]!.metric('cache_invalidations_missed_total')).toBeGreaterThan(0);
+      expect(await c.replicas[2]!.metric('cache_invalidation_subscriber_reconnects_total')).toBeGreaterThan(0);
+      expect(await sum(c, 'cache_invalidations_rejected_total', { reason: 'oversized' }, [0, 1])).toBeGreaterThan(0);
+    },
+  },
+  {
+    fault: 'replica cut from Redis',
+    cluster: { ttlSeconds: 5 },
+    staleOn: [2],
+    allWritesAcknowledged: true,
+    async inject(c) {
+      c.replicas[2]!.proxy.cutOff();
+      await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0, { message: 'subscriber down' });
+      await moreWrites(c, 15);
+    },
+    detect: ['subscriber down on the cut replica', async (c) => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0],
+    async heal(c) {
+      c.replicas[2]!.proxy.restore();
+      await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 1, { message: 'subscriber back' });
+    },
+    async signals(c) {
+      const victim = c.replicas[2]!;
+      await waitFor(async () => (await victim.metric('cache_invalidations_missed_total')) > 0, { message: 'missed on the cut replica' });
+      expect(await victim.metric('cache_invalidation_subscriber_reconnects_total')).toBeGreaterThan(0);
+      expect(await victim.metric('cache_invalidation_publish_errors_total')).toBeGreaterThan(0);
+      expect(c.probe.summary().replicas[2]!.errors).toBe(0);
+    },
+  },
+  {
+    fault: 'Redis restarted',
+    cluster: { ttlSeconds: 5 },
+    staleOn: [0, 1, 2],
+    allWritesAcknowledged: true,
+    async inject(c) {
+      await c.redis.stop();
+      await moreWrites(c, 30);
+    },
+    detect: ['publish errors', async (c) => (await sum(c, 'cache_invalidation_publish_errors_total')) > 0],
+    async heal(c) {
+      await c.redis.start();
+      for (const replica of c.replicas) {
+        await waitFor(async () => (await replica.metric('cache_invalidation_subscriber_up')) === 1, { message: `${replica.id} resubscribed` });
+      }
+    },
+    async signals(c) {
+      for (const replica of c.replicas) {
+        expect(await replica.metric('cache_invalidation_publish_errors_total')).toBeGreaterThan(0);
+        expect(await replica.metric('cache_invalidation_subscriber_reconnects_total')).toBeGreaterThan(0);
+        await waitFor(async () => (await replica.metric('cache_invalidations_missed_total')) > 0, { message: `missed on ${replica.id}` });
+      }
+    },
+  },
+  {
+    fault: 'crash after commit, before publish',
+    cluster: { ttlSeconds: 5 },
+    staleOn: [],
+    killed: [0],
+    // The crashing write commits but is never acknowledged: the service sees its stale reads at
+    // once, the probe only after some read shows it the committed version.
+    allWritesAcknowledged: false,
+    async inject(c) {
+      expect((await post(`${c.replicas[0]!.adminUrl}/chaos/crash-before-publish`)).status).toBe(200);
+      await waitFor(() => !c.replicas[0]!.alive(), { message: 'the replica crashed on its next write' });
+    },
+    detect: ['stale reads on the other replicas', async (c) => (await sum(c, 'cache_stale_reads_total', {}, [1, 2])) > 0],
+    async heal(c) {
+      await c.restart(0);
+    },
+    async signals(c) {
+      expect(c.replicas[0]!.process.output()).not.toContain('shutdown complete');
+      expect(await sum(c, 'cache_stale_reads_total', {}, [1, 2])).toBeGreaterThan(0);
+      // No message was ever sent for that write: nothing to miss.
+      expect(await sum(c, 'cache_invalidations_missed_total', {}, [1, 2])).toBe(0);
+    },
+  },
+  {
+    fault: 'malformed or foreign messages',
+    cluster: { ttlSeconds: 5 },
+    staleOn: [],
+    allWritesAcknowledged: true,
+    async inject(c) {
+      const id = c.probe.books[0]!.id;
+      const garbage = [
+        'book:1',
+        '{"v":1,',
+        JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`], version: 1e9 }), v: 2 }),
+        encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 1e9 })),
+        encodeEnvelope(sampleMessage({ id: 'other', keys: [`id:${id}`], version: 1e9 })),
+      ];
+      for (let round = 0; round < 20; round += 1) for (const payload of garbage) await c.admin.publish(c.channel, payload);
+      await moreWrites(c, 10);
+    },
+    detect: ['rejected messages', async (c) => (await sum(c, 'cache_invalidations_rejected_total')) > 0],
+    async heal() {},
+    async signals(c) {
+      for (const replica of c.replicas) {
+        const expected = { malformed_json: 40, unsupported_version: 20, foreign_cache: 20, key_mismatch: 20 };
+        for (const [reason, count] of Object.entries(expected)) {
+          expect([replica.id, reason, await replica.metric('cache_invalidations_rejected_total', { reason })]).toEqual([replica.id, reason, count]);
+        }
+        expect(await replica.metric('cache_invalidations_missed_total')).toBe(0);
+        expect(await replica.metric('cache_stale_reads_total')).toBe(0);
+      }
+      expect(c.probe.summary().replicas.map((r) => r.stale)).toEqual([0, 0, 0]);
+    },
+  },
+];
+
+describe('fault matrix (seed mode: plain Pub/Sub)', () => {
+  afterAll(() => {
+    if (reports.length === 0) return;
+    mkdirSync(join(ROOT, 'reports'), { recursive: true });
+    writeFileSync(join(ROOT, 'reports/fault-matrix.json'), `${JSON.stringify(reports, null, 2)}\n`);
+    console.log(
+      [
+        '| fault | messages missed | receivers missing | stale reads (probe) | stale reads (service) | max stale window | time to detection |',
+        '|---|---|---|---|---|---|---|',
+        ...reports.map(
+          (r) =>
+            `| ${r.fault} | ${r.missed} | ${r.receiversMissing} | ${r.probeStaleReads} | ${r.serviceStaleReads} | ${r.maxStaleWindowSeconds.toFixed(2)} s | ${r.detectionMs} ms (${r.detectedBy}) |`,
+        ),
+      ].join('\n'),
+    );
+  });
+
+  it.each(scenarios.map((s, i) => [s.fault, s, i] as const))('%s', async (_name, scenario, index) => {
+    const c = await startFaultCluster({ ...scenario.cluster, seed: 100 + index });
+    try {
+      // Steady traffic first: caches warm on every replica.
+      await waitFor(() => c.probe.summary().replicas.every((r) => r.reads >= 60) && probeWrites(c) >= 20, {
+        timeoutMs: 20_000,
+        message: 'warm-up traffic',
+      });
+
+      const injectedAt = Date.now();
+      let detectedAt = 0;
+      const [detectedBy, detect] = scenario.detect;
+      let stopDetecting = false;
+      const detector = waitFor(
+        async () => {
+          if (stopDetecting) return true;
+          if (!(await detect(c).catch(() => false))) return false;
+          detectedAt = Date.now();
+          return true;
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 20,
+          message: `detection: ${detectedBy}`,
+        },
+      );
+      // If the scenario fails first, stop polling so the failure is the one reported.
+      const failFast = () => {
+        stopDetecting = true;
+      };
+      try {
+        await scenario.inject(c);
+        await scenario.heal(c);
+      } catch (error) {
+        failFast();
+        await detector;
+        throw error;
+      }
+      await detector;
+      expect(detectedAt).toBeGreaterThan(0);
+      await scenario.signals(c);
+
+      // The probe saw the staleness the fault causes, and every stale episode ends within the TTL.
+      for (const i of scenario.staleOn) {
+        await waitFor(() => c.probe.summary().replicas[i]!.stale > 0, { timeoutMs: 10_000, message: `probe sees stale reads on ${c.replicas[i]!.id}` });
+      }
+      if (scenario.staleOn.length === 3) expect(c.probe.summary().replicas.some((r) => r.stale > 0)).toBe(true);
+      await waitFor(() => c.probe.truth.openEpisodes(Date.now()).length === 0, {
+        timeoutMs: (scenario.cluster.ttlSeconds + 5) * 1000,
+        message: 'every stale episode closed by TTL',
+      });
+      c.probe.stop();
+      const summary = await c.probe.done;
+
+      // Nothing lost: every acknowledged write reads at its latest version on every replica.
+      for (const replica of c.replicas) {
+        for (const { id } of c.probe.books) {
+          const latest = c.probe.truth.latestVersion(id);
+          await waitFor(
+            async () => {
+              const book = (await (await fetch(`${replica.url}/books/${id}`)).json()) as { version: number };
+              return book.version >= latest;
+            },
+            { timeoutMs: (scenario.cluster.ttlSeconds + 3) * 1000, message: `${replica.id} reads ${id} at ${latest}` },
+          );
+        }
+      }
+      // Only the replicas the fault kills may have died (they were restarted since).
+      for (const [i, replica] of c.replicas.entries()) {
+        expect([replica.id, replica.alive()]).toEqual([replica.id, true]);
+        if (!scenario.killed?.includes(i)) expect(replica.process.output()).not.toMatch(/replica failed|FATAL|Unhandled/i);
+      }
+
+      // The service's own stale detection agrees with the probe, replica by replica.
+      let serviceStale: number[] = [];
+      await waitFor(
+        async () => {
+          const now = await Promise.all(c.replicas.map((r) => r.metric('cache_stale_reads_total')));
+          const settled = now.every((v, i) => v === serviceStale[i]);
+          serviceStale = now;
+          return settled;
+        },
+        { intervalMs: 200, message: 'service stale checks settled' },
+      );
+      for (const [i, replica] of c.replicas.entries()) {
+        if (scenario.killed?.includes(i)) continue; // its counters restarted with it
+        const { stale, abandoned, ambiguous } = summary.replicas[i]!;
+        const seen = { replica: replica.id, service: serviceStale[i]!, probe: stale, abandoned, ambiguous };
+        expect({ ...seen, detectsNinetyPercent: seen.service >= Math.floor(0.9 * stale) }).toEqual({ ...seen, detectsNinetyPercent: true });
+        // The service judges a hit when it serves it, the probe when it sent the read: reads the
+        // probe gave up on, or raced by one of its newer writes, may count as stale on the
+        // service's side only.
+        if (scenario.allWritesAcknowledged) {
+          const bound = stale + abandoned + ambiguous;
+          expect({ ...seen, neverMore: seen.service <= bound }).toEqual({ ...seen, neverMore: true });
+        }
+      }
+
+      reports.push({
+        fault: scenario.fault,
+        missed: await sum(c, 'cache_invalidations_missed_total'),
+        receiversMissing: await sum(c, 'cache_invalidation_receivers_missing_total'),
+        probeStaleReads: summary.replicas.reduce((a, r) => a + r.stale, 0),
+        serviceStaleReads: serviceStale.reduce((a, b) => a + b, 0),
+        maxStaleWindowSeconds: Math.max(...summary.replicas.map((r) => r.maxStaleWindowSeconds)),
+        detectionMs: detectedAt - injectedAt,
+        detectedBy,
+      });
+    } finally {
+      await c.stop();
+    }
+  }, 120_000);
+});
