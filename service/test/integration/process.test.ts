@@ -111,6 +111,12 @@ describe('replica processes started like npm start', () => {
     expect(report.split('\n').filter((line) => /^(cache_|http_server_)/.test(line.trim()))).toEqual([]);
   });
 
+  it('keeps fault injection off unless CHAOS_ENABLED=1, and never on the service port', async () => {
+    expect(r1.output()).not.toContain('chaos admin port open');
+    expect((await fetch(`${r1.url}/chaos/crash-before-publish`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${r1.url}/healthz`)).status).toBe(200);
+  });
+
   it('reports every bad environment variable at once and exits 2', async () => {
     const { code, output } = await runReplicaToExit({ PORT: 'eighty', REDIS_URL: 'localhost:6379', CACHE_MAX_KEYS: '0' });
     expect(code).toBe(2);
