@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench start clean \
-	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis
+	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
+	crash-before-publish
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -83,6 +84,9 @@ heal: ## Reconnect replica N to the bus: subscriber up again, "reconnects" +1, m
 
 restart-redis: ## Restart Redis: publish errors, reconnects and missed messages on every replica
 	$(COMPOSE) restart redis
+
+crash-before-publish: ## Replica N's next write commits, then it dies unpublished: stale reads on the others, no message missed
+	$(COMPOSE) exec -T $(call replica) node -e "fetch('http://127.0.0.1:9000/chaos/crash-before-publish',{method:'POST'}).then(r=>r.text()).then(console.log)"
 
 clean: ## Remove build output and cached binaries
 	rm -rf dist .cache coverage

@@ -17,19 +17,24 @@ export interface Prometheus extends ServerProcess {
 }
 
 /**
- * prometheus/prometheus.yml with the `book` job pointed at local replicas (same labels) and the
- * jobs for containers that do not run here removed; rules are the project's own files.
+ * prometheus/prometheus.yml with the `book` job pointed at local replicas (same labels), the
+ * `probe` job at a local probe, and the jobs for containers that do not run here (Redis exporter,
+ * Jaeger) removed; rules are the project's own files.
  */
-export function localConfig(targets: { replica: string; address: string }[], intervalSeconds: number): string {
+export function localConfig(targets: { replica: string; address: string }[], probeAddress: string, intervalSeconds: number): string {
   const config = parse(readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as {
     global: Record<string, string>;
     scrape_configs: { job_name: string; static_configs: unknown[] }[];
   };
   config.global.scrape_interval = `${intervalSeconds}s`;
   config.global.evaluation_interval = `${intervalSeconds}s`;
+  const local: Record<string, unknown[]> = {
+    book: targets.map((t) => ({ targets: [t.address], labels: { replica: t.replica } })),
+    probe: [{ targets: [probeAddress] }],
+  };
   config.scrape_configs = config.scrape_configs
-    .filter((job) => job.job_name === 'book')
-    .map((job) => ({ ...job, static_configs: targets.map((t) => ({ targets: [t.address], labels: { replica: t.replica } })) }));
+    .filter((job) => local[job.job_name])
+    .map((job) => ({ ...job, static_configs: local[job.job_name]! }));
   return stringify(config);
 }
 

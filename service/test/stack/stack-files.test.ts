@@ -34,10 +34,14 @@ describe('docker-compose.yml', () => {
 
   it('has the stack the user flow needs, on the right networks', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['book-1', 'book-2', 'book-3', 'book-4', 'grafana', 'jaeger', 'mongo', 'prometheus', 'redis', 'redis-exporter'].sort(),
+      ['book-1', 'book-2', 'book-3', 'book-4', 'grafana', 'jaeger', 'mongo', 'probe', 'prometheus', 'redis', 'redis-exporter'].sort(),
     );
     for (const n of [1, 2, 3, 4]) expect(services[`book-${n}`]!.networks!.sort()).toEqual(['bus', 'front']);
     for (const name of ['mongo', 'redis', 'redis-exporter']) expect(services[name]!.networks).toEqual(['bus']);
+    // The probe reaches replicas as users do, never the bus.
+    expect(services.probe!.networks).toEqual(['front']);
+    const probeCommand = (services.probe as { command: string[] }).command.join(' ');
+    for (const n of [1, 2, 3, 4]) expect(probeCommand).toContain(`http://book-${n}:3000`);
     expect(services.prometheus!.networks!.sort()).toEqual(['bus', 'front']);
   });
 
@@ -80,7 +84,7 @@ describe('docker-compose.yml', () => {
     const network = /^BUS_NETWORK := (\S+)$/m.exec(makefile)?.[1];
     expect((parse(read('docker-compose.yml')) as { networks: Record<string, { name: string }> }).networks.bus!.name).toBe(network);
     const help = run('make', ['help']).output;
-    for (const target of ['up', 'down', 'logs', 'ps', 'kill-replica', 'restart-replica', 'pause-replica', 'resume-replica', 'partition', 'heal', 'restart-redis']) {
+    for (const target of ['up', 'down', 'logs', 'ps', 'kill-replica', 'restart-replica', 'pause-replica', 'resume-replica', 'partition', 'heal', 'restart-redis', 'crash-before-publish']) {
       expect(help).toMatch(new RegExp(`make ${target}\\s+\\S`));
     }
   });
@@ -116,6 +120,11 @@ describe('prometheus/', () => {
       );
       expect([alert, fires, silent]).toEqual([alert, true, true]);
     }
+  });
+
+  it('scrapes the probe', () => {
+    const config = parse(read('prometheus/prometheus.yml')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    expect(config.scrape_configs.find((job) => job.job_name === 'probe')?.static_configs[0]?.targets).toEqual(['probe:9464']);
   });
 
   it('scrapes every replica as its own target with a replica label', () => {
