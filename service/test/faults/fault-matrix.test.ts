@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeEnvelope } from '../../src/sync/envelope';
-import { type FaultCluster, type FaultClusterOptions, startFaultCluster } from '../harness/fault-cluster';
+import { type Stack as FaultCluster, type StackOptions as FaultClusterOptions, startStack } from '../../src/demo/stack';
 import { sampleMessage } from '../harness/fixtures';
-import { ROOT, waitFor } from '../harness/servers';
+import { ROOT, waitFor } from '../../src/demo/processes';
 
 /**
  * design.md's fault table, one test a row, in seed mode (SYNC_MODE=pubsub): three replica
@@ -223,7 +223,7 @@ describe('fault matrix (seed mode: plain Pub/Sub)', () => {
   });
 
   it.each(scenarios.map((s, i) => [s.fault, s, i] as const))('%s', async (_name, scenario, index) => {
-    const c = await startFaultCluster({ ...scenario.cluster, seed: 100 + index });
+    const c = await startStack({ ...scenario.cluster, mongoUri: process.env.MONGODB_URI, seed: 100 + index });
     try {
       // Steady traffic first: caches warm on every replica.
       await waitFor(() => c.probe.summary().replicas.every((r) => r.reads >= 60) && probeWrites(c) >= 20, {

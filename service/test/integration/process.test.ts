@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
-import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../harness/replica-process';
+import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../src/demo/replica-process';
 import { uniqueName } from '../harness/replicas';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 const SPAN_KIND = { SERVER: 2, PRODUCER: 4, CONSUMER: 5 };
 

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 describe('faults on the subscriber side', () => {
   let replicas: RunningReplica[] = [];

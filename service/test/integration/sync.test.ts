@@ -1,5 +1,5 @@
 import { histogramQuantile, http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 /** Three replicas on one MongoDB database and one Redis channel, as deployed. */
 describe('three replicas kept in sync over Redis Pub/Sub', () => {

@@ -3,7 +3,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { http, type RunningReplica, startCluster } from '../harness/replicas';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 describe('tracing an invalidation from the write to every replica', () => {
   const exporter = new InMemorySpanExporter();

@@ -3,7 +3,7 @@ import { MemoryBus } from '../../src/sync/memory-transport';
 import { RedisTransport } from '../../src/sync/redis-transport';
 import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
 import { uniqueName } from '../harness/replicas';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 interface Harness {
   make(name: string): Promise<InvalidationTransport>;

@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { type Probe, startProbe } from '../../src/probe/probe';
 import { interpolate, panelQueries } from '../harness/dashboards';
-import { localConfig, type Prometheus, startPrometheus } from '../harness/prometheus';
-import { type ReplicaProcess, spawnReplica } from '../harness/replica-process';
+import { localConfig, type Prometheus, startPrometheus } from '../../src/demo/prometheus';
+import { type ReplicaProcess, spawnReplica } from '../../src/demo/replica-process';
 import { uniqueName } from '../harness/replicas';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 const SCRAPE_SECONDS = 1;
 /** What Grafana makes of $__rate_interval at this scrape interval and a 15-minute view. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
 import { committedDashboards, panelQueries } from '../harness/dashboards';
-import { ROOT } from '../harness/servers';
+import { ROOT } from '../../src/demo/processes';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const run = (command: string, args: string[], cwd = ROOT) => {

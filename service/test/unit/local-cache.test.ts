@@ -1,5 +1,5 @@
 import { type EvictionReason, LocalCache } from '../../src/cache/local-cache';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 interface Item {
   id: string;

@@ -3,7 +3,7 @@ import { type InvalidationMessage, decodeEnvelope } from '../../src/sync/envelop
 import { InvalidationPublisher } from '../../src/sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
 import { MemoryBus, type MemoryTransport } from '../../src/sync/memory-transport';
-import { waitFor } from '../harness/servers';
+import { waitFor } from '../../src/demo/processes';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ROOT, waitFor } from './servers';
+import { freePort, ROOT, waitFor } from './processes';
 
 export interface ReplicaProcess {
   id: string;

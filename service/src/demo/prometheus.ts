@@ -1,8 +1,8 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ROOT, ServerProcess, freePort } from './servers';
-import { tmpdir } from 'node:os';
+import { freePort, ROOT, ServerProcess } from './processes';
 
 export interface PromSeries {
   metric: Record<string, string>;

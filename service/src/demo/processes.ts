@@ -1,10 +1,19 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 
-export const ROOT = resolve(__dirname, '../../..');
+/** The repository root, from the sources (service/src/demo) or the build (dist/demo) alike. */
+function findRoot(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'local-cache-sync') return dir;
+  }
+  throw new Error(`no local-cache-sync package.json above ${from}`);
+}
+
+export const ROOT = findRoot(__dirname);
 
 /** Polls `condition` until it returns a truthy value or the timeout passes. */
 export async function waitFor<T>(

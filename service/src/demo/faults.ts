@@ -1,0 +1,66 @@
+import { encodeEnvelope } from '../sync/envelope';
+import type { Stack } from './stack';
+
+/** The faults of design.md's table, as the demo injects them into a running stack. */
+export const FAULTS = {
+  kill: { label: 'kill', describe: (r: string) => `killed ${r} (SIGKILL)` },
+  pause: { label: 'pause', describe: (r: string) => `paused ${r} (SIGSTOP)` },
+  cut: { label: 'cut', describe: (r: string) => `cut ${r} off Redis` },
+  'restart-redis': { label: 'restart Redis', describe: () => 'stopped Redis' },
+  crash: { label: 'crash before publish', describe: (r: string) => `armed crash-before-publish on ${r}` },
+  garbage: { label: 'garbage', describe: () => 'published garbage on the channel' },
+} as const;
+export type FaultName = keyof typeof FAULTS;
+export const isFaultName = (name: string): name is FaultName => Object.hasOwn(FAULTS, name);
+
+/** Injects a fault on replica `i`; returns a description for the event log. */
+export async function inject(stack: Stack, fault: FaultName, i: number): Promise<string> {
+  const replica = stack.replicas[i]!;
+  switch (fault) {
+    case 'kill':
+      await replica.process.stop('SIGKILL');
+      break;
+    case 'pause':
+      replica.process.child.kill('SIGSTOP');
+      break;
+    case 'cut':
+      replica.proxy.cutOff();
+      break;
+    case 'restart-redis':
+      await stack.redis.stop();
+      break;
+    case 'crash': {
+      const response = await fetch(`${replica.adminUrl}/chaos/crash-before-publish`, { method: 'POST' });
+      if (!response.ok) throw new Error(`chaos switch refused: ${response.status}`);
+      break;
+    }
+    case 'garbage':
+      for (const payload of ['book:1', '{"v":1,', encodeEnvelope({ v: 1, type: 'heartbeat', origin: 'x', epoch: 'e', seq: 1, publishedAt: 1 }).replace('"v":1', '"v":9')]) {
+        await stack.admin.publish(stack.channel, payload);
+      }
+      break;
+  }
+  return FAULTS[fault].describe(replica.id);
+}
+
+/** Undoes a fault on replica `i` (a killed or crashed replica is started again, cold). */
+export async function heal(stack: Stack, fault: FaultName, i: number): Promise<string> {
+  const replica = stack.replicas[i]!;
+  switch (fault) {
+    case 'kill':
+    case 'crash':
+      if (!replica.alive()) await stack.restart(i);
+      return `restarted ${replica.id}`;
+    case 'pause':
+      replica.process.child.kill('SIGCONT');
+      return `resumed ${replica.id}`;
+    case 'cut':
+      replica.proxy.restore();
+      return `reconnected ${replica.id} to Redis`;
+    case 'restart-redis':
+      await stack.redis.start();
+      return 'started Redis again';
+    case 'garbage':
+      return 'garbage stopped';
+  }
+}

@@ -1,0 +1,201 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { TcpProxy } from '../chaos/tcp-proxy';
+import { type Probe, startProbe } from '../probe/probe';
+import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
+import { localConfig, type Prometheus, startPrometheus } from './prometheus';
+import { type ReplicaProcess, spawnReplica } from './replica-process';
+
+/** Sums the samples of `name` (classic text exposition) whose labels include `labels`. */
+export function sampleSum(exposition: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of exposition.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = Object.fromEntries([...(match[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(match[3]);
+  }
+  return sum;
+}
+
+const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export interface StackReplica {
+  id: string;
+  url: string;
+  adminUrl: string;
+  port: number;
+  proxy: TcpProxy;
+  process: ReplicaProcess;
+  metric(name: string, labels?: Record<string, string>): Promise<number>;
+  alive(): boolean;
+}
+
+export interface Stack {
+  redis: ServerProcess & { url: string };
+  /** The MongoDB-wire server the stack started (none when given a MONGODB_URI). */
+  mongo?: ServerProcess & { uri: string; kind: string };
+  prometheus?: Prometheus;
+  /** The probe's /metrics, for Prometheus. */
+  probeMetricsUrl?: string;
+  /** A plain client on Redis itself (not through any proxy). */
+  admin: Redis;
+  channel: string;
+  replicas: StackReplica[];
+  probe: Probe;
+  /** Starts replica i again on its old port (after a kill or a crash). */
+  restart(i: number): Promise<void>;
+  /** Every process and temporary folder the stack started, to prove they are gone after stop(). */
+  resources(): { pids: number[]; dirs: string[] };
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  ttlSeconds: number;
+  replicas?: number;
+  /** An existing MongoDB-wire server; by default the stack starts its own. */
+  mongoUri?: string;
+  /** Start prometheus (if installed) scraping the replicas and the probe. */
+  prometheus?: boolean;
+  heartbeatMs?: number;
+  logLevel?: string;
+  redisArgs?: string[];
+  /** Replicas (by index) that take the probe's writes; default all. */
+  writers?: number[];
+  probeRate?: number;
+  probeKeys?: number;
+  seed: number;
+}
+
+/**
+ * The whole system on local binaries: its own redis-server, a MongoDB-wire server, replica
+ * processes (three by default) each reaching Redis through a cuttable TCP proxy, with chaos on and
+ * every cache hit stale-checked, the probe running traffic against all of them, and Prometheus if
+ * installed. Used by `make demo` and by the fault tests.
+ */
+export async function startStack(options: StackOptions): Promise<Stack> {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  };
+  try {
+    return await build(options, cleanups, stopAll);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[], stopAll: () => Promise<void>): Promise<Stack> {
+  const redis = await startRedis(options.redisArgs);
+  cleanups.push(() => redis.destroy());
+  const mongo = options.mongoUri ? undefined : await startMongo();
+  if (mongo) cleanups.push(() => mongo.destroy());
+  const mongoUri = options.mongoUri ?? mongo!.uri;
+  const admin = new Redis(redis.url);
+  cleanups.push(async () => admin.disconnect());
+  const channel = uniqueName('book-channel');
+  const database = uniqueName('books');
+  const replicas: StackReplica[] = [];
+  const count = options.replicas ?? 3;
+
+  const launch = async (id: string, port: number, adminPort: number, proxy: TcpProxy) =>
+    spawnReplica(id, {
+      PORT: String(port),
+      MONGODB_URI: `${mongoUri}/${database}`,
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      INVALIDATION_CHANNEL: channel,
+      CACHE_TTL_SECONDS: String(options.ttlSeconds),
+      HEARTBEAT_INTERVAL_MS: String(options.heartbeatMs ?? 250),
+      STALE_CHECK_SAMPLE_RATE: '1',
+      CHAOS_ENABLED: '1',
+      CHAOS_PORT: String(adminPort),
+      LOG_LEVEL: options.logLevel ?? 'warn',
+    });
+
+  for (let i = 1; i <= count; i += 1) {
+    const proxy = new TcpProxy('127.0.0.1', redis.port);
+    await proxy.listen();
+    cleanups.push(() => proxy.close());
+    const [port, adminPort] = [await freePort(), await freePort()];
+    const id = `book-${i}`;
+    const replica: StackReplica = {
+      id,
+      port,
+      url: `http://127.0.0.1:${port}`,
+      adminUrl: `http://127.0.0.1:${adminPort}`,
+      proxy,
+      process: await launch(id, port, adminPort, proxy),
+      async metric(name, labels = {}) {
+        return sampleSum(await (await fetch(`${replica.url}/metrics`)).text(), name, labels);
+      },
+      alive: () => replica.process.child.exitCode === null && replica.process.child.signalCode === null,
+    };
+    cleanups.push(async () => {
+      // A paused replica ignores SIGKILL's delivery until continued; continue it first.
+      if (replica.alive()) replica.process.child.kill('SIGCONT');
+      await replica.process.stop('SIGKILL');
+    });
+    replicas.push(replica);
+  }
+  await waitFor(async () => (await replicas[0]!.metric('cache_invalidation_members')) === count, { message: `${count} members` });
+
+  const probe = await startProbe({
+    targets: replicas.map((r) => r.url),
+    writeTargets: (options.writers ?? replicas.map((_, i) => i)).map((i) => replicas[i]!.url),
+    rate: options.probeRate ?? 150,
+    duration: 0,
+    readRatio: 0.8,
+    keys: options.probeKeys ?? 20,
+    popularity: 'uniform',
+    seed: options.seed,
+    requestTimeoutMs: 1500,
+  });
+  cleanups.push(async () => {
+    probe.stop();
+    await probe.done;
+  });
+
+  let prometheus: Prometheus | undefined;
+  let probeMetricsUrl: string | undefined;
+  if (options.prometheus && onPath('prometheus')) {
+    const server = createServer(async (_req, res) => {
+      res.writeHead(200, { 'content-type': probe.metrics.registry.contentType });
+      res.end(await probe.metrics.registry.metrics());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const probeAddress = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    probeMetricsUrl = `http://${probeAddress}/metrics`;
+    const config = localConfig(replicas.map((r) => ({ replica: r.id, address: `127.0.0.1:${r.port}` })), probeAddress, 1);
+    const started = await startPrometheus(config);
+    cleanups.push(() => started.destroy());
+    prometheus = started;
+  }
+
+  return {
+    redis,
+    mongo,
+    prometheus,
+    probeMetricsUrl,
+    admin,
+    channel,
+    replicas,
+    probe,
+    resources() {
+      const servers = [redis, mongo, prometheus].filter((x) => x !== undefined);
+      return {
+        pids: [...servers.map((x) => x.pid), ...replicas.map((r) => r.process.child.pid)].filter((pid) => pid !== undefined),
+        dirs: servers.map((x) => x.dataDir),
+      };
+    },
+    async restart(i) {
+      const replica = replicas[i]!;
+      const adminPort = Number(new URL(replica.adminUrl).port);
+      replica.process = await launch(replica.id, replica.port, adminPort, replica.proxy);
+    },
+    stop: stopAll,
+  };
+}
