@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo:
-# redis-server and prometheus (apt), a MongoDB-wire server (mongod if on PATH, else
-# FerretDB v1 built with Go into .cache/bin), and the npm packages (npm ci).
+# redis-server, prometheus, tmux, docker-compose (static checks only) and chromium (apt), a
+# MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), and
+# the npm packages (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ command -v prometheus >/dev/null || missing_apt+=(prometheus)
 command -v promtool >/dev/null || missing_apt+=(prometheus)
 command -v tmux >/dev/null || missing_apt+=(tmux)
 command -v docker-compose >/dev/null || missing_apt+=(docker-compose)
+# Headless Chromium for the report screenshot test (never a downloaded browser).
+command -v chromium >/dev/null || missing_apt+=(chromium)
 if [ ${#missing_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
     echo "deps: missing ${missing_apt[*]}; install them with: apt-get install ${missing_apt[*]}" >&2

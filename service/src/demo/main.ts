@@ -121,6 +121,7 @@ async function scripted(stack: Stack, monitor: Monitor, fault: FaultName, option
     healAt,
     samples: monitor.samples,
     probe,
+    resources: stack.resources(),
     replicas: last.replicas.map((r, i) => ({
       replica: r.replica,
       missed: r.missed,

@@ -12,6 +12,8 @@ export interface RunReport {
   healAt: number;
   samples: Sample[];
   probe: ProbeSummary;
+  /** Every process and temporary folder the run started (all gone once it exits). */
+  resources: { pids: number[]; dirs: string[] };
   /** Final totals per replica. */
   replicas: { replica: string; missed: number; staleService: number; staleProbe: number; maxStaleWindowSeconds: number; probeErrors: number }[];
 }

@@ -34,7 +34,8 @@ function row(r: ReplicaSample, selected: boolean): string {
   ].join(' ');
 }
 
-export const KEYS = '1-9 pick  k kill  r restart  p pause  u resume  c cut  h heal  R redis  x crash  g garbage  q quit';
+export const KEYS = 'keys: 1-9 pick  k kill  r restart  p pause  u resume  c cut  h heal';
+export const KEYS2 = '      R restart Redis  x crash before publish  g garbage  q quit';
 
 /** The live view as text lines, at most `width` columns and `height` lines (80x24 by default). */
 export function renderView(state: ViewState, width = 80, height = 24): string[] {
@@ -42,10 +43,10 @@ export function renderView(state: ViewState, width = 80, height = 24): string[] 
   const lines = [`local-cache-sync demo  mode ${state.mode}  ${sample ? fmt.clock(sample.t) : '--:--'}`, ...state.urls, '', HEADER];
   for (const [i, r] of (sample?.replicas ?? []).entries()) lines.push(row(r, i === state.selected));
   lines.push('', 'recent events:');
-  const room = Math.max(1, height - lines.length - 2);
+  const room = Math.max(1, height - lines.length - 3);
   for (const event of state.events.slice(-room)) lines.push(` ${fmt.clock(event.t)} ${event.text}`);
-  while (lines.length < height - 1) lines.push('');
-  lines.push(KEYS);
+  while (lines.length < height - 2) lines.push('');
+  lines.push(KEYS, KEYS2);
   return lines.slice(0, height).map((line) => (line.length > width ? `${line.slice(0, width - 1)}~` : line));
 }
 

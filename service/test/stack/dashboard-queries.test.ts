@@ -156,8 +156,18 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     const loaded = rules.groups.flatMap((g) => g.rules);
     expect(loaded.length).toBeGreaterThanOrEqual(16);
     expect(loaded.filter((r) => r.health !== 'ok')).toEqual([]);
-    const alerts = await prometheus.api<{ alerts: { labels: { alertname: string; replica?: string } }[] }>('/api/v1/alerts');
-    const active = alerts.alerts.map((a) => `${a.labels.alertname}/${a.labels.replica}`);
-    expect(active).toEqual(expect.arrayContaining(['InvalidationsMissed/book-3', 'StaleReads/book-3']));
+    const activeAlerts = async () =>
+      (await prometheus.api<{ alerts: { labels: { alertname: string; replica?: string } }[] }>('/api/v1/alerts')).alerts.map(
+        (a) => `${a.labels.alertname}/${a.labels.replica}`,
+      );
+    const expected = ['InvalidationsMissed/book-3', 'StaleReads/book-3'];
+    await waitFor(
+      async () => {
+        const active = await activeAlerts();
+        return expected.every((name) => active.includes(name));
+      },
+      { message: 'alerts active' },
+    );
+    expect(await activeAlerts()).toEqual(expect.arrayContaining(expected));
   }, 120_000);
 });
