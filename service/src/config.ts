@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { SYNC_MODES } from './sync/recovery';
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -31,6 +32,11 @@ const configSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 letters, digits or . _ : -')
     .default('book-channel'),
   HEARTBEAT_INTERVAL_MS: integer(100, 60_000).default(1000),
+  SYNC_MODE: z.enum(SYNC_MODES).default('pubsub'),
+  SYNC_SILENCE_MS: integer(100, 600_000).default(3000),
+  SYNC_JITTER_MS: integer(0, 60_000).default(200),
+  FENCE_MS: integer(0, 3_600_000).default(10_000),
+  STREAM_MAXLEN: integer(100, 100_000_000).default(100_000),
   STALE_CHECK_SAMPLE_RATE: ratio.default(0),
   STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
   CHAOS_ENABLED: z.enum(['0', '1']).default('0').transform((v) => v === '1'),

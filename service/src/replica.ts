@@ -9,6 +9,7 @@ import { createApp } from './http/app';
 import { InvalidationPublisher } from './sync/invalidation-publisher';
 import { InvalidationSubscriber } from './sync/invalidation-subscriber';
 import { RedisTransport } from './sync/redis-transport';
+import { RecoveringPolicy, type RecoveryReason, type SyncPolicy, seedPolicy } from './sync/recovery';
 import { createLogger, type Logger } from './telemetry/logger';
 import {
   cacheMetricsObserver,
@@ -30,6 +31,7 @@ export interface Replica {
   transport: RedisTransport;
   publisher: InvalidationPublisher;
   repository: BookRepository;
+  policy: SyncPolicy;
   /** Armed through the admin port when CHAOS_ENABLED=1 (see chaos/admin-server.ts). */
   chaos: ChaosSwitch;
   /** Stops heartbeats and closes the subscriber, the publisher and MongoDB, in that order. */
@@ -45,6 +47,11 @@ export type ReplicaConfig = Pick<
   | 'CACHE_MAX_KEYS'
   | 'INVALIDATION_CHANNEL'
   | 'HEARTBEAT_INTERVAL_MS'
+  | 'SYNC_MODE'
+  | 'SYNC_SILENCE_MS'
+  | 'SYNC_JITTER_MS'
+  | 'FENCE_MS'
+  | 'STREAM_MAXLEN'
   | 'STALE_CHECK_SAMPLE_RATE'
   | 'STALE_CHECK_GRACE_MS'
   | 'MAX_BODY_BYTES'
@@ -54,13 +61,20 @@ export type ReplicaConfig = Pick<
 /** Wires one replica: cache, MongoDB, Redis sync, metrics and the HTTP app (not listening). */
 export async function createReplica(config: ReplicaConfig, logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL)): Promise<Replica> {
   const metrics = createMetrics(CACHE_NAME);
-  const cache = new LocalCache<Book>({ ttlSeconds: config.CACHE_TTL_SECONDS, maxKeys: config.CACHE_MAX_KEYS });
+  const mode = config.SYNC_MODE;
+  const cache = new LocalCache<Book>({
+    ttlSeconds: config.CACHE_TTL_SECONDS,
+    maxKeys: config.CACHE_MAX_KEYS,
+    // The seed has no fences, so its read-populate race stays visible.
+    fenceMs: mode === 'pubsub' ? 0 : config.FENCE_MS,
+  });
   cache.observe(cacheMetricsObserver(metrics, () => cache.size));
 
   const transport = new RedisTransport({
     url: config.REDIS_URL,
     channel: config.INVALIDATION_CHANNEL,
     replicaId: config.REPLICA_ID,
+    log: mode === 'stream' ? { key: `${config.INVALIDATION_CHANNEL}:log`, maxLen: config.STREAM_MAXLEN } : undefined,
     onError: (role, error) => logger.debug({ err: error, role }, 'redis connection error'),
   });
   transport.onSubscriberState(subscriberStateMetrics(metrics, logger));
@@ -76,13 +90,27 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
   }
 
   const chaos = new ChaosSwitch(undefined, (ms) => transport.pauseSubscriber(ms));
+  const received = receiveMetricsObserver(metrics, logger);
+  let policy: SyncPolicy = seedPolicy;
   const subscriber = new InvalidationSubscriber({
     cache,
     cacheName: CACHE_NAME,
     channel: config.INVALIDATION_CHANNEL,
     selfOrigin: config.REPLICA_ID,
-    observer: receiveMetricsObserver(metrics, logger),
+    observer: {
+      ...received,
+      onMessage: (message) => {
+        received.onMessage?.(message);
+        policy.onMessage();
+      },
+      onMissed: (count, origin) => {
+        received.onMissed?.(count, origin);
+        policy.onGap();
+      },
+    },
   });
+  policy = createPolicy(config, cache, subscriber, transport, metrics, logger);
+  transport.onSubscriberState((state) => policy.onSubscriberState(state));
   await transport.subscribe(subscriber.handle);
 
   const publisher = new InvalidationPublisher({
@@ -93,7 +121,13 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     origin: config.REPLICA_ID,
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     memberTimeoutMs: config.HEARTBEAT_INTERVAL_MS * 15,
-    observer: publishMetricsObserver(metrics, logger),
+    observer: {
+      ...publishMetricsObserver(metrics, logger),
+      onMembership: (members) => {
+        metrics.members.set({ cache: CACHE_NAME }, members);
+        policy.setLiveMembers(members);
+      },
+    },
     faults: chaos,
   });
   await publisher.heartbeat();
@@ -108,6 +142,11 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     staleCheckGraceMs: config.STALE_CHECK_GRACE_MS,
     stale: staleMetricsObserver(metrics),
     faults: chaos,
+    cacheUsable: () => {
+      const usable = policy.cacheUsable();
+      metrics.cacheUsable.set({ cache: CACHE_NAME }, usable ? 1 : 0);
+      return usable;
+    },
   });
 
   const app = createApp({
@@ -138,11 +177,58 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     publisher,
     repository,
     chaos,
+    policy,
     async close() {
+      policy.stop();
       await publisher.stop();
       await transport.close();
       await repository.close();
       cache.close();
     },
   };
+}
+
+/** The sync mode's recovery: nothing (pubsub), clear the cache (pubsub-flush), replay the log (stream). */
+function createPolicy(
+  config: ReplicaConfig,
+  cache: LocalCache<Book>,
+  subscriber: InvalidationSubscriber<Book>,
+  transport: RedisTransport,
+  metrics: Metrics,
+  logger: Logger,
+): SyncPolicy {
+  const mode = config.SYNC_MODE;
+  if (mode === 'pubsub') return seedPolicy;
+  const labels = { cache: CACHE_NAME };
+  for (const reason of ['gap', 'reconnect', 'silence']) metrics.recoveries.inc({ ...labels, mode, reason }, 0);
+  cache.observe({ onFillRejected: () => metrics.fillsRejected.inc(labels) });
+  const startedAt = Date.now();
+  const flush = async () => {
+    cache.flush('flush');
+  };
+  const replay = async () => {
+    // From shortly before the newest message applied (clock skew between hosts, messages in
+    // flight); entries already applied are skipped by id.
+    const since = Math.max(subscriber.lastAppliedPublishedAt, startedAt) - 2000;
+    const { payloads, reachesBack } = await transport.invalidationLog().readSince(since);
+    if (!reachesBack) {
+      logger.warn({ since }, 'the invalidation log no longer reaches back: flushing');
+      return flush();
+    }
+    let applied = 0;
+    for (const payload of payloads) if (subscriber.replay(payload)) applied += 1;
+    metrics.replayed.inc(labels, applied);
+  };
+  return new RecoveringPolicy({
+    mode,
+    silenceMs: config.SYNC_SILENCE_MS,
+    jitterMs: config.SYNC_JITTER_MS,
+    recover: mode === 'stream' ? replay : flush,
+    onRecovered: (reason: RecoveryReason, ms: number) => {
+      metrics.recoveries.inc({ ...labels, mode, reason });
+      metrics.recoverySeconds.observe(labels, ms / 1000);
+      logger.info({ mode, reason, ms }, 'sync recovered');
+    },
+    onRecoveryFailed: (reason: RecoveryReason, error: Error) => logger.warn({ err: error, mode, reason }, 'sync recovery failed'),
+  });
 }

@@ -41,6 +41,8 @@ export interface BookServiceOptions {
   staleCheckGraceMs?: number;
   stale?: StaleObserver;
   faults?: CommitFaults;
+  /** The sync policy's verdict: false while the cache cannot be trusted (reads bypass it). */
+  cacheUsable?: () => boolean;
 }
 
 /** Cache-aside reads by id and by name; writes go to MongoDB, then evict locally, then publish. */
@@ -79,11 +81,15 @@ export class BookService {
   }
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
-    const cached = this.options.cache.get(key);
-    if (cached) return { book: cached, cache: 'HIT' };
+    const usable = this.options.cacheUsable?.() ?? true;
+    if (usable) {
+      const cached = this.options.cache.get(key);
+      if (cached) return { book: cached, cache: 'HIT' };
+    }
     const book = await load();
     if (!book) return null;
-    this.options.cache.set(key, book);
+    // A fill fence may refuse it: an invalidation for a newer version arrived while we read.
+    if (usable) this.options.cache.set(key, book);
     return { book, cache: 'MISS' };
   }
 

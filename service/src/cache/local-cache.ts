@@ -15,6 +15,8 @@ export interface CacheObserver<V> {
   onMiss?(key: string): void;
   onPut?(key: string, value: V): void;
   onEvict?(key: string, value: V, reason: EvictionReason): void;
+  /** A fill carried an older version than an invalidation that overtook it, and was refused. */
+  onFillRejected?(key: string, value: V): void;
 }
 
 export interface LocalCacheOptions {
@@ -22,6 +24,17 @@ export interface LocalCacheOptions {
   maxKeys: number;
   /** How often node-cache sweeps expired keys; reads check expiry on their own. */
   checkPeriodSeconds?: number;
+  /**
+   * Fill fences: remember each invalidation (key, record, version) this long, and refuse a fill
+   * of an older version of that record. 0 turns them off (the seed's behaviour).
+   */
+  fenceMs?: number;
+}
+
+interface Tombstone {
+  id: string;
+  version: number;
+  until: number;
 }
 
 /**
@@ -36,11 +49,15 @@ export interface LocalCacheOptions {
 export class LocalCache<V extends Versioned> {
   private readonly store: NodeCache;
   private readonly writeOrder = new Map<string, true>();
+  private readonly tombstones = new Map<string, Tombstone>();
+  private readonly fenceMs: number;
+  private nextTombstoneSweep = 0;
   private readonly maxKeys: number;
   private observers: CacheObserver<V>[] = [];
 
   constructor(options: LocalCacheOptions) {
     this.maxKeys = options.maxKeys;
+    this.fenceMs = options.fenceMs ?? 0;
     this.store = new NodeCache({
       stdTTL: options.ttlSeconds,
       checkperiod: options.checkPeriodSeconds ?? Math.min(options.ttlSeconds, 10),
@@ -74,12 +91,18 @@ export class LocalCache<V extends Versioned> {
     return this.store.get<V>(key);
   }
 
-  set(key: string, value: V): void {
+  /** Caches `value` under `key`; false if a fill fence refused it (an invalidation overtook the read). */
+  set(key: string, value: V): boolean {
+    if (this.fenceMs > 0 && this.fenced(key, value)) {
+      for (const o of this.observers) o.onFillRejected?.(key, value);
+      return false;
+    }
     if (!this.writeOrder.has(key)) this.makeRoom();
     else this.writeOrder.delete(key);
     this.store.set(key, Object.freeze(value));
     this.writeOrder.set(key, true);
     for (const o of this.observers) o.onPut?.(key, value);
+    return true;
   }
 
   /**
@@ -87,6 +110,7 @@ export class LocalCache<V extends Versioned> {
    * whether it did. A key such as a name can move to another record, whose versions are unrelated.
    */
   evictOlderThan(key: string, id: string, version: number, reason: EvictionReason): boolean {
+    if (this.fenceMs > 0) this.fence(key, id, version);
     const current = this.store.get<V>(key);
     if (current === undefined || current.id !== id || current.version >= version) return false;
     this.remove(key, current, reason);
@@ -106,10 +130,33 @@ export class LocalCache<V extends Versioned> {
     return keys.length;
   }
 
+  get fences(): number {
+    return this.tombstones.size;
+  }
+
   close(): void {
+    this.tombstones.clear();
     this.store.flushAll();
     this.writeOrder.clear();
     this.store.close();
+  }
+
+  /** Remembers that `id` reached `version` under `key`, so older fills of it are refused for a while. */
+  private fence(key: string, id: string, version: number): void {
+    const now = Date.now();
+    const existing = this.tombstones.get(key);
+    if (!existing || existing.id !== id || existing.version < version || existing.until < now) {
+      this.tombstones.set(key, { id, version, until: now + this.fenceMs });
+    }
+    if (now >= this.nextTombstoneSweep) {
+      this.nextTombstoneSweep = now + this.fenceMs;
+      for (const [k, t] of this.tombstones) if (t.until < now) this.tombstones.delete(k);
+    }
+  }
+
+  private fenced(key: string, value: V): boolean {
+    const tombstone = this.tombstones.get(key);
+    return tombstone !== undefined && tombstone.until >= Date.now() && tombstone.id === value.id && value.version < tombstone.version;
   }
 
   private makeRoom(): void {

@@ -81,7 +81,7 @@ export class InvalidationPublisher {
         const payload = encodeEnvelope(message);
         span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
         // A dropped message keeps its sequence number: receivers see the gap, as with a real loss.
-        const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload);
+        const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload, true);
         span.setAttribute('messaging.redis.receivers', delivered);
         this.observer.onPublished?.(message, delivered, recordedTraceId(span));
         this.checkReceivers(delivered);
@@ -125,9 +125,14 @@ export class InvalidationPublisher {
     this.heartbeatTimer = setTimeout(tick, 0).unref();
   }
 
-  async stop(): Promise<void> {
+  /** Stops heartbeating but stays a member (as a paused process would look to its peers). */
+  stopHeartbeats(): void {
     clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopHeartbeats();
     await this.options.membership.leave(this.options.origin).catch(() => undefined);
   }
 

@@ -35,6 +35,10 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
 export class InvalidationSubscriber<V extends Versioned> {
   private readonly gaps = new GapDetector();
   private readonly observer: ReceiveObserver;
+  /** Ids (origin/epoch/seq) of recently applied invalidations, so a replay applies only what was missed. */
+  private readonly applied = new Set<string>();
+  /** publishedAt of the newest invalidation applied: where a replay of the log starts. */
+  lastAppliedPublishedAt = 0;
 
   constructor(private readonly options: InvalidationSubscriberOptions<V>) {
     this.observer = options.observer ?? {};
@@ -48,6 +52,18 @@ export class InvalidationSubscriber<V extends Versioned> {
       this.observer.onRejected?.('invalid_envelope', `handler failed: ${(error as Error).message}`);
     }
   };
+
+  /**
+   * Applies one entry replayed from the log if it was missed (stream mode); returns whether it
+   * was applied. Replays do not touch the gap detector: missed counts what Pub/Sub lost.
+   */
+  replay(raw: string): boolean {
+    const decoded = decodeEnvelope(raw, this.options.cacheName);
+    if (!decoded.ok || isHeartbeat(decoded.message) || decoded.message.origin === this.options.selfOrigin) return false;
+    if (this.applied.has(messageId(decoded.message))) return false;
+    this.apply(decoded.message);
+    return true;
+  }
 
   private receive(raw: string): void {
     const decoded = decodeEnvelope(raw, this.options.cacheName);
@@ -70,6 +86,7 @@ export class InvalidationSubscriber<V extends Versioned> {
 
   private apply(message: InvalidationMessage): void {
     const { cache, channel } = this.options;
+    this.remember(message);
     withConsumerSpan(
       channel,
       message,
@@ -96,4 +113,13 @@ export class InvalidationSubscriber<V extends Versioned> {
       },
     );
   }
+
+  private remember(message: InvalidationMessage): void {
+    this.applied.add(messageId(message));
+    if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
+    this.lastAppliedPublishedAt = Math.max(this.lastAppliedPublishedAt, message.publishedAt);
+  }
 }
+
+const APPLIED_KEPT = 100_000;
+const messageId = (m: { origin: string; epoch: string; seq: number }) => `${m.origin}/${m.epoch}/${m.seq}`;

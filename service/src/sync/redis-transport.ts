@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import type { InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
+import type { InvalidationLog, InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
 
 export interface RedisTransportOptions {
   url: string;
@@ -7,8 +7,17 @@ export interface RedisTransportOptions {
   /** Names the connections in CLIENT LIST, e.g. `book-1:publisher`. */
   replicaId: string;
   commandTimeoutMs?: number;
+  /** Stream mode: the capped stream every invalidation is appended to, atomically with its PUBLISH. */
+  log?: { key: string; maxLen: number };
   onError?: (role: 'publisher' | 'subscriber', error: Error) => void;
 }
+
+// One script, so the append and the publish happen together or not at all.
+const PUBLISH_AND_LOG = `
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
+return redis.call('PUBLISH', KEYS[2], ARGV[1])`;
+
+type LoggingRedis = Redis & { publishAndLog(stream: string, channel: string, payload: string, maxLen: number): Promise<number> };
 
 const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
 
@@ -45,6 +54,7 @@ export class RedisTransport implements InvalidationTransport {
       commandTimeout: undefined,
       maxRetriesPerRequest: null,
     });
+    this.publisher.defineCommand('publishAndLog', { numberOfKeys: 2, lua: PUBLISH_AND_LOG });
     this.publisher.on('error', (error) => options.onError?.('publisher', error));
     this.subscriber.on('error', (error) => options.onError?.('subscriber', error));
     this.subscriber.on('message', (channel: string, payload: string) => {
@@ -60,8 +70,17 @@ export class RedisTransport implements InvalidationTransport {
     await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
   }
 
-  async publish(payload: string): Promise<number> {
-    return this.publisher.publish(this.options.channel, payload);
+  async publish(payload: string, append = false): Promise<number> {
+    const { log, channel } = this.options;
+    if (append && log) return (this.publisher as LoggingRedis).publishAndLog(log.key, channel, payload, log.maxLen);
+    return this.publisher.publish(channel, payload);
+  }
+
+  /** The invalidation log (stream mode), read with the publisher connection. */
+  invalidationLog(): InvalidationLog {
+    const key = this.options.log?.key;
+    if (!key) throw new Error('this transport has no log');
+    return new RedisStreamLog(this.publisher, key);
   }
 
   async subscribe(onMessage: (payload: string) => void): Promise<void> {
@@ -136,5 +155,35 @@ class RedisMembership implements MembershipRegistry {
 
   async leave(member: string): Promise<void> {
     await this.redis.zrem(this.key, member);
+  }
+}
+
+/** A capped Redis Stream of invalidation payloads, read by time (stream ids are milliseconds). */
+class RedisStreamLog implements InvalidationLog {
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+  ) {}
+
+  async readSince(sinceMs: number): Promise<{ payloads: string[]; reachesBack: boolean }> {
+    const since = Math.max(0, Math.floor(sinceMs));
+    let info: unknown[];
+    try {
+      info = (await this.redis.call('XINFO', 'STREAM', this.key)) as unknown[];
+    } catch (error) {
+      if (/no such key/i.test((error as Error).message)) return { payloads: [], reachesBack: true };
+      throw error;
+    }
+    const field = (name: string) => String(info[info.indexOf(name) + 1] ?? '0');
+    const idMs = (id: string) => Number(id.split('-')[0]);
+    const trimmed = Number(field('entries-added')) > Number(field('length'));
+    let reachesBack = true;
+    if (trimmed) {
+      // Entries before the first one left are gone: fine only if we need nothing before it.
+      const [first] = (await this.redis.xrange(this.key, '-', '+', 'COUNT', 1)) as [string, string[]][];
+      reachesBack = first ? idMs(first[0]) <= since : idMs(field('last-generated-id')) < since;
+    }
+    const entries = (await this.redis.xrange(this.key, `${since}-0`, '+')) as [string, string[]][];
+    return { payloads: entries.map(([, fields]) => fields[fields.indexOf('m') + 1] ?? ''), reachesBack };
   }
 }

@@ -75,6 +75,11 @@ export function createMetrics(cache: string) {
       'When the last message (heartbeats included) arrived from another replica.',
     ),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
+    cacheUsable: gauge('cache_sync_cache_usable', '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).'),
+    recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', ['cache', 'mode', 'reason']),
+    recoverySeconds: histogram('cache_sync_recovery_seconds', 'From the fault being noticed to the cache being trusted again.', LAG_BUCKETS),
+    replayed: counter('cache_invalidations_replayed_total', 'Missed invalidations applied from the stream log (stream mode).'),
+    fillsRejected: counter('cache_fill_fence_rejections_total', 'Cache fills refused because an invalidation overtook the read (fill fences).'),
     httpDuration: new Histogram({
       name: 'http_server_request_duration_seconds',
       help: 'HTTP request duration by route template.',
@@ -101,6 +106,8 @@ export function createMetrics(cache: string) {
     c.inc(labels, 0);
   }
   for (const g of [metrics.size, metrics.subscriberUp, metrics.lastReceived, metrics.members]) g.set(labels, 0);
+  metrics.cacheUsable.set(labels, 1);
+  for (const c of [metrics.replayed, metrics.fillsRejected]) c.inc(labels, 0);
   for (const h of [metrics.lag, metrics.staleWindow, metrics.staleReadAge]) h.zero(labels);
   return metrics;
 }

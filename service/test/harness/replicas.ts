@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
+import { loadConfig } from '../../src/config';
 import { type Replica, type ReplicaConfig, createReplica } from '../../src/replica';
 
 export interface RunningReplica extends Replica {
@@ -14,6 +15,7 @@ export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toStri
 
 export function testConfig(overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {
   return {
+    ...loadConfig({}),
     REPLICA_ID: uniqueName('replica'),
     MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
     REDIS_URL: process.env.REDIS_URL ?? '',

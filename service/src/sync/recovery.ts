@@ -1,0 +1,145 @@
+import type { SubscriberState } from './transport';
+
+export const SYNC_MODES = ['pubsub', 'pubsub-flush', 'stream'] as const;
+export type SyncMode = (typeof SYNC_MODES)[number];
+
+export type RecoveryReason = 'gap' | 'reconnect' | 'silence';
+
+/**
+ * What a replica does when it learns, or suspects, that it missed invalidations. `pubsub` (the
+ * seed) does nothing. The safer modes stop using the local cache while they cannot trust it (the
+ * subscriber is down, or peers have gone silent for longer than the heartbeat timeout) and then
+ * recover: `pubsub-flush` clears the cache, `stream` replays exactly what it missed.
+ */
+export interface SyncPolicy {
+  readonly mode: SyncMode;
+  /** Whether reads may be served from, and fill, the local cache right now. */
+  cacheUsable(): boolean;
+  onMessage(): void;
+  onGap(): void;
+  onSubscriberState(state: SubscriberState): void;
+  setLiveMembers(count: number): void;
+  stop(): void;
+}
+
+export const seedPolicy: SyncPolicy = {
+  mode: 'pubsub',
+  cacheUsable: () => true,
+  onMessage: () => undefined,
+  onGap: () => undefined,
+  onSubscriberState: () => undefined,
+  setLiveMembers: () => undefined,
+  stop: () => undefined,
+};
+
+export interface RecoveringPolicyOptions {
+  mode: Exclude<SyncMode, 'pubsub'>;
+  /** Peers silent this long (while some are expected) make the cache untrusted. */
+  silenceMs: number;
+  /** Recovery starts after a random delay up to this, so replicas do not all hit the database at once. */
+  jitterMs: number;
+  /** Clears the cache (pubsub-flush) or replays what was missed (stream); rejects if it cannot. */
+  recover(reason: RecoveryReason): Promise<void>;
+  onRecovered?(reason: RecoveryReason, ms: number): void;
+  onRecoveryFailed?(reason: RecoveryReason, error: Error): void;
+  now?: () => number;
+}
+
+export class RecoveringPolicy implements SyncPolicy {
+  readonly mode: Exclude<SyncMode, 'pubsub'>;
+  private subscriberUp = true;
+  private lastMessageAt: number;
+  private liveMembers = 1;
+  private recovering = false;
+  /** Set while the cache must not be trusted: until the recovery after a fault has completed. */
+  private untrusted = false;
+  private silent = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(private readonly options: RecoveringPolicyOptions) {
+    this.mode = options.mode;
+    this.now = options.now ?? Date.now;
+    this.lastMessageAt = this.now();
+    this.timer = setInterval(() => this.checkSilence(), Math.max(50, Math.floor(options.silenceMs / 4))).unref();
+  }
+
+  cacheUsable(): boolean {
+    // Checked on every read too: a replica resumed after a pause serves its queued requests
+    // before any timer runs, and must not serve them from a cache it cannot trust.
+    this.checkSilence();
+    return this.subscriberUp && !this.untrusted && !this.silent;
+  }
+
+  onMessage(): void {
+    this.lastMessageAt = this.now();
+    if (this.silent) {
+      this.silent = false;
+      this.trigger('silence');
+    }
+  }
+
+  onGap(): void {
+    this.trigger('gap');
+  }
+
+  onSubscriberState(state: SubscriberState): void {
+    if (state === 'down') {
+      this.subscriberUp = false;
+      this.untrusted = true;
+      return;
+    }
+    if (this.subscriberUp) return; // already up: nothing was missed
+    this.subscriberUp = true;
+    this.lastMessageAt = this.now();
+    this.trigger('reconnect');
+  }
+
+  setLiveMembers(count: number): void {
+    // A peer that just joined has not spoken yet: silence counts from now, not from before it came.
+    if (this.liveMembers <= 1 && count > 1) this.lastMessageAt = this.now();
+    this.liveMembers = count;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private checkSilence(): void {
+    if (this.silent || this.liveMembers <= 1) return;
+    if (this.now() - this.lastMessageAt > this.options.silenceMs) {
+      this.silent = true;
+      this.untrusted = true;
+    }
+  }
+
+  private trigger(reason: RecoveryReason): void {
+    this.untrusted = true;
+    if (this.recovering) {
+      this.again = reason;
+      return;
+    }
+    this.recovering = true;
+    const startedAt = this.now();
+    const delay = Math.random() * this.options.jitterMs;
+    setTimeout(() => {
+      this.options
+        .recover(reason)
+        .then(
+          () => {
+            this.options.onRecovered?.(reason, this.now() - startedAt);
+            if (this.subscriberUp && !this.silent) this.untrusted = false;
+          },
+          (error: Error) => this.options.onRecoveryFailed?.(reason, error),
+        )
+        .finally(() => {
+          this.recovering = false;
+          const again = this.again;
+          this.again = undefined;
+          if (again) this.trigger(again);
+        });
+    }, delay).unref();
+  }
+
+  private again?: RecoveryReason;
+}

@@ -1,0 +1,177 @@
+import { Redis } from 'ioredis';
+import type { Book } from '../../src/books/book';
+import { waitFor } from '../../src/demo/processes';
+import type { SyncMode } from '../../src/sync/recovery';
+import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
+
+const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
+
+async function killSubscriber(replica: RunningReplica) {
+  const redis = new Redis(process.env.REDIS_URL ?? '');
+  try {
+    const list = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+    const id = /(?:^|\s)id=(\d+)/.exec(list.split('\n').find((l) => l.includes(` name=${replica.id}:subscriber `)) ?? '')?.[1];
+    if (!id) throw new Error(`no subscriber for ${replica.id}`);
+    await redis.call('CLIENT', 'KILL', 'ID', id);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * The read-populate race, made deterministic: replica A reads a book from MongoDB (version 1) and
+ * is held before it fills its cache; meanwhile the book is written on replica B (version 2) and
+ * B's invalidation reaches A; then A's read completes and tries to cache version 1.
+ */
+describe.each([
+  ['pubsub', true],
+  ['pubsub-flush', false],
+  ['stream', false],
+] as [SyncMode, boolean][])('read-populate race in %s mode', (mode, cachesStale) => {
+  let replicas: RunningReplica[] = [];
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
+
+  it(cachesStale ? 'caches the stale value (no fences)' : 'never caches the stale value (fill fences)', async () => {
+    replicas = await startCluster(2, { ...quick, SYNC_MODE: mode });
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const id = (await http('POST', `${b.url}/books`, { name: `Race ${mode}`, author: 'n/a', year: 1 })).json.id as string;
+
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let readDone: (book: Book | null) => void = () => undefined;
+    const dbRead = new Promise<Book | null>((resolve) => (readDone = resolve));
+    const original = a.repository.findById.bind(a.repository);
+    a.repository.findById = async (bookId: string) => {
+      const book = await original(bookId);
+      readDone(book);
+      await held;
+      return book;
+    };
+
+    const slowRead = http('GET', `${a.url}/books/${id}`);
+    expect((await dbRead)?.version).toBe(1);
+    const receivedBefore = await metricValue(a, 'cache_invalidations_received_total');
+    expect((await http('PATCH', `${b.url}/books/${id}`, { year: 2 })).json.version).toBe(2);
+    await waitFor(async () => (await metricValue(a, 'cache_invalidations_received_total')) === receivedBefore + 1, {
+      message: 'the invalidation reached A during its read',
+    });
+    release();
+    expect((await slowRead).json.version).toBe(1); // that read was legitimately served before the write
+    a.repository.findById = original;
+
+    const next = await http('GET', `${a.url}/books/${id}`);
+    if (cachesStale) {
+      expect({ cache: next.headers.get('x-cache'), version: next.json.version }).toEqual({ cache: 'HIT', version: 1 });
+    } else {
+      expect({ cache: next.headers.get('x-cache'), version: next.json.version }).toEqual({ cache: 'MISS', version: 2 });
+      expect(await metricValue(a, 'cache_fill_fence_rejections_total')).toBe(1);
+    }
+  });
+});
+
+describe('pubsub-flush recovery', () => {
+  let replicas: RunningReplica[] = [];
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
+
+  it('bypasses the cache while the subscriber is down, then flushes on reconnect, and on a gap', async () => {
+    replicas = await startCluster(2, { ...quick, SYNC_MODE: 'pubsub-flush' });
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const id = (await http('POST', `${a.url}/books`, { name: 'Flush', author: 'n/a', year: 1 })).json.id as string;
+    await http('GET', `${b.url}/books/${id}`);
+    expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
+
+    b.transport.subscriber.disconnect(true); // drops the connection; ioredis reconnects
+    await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1 || b.transport.subscriberState === 'down');
+    if (b.transport.subscriberState === 'down') {
+      expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');
+    }
+    await waitFor(async () => (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'reconnect' })) === 1, {
+      message: 'flush after reconnect',
+    });
+    expect(await metricValue(b, 'cache_evictions_total', { reason: 'flush' })).toBeGreaterThanOrEqual(1);
+    expect(b.cache.size).toBe(0);
+
+    // A gap: A's next two invalidations are lost on the wire; B learns of it from the next message.
+    // First let a message arrive after the reconnect, so any gap the disconnect left is counted.
+    const reconnectedAt = Date.now() / 1000;
+    await waitFor(async () => (await metricValue(b, 'cache_invalidation_last_received_timestamp_seconds')) > reconnectedAt);
+    await waitFor(() => b.policy.cacheUsable(), { message: 'trusted again' });
+    const gapsBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' });
+    await http('GET', `${b.url}/books/${id}`);
+    expect(b.cache.size).toBe(1);
+    await fetch(`${a.url}/books/${id}`); // warm A too
+    const missedBefore = await metricValue(b, 'cache_invalidations_missed_total');
+    a.chaos.dropNextPublishes(2);
+    await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
+    await http('PATCH', `${a.url}/books/${id}`, { year: 3 });
+    await waitFor(async () => (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' })) === gapsBefore + 1, {
+      message: 'flush after a gap',
+    });
+    expect(await metricValue(b, 'cache_invalidations_missed_total')).toBe(missedBefore + 2);
+    expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(3);
+  });
+
+  it('stops trusting the cache when peers fall silent beyond the timeout', async () => {
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const id = (await http('POST', `${a.url}/books`, { name: 'Silence', author: 'n/a', year: 1 })).json.id as string;
+    const silencesBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' });
+    await http('GET', `${b.url}/books/${id}`);
+    // A stops heartbeating (as if paused); B hears nothing for longer than SYNC_SILENCE_MS.
+    a.publisher.stopHeartbeats();
+    await waitFor(async () => (await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache') === 'MISS', { message: 'bypass on silence' });
+    expect(await metricValue(b, 'cache_sync_cache_usable')).toBe(0);
+    a.publisher.startHeartbeats();
+    await waitFor(async () => (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' })) === silencesBefore + 1, {
+      message: 'flush when peers speak again',
+    });
+    await http('GET', `${b.url}/books/${id}`);
+    expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
+  });
+});
+
+describe('stream recovery', () => {
+  let replicas: RunningReplica[] = [];
+  afterAll(async () => {
+    await Promise.all(replicas.map((r) => r.stop()));
+  });
+
+  it('replays exactly the invalidations it missed from the log, without flushing', async () => {
+    replicas = await startCluster(2, { ...quick, SYNC_MODE: 'stream' });
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) ids.push((await http('POST', `${a.url}/books`, { name: `Stream ${i}`, author: 'n/a', year: 1 })).json.id as string);
+    for (const id of ids) await http('GET', `${b.url}/books/${id}`);
+    expect(b.cache.size).toBe(5);
+
+    await b.transport.pauseSubscriber(400); // unsubscribed: these writes never reach it over Pub/Sub
+    for (const id of ids.slice(0, 3)) await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_replayed_total')) === 3, { message: 'three entries replayed' });
+    await waitFor(() => b.policy.cacheUsable(), { message: 'cache trusted again' });
+
+    expect(await metricValue(b, 'cache_evictions_total', { reason: 'flush' })).toBe(0);
+    expect(b.cache.size).toBe(2); // the two books nobody wrote are still cached
+    for (const id of ids) expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(ids.indexOf(id) < 3 ? 2 : 1);
+  });
+
+  it('flushes when the log no longer reaches back far enough', async () => {
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const id = (await http('POST', `${a.url}/books`, { name: 'Trimmed', author: 'n/a', year: 1 })).json.id as string;
+    await http('GET', `${b.url}/books/${id}`);
+    await b.transport.pauseSubscriber(400);
+    await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
+    // Trim the log entirely, as MAXLEN would after a long outage.
+    const redis = new Redis(process.env.REDIS_URL ?? '');
+    const channel = (a.transport as unknown as { options: { channel: string } }).options.channel;
+    await redis.xtrim(`${channel}:log`, 'MAXLEN', 0);
+    redis.disconnect();
+    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
+    await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
+      message: 'flush instead of replay',
+    });
+    expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(2);
+  });
+});
