@@ -84,7 +84,7 @@ describe('pubsub-flush recovery', () => {
     await http('GET', `${b.url}/books/${id}`);
     expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
 
-    b.transport.subscriber.disconnect(true); // drops the connection; ioredis reconnects
+    await killSubscriber(b); // Redis drops the connection; ioredis reconnects
     await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1 || b.transport.subscriberState === 'down');
     if (b.transport.subscriberState === 'down') {
       expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');
