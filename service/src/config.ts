@@ -37,6 +37,7 @@ const configSchema = z.object({
   SYNC_JITTER_MS: integer(0, 60_000).default(200),
   FENCE_MS: integer(0, 3_600_000).default(10_000),
   STREAM_MAXLEN: integer(100, 100_000_000).default(100_000),
+  OUTBOX_AGE_MS: integer(100, 600_000).default(1500),
   STALE_CHECK_SAMPLE_RATE: ratio.default(0),
   STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
   CHAOS_ENABLED: z.enum(['0', '1']).default('0').transform((v) => v === '1'),

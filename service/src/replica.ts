@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { Book } from './books/book';
 import { BookRepository } from './books/book-repository';
 import { BookService } from './books/book-service';
+import { OutboxSweeper } from './books/outbox-sweeper';
 import { LocalCache } from './cache/local-cache';
 import { ChaosSwitch } from './chaos/chaos-switch';
 import type { Config } from './config';
@@ -52,6 +53,7 @@ export type ReplicaConfig = Pick<
   | 'SYNC_JITTER_MS'
   | 'FENCE_MS'
   | 'STREAM_MAXLEN'
+  | 'OUTBOX_AGE_MS'
   | 'STALE_CHECK_SAMPLE_RATE'
   | 'STALE_CHECK_GRACE_MS'
   | 'MAX_BODY_BYTES'
@@ -79,7 +81,9 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
   });
   transport.onSubscriberState(subscriberStateMetrics(metrics, logger));
 
-  const repository = await BookRepository.connect(config.MONGODB_URI);
+  // The safer modes close the crash-after-commit window with an outbox in the book document.
+  const outbox = mode !== 'pubsub';
+  const repository = await BookRepository.connect(config.MONGODB_URI, { outbox });
   try {
     await transport.connect();
   } catch (error) {
@@ -142,6 +146,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     staleCheckGraceMs: config.STALE_CHECK_GRACE_MS,
     stale: staleMetricsObserver(metrics),
     faults: chaos,
+    outbox,
     cacheUsable: () => {
       const usable = policy.cacheUsable();
       metrics.cacheUsable.set({ cache: CACHE_NAME }, usable ? 1 : 0);
@@ -167,6 +172,24 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     ],
   });
 
+  const sweeper = outbox
+    ? new OutboxSweeper({
+        repository,
+        publisher,
+        logger,
+        ageMs: config.OUTBOX_AGE_MS,
+        intervalMs: Math.max(100, Math.floor(config.OUTBOX_AGE_MS / 3)),
+        evictLocally: (keys, id, version) => {
+          for (const key of keys) cache.evictOlderThan(key, id, version, 'invalidation');
+        },
+        onRepublished: (entry) => {
+          metrics.outboxRepublished.inc({ cache: CACHE_NAME });
+          logger.warn({ id: entry.id, version: entry.version, op: entry.op }, 'republished an orphaned invalidation from the outbox');
+        },
+      })
+    : undefined;
+  sweeper?.start();
+
   return {
     app,
     books,
@@ -179,6 +202,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     chaos,
     policy,
     async close() {
+      sweeper?.stop();
       policy.stop();
       await publisher.stop();
       await transport.close();

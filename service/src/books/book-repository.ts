@@ -24,7 +24,26 @@ interface BookDocument {
   updatedAt: Date;
   /** When each of the last versions was written, oldest first; the last entry is `version`'s. */
   writeTimes: Date[];
+  /** Names the book had lately (an invalidation replayed from the outbox evicts them all). */
+  recentNames?: string[];
+  /** Set in the same operation as the write, cleared once its invalidation is published. */
+  outbox?: { op: 'create' | 'update' | 'delete'; at: Date; claimedUntil?: Date };
+  /** A deletion whose invalidation is not published yet (outbox mode): gone for readers. */
+  deletedAt?: Date;
 }
+
+/** A write whose invalidation may not have been published (its replica died, or Redis was away). */
+export interface OutboxEntry {
+  id: string;
+  version: number;
+  op: 'create' | 'update' | 'delete';
+  names: string[];
+  at: number;
+}
+
+const NAMES_KEPT = 4;
+// Filters built here, not from client input, so they are exempt from sanitizeFilter.
+const live = () => ({ deletedAt: mongoose.trusted({ $exists: false }) });
 
 /** How many write times a book keeps: enough to date the first version a stale entry missed. */
 const WRITE_TIMES_KEPT = 8;
@@ -55,6 +74,9 @@ const bookSchema = new Schema<BookDocument>(
     version: { type: Number, required: true, default: 1 },
     updatedAt: { type: Date, required: true },
     writeTimes: { type: [Date], default: [] },
+    recentNames: { type: [String], default: undefined },
+    outbox: { type: new Schema({ op: String, at: Date, claimedUntil: Date }, { _id: false }), required: false },
+    deletedAt: { type: Date, required: false },
   },
   { versionKey: false, strict: 'throw', collection: 'books' },
 );
@@ -82,14 +104,21 @@ const isDuplicateKey = (error: unknown) => {
 export class BookRepository {
   private readonly model: Model<BookDocument>;
 
-  constructor(private readonly connection: Connection) {
+  /**
+   * With `outbox`, every write also marks the book, in the same operation, as having an
+   * invalidation to publish; a crash between commit and publish leaves the mark for a sweeper.
+   */
+  constructor(
+    private readonly connection: Connection,
+    private readonly outbox = false,
+  ) {
     this.model = connection.model<BookDocument>('Book', bookSchema);
   }
 
-  static async connect(uri: string): Promise<BookRepository> {
+  static async connect(uri: string, options: { outbox?: boolean } = {}): Promise<BookRepository> {
     const connection = mongoose.createConnection(uri, { sanitizeFilter: true, serverSelectionTimeoutMS: 5000 });
     await connection.asPromise();
-    const repository = new BookRepository(connection);
+    const repository = new BookRepository(connection, options.outbox);
     await repository.model.createIndexes();
     return repository;
   }
@@ -97,7 +126,13 @@ export class BookRepository {
   async create(input: BookInput): Promise<WriteResult> {
     try {
       const now = new Date();
-      const created = await this.model.create({ ...input, version: 1, updatedAt: now, writeTimes: [now] });
+      const created = await this.model.create({
+        ...input,
+        version: 1,
+        updatedAt: now,
+        writeTimes: [now],
+        ...(this.outbox ? { outbox: { op: 'create', at: now, claimedUntil: now }, recentNames: [input.name] } : {}),
+      });
       return { before: null, after: toBook(created.toObject()), committedAt: preciseNow() };
     } catch (error) {
       if (isDuplicateKey(error)) throw new DuplicateNameError(input.name);
@@ -106,18 +141,20 @@ export class BookRepository {
   }
 
   async findById(id: string): Promise<Book | null> {
-    const doc = await this.model.findById(id).lean<BookDocument>();
+    const doc = await this.model.findOne({ _id: new Types.ObjectId(id), ...live() }).lean<BookDocument>();
     return doc ? toBook(doc) : null;
   }
 
   async findByName(name: string): Promise<Book | null> {
-    const doc = await this.model.findOne({ name: { $eq: name } }).lean<BookDocument>();
+    const doc = await this.model.findOne({ name: { $eq: name }, ...live() }).lean<BookDocument>();
     return doc ? toBook(doc) : null;
   }
 
   /** The authoritative version and when its recent versions were written, for stale checks. */
   async findVersion(id: string): Promise<VersionHistory | null> {
-    const doc = await this.model.findById(id, { version: 1, updatedAt: 1, writeTimes: 1 }).lean<BookDocument>();
+    const doc = await this.model
+      .findOne({ _id: new Types.ObjectId(id), ...live() }, { version: 1, updatedAt: 1, writeTimes: 1 })
+      .lean<BookDocument>();
     if (!doc) return null;
     const writeTimes = (doc.writeTimes ?? []).slice(-WRITE_TIMES_KEPT).map((t) => t.getTime());
     return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes };
@@ -129,11 +166,14 @@ export class BookRepository {
     try {
       const before = await this.model
         .findOneAndUpdate(
-          { _id: new Types.ObjectId(id) },
+          { _id: new Types.ObjectId(id), ...live() },
           {
-            $set: { ...changes, updatedAt },
+            $set: { ...changes, updatedAt, ...(this.outbox ? { outbox: { op: 'update', at: updatedAt, claimedUntil: updatedAt } } : {}) },
             $inc: { version: 1 },
-            $push: { writeTimes: { $each: [updatedAt], $slice: -WRITE_TIMES_KEPT } },
+            $push: {
+              writeTimes: { $each: [updatedAt], $slice: -WRITE_TIMES_KEPT },
+              ...(this.outbox && changes.name ? { recentNames: { $each: [changes.name], $slice: -NAMES_KEPT } } : {}),
+            },
           },
           { returnDocument: 'before', runValidators: true },
         )
@@ -149,16 +189,63 @@ export class BookRepository {
     }
   }
 
-  /** Deletes the book; the returned `after` carries the version the deletion takes (last + 1). */
+  /**
+   * Deletes the book; the returned `after` carries the version the deletion takes (last + 1).
+   * With the outbox the document stays, marked deleted, until its invalidation is published.
+   */
   async delete(id: string): Promise<WriteResult | null> {
-    const doc = await this.model.findOneAndDelete({ _id: new Types.ObjectId(id) }).lean<BookDocument>();
+    const filter = { _id: new Types.ObjectId(id), ...live() };
+    const now = new Date();
+    const doc = this.outbox
+      ? await this.model
+          .findOneAndUpdate(filter, {
+            $set: { deletedAt: now, outbox: { op: 'delete', at: now, claimedUntil: now } },
+            $inc: { version: 1 },
+            $push: { writeTimes: { $each: [now], $slice: -WRITE_TIMES_KEPT } },
+          })
+          .lean<BookDocument>()
+      : await this.model.findOneAndDelete(filter).lean<BookDocument>();
     if (!doc) return null;
     const before = toBook(doc);
     return { before, after: { ...before, version: before.version + 1 }, committedAt: preciseNow() };
   }
 
   async count(): Promise<number> {
-    return this.model.countDocuments({});
+    return this.model.countDocuments(live());
+  }
+
+  /** The invalidation of this write is published: clear its outbox mark (and finish a deletion). */
+  async settleOutbox(id: string, version: number, op: OutboxEntry['op']): Promise<void> {
+    const filter = { _id: new Types.ObjectId(id), version };
+    if (op === 'delete') await this.model.deleteOne(filter);
+    else await this.model.updateOne(filter, { $unset: { outbox: 1 } });
+  }
+
+  /** Claims up to `limit` outbox marks older than `olderThan` for `claimMs`, so one replica republishes each. */
+  async claimOutbox(olderThan: number, claimMs: number, limit = 100): Promise<OutboxEntry[]> {
+    const claimed: OutboxEntry[] = [];
+    while (claimed.length < limit) {
+      const now = new Date();
+      const doc = await this.model
+        .findOneAndUpdate(
+          {
+            'outbox.at': mongoose.trusted({ $lt: new Date(olderThan) }),
+            'outbox.claimedUntil': mongoose.trusted({ $lt: now }),
+          },
+          { $set: { 'outbox.claimedUntil': new Date(now.getTime() + claimMs) } },
+          { returnDocument: 'after' },
+        )
+        .lean<BookDocument>();
+      if (!doc?.outbox) break;
+      claimed.push({
+        id: doc._id.toHexString(),
+        version: doc.version,
+        op: doc.outbox.op,
+        names: [...new Set([doc.name, ...(doc.recentNames ?? [])])],
+        at: doc.outbox.at.getTime(),
+      });
+    }
+    return claimed;
   }
 
   /**

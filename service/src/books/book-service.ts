@@ -43,6 +43,8 @@ export interface BookServiceOptions {
   faults?: CommitFaults;
   /** The sync policy's verdict: false while the cache cannot be trusted (reads bypass it). */
   cacheUsable?: () => boolean;
+  /** Writes carry an outbox mark (see BookRepository): clear it once the invalidation is out. */
+  outbox?: boolean;
 }
 
 /** Cache-aside reads by id and by name; writes go to MongoDB, then evict locally, then publish. */
@@ -101,6 +103,11 @@ export class BookService {
     this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');
     try {
       await this.options.publisher.publish({ keys, id: after.id, version: after.version, op, committedAt });
+      if (this.options.outbox) {
+        this.options.repository
+          .settleOutbox(after.id, after.version, op)
+          .catch((error) => this.options.logger.debug({ err: error }, 'outbox not cleared; the sweeper will republish'));
+      }
     } catch (error) {
       // The write is committed and must be reported as done; the lost message is counted
       // (publish errors, and a sequence gap on every receiver).

@@ -7,6 +7,7 @@ import { type Probe, startProbe } from '../probe/probe';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
+import type { SyncMode } from '../sync/recovery';
 
 /** Sums the samples of `name` (classic text exposition) whose labels include `labels`. */
 export function sampleSum(exposition: string, name: string, labels: Record<string, string> = {}): number {
@@ -40,6 +41,9 @@ export interface Stack {
   prometheus?: Prometheus;
   /** The probe's /metrics, for Prometheus. */
   probeMetricsUrl?: string;
+  /** The replicas' database. */
+  databaseUri: string;
+  syncMode: SyncMode;
   /** A plain client on Redis itself (not through any proxy). */
   admin: Redis;
   channel: string;
@@ -61,6 +65,7 @@ export interface StackOptions {
   prometheus?: boolean;
   heartbeatMs?: number;
   logLevel?: string;
+  syncMode?: SyncMode;
   redisArgs?: string[];
   /** Replicas (by index) that take the probe's writes; default all. */
   writers?: number[];
@@ -113,6 +118,7 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
       CHAOS_ENABLED: '1',
       CHAOS_PORT: String(adminPort),
       LOG_LEVEL: options.logLevel ?? 'warn',
+      SYNC_MODE: options.syncMode ?? 'pubsub',
     });
 
   for (let i = 1; i <= count; i += 1) {
@@ -180,6 +186,8 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
     mongo,
     prometheus,
     probeMetricsUrl,
+    databaseUri: `${mongoUri}/${database}`,
+    syncMode: options.syncMode ?? 'pubsub',
     admin,
     channel,
     replicas,

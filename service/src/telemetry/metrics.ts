@@ -79,6 +79,10 @@ export function createMetrics(cache: string) {
     recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', ['cache', 'mode', 'reason']),
     recoverySeconds: histogram('cache_sync_recovery_seconds', 'From the fault being noticed to the cache being trusted again.', LAG_BUCKETS),
     replayed: counter('cache_invalidations_replayed_total', 'Missed invalidations applied from the stream log (stream mode).'),
+    outboxRepublished: counter(
+      'cache_outbox_republished_total',
+      'Invalidations published from the outbox because their writer never did (crash, Redis away).',
+    ),
     fillsRejected: counter('cache_fill_fence_rejections_total', 'Cache fills refused because an invalidation overtook the read (fill fences).'),
     httpDuration: new Histogram({
       name: 'http_server_request_duration_seconds',
@@ -107,7 +111,7 @@ export function createMetrics(cache: string) {
   }
   for (const g of [metrics.size, metrics.subscriberUp, metrics.lastReceived, metrics.members]) g.set(labels, 0);
   metrics.cacheUsable.set(labels, 1);
-  for (const c of [metrics.replayed, metrics.fillsRejected]) c.inc(labels, 0);
+  for (const c of [metrics.replayed, metrics.fillsRejected, metrics.outboxRepublished]) c.inc(labels, 0);
   for (const h of [metrics.lag, metrics.staleWindow, metrics.staleReadAge]) h.zero(labels);
   return metrics;
 }
