@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
-	crash-before-publish demo
+	crash-before-publish demo experiment
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -48,7 +48,10 @@ start: build ## Run one replica from the environment (see README: Configuration)
 	npm start
 
 demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURATION=60 runs a fault and writes a report
-	node dist/demo/main.js $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION))
+	node dist/demo/main.js $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE))
+
+experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 8 min)
+	npx tsx bench/experiment.ts
 
 up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard
 	$(COMPOSE) up -d --build

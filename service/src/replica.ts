@@ -179,6 +179,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
         logger,
         ageMs: config.OUTBOX_AGE_MS,
         intervalMs: Math.max(100, Math.floor(config.OUTBOX_AGE_MS / 3)),
+        canPublish: () => transport.subscriberState === 'up' && transport.publisher.status === 'ready',
         evictLocally: (keys, id, version) => {
           for (const key of keys) cache.evictOlderThan(key, id, version, 'invalidation');
         },

@@ -45,7 +45,12 @@ const NAMES_KEPT = 4;
 // Filters built here, not from client input, so they are exempt from sanitizeFilter.
 const live = () => ({ deletedAt: mongoose.trusted({ $exists: false }) });
 
-/** How many write times a book keeps: enough to date the first version a stale entry missed. */
+/**
+ * How many write times a book keeps: enough to date the first version a stale entry missed.
+ * MongoDB applies the $slice that keeps it so; FerretDB v1 ignores $slice and lets the array grow
+ * (reads use the last entries only). Trimming it with a second update would race the next write
+ * there, as FerretDB v1 does not apply updates atomically.
+ */
 const WRITE_TIMES_KEPT = 8;
 
 /** When version `version` of a book was written, as far as its kept write times tell. */
@@ -180,7 +185,6 @@ export class BookRepository {
         .lean<BookDocument>();
       if (!before) return null;
       const committedAt = preciseNow();
-      if ((before.writeTimes?.length ?? 0) >= 2 * WRITE_TIMES_KEPT) this.trimWriteTimes(before._id, before.version + 1);
       const after: BookDocument = { ...before, ...definedOnly(changes), version: before.version + 1, updatedAt };
       return { before: toBook(before), after: toBook(after), committedAt };
     } catch (error) {
@@ -246,22 +250,6 @@ export class BookRepository {
       });
     }
     return claimed;
-  }
-
-  /**
-   * MongoDB applies $slice in the $push above; FerretDB v1 ignores it and lets the array grow.
-   * Trim it then, unless another write got there first (its own $push keeps the order right).
-   */
-  private trimWriteTimes(id: Types.ObjectId, version: number): void {
-    void this.model
-      .findOne({ _id: id, version }, { writeTimes: 1 })
-      .lean<BookDocument>()
-      .then((doc) =>
-        doc
-          ? this.model.updateOne({ _id: id, version }, { $set: { writeTimes: doc.writeTimes.slice(-WRITE_TIMES_KEPT) } })
-          : undefined,
-      )
-      .catch(() => undefined);
   }
 
   async ping(): Promise<void> {

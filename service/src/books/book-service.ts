@@ -103,8 +103,9 @@ export class BookService {
     this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');
     try {
       await this.options.publisher.publish({ keys, id: after.id, version: after.version, op, committedAt });
+      // Cleared before the response, so the client's next write of this book cannot race it.
       if (this.options.outbox) {
-        this.options.repository
+        await this.options.repository
           .settleOutbox(after.id, after.version, op)
           .catch((error) => this.options.logger.debug({ err: error }, 'outbox not cleared; the sweeper will republish'));
       }

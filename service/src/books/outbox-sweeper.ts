@@ -10,6 +10,8 @@ export interface OutboxSweeperOptions {
   /** A mark older than this is taken as orphaned: its writer died or could not publish. */
   ageMs: number;
   intervalMs: number;
+  /** Only a replica connected to the bus claims marks: a cut-off one would hold them and fail. */
+  canPublish(): boolean;
   /** Applies the invalidation here too: a replica does not receive its own messages. */
   evictLocally(keys: string[], id: string, version: number): void;
   onRepublished?(entry: OutboxEntry): void;
@@ -35,12 +37,12 @@ export class OutboxSweeper {
   }
 
   async sweep(): Promise<number> {
-    if (this.running) return 0;
+    if (this.running || !this.options.canPublish()) return 0;
     this.running = true;
     const { repository, publisher, logger, ageMs } = this.options;
     let republished = 0;
     try {
-      for (const entry of await repository.claimOutbox(Date.now() - ageMs, 5 * ageMs)) {
+      for (const entry of await repository.claimOutbox(Date.now() - ageMs, 2 * ageMs)) {
         const keys = [idKey(entry.id), ...entry.names.map(nameKey)];
         this.options.evictLocally(keys, entry.id, entry.version);
         await publisher.publish({ keys, id: entry.id, version: entry.version, op: entry.op, committedAt: entry.at });

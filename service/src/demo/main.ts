@@ -6,11 +6,12 @@ import { FAULTS, type FaultName, heal, inject, isFaultName } from './faults';
 import { Monitor } from './monitor';
 import { ferretdbBinary, onPath, ROOT } from './processes';
 import { writeReport } from './report';
+import { SYNC_MODES } from '../sync/recovery';
 import { type Stack, startStack } from './stack';
 import { renderPlain, renderView, type ViewState } from './view';
 
 const USAGE = `usage: make demo [SCENARIO=<fault> DURATION=<seconds>]
-  (or node dist/demo/main.js [--scenario F --duration S --report DIR] [--ttl S] [--rate N])
+  (or node dist/demo/main.js [--scenario F --duration S --report DIR] [--ttl S] [--rate N] [--mode M])
   faults: ${Object.keys(FAULTS).join(', ')}`;
 
 const optionsSchema = z.object({
@@ -22,6 +23,7 @@ const optionsSchema = z.object({
   report: z.string().optional(),
   ttl: z.coerce.number().int().min(1).max(86400).default(300),
   rate: z.coerce.number().positive().max(5000).default(50),
+  mode: z.enum(SYNC_MODES).default('pubsub'),
 });
 
 /** What the demo needs on this machine, and how to get what is missing. */
@@ -54,7 +56,15 @@ async function main(): Promise<number> {
 
   process.stdout.write('demo: starting redis-server, the MongoDB-wire server, 3 replicas, the probe and prometheus...\n');
   const startedAt = Date.now();
-  const stack = await startStack({ ttlSeconds: options.ttl, prometheus: true, probeRate: options.rate, probeKeys: 50, seed: 1, heartbeatMs: 500 });
+  const stack = await startStack({
+    ttlSeconds: options.ttl,
+    prometheus: true,
+    probeRate: options.rate,
+    probeKeys: 50,
+    seed: 1,
+    heartbeatMs: 500,
+    syncMode: options.mode,
+  });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -115,6 +125,7 @@ async function scripted(stack: Stack, monitor: Monitor, fault: FaultName, option
   const dir = options.report ?? join(ROOT, 'reports', `demo-${fault}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   writeReport(dir, {
     scenario: FAULTS[fault].label,
+    mode: stack.syncMode,
     faultedReplica: stack.replicas[faulted]!.id,
     durationSeconds: options.duration,
     faultAt,
@@ -141,7 +152,7 @@ const KEY_HEALS: Record<string, FaultName> = { r: 'kill', u: 'pause', h: 'cut' }
 /** The live view: redrawn every second; keys inject and heal faults; q or Ctrl-C stops everything. */
 async function interactive(stack: Stack, monitor: Monitor, urls: string[]): Promise<number> {
   const tty = process.stdout.isTTY === true && process.stdin.isTTY === true;
-  const state: ViewState = { selected: stack.replicas.length - 1, events: [], urls: tty ? urls.slice(-1) : [], mode: 'pubsub' };
+  const state: ViewState = { selected: stack.replicas.length - 1, events: [], urls: tty ? urls.slice(-1) : [], mode: stack.syncMode };
   const log = (text: string) => state.events.push({ t: monitor.samples.at(-1)?.t ?? 0, text });
   let redisDown = false;
   let quit: () => void = () => undefined;
@@ -151,7 +162,13 @@ async function interactive(stack: Stack, monitor: Monitor, urls: string[]): Prom
     if (key === 'q' || key === '\u0003') return quit();
     if (/^[1-9]$/.test(key) && Number(key) <= stack.replicas.length) state.selected = Number(key) - 1;
     try {
-      if (key === 'R') {
+      if (key === 'm') {
+        const next = SYNC_MODES[(SYNC_MODES.indexOf(stack.syncMode) + 1) % SYNC_MODES.length]!;
+        log(`switching every replica to ${next} (rolling restart)...`);
+        await stack.setMode(next);
+        state.mode = next;
+        log(`now in ${next} mode`);
+      } else if (key === 'R') {
         log(redisDown ? await heal(stack, 'restart-redis', 0) : await inject(stack, 'restart-redis', 0));
         redisDown = !redisDown;
       } else if (KEY_FAULTS[key]) log(await inject(stack, KEY_FAULTS[key], state.selected));

@@ -5,6 +5,7 @@ import type { ReplicaSample, Sample } from './monitor';
 
 export interface RunReport {
   scenario: string;
+  mode: string;
   faultedReplica: string;
   durationSeconds: number;
   /** Seconds since start. */
@@ -56,7 +57,7 @@ function markdown(report: RunReport): string {
     (r) => `| ${r.replica} | ${r.missed} | ${r.staleService} | ${r.staleProbe} | ${r.maxStaleWindowSeconds.toFixed(2)} s | ${r.probeErrors} |`,
   );
   return [
-    `# Demo run: ${report.scenario} on ${report.faultedReplica}`,
+    `# Demo run: ${report.scenario} on ${report.faultedReplica} (${report.mode} mode)`,
     '',
     `${report.durationSeconds} s of probe traffic; fault at ${report.faultAt.toFixed(0)} s, healed at ${report.healAt.toFixed(0)} s.`,
     '',
@@ -84,7 +85,7 @@ function html(report: RunReport): string {
 <html lang="en"><head><meta charset="utf-8"><title>local-cache-sync demo: ${escapeHtml(report.scenario)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}figure{margin:16px 0}</style>
 </head><body>
-<h1>${escapeHtml(report.scenario)} on ${escapeHtml(report.faultedReplica)}</h1>
+<h1>${escapeHtml(report.scenario)} on ${escapeHtml(report.faultedReplica)}, ${escapeHtml(report.mode)} mode</h1>
 <p>${report.durationSeconds} s of probe traffic; the shaded band is the fault, from ${report.faultAt.toFixed(0)} s to ${report.healAt.toFixed(0)} s.</p>
 <table><tr><th>replica</th><th>messages missed</th><th>stale reads (service)</th><th>stale reads (probe)</th><th>max stale window</th><th>probe errors</th></tr>${table}</table>
 ${charts.join('\n')}

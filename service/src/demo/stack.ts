@@ -43,7 +43,7 @@ export interface Stack {
   probeMetricsUrl?: string;
   /** The replicas' database. */
   databaseUri: string;
-  syncMode: SyncMode;
+  readonly syncMode: SyncMode;
   /** A plain client on Redis itself (not through any proxy). */
   admin: Redis;
   channel: string;
@@ -51,6 +51,8 @@ export interface Stack {
   probe: Probe;
   /** Starts replica i again on its old port (after a kill or a crash). */
   restart(i: number): Promise<void>;
+  /** Restarts every replica, one at a time, in another sync mode. */
+  setMode(mode: SyncMode): Promise<void>;
   /** Every process and temporary folder the stack started, to prove they are gone after stop(). */
   resources(): { pids: number[]; dirs: string[] };
   stop(): Promise<void>;
@@ -100,11 +102,13 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
   if (mongo) cleanups.push(() => mongo.destroy());
   const mongoUri = options.mongoUri ?? mongo!.uri;
   const admin = new Redis(redis.url);
+  admin.on('error', () => undefined); // it reconnects by itself when Redis restarts
   cleanups.push(async () => admin.disconnect());
   const channel = uniqueName('book-channel');
   const database = uniqueName('books');
   const replicas: StackReplica[] = [];
   const count = options.replicas ?? 3;
+  let syncMode: SyncMode = options.syncMode ?? 'pubsub';
 
   const launch = async (id: string, port: number, adminPort: number, proxy: TcpProxy) =>
     spawnReplica(id, {
@@ -118,7 +122,7 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
       CHAOS_ENABLED: '1',
       CHAOS_PORT: String(adminPort),
       LOG_LEVEL: options.logLevel ?? 'warn',
-      SYNC_MODE: options.syncMode ?? 'pubsub',
+      SYNC_MODE: syncMode,
     });
 
   for (let i = 1; i <= count; i += 1) {
@@ -181,13 +185,21 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
     prometheus = started;
   }
 
+  const restart = async (i: number) => {
+    const replica = replicas[i]!;
+    const adminPort = Number(new URL(replica.adminUrl).port);
+    replica.process = await launch(replica.id, replica.port, adminPort, replica.proxy);
+  };
+
   return {
     redis,
     mongo,
     prometheus,
     probeMetricsUrl,
     databaseUri: `${mongoUri}/${database}`,
-    syncMode: options.syncMode ?? 'pubsub',
+    get syncMode() {
+      return syncMode;
+    },
     admin,
     channel,
     replicas,
@@ -199,10 +211,13 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
         dirs: servers.map((x) => x.dataDir),
       };
     },
-    async restart(i) {
-      const replica = replicas[i]!;
-      const adminPort = Number(new URL(replica.adminUrl).port);
-      replica.process = await launch(replica.id, replica.port, adminPort, replica.proxy);
+    restart,
+    async setMode(mode) {
+      syncMode = mode;
+      for (const [i, replica] of replicas.entries()) {
+        if (replica.alive()) await replica.process.stop('SIGTERM');
+        await restart(i);
+      }
     },
     stop: stopAll,
   };

@@ -67,8 +67,8 @@ const scenarios: Scenario[] = [
     async signals(c) {
       expect(await sum(c, 'cache_invalidation_receivers_missing_total', {}, [0, 1])).toBeGreaterThan(0);
       expect(c.probe.summary().replicas[2]!.errors).toBeGreaterThan(0);
-      // It came back cold: its first reads were misses.
-      expect(await c.replicas[2]!.metric('cache_gets_total', { result: 'miss' })).toBeGreaterThan(0);
+      // It came back cold: its first reads are misses.
+      await waitFor(async () => (await c.replicas[2]!.metric('cache_gets_total', { result: 'miss' })) > 0, { message: 'cold restart' });
     },
   },
   {
@@ -90,7 +90,7 @@ const scenarios: Scenario[] = [
         },
         { timeoutMs: 20_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
       );
-      await moreWrites(c, 15);
+      await moreWrites(c, 40);
     },
     detect: ['missed messages on the resumed replica', async (c) => (await c.replicas[2]!.metric('cache_invalidations_missed_total')) > 0],
     async heal(c) {
@@ -110,7 +110,7 @@ const scenarios: Scenario[] = [
     async inject(c) {
       c.replicas[2]!.proxy.cutOff();
       await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0, { message: 'subscriber down' });
-      await moreWrites(c, 15);
+      await moreWrites(c, 40);
     },
     detect: ['subscriber down on the cut replica', async (c) => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0],
     async heal(c) {
@@ -132,7 +132,7 @@ const scenarios: Scenario[] = [
     allWritesAcknowledged: true,
     async inject(c) {
       await c.redis.stop();
-      await moreWrites(c, 30);
+      await moreWrites(c, 40);
     },
     detect: ['publish errors', async (c) => (await sum(c, 'cache_invalidation_publish_errors_total')) > 0],
     async heal(c) {
@@ -198,9 +198,9 @@ const scenarios: Scenario[] = [
           expect([replica.id, reason, await replica.metric('cache_invalidations_rejected_total', { reason })]).toEqual([replica.id, reason, count]);
         }
         expect(await replica.metric('cache_invalidations_missed_total')).toBe(0);
-        expect(await replica.metric('cache_stale_reads_total')).toBe(0);
       }
-      expect(c.probe.summary().replicas.map((r) => r.stale)).toEqual([0, 0, 0]);
+      // (No assertion that stale reads are zero: in seed mode the read-populate race can leave a
+      // stale fill at any time, garbage or not; sync-modes.test.ts shows it, and the fences.)
     },
   },
 ];

@@ -1,0 +1,140 @@
+// `make experiment`: every sync mode through the same faults, with the same probe seed, and a
+// comparison table (reports/experiment-<date>/ and the README's "Sync modes compared").
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { type FaultName, heal, inject } from '../service/src/demo/faults';
+import { ROOT, waitFor } from '../service/src/demo/processes';
+import { type Stack, sampleSum, startStack } from '../service/src/demo/stack';
+import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
+
+const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage'];
+const TTL_SECONDS = 300;
+const FAULT_SECONDS = Number(process.env.FAULT_SECONDS ?? 6);
+const OBSERVE_SECONDS = Number(process.env.OBSERVE_SECONDS ?? 10);
+const SEED = 42;
+
+interface Row {
+  mode: SyncMode;
+  fault: FaultName;
+  staleReads: number;
+  maxStaleWindow: number;
+  p99StaleWindow: number;
+  missed: number;
+  recoveryMeanSeconds?: number;
+  hitRatio: number;
+  dbReadsPerSecond: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function totals(stack: Stack, name: string, labels: Record<string, string> = {}) {
+  let sum = 0;
+  for (const replica of stack.replicas) {
+    try {
+      sum += sampleSum(await (await fetch(`${replica.url}/metrics`)).text(), name, labels);
+    } catch {
+      // a killed replica has no metrics
+    }
+  }
+  return sum;
+}
+
+/** A paused subscriber is only cut once Redis' output buffer for it fills: fill it, as heavy traffic would. */
+async function pauseUntilCut(stack: Stack) {
+  await inject(stack, 'pause', 2);
+  const filler = 'x'.repeat(70 * 1024);
+  await waitFor(
+    async () => {
+      for (let i = 0; i < 50; i += 1) await stack.admin.publish(stack.channel, filler);
+      return !String(await stack.admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes(' name=book-3:subscriber ');
+    },
+    { timeoutMs: 30_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
+  );
+}
+
+async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
+  const stack = await startStack({
+    ttlSeconds: TTL_SECONDS,
+    syncMode: mode,
+    seed: SEED,
+    heartbeatMs: 1000,
+    probeRate: 150,
+    probeKeys: 30,
+    redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
+  });
+  try {
+    await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 100), { timeoutMs: 30_000, message: 'warm-up' });
+    const [hits0, misses0] = [await totals(stack, 'cache_gets_total', { result: 'hit' }), await totals(stack, 'cache_gets_total', { result: 'miss' })];
+    const startedAt = Date.now();
+    if (fault === 'pause') await pauseUntilCut(stack);
+    else await inject(stack, fault, fault === 'crash' ? 0 : 2);
+    await sleep(FAULT_SECONDS * 1000);
+    await heal(stack, fault, fault === 'crash' ? 0 : 2);
+    await sleep(OBSERVE_SECONDS * 1000);
+    stack.probe.stop();
+    await stack.probe.done;
+    // One last read of every book on every replica: episodes that ended between the probe's
+    // sparse reads close now; what is still stale stays open and counts to the end.
+    await stack.probe.readAll();
+    const probe = stack.probe.summary();
+    const seconds = (Date.now() - startedAt) / 1000;
+    const hits = (await totals(stack, 'cache_gets_total', { result: 'hit' })) - hits0;
+    const misses = (await totals(stack, 'cache_gets_total', { result: 'miss' })) - misses0;
+    const recoveryCount = await totals(stack, 'cache_sync_recovery_seconds_count');
+    return {
+      mode,
+      fault,
+      staleReads: probe.replicas.reduce((a, r) => a + r.stale, 0),
+      maxStaleWindow: Math.max(...probe.replicas.map((r) => r.maxStaleWindowSeconds)),
+      p99StaleWindow: Math.max(...probe.replicas.map((r) => r.p99StaleWindowSeconds)),
+      missed: await totals(stack, 'cache_invalidations_missed_total'),
+      recoveryMeanSeconds: recoveryCount > 0 ? (await totals(stack, 'cache_sync_recovery_seconds_sum')) / recoveryCount : undefined,
+      hitRatio: hits + misses > 0 ? hits / (hits + misses) : 0,
+      dbReadsPerSecond: misses / seconds,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    '| mode | fault | stale reads (probe) | max stale window | p99 stale window | messages missed | recovery (mean) | hit ratio | DB reads/s |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.mode} | ${r.fault} | ${r.staleReads} | ${r.maxStaleWindow.toFixed(2)} s | ${r.p99StaleWindow.toFixed(2)} s | ${r.missed} | ${
+        r.recoveryMeanSeconds === undefined ? '-' : `${(r.recoveryMeanSeconds * 1000).toFixed(0)} ms`
+      } | ${(r.hitRatio * 100).toFixed(1)} % | ${r.dbReadsPerSecond.toFixed(1)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  const modes = (process.env.MODES?.split(',') ?? [...SYNC_MODES]) as SyncMode[];
+  const faults = (process.env.FAULTS?.split(',') ?? FAULTS) as FaultName[];
+  const rows: Row[] = [];
+  for (const fault of faults) {
+    for (const mode of modes) {
+      process.stdout.write(`experiment: ${mode} / ${fault} ... `);
+      const row = await run(mode, fault);
+      rows.push(row);
+      process.stdout.write(`${row.staleReads} stale reads, max window ${row.maxStaleWindow.toFixed(2)} s\n`);
+    }
+  }
+  const date = new Date().toISOString();
+  const dir = join(ROOT, 'reports', `experiment-${date.replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  const header = `Run ${date} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; TTL ${TTL_SECONDS} s, probe 150 ops/s (80 % reads, 30 books, uniform), seed ${SEED}, fault ${FAULT_SECONDS} s, then ${OBSERVE_SECONDS} s observed.`;
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ date, rows }, null, 2)}\n`);
+  writeFileSync(join(dir, 'table.md'), `${header}\n\n${table(rows)}\n`);
+  process.stdout.write(`\n${header}\n\n${table(rows)}\n\nwritten to ${dir}\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`experiment failed: ${(error as Error).stack}\n`);
+  process.exit(1);
+});
