@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { type FaultName, heal, inject } from '../service/src/demo/faults';
+import { type FaultName, heal, inject, pauseUntilCut } from '../service/src/demo/faults';
 import { ROOT, waitFor } from '../service/src/demo/processes';
 import { type Stack, sampleSum, startStack } from '../service/src/demo/stack';
 import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
@@ -40,19 +40,6 @@ async function totals(stack: Stack, name: string, labels: Record<string, string>
   return sum;
 }
 
-/** A paused subscriber is only cut once Redis' output buffer for it fills: fill it, as heavy traffic would. */
-async function pauseUntilCut(stack: Stack) {
-  await inject(stack, 'pause', 2);
-  const filler = 'x'.repeat(70 * 1024);
-  await waitFor(
-    async () => {
-      for (let i = 0; i < 50; i += 1) await stack.admin.publish(stack.channel, filler);
-      return !String(await stack.admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes(' name=book-3:subscriber ');
-    },
-    { timeoutMs: 30_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
-  );
-}
-
 async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
   const stack = await startStack({
     ttlSeconds: TTL_SECONDS,
@@ -67,7 +54,7 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
     await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 100), { timeoutMs: 30_000, message: 'warm-up' });
     const [hits0, misses0] = [await totals(stack, 'cache_gets_total', { result: 'hit' }), await totals(stack, 'cache_gets_total', { result: 'miss' })];
     const startedAt = Date.now();
-    if (fault === 'pause') await pauseUntilCut(stack);
+    if (fault === 'pause') await pauseUntilCut(stack, 2);
     else await inject(stack, fault, fault === 'crash' ? 0 : 2);
     await sleep(FAULT_SECONDS * 1000);
     await heal(stack, fault, fault === 'crash' ? 0 : 2);

@@ -1,4 +1,6 @@
 import { encodeEnvelope } from '../sync/envelope';
+import { waitFor } from './processes';
+import { subscriberClientId } from './redis-clients';
 import type { Stack } from './stack';
 
 /** The faults of design.md's table, as the demo injects them into a running stack. */
@@ -63,4 +65,20 @@ export async function heal(stack: Stack, fault: FaultName, i: number): Promise<s
     case 'garbage':
       return 'garbage stopped';
   }
+}
+
+/**
+ * Pauses replica `i` and fills Redis' output buffer for its subscriber (as heavy traffic would)
+ * until Redis disconnects it: the "paused past the output-buffer limit" fault, in seconds.
+ */
+export async function pauseUntilCut(stack: Stack, i: number): Promise<void> {
+  await inject(stack, 'pause', i);
+  const filler = 'x'.repeat(70 * 1024);
+  await waitFor(
+    async () => {
+      for (let n = 0; n < 50; n += 1) await stack.admin.publish(stack.channel, filler);
+      return (await subscriberClientId(stack.admin, stack.replicas[i]!.id)) === undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
+  );
 }

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pauseUntilCut } from '../../src/demo/faults';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { type Stack as FaultCluster, type StackOptions as FaultClusterOptions, startStack } from '../../src/demo/stack';
 import { sampleMessage } from '../harness/fixtures';
@@ -77,19 +78,7 @@ const scenarios: Scenario[] = [
     staleOn: [2],
     allWritesAcknowledged: true,
     async inject(c) {
-      const victim = c.replicas[2]!.process.child.pid!;
-      process.kill(victim, 'SIGSTOP');
-      // Fill the paused subscriber's socket and Redis' output buffer for it, as heavy traffic would.
-      const filler = 'x'.repeat(70 * 1024);
-      // (INFO's client_output_buffer_limit_disconnections needs Redis 7.2; CLIENT LIST works on 7.0.)
-      await waitFor(
-        async () => {
-          for (let i = 0; i < 50; i += 1) await c.admin.publish(c.channel, filler);
-          const clients = String(await c.admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
-          return !clients.includes(' name=book-3:subscriber ');
-        },
-        { timeoutMs: 20_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
-      );
+      await pauseUntilCut(c, 2);
       await moreWrites(c, 40);
     },
     detect: ['missed messages on the resumed replica', async (c) => (await c.replicas[2]!.metric('cache_invalidations_missed_total')) > 0],

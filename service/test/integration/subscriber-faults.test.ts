@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { subscriberClientId } from '../../src/demo/redis-clients';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
@@ -24,16 +25,10 @@ describe('faults on the subscriber side', () => {
     raw.disconnect();
   });
 
-  const clientId = async (name: string) => {
-    const list = await raw.call('CLIENT', 'LIST', 'TYPE', 'pubsub');
-    const line = String(list).split('\n').find((l) => l.includes(` name=${name} `));
-    return line ? /(?:^|\s)id=(\d+)/.exec(line)?.[1] : undefined;
-  };
-
   it('CLIENT KILL of one subscriber while writes flow: missed > 0 there, a reconnect, and nothing lost elsewhere', async () => {
     const created = await http('POST', `${a.url}/books`, { name: 'Killed', author: 'n/a', year: 1 });
     const id = created.json.id as string;
-    const subscriberId = await clientId(`${b.id}:subscriber`);
+    const subscriberId = await subscriberClientId(raw, b.id);
     expect(subscriberId).toBeDefined();
 
     let writing = true;
@@ -54,7 +49,7 @@ describe('faults on the subscriber side', () => {
 
     expect(await metricValue(b, 'cache_invalidation_subscriber_up')).toBe(1);
     expect(await metricValue(a, 'cache_invalidation_receivers_missing_total')).toBeGreaterThan(0);
-    expect(await clientId(`${b.id}:subscriber`)).not.toBe(subscriberId);
+    expect(await subscriberClientId(raw, b.id)).not.toBe(subscriberId);
     for (const other of [a, c]) {
       expect(await metricValue(other, 'cache_invalidations_missed_total')).toBe(0);
       expect(await metricValue(other, 'cache_invalidation_subscriber_reconnects_total')).toBe(0);

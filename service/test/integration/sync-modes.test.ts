@@ -1,18 +1,16 @@
 import { Redis } from 'ioredis';
 import type { Book } from '../../src/books/book';
 import { waitFor } from '../../src/demo/processes';
+import { killSubscriber } from '../../src/demo/redis-clients';
 import type { SyncMode } from '../../src/sync/recovery';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
 const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
 
-async function killSubscriber(replica: RunningReplica) {
+async function dropSubscriber(replica: RunningReplica) {
   const redis = new Redis(process.env.REDIS_URL ?? '');
   try {
-    const list = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
-    const id = /(?:^|\s)id=(\d+)/.exec(list.split('\n').find((l) => l.includes(` name=${replica.id}:subscriber `)) ?? '')?.[1];
-    if (!id) throw new Error(`no subscriber for ${replica.id}`);
-    await redis.call('CLIENT', 'KILL', 'ID', id);
+    await killSubscriber(redis, replica.id);
   } finally {
     redis.disconnect();
   }
@@ -84,7 +82,7 @@ describe('pubsub-flush recovery', () => {
     await http('GET', `${b.url}/books/${id}`);
     expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
 
-    await killSubscriber(b); // Redis drops the connection; ioredis reconnects
+    await dropSubscriber(b); // Redis drops the connection; ioredis reconnects
     await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1 || b.transport.subscriberState === 'down');
     if (b.transport.subscriberState === 'down') {
       expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');

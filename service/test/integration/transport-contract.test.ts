@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { killSubscriber } from '../../src/demo/redis-clients';
 import { MemoryBus } from '../../src/sync/memory-transport';
 import { RedisTransport } from '../../src/sync/redis-transport';
 import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
@@ -42,10 +43,7 @@ function redisHarness(): Harness {
     },
     membership: () => made[0]!.membership(),
     async dropSubscriber(_transport, name) {
-      const list = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
-      const id = /(?:^|\s)id=(\d+)/.exec(list.split('\n').find((l) => l.includes(` name=${name}:subscriber `)) ?? '')?.[1];
-      if (!id) throw new Error(`no subscriber connection named ${name}`);
-      await admin.call('CLIENT', 'KILL', 'ID', id);
+      await killSubscriber(admin, name);
     },
     async close() {
       await Promise.all(made.map((t) => t.close()));

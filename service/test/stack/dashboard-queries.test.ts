@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { killSubscriber } from '../../src/demo/redis-clients';
 import { type Probe, startProbe } from '../../src/probe/probe';
 import { interpolate, panelQueries } from '../harness/dashboards';
 import { localConfig, type Prometheus, startPrometheus } from '../../src/demo/prometheus';
@@ -81,12 +82,6 @@ describe('every dashboard query against a real Prometheus that scraped real repl
 
     // The fault: Redis drops the victim's subscriber connection while the probe's writes flow. A
     // drop lasts 60 to 220 ms; it is repeated until it has cost the victim a write, not just a heartbeat.
-    const killSubscriber = async () => {
-      const list = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
-      const clientId = /(?:^|\s)id=(\d+)/.exec(list.split('\n').find((l) => l.includes(' name=book-3:subscriber ')) ?? '')?.[1];
-      expect(clientId).toBeDefined();
-      await redis.call('CLIENT', 'KILL', 'ID', clientId!);
-    };
     let kills = 0;
     await waitFor(
       async () => {
@@ -94,7 +89,7 @@ describe('every dashboard query against a real Prometheus that scraped real repl
         const reconnects = await metricOf(victim, 'cache_invalidation_subscriber_reconnects_total');
         if (reconnects < kills) return false; // still away from the last kill
         kills += 1;
-        await killSubscriber();
+        await killSubscriber(redis, 'book-3');
         return false;
       },
       { timeoutMs: 30_000, intervalMs: 500, message: 'stale reads on the victim after subscriber kills' },
