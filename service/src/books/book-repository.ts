@@ -26,8 +26,12 @@ interface BookDocument {
   writeTimes: Date[];
   /** Names the book had lately (an invalidation replayed from the outbox evicts them all). */
   recentNames?: string[];
-  /** Set in the same operation as the write, cleared once its invalidation is published. */
-  outbox?: { op: 'create' | 'update' | 'delete'; at: Date; claimedUntil?: Date };
+  /**
+   * Set in the same operation as the write, cleared once its invalidation is published. `first`:
+   * the oldest unpublished write; `at`: when sweepers may take it (set to 0 when the writer knows
+   * its publish failed).
+   */
+  outbox?: { op: 'create' | 'update' | 'delete'; first: Date; at: Date; claimedUntil?: Date };
   /** A deletion whose invalidation is not published yet (outbox mode): gone for readers. */
   deletedAt?: Date;
 }
@@ -80,7 +84,7 @@ const bookSchema = new Schema<BookDocument>(
     updatedAt: { type: Date, required: true },
     writeTimes: { type: [Date], default: [] },
     recentNames: { type: [String], default: undefined },
-    outbox: { type: new Schema({ op: String, at: Date, claimedUntil: Date }, { _id: false }), required: false },
+    outbox: { type: new Schema({ op: String, first: Date, at: Date, claimedUntil: Date }, { _id: false }), required: false },
     deletedAt: { type: Date, required: false },
   },
   { versionKey: false, strict: 'throw', collection: 'books' },
@@ -136,7 +140,7 @@ export class BookRepository {
         version: 1,
         updatedAt: now,
         writeTimes: [now],
-        ...(this.outbox ? { outbox: { op: 'create', at: now, claimedUntil: now }, recentNames: [input.name] } : {}),
+        ...(this.outbox ? { outbox: { op: 'create', first: now, at: now, claimedUntil: now }, recentNames: [input.name] } : {}),
       });
       return { before: null, after: toBook(created.toObject()), committedAt: preciseNow() };
     } catch (error) {
@@ -173,7 +177,10 @@ export class BookRepository {
         .findOneAndUpdate(
           { _id: new Types.ObjectId(id), ...live() },
           {
-            $set: { ...changes, updatedAt, ...(this.outbox ? { outbox: { op: 'update', at: updatedAt, claimedUntil: updatedAt } } : {}) },
+            $set: { ...changes, updatedAt, ...(this.outbox ? { 'outbox.op': 'update' } : {}) },
+            // An earlier write's mark may still be unpublished: keep the oldest time, so a chain of
+            // unpublished writes is republished after the first one's age, not the last one's.
+            ...(this.outbox ? { $min: { 'outbox.first': updatedAt, 'outbox.at': updatedAt, 'outbox.claimedUntil': updatedAt } } : {}),
             $inc: { version: 1 },
             $push: {
               writeTimes: { $each: [updatedAt], $slice: -WRITE_TIMES_KEPT },
@@ -203,7 +210,7 @@ export class BookRepository {
     const doc = this.outbox
       ? await this.model
           .findOneAndUpdate(filter, {
-            $set: { deletedAt: now, outbox: { op: 'delete', at: now, claimedUntil: now } },
+            $set: { deletedAt: now, outbox: { op: 'delete', first: now, at: now, claimedUntil: now } },
             $inc: { version: 1 },
             $push: { writeTimes: { $each: [now], $slice: -WRITE_TIMES_KEPT } },
           })
@@ -216,6 +223,11 @@ export class BookRepository {
 
   async count(): Promise<number> {
     return this.model.countDocuments(live());
+  }
+
+  /** The writer could not publish: make the mark claimable by any replica's sweeper at once. */
+  async expediteOutbox(id: string, version: number): Promise<void> {
+    await this.model.updateOne({ _id: new Types.ObjectId(id), version }, { $set: { 'outbox.at': new Date(0), 'outbox.claimedUntil': new Date(0) } });
   }
 
   /** The invalidation of this write is published: clear its outbox mark (and finish a deletion). */
@@ -246,7 +258,7 @@ export class BookRepository {
         version: doc.version,
         op: doc.outbox.op,
         names: [...new Set([doc.name, ...(doc.recentNames ?? [])])],
-        at: doc.outbox.at.getTime(),
+        at: (doc.outbox.first ?? doc.outbox.at).getTime(),
       });
     }
     return claimed;

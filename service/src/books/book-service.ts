@@ -111,7 +111,11 @@ export class BookService {
       }
     } catch (error) {
       // The write is committed and must be reported as done; the lost message is counted
-      // (publish errors, and a sequence gap on every receiver).
+      // (publish errors, and a sequence gap on every receiver). With an outbox, another replica
+      // republishes it: tell them not to wait.
+      if (this.options.outbox) {
+        await this.options.repository.expediteOutbox(after.id, after.version).catch(() => undefined);
+      }
       this.options.logger.warn({ err: error, id: after.id, version: after.version }, 'invalidation publish failed');
     }
     return after;

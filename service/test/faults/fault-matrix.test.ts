@@ -293,7 +293,9 @@ describe('fault matrix (seed mode: plain Pub/Sub)', () => {
           serviceStale = now;
           return settled;
         },
-        { intervalMs: 200, message: 'service stale checks settled' },
+        // Checks run off the request path and queue behind a busy database: wait until a full
+        // second passes without a new one.
+        { intervalMs: 1000, timeoutMs: 20_000, message: 'service stale checks settled' },
       );
       for (const [i, replica] of c.replicas.entries()) {
         if (scenario.killed?.includes(i)) continue; // its counters restarted with it
