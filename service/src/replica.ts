@@ -117,6 +117,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
   transport.onSubscriberState((state) => policy.onSubscriberState(state));
   await transport.subscribe(subscriber.handle);
 
+  const published = publishMetricsObserver(metrics, logger);
   const publisher = new InvalidationPublisher({
     transport,
     membership: transport.membership(),
@@ -126,9 +127,9 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     memberTimeoutMs: config.HEARTBEAT_INTERVAL_MS * 15,
     observer: {
-      ...publishMetricsObserver(metrics, logger),
+      ...published,
       onMembership: (members) => {
-        metrics.members.set({ cache: CACHE_NAME }, members);
+        published.onMembership?.(members);
         policy.setLiveMembers(members);
       },
     },
