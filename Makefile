@@ -50,7 +50,7 @@ start: build ## Run one replica from the environment (see README: Configuration)
 demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURATION=60 runs a fault and writes a report
 	node dist/demo/main.js $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE))
 
-experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 8 min)
+experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts
 
 up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard

@@ -118,6 +118,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
   await transport.subscribe(subscriber.handle);
 
   const published = publishMetricsObserver(metrics, logger);
+  let lastUsable = true;
   const publisher = new InvalidationPublisher({
     transport,
     membership: transport.membership(),
@@ -150,7 +151,9 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     outbox,
     cacheUsable: () => {
       const usable = policy.cacheUsable();
-      metrics.cacheUsable.set({ cache: CACHE_NAME }, usable ? 1 : 0);
+      // On every read: touch the gauge only when the verdict changes.
+      if (usable !== lastUsable) metrics.cacheUsable.set({ cache: CACHE_NAME }, usable ? 1 : 0);
+      lastUsable = usable;
       return usable;
     },
   });
