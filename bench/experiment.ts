@@ -7,6 +7,7 @@ import { type FaultName, heal, inject, pauseUntilCut } from '../service/src/demo
 import { ROOT, waitFor } from '../service/src/demo/processes';
 import { type Stack, sampleSum, startStack } from '../service/src/demo/stack';
 import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
+import { Witness, type WitnessResult } from './witness';
 
 const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage'];
 const TTL_SECONDS = 300;
@@ -24,6 +25,7 @@ interface Row {
   recoveryMeanSeconds?: number;
   hitRatio: number;
   dbReadsPerSecond: number;
+  witness: WitnessResult;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -49,16 +51,22 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
     probeRate: 150,
     probeKeys: 30,
     redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
+    // The probe writes through book-2 only: book-3 is the one paused, cut or killed, and book-1
+    // crashes on the witness's write, not on one of the probe's.
+    writers: [1],
   });
   try {
     await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 100), { timeoutMs: 30_000, message: 'warm-up' });
+    const witness = await Witness.create(stack);
     const [hits0, misses0] = [await totals(stack, 'cache_gets_total', { result: 'hit' }), await totals(stack, 'cache_gets_total', { result: 'miss' })];
     const startedAt = Date.now();
     if (fault === 'pause') await pauseUntilCut(stack, 2);
     else await inject(stack, fault, fault === 'crash' ? 0 : 2);
+    await witness.write(fault === 'crash' ? 0 : 1);
     await sleep(FAULT_SECONDS * 1000);
     await heal(stack, fault, fault === 'crash' ? 0 : 2);
     await sleep(OBSERVE_SECONDS * 1000);
+    const witnessed = witness.stop();
     stack.probe.stop();
     await stack.probe.done;
     // One last read of every book on every replica: episodes that ended between the probe's
@@ -79,20 +87,27 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
       recoveryMeanSeconds: recoveryCount > 0 ? (await totals(stack, 'cache_sync_recovery_seconds_sum')) / recoveryCount : undefined,
       hitRatio: hits + misses > 0 ? hits / (hits + misses) : 0,
       dbReadsPerSecond: misses / seconds,
+      witness: witnessed,
     };
   } finally {
     await stack.stop();
   }
 }
 
+/** The slowest replica to see the witness's write; still stale at the end shows as "> N s, open". */
+function witnessCell({ seconds, open }: WitnessResult): string {
+  const worst = seconds.indexOf(Math.max(...seconds));
+  return open[worst] ? `> ${seconds[worst]!.toFixed(1)} s, open` : `${seconds[worst]!.toFixed(2)} s`;
+}
+
 function table(rows: Row[]): string {
   const lines = [
-    '| mode | fault | stale reads (probe) | max stale window | p99 stale window | messages missed | recovery (mean) | hit ratio | DB reads/s |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| mode | fault | stale reads (probe) | max stale window | p99 stale window | witness stale window | messages missed | recovery (mean) | hit ratio | DB reads/s |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.mode} | ${r.fault} | ${r.staleReads} | ${r.maxStaleWindow.toFixed(2)} s | ${r.p99StaleWindow.toFixed(2)} s | ${r.missed} | ${
+      `| ${r.mode} | ${r.fault} | ${r.staleReads} | ${r.maxStaleWindow.toFixed(2)} s | ${r.p99StaleWindow.toFixed(2)} s | ${witnessCell(r.witness)} | ${r.missed} | ${
         r.recoveryMeanSeconds === undefined ? '-' : `${(r.recoveryMeanSeconds * 1000).toFixed(0)} ms`
       } | ${(r.hitRatio * 100).toFixed(1)} % | ${r.dbReadsPerSecond.toFixed(1)} |`,
     );
@@ -115,7 +130,7 @@ async function main() {
   const date = new Date().toISOString();
   const dir = join(ROOT, 'reports', `experiment-${date.replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
-  const header = `Run ${date} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; TTL ${TTL_SECONDS} s, probe 150 ops/s (80 % reads, 30 books, uniform), seed ${SEED}, fault ${FAULT_SECONDS} s, then ${OBSERVE_SECONDS} s observed.`;
+  const header = `Run ${date} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; TTL ${TTL_SECONDS} s, probe 150 ops/s (80 % reads, 30 books, uniform, writes through book-2), seed ${SEED}, fault ${FAULT_SECONDS} s, then ${OBSERVE_SECONDS} s observed.`;
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ date, rows }, null, 2)}\n`);
   writeFileSync(join(dir, 'table.md'), `${header}\n\n${table(rows)}\n`);
   process.stdout.write(`\n${header}\n\n${table(rows)}\n\nwritten to ${dir}\n`);

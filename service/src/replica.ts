@@ -2,7 +2,7 @@ import type Koa from 'koa';
 import type { Book } from './books/book';
 import { BookRepository } from './books/book-repository';
 import { BookService } from './books/book-service';
-import { OutboxSweeper } from './books/outbox-sweeper';
+import { OutboxSweeper, outboxKeys } from './books/outbox-sweeper';
 import { LocalCache } from './cache/local-cache';
 import { ChaosSwitch } from './chaos/chaos-switch';
 import type { Config } from './config';
@@ -113,7 +113,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
       },
     },
   });
-  policy = createPolicy(config, cache, subscriber, transport, metrics, logger);
+  policy = createPolicy(config, cache, subscriber, transport, repository, metrics, logger);
   transport.onSubscriberState((state) => policy.onSubscriberState(state));
   await transport.subscribe(subscriber.handle);
 
@@ -223,6 +223,7 @@ function createPolicy(
   cache: LocalCache<Book>,
   subscriber: InvalidationSubscriber<Book>,
   transport: RedisTransport,
+  repository: BookRepository,
   metrics: Metrics,
   logger: Logger,
 ): SyncPolicy {
@@ -246,6 +247,12 @@ function createPolicy(
     }
     let applied = 0;
     for (const payload of payloads) if (subscriber.replay(payload)) applied += 1;
+    // Writes whose publish failed (Redis was away, their replica died) never reached the log:
+    // their outbox marks name them until a sweeper republishes them.
+    for (const entry of await repository.pendingOutbox()) {
+      for (const key of outboxKeys(entry)) cache.evictOlderThan(key, entry.id, entry.version, 'invalidation');
+      applied += 1;
+    }
     metrics.replayed.inc(labels, applied);
   };
   return new RecoveringPolicy({

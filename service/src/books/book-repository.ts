@@ -238,6 +238,15 @@ export class BookRepository {
   }
 
   /** Claims up to `limit` outbox marks older than `olderThan` for `claimMs`, so one replica republishes each. */
+  /** Every outbox mark, claimed or not, without touching it: writes that may still be unannounced. */
+  async pendingOutbox(limit = 1000): Promise<OutboxEntry[]> {
+    const docs = await this.model
+      .find({ outbox: mongoose.trusted({ $exists: true }) })
+      .limit(limit)
+      .lean<BookDocument[]>();
+    return docs.flatMap((doc) => (doc.outbox ? [toOutboxEntry(doc, doc.outbox)] : []));
+  }
+
   async claimOutbox(olderThan: number, claimMs: number, limit = 100): Promise<OutboxEntry[]> {
     const claimed: OutboxEntry[] = [];
     while (claimed.length < limit) {
@@ -253,13 +262,7 @@ export class BookRepository {
         )
         .lean<BookDocument>();
       if (!doc?.outbox) break;
-      claimed.push({
-        id: doc._id.toHexString(),
-        version: doc.version,
-        op: doc.outbox.op,
-        names: [...new Set([doc.name, ...(doc.recentNames ?? [])])],
-        at: (doc.outbox.first ?? doc.outbox.at).getTime(),
-      });
+      claimed.push(toOutboxEntry(doc, doc.outbox));
     }
     return claimed;
   }
@@ -282,4 +285,14 @@ export class BookRepository {
 
 function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function toOutboxEntry(doc: BookDocument, outbox: NonNullable<BookDocument['outbox']>): OutboxEntry {
+  return {
+    id: doc._id.toHexString(),
+    version: doc.version,
+    op: outbox.op,
+    names: [...new Set([doc.name, ...(doc.recentNames ?? [])])],
+    at: (outbox.first ?? outbox.at).getTime(),
+  };
 }

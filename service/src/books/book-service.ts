@@ -83,15 +83,18 @@ export class BookService {
   }
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
-    const usable = this.options.cacheUsable?.() ?? true;
-    if (usable) {
+    const usable = () => this.options.cacheUsable?.() ?? true;
+    if (usable()) {
       const cached = this.options.cache.get(key);
       if (cached) return { book: cached, cache: 'HIT' };
     }
+    const token = this.options.cache.fillToken();
     const book = await load();
     if (!book) return null;
-    // A fill fence may refuse it: an invalidation for a newer version arrived while we read.
-    if (usable) this.options.cache.set(key, book);
+    // Asked again: the cache may have become untrusted while we read (a replica resumed after a
+    // pause finishes reads it started before). A fill fence may refuse it too: an invalidation
+    // for a newer version, or a flush, arrived while we read.
+    if (usable()) this.options.cache.set(key, book, token);
     return { book, cache: 'MISS' };
   }
 

@@ -17,6 +17,9 @@ export interface OutboxSweeperOptions {
   onRepublished?(entry: OutboxEntry): void;
 }
 
+/** Every cache key an outbox entry's write may have left stale. */
+export const outboxKeys = (entry: OutboxEntry) => [idKey(entry.id), ...entry.names.map(nameKey)];
+
 /**
  * Closes the crash-after-commit window: every replica looks for outbox marks left by writes whose
  * invalidation was never published, claims each (so one replica sends it), publishes it, and
@@ -43,7 +46,7 @@ export class OutboxSweeper {
     let republished = 0;
     try {
       for (const entry of await repository.claimOutbox(Date.now() - ageMs, 2 * ageMs)) {
-        const keys = [idKey(entry.id), ...entry.names.map(nameKey)];
+        const keys = outboxKeys(entry);
         this.options.evictLocally(keys, entry.id, entry.version);
         await publisher.publish({ keys, id: entry.id, version: entry.version, op: entry.op, committedAt: entry.at });
         await repository.settleOutbox(entry.id, entry.version, entry.op);

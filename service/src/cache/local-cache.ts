@@ -52,6 +52,8 @@ export class LocalCache<V extends Versioned> {
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly fenceMs: number;
   private nextTombstoneSweep = 0;
+  /** Bumped by every flush: a fill read before a flush may hold what the flush meant to drop. */
+  private generation = 0;
   private readonly maxKeys: number;
   private observers: CacheObserver<V>[] = [];
 
@@ -91,9 +93,18 @@ export class LocalCache<V extends Versioned> {
     return this.store.get<V>(key);
   }
 
-  /** Caches `value` under `key`; false if a fill fence refused it (an invalidation overtook the read). */
-  set(key: string, value: V): boolean {
-    if (this.fenceMs > 0 && this.fenced(key, value)) {
+  /** A token to take before reading the value a later `set` will cache (see `set`). */
+  fillToken(): number {
+    return this.generation;
+  }
+
+  /**
+   * Caches `value` under `key`; false if a fill fence refused it: an invalidation of a newer
+   * version, or (given the token taken before the value was read) a flush, overtook the read.
+   */
+  set(key: string, value: V, token?: number): boolean {
+    const flushedSince = this.fenceMs > 0 && token !== undefined && token !== this.generation;
+    if (flushedSince || (this.fenceMs > 0 && this.fenced(key, value))) {
       for (const o of this.observers) o.onFillRejected?.(key, value);
       return false;
     }
@@ -125,6 +136,7 @@ export class LocalCache<V extends Versioned> {
   }
 
   flush(reason: EvictionReason = 'flush'): number {
+    this.generation += 1;
     const keys = [...this.writeOrder.keys()];
     for (const key of keys) this.evict(key, reason);
     return keys.length;

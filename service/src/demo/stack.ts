@@ -119,6 +119,9 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
       CACHE_TTL_SECONDS: String(options.ttlSeconds),
       HEARTBEAT_INTERVAL_MS: String(options.heartbeatMs ?? 250),
       STALE_CHECK_SAMPLE_RATE: '1',
+      // Every process here shares one clock, so no grace for clock skew is needed; with one, a
+      // read served just after a write's acknowledgment escapes the check while the probe counts it.
+      STALE_CHECK_GRACE_MS: '0',
       CHAOS_ENABLED: '1',
       CHAOS_PORT: String(adminPort),
       LOG_LEVEL: options.logLevel ?? 'warn',

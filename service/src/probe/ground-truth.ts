@@ -21,6 +21,14 @@ interface FreshRead {
   ambiguous: boolean;
 }
 
+/** One stale read: when it was sent, and when the version it failed to return was acknowledged. */
+export interface StaleRead {
+  replica: string;
+  id: string;
+  sentAt: number;
+  requiredAckAt: number;
+}
+
 export interface StaleWindow {
   replica: string;
   id: string;
@@ -30,6 +38,7 @@ export interface StaleWindow {
 
 const ACKS_KEPT = 64;
 const FRESH_READS_KEPT = 64;
+const STALE_READS_KEPT = 100_000;
 
 /**
  * What the probe knows for certain: the versions its own writes were acknowledged at, and the
@@ -48,6 +57,7 @@ export class GroundTruth {
   private readonly freshReads = new Map<string, FreshRead[]>();
   private readonly ambiguous = new Map<string, number>();
   readonly windows: StaleWindow[] = [];
+  readonly staleReads: StaleRead[] = [];
 
   recordAck(id: string, version: number, ackAt: number, sentAt?: number): void {
     const list = this.acks.get(id) ?? [];
@@ -91,6 +101,8 @@ export class GroundTruth {
     if (required && version < required.version) {
       if (episode) episode.staleReads += 1;
       else this.episodes.set(key, { version: required.version, ackAt: required.ackAt, staleReads: 1 });
+      if (this.staleReads.length >= STALE_READS_KEPT) this.staleReads.splice(0, STALE_READS_KEPT / 2);
+      this.staleReads.push({ replica, id, sentAt, requiredAckAt: required.ackAt });
       return { result: 'stale' };
     }
     this.rememberFresh(id, { replica, version, receivedAt, ambiguous: false });

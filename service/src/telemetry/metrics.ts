@@ -78,7 +78,7 @@ export function createMetrics(cache: string) {
     cacheUsable: gauge('cache_sync_cache_usable', '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).'),
     recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', ['cache', 'mode', 'reason']),
     recoverySeconds: histogram('cache_sync_recovery_seconds', 'From the fault being noticed to the cache being trusted again.', LAG_BUCKETS),
-    replayed: counter('cache_invalidations_replayed_total', 'Missed invalidations applied from the stream log (stream mode).'),
+    replayed: counter('cache_invalidations_replayed_total', 'Missed invalidations applied on recovery from the stream log, or from outbox marks of writes never published (stream mode).'),
     outboxRepublished: counter(
       'cache_outbox_republished_total',
       'Invalidations published from the outbox because their writer never did (crash, Redis away).',

@@ -25,7 +25,7 @@ function recordingCache(options = { ttlSeconds: 300, maxKeys: 100 }) {
 
 describe('LocalCache', () => {
   const caches: LocalCache<Item>[] = [];
-  const make = (options?: { ttlSeconds: number; maxKeys: number }) => {
+  const make = (options?: { ttlSeconds: number; maxKeys: number; fenceMs?: number }) => {
     const made = recordingCache(options);
     caches.push(made.cache);
     return made;
@@ -96,5 +96,31 @@ describe('LocalCache', () => {
     expect(cache.flush()).toBe(2);
     expect(cache.size).toBe(0);
     expect(evictions).toEqual(['flush', 'flush']);
+  });
+
+  it('fences fills of a version older than an invalidation it has seen', () => {
+    const { cache } = make({ ttlSeconds: 300, maxKeys: 100, fenceMs: 10_000 });
+    cache.evictOlderThan('a', 'a', 3, 'invalidation');
+    expect(cache.set('a', { id: 'a', version: 2 })).toBe(false);
+    expect(cache.set('a', { id: 'a', version: 3 })).toBe(true);
+    // Another record under the same key (a name that moved) is not fenced by it.
+    expect(cache.set('a', { id: 'b', version: 1 })).toBe(true);
+  });
+
+  it('fences a fill read before a flush, and lets one read after it through', () => {
+    const { cache } = make({ ttlSeconds: 300, maxKeys: 100, fenceMs: 10_000 });
+    const before = cache.fillToken();
+    cache.flush();
+    expect(cache.set('a', { id: 'a', version: 1 }, before)).toBe(false);
+    expect(cache.peek('a')).toBeUndefined();
+    expect(cache.set('a', { id: 'a', version: 1 }, cache.fillToken())).toBe(true);
+  });
+
+  it('has no fences when they are off (the seed)', () => {
+    const { cache } = make();
+    const before = cache.fillToken();
+    cache.evictOlderThan('a', 'a', 3, 'invalidation');
+    cache.flush();
+    expect(cache.set('a', { id: 'a', version: 2 }, before)).toBe(true);
   });
 });

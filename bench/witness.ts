@@ -1,0 +1,85 @@
+import type { Stack } from '../service/src/demo/stack';
+
+/**
+ * A book written exactly once, during the fault, and then only read, on every replica, every
+ * 100 ms. The probe's traffic rewrites its books every second or so, and each rewrite's
+ * invalidation repairs what a lost one left behind; the witness has no later write to hide
+ * behind, so it shows how long a lost invalidation really lasts: until TTL in the seed.
+ */
+export interface WitnessResult {
+  /** Per replica: seconds from the write being sent to the first read returning it. */
+  seconds: number[];
+  /** Replicas still serving the old version when the run ended. */
+  open: boolean[];
+}
+
+const POLL_MS = 100;
+
+async function json(response: Response) {
+  if (!response.ok) throw new Error(`${response.url}: ${response.status}`);
+  return (await response.json()) as { id: string; version: number };
+}
+
+export class Witness {
+  private sentAt = 0;
+  private version = 0;
+  private readonly freshAt: (number | undefined)[];
+  private timer?: NodeJS.Timeout;
+
+  private constructor(
+    private readonly stack: Stack,
+    private readonly id: string,
+    private readonly cachedVersion: number,
+  ) {
+    this.freshAt = stack.replicas.map(() => undefined);
+  }
+
+  /** Creates the book and caches it on every replica (a miss, then a hit). */
+  static async create(stack: Stack): Promise<Witness> {
+    const body = JSON.stringify({ name: `witness-${Date.now()}`, author: 'witness', year: 2000 });
+    const created = await json(await fetch(`${stack.replicas[1]!.url}/books`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }));
+    for (const replica of stack.replicas) {
+      for (let attempt = 0; ; attempt += 1) {
+        const response = await fetch(`${replica.url}/books/${created.id}`);
+        await json(response);
+        if (response.headers.get('x-cache') === 'HIT') break;
+        if (attempt > 50) throw new Error(`${replica.id} never cached the witness`);
+      }
+    }
+    return new Witness(stack, created.id, created.version);
+  }
+
+  /** Writes it once through replica `via` (which may crash on it), then watches every replica. */
+  async write(via: number): Promise<void> {
+    this.sentAt = Date.now();
+    this.version = this.cachedVersion + 1;
+    const body = JSON.stringify({ year: 2001 });
+    await fetch(`${this.stack.replicas[via]!.url}/books/${this.id}`, { method: 'PATCH', body, headers: { 'content-type': 'application/json' } }).catch(
+      () => undefined, // a crash before publish answers nothing; the write is committed all the same
+    );
+    this.timer = setInterval(() => void this.poll(), POLL_MS);
+  }
+
+  stop(): WitnessResult {
+    clearInterval(this.timer);
+    const end = Date.now();
+    return {
+      seconds: this.freshAt.map((at) => ((at ?? end) - this.sentAt) / 1000),
+      open: this.freshAt.map((at) => at === undefined),
+    };
+  }
+
+  private async poll(): Promise<void> {
+    await Promise.all(
+      this.stack.replicas.map(async (replica, i) => {
+        if (this.freshAt[i] !== undefined) return;
+        try {
+          const book = await json(await fetch(`${replica.url}/books/${this.id}`, { signal: AbortSignal.timeout(1000) }));
+          if (book.version >= this.version && this.freshAt[i] === undefined) this.freshAt[i] = Date.now();
+        } catch {
+          // killed or paused: no answer is not a stale answer
+        }
+      }),
+    );
+  }
+}
