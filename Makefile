@@ -41,8 +41,8 @@ test-unit: deps ## Unit tests only
 test-integration: deps ## Integration tests only
 	npx jest --runInBand service/test/integration
 
-bench: deps ## Benchmarks (never part of make test); today: node-cache's clone cost
-	npm run bench:clone
+bench: build ## Benchmarks (never part of make test, about 4 min): read path, invalidation lag and throughput, memory -> bench/RESULTS.md
+	npm run bench
 
 start: build ## Run one replica from the environment (see README: Configuration)
 	npm start

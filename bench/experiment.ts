@@ -26,6 +26,8 @@ interface Row {
   hitRatio: number;
   dbReadsPerSecond: number;
   witness: WitnessResult;
+  /** The probe's stale reads and max window per replica (book-1..book-3). */
+  perReplica: { stale: number; maxStaleWindowSeconds: number }[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,6 +90,7 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
       hitRatio: hits + misses > 0 ? hits / (hits + misses) : 0,
       dbReadsPerSecond: misses / seconds,
       witness: witnessed,
+      perReplica: probe.replicas.map((r) => ({ stale: r.stale, maxStaleWindowSeconds: r.maxStaleWindowSeconds })),
     };
   } finally {
     await stack.stop();
@@ -116,8 +119,10 @@ function table(rows: Row[]): string {
 }
 
 async function main() {
-  const modes = (process.env.MODES?.split(',') ?? [...SYNC_MODES]) as SyncMode[];
-  const faults = (process.env.FAULTS?.split(',') ?? FAULTS) as FaultName[];
+  const modes = (process.env.MODES ? process.env.MODES.split(',') : [...SYNC_MODES]) as SyncMode[];
+  const faults = (process.env.FAULTS ? process.env.FAULTS.split(',') : FAULTS) as FaultName[];
+  const unknown = [...modes.filter((m) => !SYNC_MODES.includes(m)), ...faults.filter((f) => !FAULTS.includes(f))];
+  if (unknown.length > 0) throw new Error(`unknown MODES or FAULTS: ${unknown.join(', ')} (modes: ${SYNC_MODES.join(', ')}; faults: ${FAULTS.join(', ')})`);
   const rows: Row[] = [];
   for (const fault of faults) {
     for (const mode of modes) {

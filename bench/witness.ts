@@ -7,7 +7,11 @@ import type { Stack } from '../service/src/demo/stack';
  * behind, so it shows how long a lost invalidation really lasts: until TTL in the seed.
  */
 export interface WitnessResult {
-  /** Per replica: seconds from the write being sent to the first read returning it. */
+  /**
+   * Per replica: seconds from the write being sent to the first read returning it, if the replica
+   * answered with the old version before that; 0 if it never did (a replica that is down or
+   * paused answers nothing, and that is not a stale answer).
+   */
   seconds: number[];
   /** Replicas still serving the old version when the run ended. */
   open: boolean[];
@@ -24,14 +28,16 @@ export class Witness {
   private sentAt = 0;
   private version = 0;
   private readonly freshAt: (number | undefined)[];
+  private readonly servedStale: boolean[];
   private timer?: NodeJS.Timeout;
 
   private constructor(
     private readonly stack: Stack,
-    private readonly id: string,
+    readonly id: string,
     private readonly cachedVersion: number,
   ) {
     this.freshAt = stack.replicas.map(() => undefined);
+    this.servedStale = stack.replicas.map(() => false);
   }
 
   /** Creates the book and caches it on every replica (a miss, then a hit). */
@@ -49,6 +55,11 @@ export class Witness {
     return new Witness(stack, created.id, created.version);
   }
 
+  /** The version its one write produces. */
+  get writtenVersion(): number {
+    return this.cachedVersion + 1;
+  }
+
   /** Writes it once through replica `via` (which may crash on it), then watches every replica. */
   async write(via: number): Promise<void> {
     this.sentAt = Date.now();
@@ -57,15 +68,15 @@ export class Witness {
     await fetch(`${this.stack.replicas[via]!.url}/books/${this.id}`, { method: 'PATCH', body, headers: { 'content-type': 'application/json' } }).catch(
       () => undefined, // a crash before publish answers nothing; the write is committed all the same
     );
-    this.timer = setInterval(() => void this.poll(), POLL_MS);
+    this.timer = setInterval(() => void this.poll(), POLL_MS).unref();
   }
 
   stop(): WitnessResult {
     clearInterval(this.timer);
     const end = Date.now();
     return {
-      seconds: this.freshAt.map((at) => ((at ?? end) - this.sentAt) / 1000),
-      open: this.freshAt.map((at) => at === undefined),
+      seconds: this.freshAt.map((at, i) => (this.servedStale[i] ? ((at ?? end) - this.sentAt) / 1000 : 0)),
+      open: this.freshAt.map((at, i) => this.servedStale[i]! && at === undefined),
     };
   }
 
@@ -75,7 +86,9 @@ export class Witness {
         if (this.freshAt[i] !== undefined) return;
         try {
           const book = await json(await fetch(`${replica.url}/books/${this.id}`, { signal: AbortSignal.timeout(1000) }));
-          if (book.version >= this.version && this.freshAt[i] === undefined) this.freshAt[i] = Date.now();
+          if (this.freshAt[i] !== undefined) return;
+          if (book.version >= this.version) this.freshAt[i] = Date.now();
+          else this.servedStale[i] = true;
         } catch {
           // killed or paused: no answer is not a stale answer
         }

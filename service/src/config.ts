@@ -42,6 +42,10 @@ const configSchema = z.object({
   STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
   CHAOS_ENABLED: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
   CHAOS_PORT: integer(0, 65535).default(9000),
+  /** Coalesce the invalidations of one event-loop turn into one message (see envelope.ts). */
+  SYNC_COALESCE: z.enum(['0', '1']).default('1').transform((v) => v === '1'),
+  /** Bench-only read paths under /bench (make bench); off in production. */
+  BENCH_ROUTES: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
   MAX_BODY_BYTES: integer(64, 10 * 1024 * 1024).default(16 * 1024),
   SHUTDOWN_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -7,6 +7,7 @@ import { LocalCache } from './cache/local-cache';
 import { ChaosSwitch } from './chaos/chaos-switch';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { benchRoutes, LagSamples } from './http/bench-routes';
 import { InvalidationPublisher } from './sync/invalidation-publisher';
 import { InvalidationSubscriber } from './sync/invalidation-subscriber';
 import { RedisTransport } from './sync/redis-transport';
@@ -51,6 +52,7 @@ export type ReplicaConfig = Pick<
   | 'SYNC_MODE'
   | 'SYNC_SILENCE_MS'
   | 'SYNC_JITTER_MS'
+  | 'SYNC_COALESCE'
   | 'FENCE_MS'
   | 'STREAM_MAXLEN'
   | 'OUTBOX_AGE_MS'
@@ -58,7 +60,8 @@ export type ReplicaConfig = Pick<
   | 'STALE_CHECK_GRACE_MS'
   | 'MAX_BODY_BYTES'
   | 'LOG_LEVEL'
->;
+> &
+  Partial<Pick<Config, 'BENCH_ROUTES'>>;
 
 /** Wires one replica: cache, MongoDB, Redis sync, metrics and the HTTP app (not listening). */
 export async function createReplica(config: ReplicaConfig, logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL)): Promise<Replica> {
@@ -96,6 +99,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
   const chaos = new ChaosSwitch(undefined, (ms) => transport.pauseSubscriber(ms));
   const received = receiveMetricsObserver(metrics, logger);
   let policy: SyncPolicy = seedPolicy;
+  const lagSamples = config.BENCH_ROUTES ? new LagSamples() : undefined;
   const subscriber = new InvalidationSubscriber({
     cache,
     cacheName: CACHE_NAME,
@@ -103,6 +107,10 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     selfOrigin: config.REPLICA_ID,
     observer: {
       ...received,
+      onInvalidation: (applied) => {
+        received.onInvalidation?.(applied);
+        lagSamples?.record(applied.lagSeconds);
+      },
       onMessage: (message) => {
         received.onMessage?.(message);
         policy.onMessage();
@@ -135,6 +143,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
       },
     },
     faults: chaos,
+    coalesce: config.SYNC_COALESCE,
   });
   await publisher.heartbeat();
   publisher.startHeartbeats();
@@ -164,6 +173,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
     metrics,
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    extraRoutes: lagSamples ? benchRoutes(repository, transport.publisher, lagSamples) : undefined,
     readiness: [
       { name: 'mongodb', check: () => repository.ping() },
       { name: 'redis', check: async () => void (await transport.publisher.ping()) },
@@ -236,10 +246,11 @@ function createPolicy(
   const flush = async () => {
     cache.flush('flush');
   };
-  const replay = async () => {
-    // From shortly before the newest message applied (clock skew between hosts, messages in
-    // flight); entries already applied are skipped by id.
-    const since = Math.max(subscriber.lastAppliedPublishedAt, startedAt) - 2000;
+  // Where the next replay starts: the newest message applied when the cache stopped being
+  // trusted. Not the newest applied now: messages that arrive live after a reconnect, before the
+  // replay runs, are newer than the ones the outage lost.
+  let replayFrom: number | undefined;
+  const replaySince = async (since: number) => {
     const { payloads, reachesBack } = await transport.invalidationLog().readSince(since);
     if (!reachesBack) {
       logger.warn({ since }, 'the invalidation log no longer reaches back: flushing');
@@ -255,11 +266,26 @@ function createPolicy(
     }
     metrics.replayed.inc(labels, applied);
   };
+  const replay = async () => {
+    const from = replayFrom ?? subscriber.lastAppliedPublishedAt;
+    replayFrom = undefined;
+    try {
+      // From shortly before it (clock skew between hosts, messages in flight); entries already
+      // applied are skipped by id.
+      await replaySince(Math.max(from, startedAt) - 2000);
+    } catch (error) {
+      replayFrom = Math.min(from, replayFrom ?? from);
+      throw error;
+    }
+  };
   return new RecoveringPolicy({
     mode,
     silenceMs: config.SYNC_SILENCE_MS,
     jitterMs: config.SYNC_JITTER_MS,
     recover: mode === 'stream' ? replay : flush,
+    onDistrust: () => {
+      replayFrom ??= subscriber.lastAppliedPublishedAt;
+    },
     onRecovered: (reason: RecoveryReason, ms: number) => {
       metrics.recoveries.inc({ ...labels, mode, reason });
       metrics.recoverySeconds.observe(labels, ms / 1000);

@@ -22,6 +22,8 @@ export interface AppOptions {
   logger: Logger;
   readiness: ReadinessCheck[];
   maxBodyBytes: number;
+  /** More routes behind the same middleware (the bench-only read paths). */
+  extraRoutes?: Router;
 }
 
 /** The Koa app of one replica, without listening (main.ts and the tests own the server). */
@@ -106,6 +108,7 @@ export function createApp(options: AppOptions): Koa {
   });
 
   app.use(router.routes());
+  if (options.extraRoutes) app.use(options.extraRoutes.routes());
   app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => methodNotAllowed() }));
   return app;
 }
@@ -120,7 +123,7 @@ const requireJsonBody: Koa.Middleware = async (ctx, next) => {
   await next();
 };
 
-function bookId(ctx: Context): string {
+export function bookId(ctx: Context): string {
   const id = ctx.params.id ?? '';
   if (!BOOK_ID_PATTERN.test(id)) throw badRequest('invalid_id', 'id must be 24 lowercase hex characters');
   return id;

@@ -41,14 +41,45 @@ const invalidationSchema = z.strictObject({
 
 const heartbeatSchema = z.strictObject({ ...identity, type: z.literal('heartbeat') });
 
+/**
+ * Several invalidations coalesced into one message (one sequence number) when writes come faster
+ * than one a turn of the event loop; at most MAX_KEYS_PER_MESSAGE keys in all. An addition to
+ * envelope v1: a lone write is still sent as the plain invalidation above.
+ */
+const batchItemSchema = invalidationSchema.pick({ keys: true, id: true, version: true, op: true, committedAt: true }).strict();
+const batchSchema = z.strictObject({
+  ...identity,
+  type: z.literal('batch'),
+  cache: invalidationSchema.shape.cache,
+  items: z
+    .array(batchItemSchema)
+    .min(2)
+    .refine((items) => items.reduce((n, item) => n + item.keys.length, 0) <= MAX_KEYS_PER_MESSAGE, `at most ${MAX_KEYS_PER_MESSAGE} keys in all`),
+  traceparent: invalidationSchema.shape.traceparent,
+  tracestate: invalidationSchema.shape.tracestate,
+});
+
 export type InvalidationMessage = z.infer<typeof invalidationSchema>;
 export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
-export type Envelope = InvalidationMessage | HeartbeatMessage;
+export type BatchMessage = z.infer<typeof batchSchema>;
+export type Envelope = InvalidationMessage | HeartbeatMessage | BatchMessage;
 
 export type DecodeResult = { ok: true; message: Envelope } | { ok: false; reason: RejectReason; detail: string };
 
 export function isHeartbeat(message: Envelope): message is HeartbeatMessage {
   return 'type' in message && message.type === 'heartbeat';
+}
+
+export function isBatch(message: Envelope): message is BatchMessage {
+  return 'type' in message && message.type === 'batch';
+}
+
+/** The invalidations a message carries, each as a plain v1 invalidation (none for a heartbeat). */
+export function invalidationsOf(message: Envelope): InvalidationMessage[] {
+  if (isHeartbeat(message)) return [];
+  if (!isBatch(message)) return [message];
+  const { type: _type, items, ...header } = message;
+  return items.map((item) => ({ ...header, ...item }));
 }
 
 export function encodeEnvelope(message: Envelope): string {
@@ -74,11 +105,14 @@ export function decodeEnvelope(raw: string, cache: string): DecodeResult {
     const heartbeat = heartbeatSchema.safeParse(data);
     return heartbeat.success ? { ok: true, message: heartbeat.data } : invalid(heartbeat.error);
   }
-  const parsed = invalidationSchema.safeParse(data);
+  const parsed = (data as { type?: unknown }).type === 'batch' ? batchSchema.safeParse(data) : invalidationSchema.safeParse(data);
   if (!parsed.success) return invalid(parsed.error);
   if (parsed.data.cache !== cache) return reject('foreign_cache', `cache=${parsed.data.cache}`);
-  const mismatched = parsed.data.keys.find((key) => !isKeyOfBook(key, parsed.data.id));
-  if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${parsed.data.id}`);
+  // One foreign key rejects the whole message: whoever sent it cannot be trusted with the rest.
+  for (const { keys, id } of invalidationsOf(parsed.data)) {
+    const mismatched = keys.find((key) => !isKeyOfBook(key, id));
+    if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${id}`);
+  }
   return { ok: true, message: parsed.data };
 }
 

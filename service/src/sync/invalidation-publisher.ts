@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { type Context, context, type Link, trace } from '@opentelemetry/api';
 import { preciseNow } from '../telemetry/clock';
 import { MessagingAttributes, recordedTraceId, withProducerSpan } from '../telemetry/messaging';
-import { encodeEnvelope, type HeartbeatMessage, type InvalidationMessage } from './envelope';
+import {
+  type BatchMessage,
+  encodeEnvelope,
+  type HeartbeatMessage,
+  type InvalidationMessage,
+  invalidationsOf,
+  MAX_KEYS_PER_MESSAGE,
+} from './envelope';
 import type { InvalidationTransport, MembershipRegistry } from './transport';
 
 export interface Change {
@@ -38,6 +46,20 @@ export interface InvalidationPublisherOptions {
   memberTimeoutMs: number;
   observer?: PublishObserver;
   faults?: PublishFaults;
+  /**
+   * Coalesce the invalidations of one turn of the event loop into one message (at most
+   * MAX_KEYS_PER_MESSAGE keys): under a high write rate, fewer, larger messages. A lone write is
+   * still sent alone, as a plain v1 invalidation.
+   */
+  coalesce?: boolean;
+}
+
+interface Pending {
+  change: Change;
+  /** The writer's trace context, to parent or link the PRODUCER span. */
+  context: Context;
+  resolve(): void;
+  reject(error: Error): void;
 }
 
 /**
@@ -48,6 +70,7 @@ export interface InvalidationPublisherOptions {
 export class InvalidationPublisher {
   readonly epoch = randomBytes(6).toString('hex');
   private seq = 0;
+  private readonly pending: Pending[] = [];
   private expectedReceivers = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private readonly observer: PublishObserver;
@@ -58,38 +81,75 @@ export class InvalidationPublisher {
 
   /** Publishes one invalidation inside a PRODUCER span; rejects if Redis did not take it. */
   async publish(change: Change): Promise<void> {
-    const { channel, cache, origin, transport, faults } = this.options;
-    const delayMs = faults?.publishDelayMs() ?? 0;
+    const delayMs = this.options.faults?.publishDelayMs() ?? 0;
     if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
-    await withProducerSpan(channel, { 'cache.name': cache, 'cache.keys.count': change.keys.length }, async (carrier, span) => {
-      const message: InvalidationMessage = {
-        v: 1,
-        cache,
-        keys: change.keys,
-        id: change.id,
-        version: change.version,
-        op: change.op,
-        origin,
-        epoch: this.epoch,
-        seq: this.nextSeq(),
-        committedAt: change.committedAt,
-        publishedAt: preciseNow(),
-        ...carrier,
-      };
-      span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
-      try {
-        const payload = encodeEnvelope(message);
-        span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
-        // A dropped message keeps its sequence number: receivers see the gap, as with a real loss.
-        const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload, true);
-        span.setAttribute('messaging.redis.receivers', delivered);
-        this.observer.onPublished?.(message, delivered, recordedTraceId(span));
-        this.checkReceivers(delivered);
-      } catch (error) {
-        this.observer.onPublishError?.(error as Error, 'invalidation');
-        throw error;
-      }
+    return new Promise<void>((resolve, reject) => {
+      const pending = { change, context: context.active(), resolve, reject };
+      if (!this.options.coalesce) return void this.send([pending]);
+      this.pending.push(pending);
+      if (this.pending.length === 1) setImmediate(() => this.flush());
     });
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0) {
+      let keys = 0;
+      let count = 0;
+      for (const { change } of this.pending) {
+        if (count > 0 && keys + change.keys.length > MAX_KEYS_PER_MESSAGE) break;
+        keys += change.keys.length;
+        count += 1;
+      }
+      void this.send(this.pending.splice(0, count));
+    }
+  }
+
+  /** Sends one message for a group of invalidations, and settles each writer's promise. */
+  private async send(group: Pending[]): Promise<void> {
+    const { channel, cache, origin, transport, faults } = this.options;
+    const [first] = group as [Pending, ...Pending[]];
+    const links: Link[] = group.slice(1).flatMap((p) => {
+      const spanContext = trace.getSpanContext(p.context);
+      return spanContext ? [{ context: spanContext }] : [];
+    });
+    const keyCount = group.reduce((n, p) => n + p.change.keys.length, 0);
+    const attributes = {
+      'cache.name': cache,
+      'cache.keys.count': keyCount,
+      ...(group.length > 1 ? { [MessagingAttributes.BATCH_MESSAGE_COUNT]: group.length } : {}),
+    };
+    try {
+      await context.with(first.context, () =>
+        withProducerSpan(
+          channel,
+          attributes,
+          async (carrier, span) => {
+            const header = { v: 1 as const, cache, origin, epoch: this.epoch, seq: this.nextSeq(), publishedAt: preciseNow() };
+            const items = group.map(({ change }) => ({ keys: change.keys, id: change.id, version: change.version, op: change.op, committedAt: change.committedAt }));
+            const message: InvalidationMessage | BatchMessage =
+              items.length === 1 ? { ...header, ...items[0]!, ...carrier } : { ...header, type: 'batch', items, ...carrier };
+            span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
+            try {
+              const payload = encodeEnvelope(message);
+              span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
+              // A dropped message keeps its sequence number: receivers see the gap, as with a real loss.
+              const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload, true);
+              span.setAttribute('messaging.redis.receivers', delivered);
+              const traceId = recordedTraceId(span);
+              for (const invalidation of invalidationsOf(message)) this.observer.onPublished?.(invalidation, delivered, traceId);
+              this.checkReceivers(delivered);
+            } catch (error) {
+              this.observer.onPublishError?.(error as Error, 'invalidation');
+              throw error;
+            }
+          },
+          links,
+        ),
+      );
+      for (const p of group) p.resolve();
+    } catch (error) {
+      for (const p of group) p.reject(error as Error);
+    }
   }
 
   /** Registers this replica as a member (only while its subscriber is up) and sends a heartbeat. */

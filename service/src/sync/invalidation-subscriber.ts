@@ -1,7 +1,7 @@
 import type { LocalCache, Versioned } from '../cache/local-cache';
 import { preciseNow } from '../telemetry/clock';
 import { MessagingAttributes, recordedTraceId, withConsumerSpan } from '../telemetry/messaging';
-import { decodeEnvelope, type Envelope, type InvalidationMessage, isHeartbeat, type RejectReason } from './envelope';
+import { type BatchMessage, decodeEnvelope, type Envelope, type InvalidationMessage, invalidationsOf, isHeartbeat, type RejectReason } from './envelope';
 import { GapDetector } from './gap-detector';
 
 export interface ReceiveObserver {
@@ -84,37 +84,45 @@ export class InvalidationSubscriber<V extends Versioned> {
     if (!isHeartbeat(message)) this.apply(message);
   }
 
-  private apply(message: InvalidationMessage): void {
+  /** Applies a plain or coalesced invalidation message inside one CONSUMER span. */
+  private apply(message: InvalidationMessage | BatchMessage): void {
     const { cache, channel } = this.options;
     this.remember(message);
+    const invalidations = invalidationsOf(message);
     withConsumerSpan(
       channel,
       message,
       {
         [MessagingAttributes.MESSAGE_ID]: `${message.origin}/${message.epoch}/${message.seq}`,
         [MessagingAttributes.CONSUMER_GROUP]: this.options.selfOrigin,
+        ...(invalidations.length > 1 ? { [MessagingAttributes.BATCH_MESSAGE_COUNT]: invalidations.length } : {}),
         'cache.name': message.cache,
-        'cache.keys.count': message.keys.length,
+        'cache.keys.count': invalidations.reduce((n, i) => n + i.keys.length, 0),
       },
       (span) => {
-        let evictedKeys = 0;
-        for (const key of message.keys) {
-          if (cache.evictOlderThan(key, message.id, message.version, 'invalidation')) evictedKeys += 1;
+        let evictedInMessage = 0;
+        const traceId = recordedTraceId(span);
+        for (const invalidation of invalidations) {
+          let evictedKeys = 0;
+          for (const key of invalidation.keys) {
+            if (cache.evictOlderThan(key, invalidation.id, invalidation.version, 'invalidation')) evictedKeys += 1;
+          }
+          evictedInMessage += evictedKeys;
+          const now = preciseNow();
+          this.observer.onInvalidation?.({
+            message: invalidation,
+            evictedKeys,
+            lagSeconds: Math.max(0, now - invalidation.publishedAt) / 1000,
+            staleWindowSeconds: Math.max(0, now - invalidation.committedAt) / 1000,
+            traceId,
+          });
         }
-        const now = preciseNow();
-        span.setAttribute('cache.evicted.count', evictedKeys);
-        this.observer.onInvalidation?.({
-          message,
-          evictedKeys,
-          lagSeconds: Math.max(0, now - message.publishedAt) / 1000,
-          staleWindowSeconds: Math.max(0, now - message.committedAt) / 1000,
-          traceId: recordedTraceId(span),
-        });
+        span.setAttribute('cache.evicted.count', evictedInMessage);
       },
     );
   }
 
-  private remember(message: InvalidationMessage): void {
+  private remember(message: InvalidationMessage | BatchMessage): void {
     this.applied.add(messageId(message));
     if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
     this.lastAppliedPublishedAt = Math.max(this.lastAppliedPublishedAt, message.publishedAt);

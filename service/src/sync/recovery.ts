@@ -40,6 +40,8 @@ export interface RecoveringPolicyOptions {
   jitterMs: number;
   /** Clears the cache (pubsub-flush) or replays what was missed (stream); rejects if it cannot. */
   recover(reason: RecoveryReason): Promise<void>;
+  /** The cache has just stopped being trusted: what was applied up to now is known good. */
+  onDistrust?(): void;
   onRecovered?(reason: RecoveryReason, ms: number): void;
   onRecoveryFailed?(reason: RecoveryReason, error: Error): void;
   now?: () => number;
@@ -86,7 +88,7 @@ export class RecoveringPolicy implements SyncPolicy {
   onSubscriberState(state: SubscriberState): void {
     if (state === 'down') {
       this.subscriberUp = false;
-      this.untrusted = true;
+      this.distrust();
       return;
     }
     if (this.subscriberUp) return; // already up: nothing was missed
@@ -109,12 +111,17 @@ export class RecoveringPolicy implements SyncPolicy {
     if (this.silent || this.liveMembers <= 1) return;
     if (this.now() - this.lastMessageAt > this.options.silenceMs) {
       this.silent = true;
-      this.untrusted = true;
+      this.distrust();
     }
   }
 
-  private trigger(reason: RecoveryReason): void {
+  private distrust(): void {
+    if (!this.untrusted) this.options.onDistrust?.();
     this.untrusted = true;
+  }
+
+  private trigger(reason: RecoveryReason): void {
+    this.distrust();
     if (this.recovering) {
       this.again = reason;
       return;

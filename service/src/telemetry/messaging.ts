@@ -2,6 +2,7 @@ import {
   type Attributes,
   type Context,
   context,
+  type Link,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -22,6 +23,7 @@ export const MessagingAttributes = {
   MESSAGE_ID: 'messaging.message.id',
   BODY_SIZE: 'messaging.message.body.size',
   CONSUMER_GROUP: 'messaging.consumer.group.name',
+  BATCH_MESSAGE_COUNT: 'messaging.batch.message_count',
   SERVER_ADDRESS: 'server.address',
   SERVER_PORT: 'server.port',
 } as const;
@@ -38,11 +40,13 @@ export async function withProducerSpan<T>(
   destination: string,
   attributes: Attributes,
   send: (carrier: TraceCarrier, span: Span) => Promise<T>,
+  links: Link[] = [],
 ): Promise<T> {
   return tracer().startActiveSpan(
     `publish ${destination}`,
     {
       kind: SpanKind.PRODUCER,
+      links,
       attributes: {
         [MessagingAttributes.SYSTEM]: 'redis',
         [MessagingAttributes.OPERATION_TYPE]: 'send',

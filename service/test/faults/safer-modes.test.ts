@@ -2,12 +2,16 @@ import { type FaultName, heal, inject, pauseUntilCut } from '../../src/demo/faul
 import { waitFor } from '../../src/demo/processes';
 import { type Stack, startStack } from '../../src/demo/stack';
 import type { SyncMode } from '../../src/sync/recovery';
+import { Witness } from '../../../bench/witness';
 
 /**
  * The safer sync modes through the faults that lose messages (issue 6's targets), with the
  * default heartbeat timeout (SYNC_SILENCE_MS 3000) and a TTL long enough that expiry hides
  * nothing: the probe's max stale window stays under 5 s, and once the replica has recovered it
- * never again serves a version older than one acknowledged before the fault was healed.
+ * never again serves a version older than one acknowledged before the fault was healed. A witness
+ * book, cached everywhere, written once at the start of the fault and never again, must be fresh
+ * on every replica after recovery: the probe's books are rewritten so often that a later
+ * invalidation can hide a lost one.
  */
 
 /** Issue 6's target: the heartbeat timeout (3 s by default) plus the replay or flush, under 5 s. */
@@ -43,17 +47,22 @@ describe('safer sync modes bound staleness', () => {
       writers: fault === 'restart-redis' ? undefined : [0, 1],
       redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
     });
+    let witness: Witness | undefined;
     try {
       await waitFor(() => c.probe.summary().replicas.every((r) => r.reads >= 60) && probeWrites(c) >= 20, {
         timeoutMs: 20_000,
         message: 'warm-up traffic',
       });
+      const written = await Witness.create(c);
+      witness = written;
       const recoveries = (i: number) => c.replicas[i]!.metric('cache_sync_recoveries_total');
       const before = await Promise.all(victims.map(recoveries));
 
       if (fault === 'pause') await pauseUntilCut(c, 2);
       else await inject(c, fault, 2);
-      await moreWrites(c, 40);
+      await written.write(0);
+      // About 4 s of writes: longer than the 2 s a replay reaches back before its cursor.
+      await moreWrites(c, 120);
       const healedAt = Date.now();
       await heal(c, fault, 2);
 
@@ -69,6 +78,11 @@ describe('safer sync modes bound staleness', () => {
         );
       }
       const recoveredAt = Date.now();
+      const witnessed = await Promise.all(
+        c.replicas.map(async (r) => [r.id, ((await (await fetch(`${r.url}/books/${written.id}`)).json()) as { version: number }).version]),
+      );
+      expect(witnessed).toEqual(c.replicas.map((r) => [r.id, written.writtenVersion]));
+      const witnessWindows = written.stop().seconds;
       await moreWrites(c, 40);
       c.probe.stop();
       await c.probe.done;
@@ -91,11 +105,13 @@ describe('safer sync modes bound staleness', () => {
 
       const maxWindow = Math.max(...summary.replicas.map((r) => r.maxStaleWindowSeconds));
       const staleAfterRecovery = c.probe.truth.staleReads.filter((r) => r.sentAt > recoveredAt && r.requiredAckAt < healedAt);
-      const seen = { maxWindow, staleReads: summary.replicas.map((r) => r.stale), staleAfterRecovery };
+      const seen = { maxWindow, witnessWindows, staleReads: summary.replicas.map((r) => r.stale), staleAfterRecovery };
       rows.push(`| ${mode} | ${fault} | ${seen.staleReads.join(' / ')} | ${maxWindow.toFixed(2)} s | ${missed.join(' / ')} | ${repaired.join(' / ')} |`);
-      expect({ ...seen, bounded: maxWindow <= BOUND_SECONDS }).toEqual({ ...seen, bounded: true });
+      const bounded = Math.max(maxWindow, ...witnessWindows) <= BOUND_SECONDS;
+      expect({ ...seen, bounded }).toEqual({ ...seen, bounded: true });
       expect(staleAfterRecovery).toEqual([]);
     } finally {
+      witness?.stop();
       await c.stop();
     }
   }, 120_000);

@@ -1,4 +1,4 @@
-import { decodeEnvelope, encodeEnvelope, MAX_MESSAGE_BYTES } from '../../src/sync/envelope';
+import { decodeEnvelope, encodeEnvelope, invalidationsOf, MAX_KEYS_PER_MESSAGE, MAX_MESSAGE_BYTES } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 
 const reasonOf = (raw: string) => {
@@ -12,6 +12,33 @@ describe('envelope v1', () => {
     expect(decodeEnvelope(encodeEnvelope(message), 'book')).toEqual({ ok: true, message });
     const heartbeat = { v: 1, type: 'heartbeat', origin: 'book-2', epoch: 'e', seq: 1, publishedAt: 1 } as const;
     expect(decodeEnvelope(encodeEnvelope(heartbeat), 'book')).toEqual({ ok: true, message: heartbeat });
+  });
+
+  const OTHER = '000000000000000000000000';
+  const batchOf = (...items: object[]) => {
+    const { keys: _k, id: _i, version: _v, op: _o, committedAt: _c, ...header } = sampleMessage();
+    return { ...header, type: 'batch', items };
+  };
+  const item = (id: string, version = 2) => ({ keys: [`id:${id}`], id, version, op: 'update', committedAt: 1 });
+
+  it('round-trips a batch, and unpacks it into plain invalidations under its header', () => {
+    const batch = batchOf(item(sampleMessage().id), item(OTHER, 7));
+    const decoded = decodeEnvelope(encodeEnvelope(batch as never), 'book');
+    expect(decoded).toEqual({ ok: true, message: batch });
+    const unpacked = decoded.ok ? invalidationsOf(decoded.message) : [];
+    expect(unpacked.map((m) => [m.id, m.version, m.seq, m.origin])).toEqual([
+      [sampleMessage().id, 2, batch.seq, batch.origin],
+      [OTHER, 7, batch.seq, batch.origin],
+    ]);
+  });
+
+  it.each([
+    ['a batch of one', () => batchOf(item(OTHER)), 'invalid_envelope'],
+    ['a batch with a key of another book', () => batchOf(item(OTHER), { ...item(OTHER), keys: [`id:${'1'.repeat(24)}`] }), 'key_mismatch'],
+    ['a batch over the key limit', () => batchOf(...Array.from({ length: MAX_KEYS_PER_MESSAGE + 1 }, () => item(OTHER))), 'invalid_envelope'],
+    ['a batch item with an unknown field', () => batchOf(item(OTHER), { ...item(OTHER), extra: 1 }), 'invalid_envelope'],
+  ])('rejects %s', (_name, make, reason) => {
+    expect(reasonOf(JSON.stringify(make()))).toBe(reason);
   });
 
   it.each([

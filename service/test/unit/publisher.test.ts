@@ -7,7 +7,7 @@ import { waitFor } from '../../src/demo/processes';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
-function node(bus: MemoryBus, origin: string) {
+function node(bus: MemoryBus, origin: string, coalesce = false) {
   const transport = bus.transport();
   const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 100 });
   const seen = { missed: 0, received: 0, missing: 0, published: [] as InvalidationMessage[] };
@@ -33,6 +33,7 @@ function node(bus: MemoryBus, origin: string) {
     origin,
     heartbeatIntervalMs: 1000,
     memberTimeoutMs: 15_000,
+    coalesce,
     observer: {
       onReceiversMissing: (missing) => {
         seen.missing += missing;
@@ -83,6 +84,50 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     await a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: 2, op: 'update', committedAt: Date.now() });
     const decoded = decodeEnvelope(payload, 'book');
     expect(decoded.ok && decoded.message).toMatchObject({ v: 1, origin: 'a', epoch: a.publisher.epoch, seq: 1 });
+    a.cache.close();
+  });
+
+  it('coalesces the writes of one event-loop turn into one numbered message, and still sends a lone write alone', async () => {
+    const bus = new MemoryBus();
+    const a = node(bus, 'a', true);
+    const b = node(bus, 'b');
+    await b.transport.subscribe(b.subscriber.handle);
+    const payloads: string[] = [];
+    const publish = a.transport.publish.bind(a.transport);
+    a.transport.publish = async (raw: string) => {
+      payloads.push(raw);
+      return publish(raw);
+    };
+    const ids = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(24, '0'));
+    for (const id of ids) b.cache.set(`id:${id}`, { id, version: 1 });
+    await Promise.all(ids.map((id) => a.publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: Date.now() })));
+    const messages = payloads.map((raw) => JSON.parse(raw) as { type?: string; seq: number; items?: unknown[] });
+    // 300 one-key writes in one turn: 256 keys, then the other 44.
+    expect(messages.map((m) => [m.type, m.seq, m.items?.length])).toEqual([
+      ['batch', 1, 256],
+      ['batch', 2, 44],
+    ]);
+    await waitFor(() => b.seen.received === 300, { message: 'b applies all 300' });
+    expect(ids.filter((id) => b.cache.peek(`id:${id}`) !== undefined)).toEqual([]);
+    expect(b.seen.missed).toBe(0);
+    expect(a.seen.published).toHaveLength(300);
+
+    await a.publisher.publish({ keys: [`id:${ids[0]}`], id: ids[0]!, version: 3, op: 'update', committedAt: Date.now() });
+    const lone = JSON.parse(payloads.at(-1)!) as { type?: string; seq: number; id: string };
+    expect([lone.type, lone.seq, lone.id]).toEqual([undefined, 3, ids[0]]);
+    for (const n of [a, b]) n.cache.close();
+  });
+
+  it('rejects every writer of a coalesced message that Redis did not take', async () => {
+    const bus = new MemoryBus();
+    const a = node(bus, 'a', true);
+    a.transport.publish = async () => {
+      throw new Error('Connection is closed.');
+    };
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((v) => a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: v + 1, op: 'update', committedAt: Date.now() })),
+    );
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     a.cache.close();
   });
 });

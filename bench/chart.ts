@@ -1,0 +1,55 @@
+import type { RunResult } from './invalidation';
+import type { ReadPathRow } from './read-path';
+
+const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const COLORS = ['#3274d9', '#e0752d', '#56a64b', '#8f3bb8'];
+
+interface Bar {
+  label: string;
+  value: number;
+  color: string;
+}
+
+/** One bar panel at (x, y), w x h, with a title and values printed on the bars. */
+function bars(x: number, y: number, w: number, h: number, title: string, items: Bar[], format: (v: number) => string, groups: string[] = []): string {
+  const max = Math.max(...items.map((b) => b.value), 1e-9);
+  const plotTop = y + 30;
+  const plotHeight = h - 80;
+  const slot = w / items.length;
+  const parts = [`<text x="${x + w / 2}" y="${y + 16}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`];
+  items.forEach((bar, i) => {
+    const barHeight = (bar.value / max) * plotHeight;
+    const bx = x + i * slot + slot * 0.15;
+    const by = plotTop + plotHeight - barHeight;
+    parts.push(
+      `<rect x="${bx.toFixed(1)}" y="${by.toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${barHeight.toFixed(1)}" fill="${bar.color}"/>`,
+      `<text x="${(bx + slot * 0.35).toFixed(1)}" y="${(by - 4).toFixed(1)}" text-anchor="middle" font-size="11">${esc(format(bar.value))}</text>`,
+      `<text x="${(bx + slot * 0.35).toFixed(1)}" y="${plotTop + plotHeight + 16}" text-anchor="middle" font-size="11">${esc(bar.label)}</text>`,
+    );
+  });
+  groups.forEach((group, i) => {
+    const gw = w / groups.length;
+    parts.push(`<text x="${(x + i * gw + gw / 2).toFixed(1)}" y="${plotTop + plotHeight + 34}" text-anchor="middle" font-size="12">${esc(group)}</text>`);
+  });
+  parts.push(`<line x1="${x}" y1="${plotTop + plotHeight}" x2="${x + w}" y2="${plotTop + plotHeight}" stroke="#444"/>`);
+  return parts.join('\n');
+}
+
+/** The README's chart: read-path throughput, and lag p99 by replica count against the raw PUBLISH floor. */
+export function benchChart(readPath: ReadPathRow[], lag: RunResult[], floorP99Ms: number, rate: number): string {
+  const width = 960;
+  const height = 340;
+  const readBars = readPath.map((row, i) => ({ label: row.path.replace(' (constant)', ''), value: row.requestsPerSecond, color: COLORS[i % COLORS.length]! }));
+  const atRate = lag.filter((r) => r.rate === rate);
+  const lagBars = [
+    { label: 'raw PUBLISH', value: floorP99Ms, color: '#888' },
+    ...atRate.map((r, i) => ({ label: `${r.replicas} replicas`, value: r.p99Ms, color: COLORS[i % COLORS.length]! })),
+  ];
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    bars(20, 10, 440, height - 20, 'GET /books/:id, requests per second', readBars, (v) => v.toFixed(0)),
+    bars(500, 10, 440, height - 20, `invalidation lag p99 at ${rate}/s (ms)`, lagBars, (v) => v.toFixed(2)),
+    '</svg>',
+  ].join('\n');
+}

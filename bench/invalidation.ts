@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { ReplicaProcess } from '../service/src/demo/replica-process';
+import { waitFor } from '../service/src/demo/processes';
+import { sampleSum } from '../service/src/demo/stack';
+import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
+import { RedisTransport } from '../service/src/sync/redis-transport';
+import type { BenchServers } from './servers';
+
+export interface LatencyStats {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface RunResult extends LatencyStats {
+  replicas: number;
+  /** Invalidations per second asked for, and what the publisher really sent. */
+  rate: number;
+  achievedRate: number;
+  /** Messages on the channel (fewer than invalidations when coalesced). */
+  messages: number;
+  /** Sequence gaps the replicas counted, and invalidations that never arrived. */
+  missed: number;
+  lost: number;
+}
+
+export function stats(samplesMs: number[]): LatencyStats {
+  const sorted = Float64Array.from(samplesMs).sort();
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : 0);
+  return { count: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.length ? sorted[sorted.length - 1]! : 0 };
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** Calls `tick(n)` with how many sends are due, every millisecond, for `seconds`; resolves with the count sent. */
+async function paced(rate: number, seconds: number, tick: (due: number) => void): Promise<{ sent: number; elapsed: number }> {
+  const total = Math.round(rate * seconds);
+  const started = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate)) - sent;
+      if (due > 0) {
+        tick(due);
+        sent += due;
+      }
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  return { sent, elapsed: (performance.now() - started) / 1000 };
+}
+
+/** The floor: a raw PUBLISH from this process to a plain subscriber connection, message to message. */
+export async function rawPublishFloor(redisUrl: string, rate: number, seconds: number): Promise<LatencyStats> {
+  const channel = `floor-${randomBytes(4).toString('hex')}`;
+  const publisher = new Redis(redisUrl);
+  const subscriber = new Redis(redisUrl);
+  try {
+    const lags: number[] = [];
+    subscriber.on('message', (_channel: string, payload: string) => lags.push(now() - Number(payload.slice(0, payload.indexOf(' ')))));
+    await subscriber.subscribe(channel);
+    // A payload the size of an invalidation envelope.
+    const padding = 'x'.repeat(300);
+    const { sent } = await paced(rate, seconds, (due) => {
+      for (let i = 0; i < due; i += 1) void publisher.publish(channel, `${now()} ${padding}`);
+    });
+    await waitFor(() => lags.length >= sent, { timeoutMs: 10_000, message: 'every raw message received' });
+    return stats(lags);
+  } finally {
+    publisher.disconnect();
+    subscriber.disconnect();
+  }
+}
+
+export interface LagBench {
+  /** Grows (or shrinks) the set of listening replica processes to `count`. */
+  scale(count: number): Promise<void>;
+  run(rate: number, seconds: number): Promise<RunResult>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The service's publish-to-evict lag: this process publishes with the service's own publisher
+ * (envelope v1, sequence numbers, membership), and real replica processes apply the messages and
+ * record each lag exactly (BENCH_ROUTES); nothing is cached, so only the sync path is measured.
+ */
+export async function startLagBench(servers: BenchServers, options: { coalesce: boolean }): Promise<LagBench> {
+  const replicas: ReplicaProcess[] = [];
+  const transport = new RedisTransport({ url: servers.redisUrl, channel: servers.channel, replicaId: 'bench', commandTimeoutMs: 10_000 });
+  await transport.connect();
+  let messages = 0;
+  const publisher = new InvalidationPublisher({
+    transport: {
+      // Not a member: the replicas' heartbeats are not expected to reach it.
+      subscriberState: 'down',
+      publish: (payload) => {
+        if (!payload.includes('"type":"heartbeat"')) messages += 1;
+        return transport.publish(payload);
+      },
+      subscribe: async () => undefined,
+      onSubscriberState: () => undefined,
+      close: () => transport.close(),
+    },
+    membership: transport.membership(),
+    channel: servers.channel,
+    cache: 'book',
+    origin: 'bench',
+    heartbeatIntervalMs: 1000,
+    memberTimeoutMs: 15_000,
+    coalesce: options.coalesce,
+  });
+  const metric = async (replica: ReplicaProcess, name: string) => sampleSum(await (await fetch(`${replica.url}/metrics`)).text(), name);
+  const total = async (name: string) => (await Promise.all(replicas.map((r) => metric(r, name)))).reduce((a, b) => a + b, 0);
+  let seq = 0;
+
+  return {
+    async scale(count) {
+      while (replicas.length > count) await replicas.pop()!.stop();
+      const starting: Promise<ReplicaProcess>[] = [];
+      for (let i = replicas.length; i < count; i += 1) starting.push(servers.replica(`bench-${i + 1}`, { BENCH_ROUTES: '1' }));
+      replicas.push(...(await Promise.all(starting)));
+    },
+    async run(rate, seconds) {
+      for (const replica of replicas) await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' });
+      const [missed0, received0] = [await total('cache_invalidations_missed_total'), await total('cache_invalidations_received_total')];
+      messages = 0;
+      let failed = 0;
+      const { sent, elapsed } = await paced(rate, seconds, (due) => {
+        for (let i = 0; i < due; i += 1) {
+          seq += 1;
+          const id = seq.toString(16).padStart(24, '0');
+          publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: now() }).catch(() => (failed += 1));
+        }
+      });
+      // A heartbeat after the last write, so a lost tail shows up as a gap too.
+      await publisher.heartbeat();
+      const expected = received0 + (sent - failed) * replicas.length;
+      await waitFor(async () => (await total('cache_invalidations_received_total')) >= expected, { timeoutMs: 15_000, intervalMs: 200 }).catch(
+        () => undefined, // what never arrived is reported as lost
+      );
+      const received = (await total('cache_invalidations_received_total')) - received0;
+      const lags: number[] = [];
+      for (const replica of replicas) {
+        const taken = (await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as { seconds: number[] };
+        for (const s of taken.seconds) lags.push(s * 1000);
+      }
+      return {
+        replicas: replicas.length,
+        rate,
+        achievedRate: sent / elapsed,
+        messages,
+        missed: (await total('cache_invalidations_missed_total')) - missed0,
+        lost: sent * replicas.length - received + failed * replicas.length,
+        ...stats(lags),
+      };
+    },
+    async stop() {
+      await Promise.all(replicas.splice(0).map((r) => r.stop()));
+      await publisher.stop();
+      await transport.close();
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// `make bench`: every benchmark of issue 7 in one run, written to bench/RESULTS.md,
+// bench/results.json and docs/bench-chart.svg.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../service/src/demo/processes';
+import { benchChart } from './chart';
+import { headline, resultsMarkdown } from './report';
+import { FULL_PLAN, runBench } from './run';
+
+async function main() {
+  const results = await runBench(FULL_PLAN);
+  const analysisFile = join(ROOT, 'bench/analysis.md');
+  const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() : '';
+  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results, analysis));
+  const floor = results.floor.find((f) => f.rate === 1000) ?? results.floor[0]!;
+  writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, results.lag, floor.p99Ms, floor.rate));
+  process.stdout.write(`${JSON.stringify(headline(results), null, 2)}\nwritten: bench/RESULTS.md, bench/results.json, docs/bench-chart.svg\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${(error as Error).stack}\n`);
+  process.exit(1);
+});

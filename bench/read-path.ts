@@ -1,0 +1,56 @@
+import autocannon from 'autocannon';
+import { BENCH_BOOK } from '../service/src/http/bench-routes';
+import { type BenchServers, ratio } from './servers';
+
+export interface ReadPathRow {
+  path: 'bare Koa (constant)' | 'local cache' | 'Redis global cache' | 'MongoDB direct';
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Requests per second as a fraction of the bare Koa route's. */
+  ofBare: number;
+}
+
+export interface ReadPathOptions {
+  durationSeconds: number;
+  connections: number;
+}
+
+/**
+ * GET /books/:id on one replica process, served from each source in turn by the same Koa app
+ * (same middleware, metrics and tracing), loaded by autocannon from this process.
+ */
+export async function readPathBench(servers: BenchServers, options: ReadPathOptions): Promise<ReadPathRow[]> {
+  const replica = await servers.replica('bench-read', { BENCH_ROUTES: '1' });
+  try {
+    const created = await fetch(`${replica.url}/books`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(BENCH_BOOK), // the same size as the constant route's book
+    });
+    if (created.status !== 201) throw new Error(`bench book not created: ${created.status} ${await created.text()}`);
+    const { id } = (await created.json()) as { id: string };
+    const paths: [ReadPathRow['path'], string, string][] = [
+      ['bare Koa (constant)', '/bench/constant', 'HIT'],
+      ['local cache', `/books/${id}`, 'HIT'],
+      ['Redis global cache', `/bench/redis/books/${id}`, 'HIT'],
+      ['MongoDB direct', `/bench/mongo/books/${id}`, 'MISS'],
+    ];
+    const measured: Omit<ReadPathRow, 'ofBare'>[] = [];
+    for (const [path, route, expectedCache] of paths) {
+      // Warm: the first read fills the cache it reads from.
+      for (let i = 0; i < 2; i += 1) await fetch(`${replica.url}${route}`);
+      const check = await fetch(`${replica.url}${route}`);
+      if (check.status !== 200 || check.headers.get('x-cache') !== expectedCache) {
+        throw new Error(`${path}: expected 200 ${expectedCache}, got ${check.status} ${check.headers.get('x-cache')}`);
+      }
+      const result = await autocannon({ url: `${replica.url}${route}`, connections: options.connections, duration: options.durationSeconds });
+      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      measured.push({ path, requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 });
+    }
+    const bare = measured[0]!.requestsPerSecond;
+    return measured.map((row) => ({ ...row, ofBare: ratio(row.requestsPerSecond, bare) }));
+  } finally {
+    await replica.stop();
+  }
+}

@@ -1,0 +1,99 @@
+import { cpus, totalmem } from 'node:os';
+import type { BenchResults } from './run';
+
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const x = (v: number) => `${v.toFixed(2)}x`;
+const int = (v: number) => Math.round(v).toLocaleString('en-US');
+const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+export interface Headline {
+  localOfBare: number;
+  localOverRedis: number;
+  localOverMongo: number;
+  lagP99: number;
+  floorP99: number;
+  lagOverFloor: number;
+  growth2to16: number;
+  maxZeroLossRate: number;
+  maxZeroLossRateUncoalesced: number;
+}
+
+export function headline(r: BenchResults): Headline {
+  const rps = (path: string) => r.readPath.find((row) => row.path === path)?.requestsPerSecond ?? 0;
+  const lagAt = (replicas: number, rate: number) => r.lag.find((l) => l.replicas === replicas && l.rate === rate)?.p99Ms ?? Number.NaN;
+  const floorP99 = r.floor.find((f) => f.rate === 1000)?.p99Ms ?? Number.NaN;
+  const best = (coalesce: boolean) => Math.max(0, ...r.throughput.filter((t) => t.coalesce === coalesce && t.sustained).map((t) => t.rate));
+  const [fewest, most] = [Math.min(...r.plan.replicaCounts), Math.max(...r.plan.replicaCounts)];
+  return {
+    localOfBare: rps('local cache') / rps('bare Koa (constant)'),
+    localOverRedis: rps('local cache') / rps('Redis global cache'),
+    localOverMongo: rps('local cache') / rps('MongoDB direct'),
+    lagP99: lagAt(4, 1000),
+    floorP99,
+    lagOverFloor: lagAt(4, 1000) / floorP99,
+    growth2to16: lagAt(most, 1000) / lagAt(fewest, 1000),
+    maxZeroLossRate: best(true),
+    maxZeroLossRateUncoalesced: best(false),
+  };
+}
+
+/** bench/RESULTS.md: the date, the machine, the command, the tables and the targets. */
+export function resultsMarkdown(r: BenchResults, analysis: string): string {
+  const h = headline(r);
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Run ${r.date} with \`make bench\` on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, redis-server from Debian, ${r.mongoKind}. Load generator, servers and replicas share the machine, so every number is a ratio within this one run.`,
+    '',
+    '## Targets',
+    '',
+    '| target | measured | |',
+    '|---|---|---|',
+    `| local hit ≥ 0.85 × bare Koa req/s | ${x(h.localOfBare)} | ${verdict(h.localOfBare >= 0.85)} |`,
+    `| local hit ≥ 3 × Redis global cache req/s | ${x(h.localOverRedis)} | ${verdict(h.localOverRedis >= 3)} |`,
+    `| local hit ≥ 5 × MongoDB direct req/s | ${x(h.localOverMongo)} | ${verdict(h.localOverMongo >= 5)} |`,
+    `| lag p99 ≤ 2 × raw PUBLISH p99 (1,000/s, 4 replicas) | ${ms(h.lagP99)} vs ${ms(h.floorP99)}: ${x(h.lagOverFloor)} | ${verdict(h.lagOverFloor <= 2)} |`,
+    `| lag p99 growth from ${Math.min(...r.plan.replicaCounts)} to ${Math.max(...r.plan.replicaCounts)} replicas ≤ 4 × (1,000/s) | ${x(h.growth2to16)} | ${verdict(h.growth2to16 <= 4)} |`,
+    `| ≥ 20,000 invalidations/s with zero loss (${r.plan.throughputReplicas} replicas) | ${int(h.maxZeroLossRate)}/s coalesced, ${int(h.maxZeroLossRateUncoalesced)}/s one message a write | ${verdict(h.maxZeroLossRate >= 20_000)} |`,
+    '',
+    analysis,
+    '',
+    `## Read path: GET /books/:id, autocannon, ${r.plan.connections} connections, ${r.plan.readSeconds} s each`,
+    '',
+    '| served from | req/s | p50 | p99 | of bare Koa |',
+    '|---|---|---|---|---|',
+    ...r.readPath.map((row) => `| ${row.path} | ${int(row.requestsPerSecond)} | ${row.p50Ms} ms | ${row.p99Ms} ms | ${x(row.ofBare)} |`),
+    '',
+    `## Invalidation lag: publish to eviction applied, exact per message (${r.plan.stepSeconds} s a step)`,
+    '',
+    'The floor is a raw PUBLISH from the bench process to a plain subscriber connection; the service rows are the same Redis, the service\'s publisher (envelope v1, coalesced per event-loop turn) and real replica processes that evict and record each lag.',
+    '',
+    '| replicas | writes/s | achieved/s | messages | p50 | p99 | max | missed | lost |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...r.floor.map((f) => `| raw PUBLISH (floor) | ${int(f.rate)} | | ${int(f.count)} | ${ms(f.p50Ms)} | ${ms(f.p99Ms)} | ${ms(f.maxMs)} | | |`),
+    ...r.lag.map(
+      (l) =>
+        `| ${l.replicas} | ${int(l.rate)} | ${int(l.achievedRate)} | ${int(l.messages)} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.maxMs)} | ${l.missed} | ${l.lost} |`,
+    ),
+    '',
+    `## Invalidation throughput: ${r.plan.throughputReplicas} replicas, rising rate until something is lost`,
+    '',
+    '| publishing | writes/s asked | achieved/s | messages | p99 lag | missed | lost | sustained |',
+    '|---|---|---|---|---|---|---|---|',
+    ...r.throughput.map(
+      (t) =>
+        `| ${t.coalesce ? 'coalesced' : 'one message a write'} | ${int(t.rate)} | ${int(t.achievedRate)} | ${int(t.messages)} | ${ms(t.p99Ms)} | ${t.missed} | ${t.lost} | ${t.sustained ? 'yes' : 'no'} |`,
+    ),
+    '',
+    `## Memory at ${int(r.memory.entries)} entries`,
+    '',
+    `- ${int(r.memory.bookBytesPerEntry)} bytes of heap per book object, plus ${int(r.memory.cacheBytesPerEntry)} bytes per entry for the cache to hold it (key string, node-cache's wrapper, the write-order map): ${int(r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)} bytes per cached book, ${((r.memory.entries * (r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)) / 2 ** 20).toFixed(0)} MiB for ${int(r.memory.entries)}.`,
+    `- Max keys holds: after ${int(r.memory.entries / 5)} more distinct keys than CACHE_MAX_KEYS (${int(r.memory.entries)}), the cache holds ${int(r.memory.sizeAfterOverfill)} entries (${int(r.memory.capacityEvictions)} capacity evictions, oldest write first).`,
+    '',
+    '## node-cache clone setting',
+    '',
+    `- A get with \`useClones: true\` costs ${r.clone.clonedNsPerGet.toFixed(0)} ns, without ${r.clone.sharedNsPerGet.toFixed(1)} ns (${(r.clone.clonedNsPerGet / r.clone.sharedNsPerGet).toFixed(0)}x), a plain Map ${r.clone.mapNsPerGet.toFixed(1)} ns. The cache runs without clones and freezes its values.`,
+    '',
+  ];
+  return lines.join('\n');
+}

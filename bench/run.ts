@@ -1,0 +1,104 @@
+import { type CloneCost, cloneCost } from './clone-cost';
+import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
+import { type MemoryResult, memoryBench } from './memory';
+import { type ReadPathRow, readPathBench } from './read-path';
+import { startBenchServers } from './servers';
+
+export interface BenchPlan {
+  cloneRounds: number;
+  memoryEntries: number;
+  readSeconds: number;
+  connections: number;
+  /** Seconds of publishing per lag or throughput step. */
+  stepSeconds: number;
+  replicaCounts: number[];
+  rates: number[];
+  /** Replicas listening, and the rates tried in order, to find the highest with zero loss. */
+  throughputReplicas: number;
+  throughputRates: number[];
+}
+
+export const FULL_PLAN: BenchPlan = {
+  cloneRounds: 2_000_000,
+  memoryEntries: 100_000,
+  readSeconds: 10,
+  connections: 10,
+  stepSeconds: 3,
+  replicaCounts: [2, 4, 8, 16],
+  rates: [100, 1000, 5000],
+  throughputReplicas: 4,
+  throughputRates: [5000, 10_000, 20_000, 40_000, 80_000],
+};
+
+export interface ThroughputStep extends RunResult {
+  coalesce: boolean;
+  /** Everything arrived, nothing was missed, and the publisher kept (within 5 %) the rate asked. */
+  sustained: boolean;
+}
+
+export interface BenchResults {
+  date: string;
+  plan: BenchPlan;
+  mongoKind: string;
+  clone: CloneCost;
+  memory: MemoryResult;
+  readPath: ReadPathRow[];
+  floor: (LatencyStats & { rate: number })[];
+  lag: RunResult[];
+  throughput: ThroughputStep[];
+}
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** Every measurement of `make bench`, against real servers and replica processes. */
+export async function runBench(plan: BenchPlan): Promise<BenchResults> {
+  log('node-cache clone cost');
+  const clone = cloneCost(plan.cloneRounds);
+  log(`memory at ${plan.memoryEntries} entries`);
+  const memory = memoryBench(plan.memoryEntries);
+  const servers = await startBenchServers();
+  try {
+    log('read path (autocannon)');
+    const readPath = await readPathBench(servers, { durationSeconds: plan.readSeconds, connections: plan.connections });
+
+    const floor: BenchResults['floor'] = [];
+    for (const rate of plan.rates) {
+      log(`raw PUBLISH floor at ${rate}/s`);
+      floor.push({ rate, ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds)) });
+    }
+
+    const lag: RunResult[] = [];
+    const lagBench = await startLagBench(servers, { coalesce: true });
+    try {
+      for (const count of plan.replicaCounts) {
+        await lagBench.scale(count);
+        for (const rate of plan.rates) {
+          log(`lag with ${count} replicas at ${rate}/s`);
+          lag.push(await lagBench.run(rate, plan.stepSeconds));
+        }
+      }
+    } finally {
+      await lagBench.stop();
+    }
+
+    const throughput: ThroughputStep[] = [];
+    for (const coalesce of [false, true]) {
+      const bench = await startLagBench(servers, { coalesce });
+      try {
+        await bench.scale(plan.throughputReplicas);
+        for (const rate of plan.throughputRates) {
+          log(`throughput ${coalesce ? 'coalesced' : 'one message a write'} at ${rate}/s`);
+          const step = await bench.run(rate, plan.stepSeconds);
+          const sustained = step.lost === 0 && step.missed === 0 && step.achievedRate >= 0.95 * rate;
+          throughput.push({ ...step, coalesce, sustained });
+          if (!sustained) break;
+        }
+      } finally {
+        await bench.stop();
+      }
+    }
+    return { date: new Date().toISOString(), plan, mongoKind: servers.mongoKind, clone, memory, readPath, floor, lag, throughput };
+  } finally {
+    await servers.stop();
+  }
+}

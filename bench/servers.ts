@@ -1,0 +1,68 @@
+import { randomBytes } from 'node:crypto';
+import { startMongo, startRedis } from '../service/src/demo/processes';
+import { type ReplicaProcess, spawnReplica } from '../service/src/demo/replica-process';
+
+/** The real servers a bench runs against: its own redis-server and MongoDB-wire server (or the env's). */
+export interface BenchServers {
+  redisUrl: string;
+  mongoKind: string;
+  /** The channel every replica of this run uses. */
+  channel: string;
+  /** Starts a replica process (built code, dist/) on this run's database and channel. */
+  replica(id: string, env?: Record<string, string>): Promise<ReplicaProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startBenchServers(): Promise<BenchServers> {
+  const stops: (() => Promise<void>)[] = [];
+  let redisUrl = process.env.REDIS_URL;
+  let mongoUri = process.env.MONGODB_URI;
+  let mongoKind = process.env.MONGO_WIRE_SERVER ?? 'MongoDB';
+  try {
+    if (!redisUrl) {
+      const redis = await startRedis();
+      stops.push(() => redis.destroy());
+      redisUrl = redis.url;
+    }
+    if (!mongoUri) {
+      const mongo = await startMongo();
+      stops.push(() => mongo.destroy());
+      mongoUri = mongo.uri;
+      mongoKind = mongo.kind;
+    }
+  } catch (error) {
+    for (const stop of stops.reverse()) await stop();
+    throw error;
+  }
+  const suffix = randomBytes(4).toString('hex');
+  const channel = `bench-channel-${suffix}`;
+  const replicas = new Set<ReplicaProcess>();
+  return {
+    redisUrl,
+    mongoKind,
+    channel,
+    async replica(id, env = {}) {
+      const replica = await spawnReplica(id, {
+        MONGODB_URI: `${mongoUri}/bench-${suffix}`,
+        REDIS_URL: redisUrl!,
+        INVALIDATION_CHANNEL: channel,
+        LOG_LEVEL: 'warn',
+        SYNC_MODE: 'pubsub',
+        ...env,
+      });
+      replicas.add(replica);
+      const stop = replica.stop.bind(replica);
+      replica.stop = async (signal) => {
+        replicas.delete(replica);
+        return stop(signal);
+      };
+      return replica;
+    },
+    async stop() {
+      await Promise.all([...replicas].map((r) => r.stop()));
+      for (const stop of stops.reverse()) await stop();
+    },
+  };
+}
+
+export const ratio = (value: number, base: number) => (base > 0 ? value / base : 0);

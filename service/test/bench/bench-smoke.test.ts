@@ -1,0 +1,53 @@
+import { benchChart } from '../../../bench/chart';
+import { headline, resultsMarkdown } from '../../../bench/report';
+import { type BenchPlan, runBench } from '../../../bench/run';
+
+/**
+ * A tiny run of everything `make bench` does, to keep it working: real replica processes, real
+ * Redis and MongoDB-wire server, autocannon. It asserts that each part measured something and
+ * that nothing was lost at these low rates, never how fast anything was.
+ */
+const TINY: BenchPlan = {
+  cloneRounds: 20_000,
+  memoryEntries: 2_000,
+  readSeconds: 1,
+  connections: 2,
+  stepSeconds: 0.5,
+  replicaCounts: [2],
+  rates: [200],
+  throughputReplicas: 2,
+  throughputRates: [500],
+};
+
+describe('make bench (smoke run)', () => {
+  it('measures every part and writes its report', async () => {
+    const results = await runBench(TINY);
+
+    expect(results.readPath.map((r) => r.path)).toEqual(['bare Koa (constant)', 'local cache', 'Redis global cache', 'MongoDB direct']);
+    for (const row of results.readPath) expect([row.path, row.requestsPerSecond > 0, row.p99Ms >= row.p50Ms]).toEqual([row.path, true, true]);
+
+    expect(results.floor).toHaveLength(1);
+    expect(results.floor[0]!.count).toBe(100);
+    const [lag] = results.lag;
+    // Every invalidation reached both replicas, and each lag was recorded.
+    expect({ lost: lag!.lost, missed: lag!.missed, count: lag!.count }).toEqual({ lost: 0, missed: 0, count: 200 });
+    expect(lag!.maxMs).toBeGreaterThanOrEqual(lag!.p99Ms);
+
+    expect(results.throughput.map((t) => [t.coalesce, t.rate, t.lost])).toEqual([
+      [false, 500, 0],
+      [true, 500, 0],
+    ]);
+    // Coalesced, fewer messages carry the same invalidations.
+    const [single, coalesced] = results.throughput;
+    expect(single!.messages).toBe(250);
+    expect(coalesced!.messages).toBeLessThanOrEqual(250);
+
+    expect(results.memory).toMatchObject({ entries: 2_000, sizeAfterOverfill: 2_000, capacityEvictions: 400 });
+    for (const ns of Object.values(results.clone)) expect(ns).toBeGreaterThan(0);
+
+    const markdown = resultsMarkdown(results, '');
+    expect(markdown).toContain('| local cache |');
+    expect(Number.isFinite(headline(results).localOverRedis)).toBe(true);
+    expect(benchChart(results.readPath, results.lag, results.floor[0]!.p99Ms, 200)).toMatch(/^<svg[\s\S]*<\/svg>$/);
+  }, 120_000);
+});
