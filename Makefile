@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps install build typecheck lint test test-unit test-integration bench start clean \
+.PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
 	crash-before-publish demo experiment
 
@@ -43,6 +43,9 @@ test-integration: deps ## Integration tests only
 
 bench: build ## Benchmarks (never part of make test, about 4 min): read path, invalidation lag and throughput, memory -> bench/RESULTS.md
 	npm run bench
+
+bench-profile: build ## CPU profile of one replica serving cached reads under load, by package -> reports/profile/
+	npx tsx bench/profile.ts
 
 start: build ## Run one replica from the environment (see README: Configuration)
 	npm start

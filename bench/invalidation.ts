@@ -1,7 +1,9 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { ReplicaProcess } from '../service/src/demo/replica-process';
-import { waitFor } from '../service/src/demo/processes';
+import { ROOT, waitFor } from '../service/src/demo/processes';
 import { sampleSum } from '../service/src/demo/stack';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
 import { RedisTransport } from '../service/src/sync/redis-transport';
@@ -55,25 +57,39 @@ async function paced(rate: number, seconds: number, tick: (due: number) => void)
   return { sent, elapsed: (performance.now() - started) / 1000 };
 }
 
-/** The floor: a raw PUBLISH from this process to a plain subscriber connection, message to message. */
-export async function rawPublishFloor(redisUrl: string, rate: number, seconds: number): Promise<LatencyStats> {
+/**
+ * The floor: a raw PUBLISH from this process to `receivers` bare subscriber processes (plain
+ * ioredis, nothing else), message to message, so the floor pays the same process count and
+ * scheduling as the replicas it is compared with.
+ */
+export async function rawPublishFloor(redisUrl: string, rate: number, seconds: number, receivers = 1): Promise<LatencyStats> {
   const channel = `floor-${randomBytes(4).toString('hex')}`;
   const publisher = new Redis(redisUrl);
-  const subscriber = new Redis(redisUrl);
+  const children = Array.from({ length: receivers }, () =>
+    spawn(process.execPath, [join(ROOT, 'bench/raw-subscriber.cjs'), redisUrl, channel], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
+  const outputs = children.map((child) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => (text += chunk));
+    return () => text;
+  });
   try {
-    const lags: number[] = [];
-    subscriber.on('message', (_channel: string, payload: string) => lags.push(now() - Number(payload.slice(0, payload.indexOf(' ')))));
-    await subscriber.subscribe(channel);
+    await waitFor(() => outputs.every((out) => out().startsWith('ready')), { timeoutMs: 15_000, message: 'raw subscribers ready' });
     // A payload the size of an invalidation envelope.
     const padding = 'x'.repeat(300);
     const { sent } = await paced(rate, seconds, (due) => {
       for (let i = 0; i < due; i += 1) void publisher.publish(channel, `${now()} ${padding}`);
     });
-    await waitFor(() => lags.length >= sent, { timeoutMs: 10_000, message: 'every raw message received' });
+    const done = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+    // Pub/Sub keeps order per connection: a subscriber that sees "end" has seen everything before it.
+    await publisher.publish(channel, `${now()} end`);
+    await Promise.all(done);
+    const lags = outputs.flatMap((out) => (JSON.parse(out().slice('ready\n'.length)) as number[]).slice(0, sent));
+    if (lags.length < sent * receivers) throw new Error(`raw floor lost messages: ${lags.length} of ${sent * receivers}`);
     return stats(lags);
   } finally {
+    for (const child of children) child.kill();
     publisher.disconnect();
-    subscriber.disconnect();
   }
 }
 

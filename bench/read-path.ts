@@ -1,4 +1,8 @@
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import type { Book } from '../service/src/books/book';
+import { BookRepository } from '../service/src/books/book-repository';
+import { LocalCache } from '../service/src/cache/local-cache';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
 import { type BenchServers, ratio } from './servers';
 
@@ -52,5 +56,45 @@ export async function readPathBench(servers: BenchServers, options: ReadPathOpti
     return measured.map((row) => ({ ...row, ofBare: ratio(row.requestsPerSecond, bare) }));
   } finally {
     await replica.stop();
+  }
+}
+
+export interface ReadCostRow {
+  source: 'local cache' | 'Redis global cache' | 'MongoDB';
+  /** Microseconds per read, one read at a time, inside a process: no HTTP, no Koa, no tracing. */
+  microsPerRead: number;
+}
+
+/** What one read costs from each source once the HTTP layer is taken away. */
+export async function readCostBench(servers: BenchServers, rounds: { local: number; redis: number; mongo: number }): Promise<ReadCostRow[]> {
+  const repository = await BookRepository.connect(servers.mongoUri);
+  const redis = new Redis(servers.redisUrl);
+  const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 1000 });
+  try {
+    const { after: book } = await repository.create({ ...BENCH_BOOK, name: `${BENCH_BOOK.name} (read cost)` });
+    cache.set(`id:${book.id}`, book);
+    await redis.set(`bench:cost:${book.id}`, JSON.stringify(book));
+    const time = async (count: number, read: () => unknown): Promise<number> => {
+      for (let i = 0; i < Math.min(count, 1000); i += 1) await read();
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < count; i += 1) if (!(await read())) throw new Error('read missed');
+      return Number(process.hrtime.bigint() - started) / 1000 / count;
+    };
+    // The service reads its local cache synchronously: timed without an await per read.
+    const timeSync = (count: number, read: () => unknown): number => {
+      for (let i = 0; i < Math.min(count, 100_000); i += 1) read();
+      const started = process.hrtime.bigint();
+      for (let i = 0; i < count; i += 1) if (!read()) throw new Error('read missed');
+      return Number(process.hrtime.bigint() - started) / 1000 / count;
+    };
+    return [
+      { source: 'local cache', microsPerRead: timeSync(rounds.local, () => cache.get(`id:${book.id}`)) },
+      { source: 'Redis global cache', microsPerRead: await time(rounds.redis, async () => JSON.parse((await redis.get(`bench:cost:${book.id}`)) ?? 'null')) },
+      { source: 'MongoDB', microsPerRead: await time(rounds.mongo, () => repository.findById(book.id)) },
+    ];
+  } finally {
+    cache.close();
+    redis.disconnect();
+    await repository.close();
   }
 }

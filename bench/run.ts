@@ -1,13 +1,15 @@
 import { type CloneCost, cloneCost } from './clone-cost';
 import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
-import { type ReadPathRow, readPathBench } from './read-path';
+import { type ReadCostRow, type ReadPathRow, readCostBench, readPathBench } from './read-path';
 import { startBenchServers } from './servers';
 
 export interface BenchPlan {
   cloneRounds: number;
   memoryEntries: number;
   readSeconds: number;
+  /** Sequential reads per source for the in-process read cost. */
+  readCostRounds: { local: number; redis: number; mongo: number };
   connections: number;
   /** Seconds of publishing per lag or throughput step. */
   stepSeconds: number;
@@ -22,6 +24,7 @@ export const FULL_PLAN: BenchPlan = {
   cloneRounds: 2_000_000,
   memoryEntries: 100_000,
   readSeconds: 10,
+  readCostRounds: { local: 1_000_000, redis: 20_000, mongo: 3_000 },
   connections: 10,
   stepSeconds: 3,
   replicaCounts: [2, 4, 8, 16],
@@ -43,7 +46,9 @@ export interface BenchResults {
   clone: CloneCost;
   memory: MemoryResult;
   readPath: ReadPathRow[];
-  floor: (LatencyStats & { rate: number })[];
+  readCost: ReadCostRow[];
+  /** The raw PUBLISH floor, to as many bare subscriber processes as there are replicas. */
+  floor: (LatencyStats & { rate: number; receivers: number })[];
   lag: RunResult[];
   throughput: ThroughputStep[];
 }
@@ -60,11 +65,15 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
   try {
     log('read path (autocannon)');
     const readPath = await readPathBench(servers, { durationSeconds: plan.readSeconds, connections: plan.connections });
+    log('read cost without HTTP');
+    const readCost = await readCostBench(servers, plan.readCostRounds);
 
     const floor: BenchResults['floor'] = [];
-    for (const rate of plan.rates) {
-      log(`raw PUBLISH floor at ${rate}/s`);
-      floor.push({ rate, ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds)) });
+    for (const receivers of plan.replicaCounts) {
+      for (const rate of plan.rates) {
+        log(`raw PUBLISH floor to ${receivers} subscriber processes at ${rate}/s`);
+        floor.push({ rate, receivers, ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds, receivers)) });
+      }
     }
 
     const lag: RunResult[] = [];
@@ -97,7 +106,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
         await bench.stop();
       }
     }
-    return { date: new Date().toISOString(), plan, mongoKind: servers.mongoKind, clone, memory, readPath, floor, lag, throughput };
+    return { date: new Date().toISOString(), plan, mongoKind: servers.mongoKind, clone, memory, readPath, readCost, floor, lag, throughput };
   } finally {
     await servers.stop();
   }

@@ -6,10 +6,12 @@ import { type ReplicaProcess, spawnReplica } from '../service/src/demo/replica-p
 export interface BenchServers {
   redisUrl: string;
   mongoKind: string;
+  /** This run's database. */
+  mongoUri: string;
   /** The channel every replica of this run uses. */
   channel: string;
   /** Starts a replica process (built code, dist/) on this run's database and channel. */
-  replica(id: string, env?: Record<string, string>): Promise<ReplicaProcess>;
+  replica(id: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<ReplicaProcess>;
   stop(): Promise<void>;
 }
 
@@ -40,8 +42,9 @@ export async function startBenchServers(): Promise<BenchServers> {
   return {
     redisUrl,
     mongoKind,
+    mongoUri: `${mongoUri}/bench-${suffix}`,
     channel,
-    async replica(id, env = {}) {
+    async replica(id, env = {}, nodeArgs = []) {
       const replica = await spawnReplica(id, {
         MONGODB_URI: `${mongoUri}/bench-${suffix}`,
         REDIS_URL: redisUrl!,
@@ -49,7 +52,7 @@ export async function startBenchServers(): Promise<BenchServers> {
         LOG_LEVEL: 'warn',
         SYNC_MODE: 'pubsub',
         ...env,
-      });
+      }, nodeArgs);
       replicas.add(replica);
       const stop = replica.stop.bind(replica);
       replica.stop = async (signal) => {

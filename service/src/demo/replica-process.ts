@@ -13,10 +13,10 @@ export interface ReplicaProcess {
 }
 
 /** Starts the built replica exactly as `npm start` does: node --require dist/telemetry/register.js dist/main.js. */
-function launch(env: Record<string, string>) {
+function launch(env: Record<string, string>, nodeArgs: string[] = []) {
   const main = join(ROOT, 'dist/main.js');
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (make test does)');
-  const child = spawn(process.execPath, ['--require', join(ROOT, 'dist/telemetry/register.js'), main], {
+  const child = spawn(process.execPath, [...nodeArgs, '--require', join(ROOT, 'dist/telemetry/register.js'), main], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,9 +26,10 @@ function launch(env: Record<string, string>) {
   return { child, output: () => captured.text };
 }
 
-export async function spawnReplica(id: string, env: Record<string, string>): Promise<ReplicaProcess> {
+/** `nodeArgs` go to node itself (such as --cpu-prof, which NODE_OPTIONS refuses). */
+export async function spawnReplica(id: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ReplicaProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const { child, output } = launch({ REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env });
+  const { child, output } = launch({ REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env }, nodeArgs);
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );
