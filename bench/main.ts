@@ -5,13 +5,16 @@ import { join } from 'node:path';
 import { ROOT } from '../service/src/demo/processes';
 import { benchChart } from './chart';
 import { headline, resultsMarkdown } from './report';
-import { FULL_PLAN, runBench } from './run';
+import { type BenchResults, FULL_PLAN, runBench } from './run';
 
 async function main() {
-  const results = await runBench(FULL_PLAN);
+  // --render: rewrite RESULTS.md and the chart from results.json (after editing analysis.md).
+  const results: BenchResults = process.argv.includes('--render')
+    ? (JSON.parse(readFileSync(join(ROOT, 'bench/results.json'), 'utf8')) as BenchResults)
+    : await runBench(FULL_PLAN);
   const analysisFile = join(ROOT, 'bench/analysis.md');
   const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() : '';
-  writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (!process.argv.includes('--render')) writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results, analysis));
   const rate = results.plan.rates.includes(1000) ? 1000 : results.plan.rates[0]!;
   writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, results.lag, results.floor, rate));
