@@ -1,5 +1,5 @@
 import { cpus, totalmem } from 'node:os';
-import type { BenchResults } from './run';
+import { type BenchResults, isSustained } from './run';
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const x = (v: number) => `${v.toFixed(2)}x`;
@@ -24,7 +24,7 @@ export function headline(r: BenchResults): Headline {
   const lagAt = (replicas: number, rate: number) => r.lag.find((l) => l.replicas === replicas && l.rate === rate)?.p99Ms ?? Number.NaN;
   const floorAt = (receivers: number, rate: number) => r.floor.find((f) => f.receivers === receivers && f.rate === rate)?.p99Ms ?? Number.NaN;
   const floorP99 = floorAt(4, 1000);
-  const best = (coalesce: boolean) => Math.max(0, ...r.throughput.filter((t) => t.coalesce === coalesce && t.sustained).map((t) => t.rate));
+  const best = (coalesce: boolean) => Math.max(0, ...r.throughput.filter((t) => t.coalesce === coalesce && isSustained(t)).map((t) => t.rate));
   const [fewest, most] = [Math.min(...r.plan.replicaCounts), Math.max(...r.plan.replicaCounts)];
   return {
     localOfBare: rps('local cache') / rps('bare Koa (constant)'),
@@ -57,7 +57,7 @@ export function resultsMarkdown(r: BenchResults, analysis: string): string {
     `| local hit ≥ 5 × MongoDB direct req/s | ${x(h.localOverMongo)} | ${verdict(h.localOverMongo >= 5)} |`,
     `| lag p99 ≤ 2 × raw PUBLISH p99 (1,000/s, 4 replicas vs 4 bare subscriber processes) | ${ms(h.lagP99)} vs ${ms(h.floorP99)}: ${x(h.lagOverFloor)} | ${verdict(h.lagOverFloor <= 2)} |`,
     `| lag p99 growth from ${Math.min(...r.plan.replicaCounts)} to ${Math.max(...r.plan.replicaCounts)} replicas ≤ 4 × (1,000/s) | ${x(h.growth2to16)} (the raw floor's own growth: ${x(h.floorGrowth2to16)}) | ${verdict(h.growth2to16 <= 4)} |`,
-    `| ≥ 20,000 invalidations/s with zero loss (${r.plan.throughputReplicas} replicas) | ${int(h.maxZeroLossRate)}/s coalesced, ${int(h.maxZeroLossRateUncoalesced)}/s one message a write | ${verdict(h.maxZeroLossRate >= 20_000)} |`,
+    `| ≥ 20,000 invalidations/s sustained with zero loss (${r.plan.throughputReplicas} replicas) | ${int(h.maxZeroLossRate)}/s coalesced, ${int(h.maxZeroLossRateUncoalesced)}/s one message a write | ${verdict(h.maxZeroLossRate >= 20_000)} |`,
     '',
     analysis,
     '',
@@ -84,13 +84,15 @@ export function resultsMarkdown(r: BenchResults, analysis: string): string {
       return `| ${l.replicas} | ${int(l.rate)} | ${int(l.achievedRate)} | ${int(l.messages)} | ${f ? ms(f.p50Ms) : '-'} | ${f ? ms(f.p99Ms) : '-'} | ${ms(l.p50Ms)} | ${ms(l.p99Ms)} | ${ms(l.maxMs)} | ${f ? x(l.p99Ms / f.p99Ms) : '-'} | ${l.missed} | ${l.lost} |`;
     }),
     '',
-    `## Invalidation throughput: ${r.plan.throughputReplicas} replicas, rising rate until something is lost`,
+    `## Invalidation throughput: ${r.plan.throughputReplicas} replicas, rising rate until it is not sustained`,
+    '',
+    'Sustained: nothing lost or missed, the publisher sent at least 95 % of the rate asked, and the p99 lag stayed under a second (above that the replicas are building a backlog).',
     '',
     '| publishing | writes/s asked | achieved/s | messages | p99 lag | missed | lost | sustained |',
     '|---|---|---|---|---|---|---|---|',
     ...r.throughput.map(
       (t) =>
-        `| ${t.coalesce ? 'coalesced' : 'one message a write'} | ${int(t.rate)} | ${int(t.achievedRate)} | ${int(t.messages)} | ${ms(t.p99Ms)} | ${t.missed} | ${t.lost} | ${t.sustained ? 'yes' : 'no'} |`,
+        `| ${t.coalesce ? 'coalesced' : 'one message a write'} | ${int(t.rate)} | ${int(t.achievedRate)} | ${int(t.messages)} | ${ms(t.p99Ms)} | ${t.missed} | ${t.lost} | ${isSustained(t) ? 'yes' : 'no'} |`,
     ),
     '',
     `## Memory at ${int(r.memory.entries)} entries`,
