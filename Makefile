@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
-	crash-before-publish demo experiment
+	crash-before-publish sync-mode demo experiment
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -56,8 +56,8 @@ demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURAT
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts
 
-up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard
-	$(COMPOSE) up -d --build
+up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer)
+	SYNC_MODE=$(or $(SYNC_MODE),pubsub) $(COMPOSE) up -d --build
 	@echo
 	@echo "  Grafana     http://localhost:3000   (dashboard: Local cache sync, anonymous viewer)"
 	@echo "  Prometheus  http://localhost:9090   (alerts: http://localhost:9090/alerts)"
@@ -66,6 +66,10 @@ up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync"
 
 down: ## Stop the stack and delete its data
 	$(COMPOSE) down -v
+
+sync-mode: ## Recreate book-1..4 in MODE=pubsub|pubsub-flush|stream: Sync row shows the mode; staleness stays bounded in the safer modes
+	@case "$(MODE)" in pubsub|pubsub-flush|stream) ;; *) echo "give MODE=pubsub, pubsub-flush or stream"; exit 2;; esac
+	SYNC_MODE=$(MODE) $(COMPOSE) up -d --no-deps book-1 book-2 book-3 book-4
 
 logs: ## Follow the stack's logs (S=book-2 for one service)
 	$(COMPOSE) logs -f --tail=100 $(S)

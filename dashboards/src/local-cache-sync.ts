@@ -73,6 +73,31 @@ export const rows: [string, LaidOut[]][] = [
     ],
   ],
   [
+    'Sync mode',
+    [
+      { build: stateTimeline, spec: { title: 'Sync mode', unit: 'none', width: 8,
+        queries: [{ expr: `max by (replica, mode) (cache_sync_mode{${R}}) == 1`, legend: '{{replica}} {{mode}}' }],
+        description: 'Each replica\'s SYNC_MODE (make sync-mode MODE=...). pubsub is the seed: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.' } },
+      { build: stateTimeline, spec: { title: 'Cache trusted', unit: 'bool_yes_no', width: 8,
+        queries: [{ expr: `min by (replica) (cache_sync_cache_usable{${R}})`, legend: '{{replica}}' }],
+        description: 'No while a replica in a safer mode bypasses its cache (subscriber down, peers silent past SYNC_SILENCE_MS, a gap being repaired). Always yes in pubsub mode, even while it serves stale entries.' } },
+      { build: timeseries, spec: { title: 'Recoveries and recovery time p99', unit: 'short', width: 8,
+        queries: [
+          { expr: `sum by (replica, reason) (${increase('cache_sync_recoveries_total')})`, legend: '{{replica}} {{reason}}' },
+          { expr: quantile(0.99, 'cache_sync_recovery_seconds'), legend: 'p99 seconds {{replica}}' },
+        ],
+        description: 'Flushes or replays after a gap, a reconnect or silence, and how long the cache stayed untrusted. One per replica after a cut or a pause, on every replica after a Redis restart.' } },
+      { build: timeseries, spec: { title: 'Repairs', unit: 'short', width: 24,
+        queries: [
+          { expr: `sum by (replica) (${increase('cache_invalidations_replayed_total')})`, legend: 'replayed {{replica}}' },
+          { expr: `sum by (replica) (${increase('cache_evictions_total', ', reason="flush"')})`, legend: 'flushed {{replica}}' },
+          { expr: `sum by (replica) (${increase('cache_outbox_republished_total')})`, legend: 'republished from the outbox {{replica}}' },
+          { expr: `sum by (replica) (${increase('cache_fill_fence_rejections_total')})`, legend: 'fills fenced {{replica}}' },
+        ],
+        description: 'What the safer modes did about it: invalidations replayed from the stream log, entries flushed, writes republished from the outbox after a crash or a Redis outage, and stale fills refused by fences. All zero in pubsub mode, which repairs nothing.' } },
+    ],
+  ],
+  [
     'Latency',
     [
       { build: heatmap, spec: { title: 'Publish-to-evict lag', unit: 's', width: 12,

@@ -11,7 +11,7 @@ import { benchRoutes, LagSamples } from './http/bench-routes';
 import { InvalidationPublisher } from './sync/invalidation-publisher';
 import { InvalidationSubscriber } from './sync/invalidation-subscriber';
 import { RedisTransport } from './sync/redis-transport';
-import { RecoveringPolicy, type RecoveryReason, type SyncPolicy, seedPolicy } from './sync/recovery';
+import { RecoveringPolicy, type RecoveryReason, SYNC_MODES, type SyncPolicy, seedPolicy } from './sync/recovery';
 import { createLogger, type Logger } from './telemetry/logger';
 import {
   cacheMetricsObserver,
@@ -238,6 +238,7 @@ function createPolicy(
   logger: Logger,
 ): SyncPolicy {
   const mode = config.SYNC_MODE;
+  for (const each of SYNC_MODES) metrics.syncMode.set({ cache: CACHE_NAME, mode: each }, each === mode ? 1 : 0);
   if (mode === 'pubsub') return seedPolicy;
   const labels = { cache: CACHE_NAME };
   for (const reason of ['gap', 'reconnect', 'silence']) metrics.recoveries.inc({ ...labels, mode, reason }, 0);

@@ -21,7 +21,7 @@ export function createMetrics(cache: string) {
   const registers = [registry];
   const counter = (name: string, help: string, labelNames: string[] = ['cache']) =>
     new Counter({ name, help, labelNames, registers });
-  const gauge = (name: string, help: string) => new Gauge({ name, help, labelNames: ['cache'], registers });
+  const gauge = (name: string, help: string, labelNames: string[] = ['cache']) => new Gauge({ name, help, labelNames, registers });
   const histogram = (name: string, help: string, buckets: number[], enableExemplars = false) =>
     new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars });
 
@@ -75,6 +75,7 @@ export function createMetrics(cache: string) {
       'When the last message (heartbeats included) arrived from another replica.',
     ),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
+    syncMode: gauge('cache_sync_mode', "1 on the replica's SYNC_MODE, 0 on the other modes.", ['cache', 'mode']),
     cacheUsable: gauge('cache_sync_cache_usable', '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).'),
     recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', ['cache', 'mode', 'reason']),
     recoverySeconds: histogram('cache_sync_recovery_seconds', 'From the fault being noticed to the cache being trusted again.', LAG_BUCKETS),
