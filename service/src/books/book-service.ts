@@ -20,6 +20,8 @@ export interface StaleObserver {
   onStaleRead(ageSeconds: number): void;
   /** A newer version reached this replica by TTL expiry: seconds from its write to the expiry. */
   onStaleWindow(seconds: number): void;
+  /** Sampled checks started and not finished yet (+1 when one starts, -1 when it ends). */
+  onChecksPending?(change: 1 | -1): void;
 }
 
 /** Faults between the database commit and the publish (the chaos switch). */
@@ -132,6 +134,7 @@ export class BookService {
     const { staleCheckSampleRate, stale, repository, logger } = this.options;
     const graceMs = this.options.staleCheckGraceMs ?? 0;
     if (!stale || staleCheckSampleRate <= 0 || Math.random() >= staleCheckSampleRate) return;
+    stale.onChecksPending?.(1);
     setImmediate(async () => {
       try {
         const current = await repository.findVersion(cached.id);
@@ -143,6 +146,8 @@ export class BookService {
         }
       } catch (error) {
         logger.debug({ err: error }, 'stale check failed');
+      } finally {
+        stale.onChecksPending?.(-1);
       }
     });
   }

@@ -83,5 +83,6 @@ export function staleMetricsObserver(metrics: Metrics): StaleObserver {
       metrics.staleReadAge.observe(labels, ageSeconds);
     },
     onStaleWindow: (seconds) => metrics.staleWindow.observe(labels, seconds),
+    onChecksPending: (change) => metrics.staleChecksPending.inc(labels, change),
   };
 }

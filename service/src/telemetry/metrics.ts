@@ -75,6 +75,7 @@ export function createMetrics(cache: string) {
       'When the last message (heartbeats included) arrived from another replica.',
     ),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
+    staleChecksPending: gauge('cache_stale_checks_pending', 'Sampled stale checks started and not finished (they queue behind a busy database).'),
     syncMode: gauge('cache_sync_mode', "1 on the replica's SYNC_MODE, 0 on the other modes.", ['cache', 'mode']),
     cacheUsable: gauge('cache_sync_cache_usable', '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).'),
     recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', ['cache', 'mode', 'reason']),
@@ -110,7 +111,7 @@ export function createMetrics(cache: string) {
   ]) {
     c.inc(labels, 0);
   }
-  for (const g of [metrics.size, metrics.subscriberUp, metrics.lastReceived, metrics.members]) g.set(labels, 0);
+  for (const g of [metrics.size, metrics.subscriberUp, metrics.lastReceived, metrics.members, metrics.staleChecksPending]) g.set(labels, 0);
   metrics.cacheUsable.set(labels, 1);
   for (const c of [metrics.replayed, metrics.fillsRejected, metrics.outboxRepublished]) c.inc(labels, 0);
   for (const h of [metrics.lag, metrics.staleWindow, metrics.staleReadAge]) h.zero(labels);
