@@ -3,6 +3,7 @@ import { waitFor } from '../../src/demo/processes';
 import { type Stack, startStack } from '../../src/demo/stack';
 import type { SyncMode } from '../../src/sync/recovery';
 import { Witness } from '../../../bench/witness';
+import { interpolate, panelQueries } from '../harness/dashboards';
 
 /**
  * The safer sync modes through the faults that lose messages (issue 6's targets), with the
@@ -32,6 +33,30 @@ const cases = (['pubsub-flush', 'stream'] as SyncMode[]).flatMap((mode) => fault
 
 const rows: string[] = [];
 
+const showsOnDashboard = (mode: SyncMode, fault: FaultName) => mode === 'stream' && fault === 'cut';
+
+/** The Sync mode row's queries, as Grafana would run them, show the mode, the recovery and the replay. */
+async function checkSyncRow(c: Stack, mode: SyncMode) {
+  const prometheus = c.prometheus;
+  if (!prometheus) throw new Error('prometheus is not installed (make deps installs it)');
+  await waitFor(async () => (await prometheus.query('sum(cache_invalidations_replayed_total{replica="book-3"}) > 0')).length > 0, {
+    timeoutMs: 20_000,
+    message: 'the replay scraped',
+  });
+  const run = async (panel: string, index = 0) => {
+    const query = panelQueries().filter((q) => q.row === 'Sync mode' && q.panel === panel)[index];
+    if (!query) throw new Error(`no panel ${panel} in the Sync mode row`);
+    return prometheus.query(interpolate(query.expr, '1m'));
+  };
+  const byReplica = (result: { metric: Record<string, string>; value: [number, string] }[]) =>
+    Object.fromEntries(result.map((r) => [`${r.metric.replica}${r.metric.reason ? ` ${r.metric.reason}` : ''}`, Number(r.value[1])]));
+  expect((await run('Sync mode')).map((r) => [r.metric.replica, r.metric.mode]).sort()).toEqual(c.replicas.map((r) => [r.id, mode]));
+  expect(Object.keys(byReplica(await run('Cache trusted'))).sort()).toEqual(c.replicas.map((r) => r.id));
+  const recoveries = byReplica(await run('Recoveries and recovery time p99'));
+  expect(Object.entries(recoveries).some(([key, n]) => key.startsWith('book-3') && n > 0)).toBe(true);
+  expect(byReplica(await run('Repairs'))['book-3']).toBeGreaterThan(0);
+}
+
 describe('safer sync modes bound staleness', () => {
   afterAll(() => {
     if (rows.length > 0) console.log(['| mode | fault | stale reads (probe) | max stale window | missed | repaired |', '|---|---|---|---|---|---|', ...rows].join('\n'));
@@ -46,6 +71,8 @@ describe('safer sync modes bound staleness', () => {
       // Writes go through replicas the fault leaves alone (except Redis restarting, which hits all).
       writers: fault === 'restart-redis' ? undefined : [0, 1],
       redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
+      // One case also feeds the dashboard's Sync mode row through a real Prometheus.
+      prometheus: showsOnDashboard(mode, fault),
     });
     let witness: Witness | undefined;
     try {
@@ -78,6 +105,7 @@ describe('safer sync modes bound staleness', () => {
         );
       }
       const recoveredAt = Date.now();
+      if (showsOnDashboard(mode, fault)) await checkSyncRow(c, mode);
       const witnessed = await Promise.all(
         c.replicas.map(async (r) => [r.id, ((await (await fetch(`${r.url}/books/${written.id}`)).json()) as { version: number }).version]),
       );
