@@ -5,7 +5,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type FaultName, heal, inject, pauseUntilCut } from '../service/src/demo/faults';
 import { ROOT, waitFor } from '../service/src/demo/processes';
-import { type Stack, sampleSum, startStack } from '../service/src/demo/stack';
+import { type Stack, startStack } from '../service/src/demo/stack';
 import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
 import { Witness, type WitnessResult } from './witness';
 
@@ -36,7 +36,7 @@ async function totals(stack: Stack, name: string, labels: Record<string, string>
   let sum = 0;
   for (const replica of stack.replicas) {
     try {
-      sum += sampleSum(await (await fetch(`${replica.url}/metrics`)).text(), name, labels);
+      sum += await replica.metric(name, labels);
     } catch {
       // a killed replica has no metrics
     }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { ReplicaProcess } from '../service/src/demo/replica-process';
 import { ROOT, waitFor } from '../service/src/demo/processes';
-import { sampleSum } from '../service/src/demo/stack';
+import { scrapeMetric } from '../service/src/demo/stack';
+import { nearestRank } from '../service/src/probe/summary';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
 import { RedisTransport } from '../service/src/sync/redis-transport';
 import type { BenchServers } from './servers';
@@ -30,8 +31,7 @@ export interface RunResult extends LatencyStats {
 
 export function stats(samplesMs: number[]): LatencyStats {
   const sorted = Float64Array.from(samplesMs).sort();
-  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]! : 0);
-  return { count: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.length ? sorted[sorted.length - 1]! : 0 };
+  return { count: sorted.length, p50Ms: nearestRank(sorted, 0.5), p99Ms: nearestRank(sorted, 0.99), maxMs: nearestRank(sorted, 1) };
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -130,8 +130,9 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
     memberTimeoutMs: 15_000,
     coalesce: options.coalesce,
   });
-  const metric = async (replica: ReplicaProcess, name: string) => sampleSum(await (await fetch(`${replica.url}/metrics`)).text(), name);
-  const total = async (name: string) => (await Promise.all(replicas.map((r) => metric(r, name)))).reduce((a, b) => a + b, 0);
+  const total = async (name: string) => (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
+  const takeLags = async (replica: ReplicaProcess) =>
+    ((await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as { seconds: number[] }).seconds;
   let seq = 0;
 
   return {
@@ -142,7 +143,7 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
       replicas.push(...(await Promise.all(starting)));
     },
     async run(rate, seconds) {
-      for (const replica of replicas) await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' });
+      for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
       const [missed0, received0] = [await total('cache_invalidations_missed_total'), await total('cache_invalidations_received_total')];
       messages = 0;
       let failed = 0;
@@ -162,8 +163,7 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
       const received = (await total('cache_invalidations_received_total')) - received0;
       const lags: number[] = [];
       for (const replica of replicas) {
-        const taken = (await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as { seconds: number[] };
-        for (const s of taken.seconds) lags.push(s * 1000);
+        for (const s of await takeLags(replica)) lags.push(s * 1000);
       }
       return {
         replicas: replicas.length,

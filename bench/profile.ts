@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { ROOT } from '../service/src/demo/processes';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { startBenchServers } from './servers';
+import { postBook, startBenchServers } from './servers';
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string } }[];
@@ -37,8 +37,7 @@ async function main() {
   const servers = await startBenchServers();
   try {
     const replica = await servers.replica('profile', { BENCH_ROUTES: '1' }, ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
-    const created = await fetch(`${replica.url}/books`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(BENCH_BOOK) });
-    const { id } = (await created.json()) as { id: string };
+    const { id } = await postBook(replica.url, BENCH_BOOK);
     await fetch(`${replica.url}/books/${id}`);
     const result = await autocannon({ url: `${replica.url}/books/${id}`, connections: 10, duration: 8 });
     await replica.stop(); // the profile is written on exit

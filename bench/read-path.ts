@@ -4,7 +4,7 @@ import type { Book } from '../service/src/books/book';
 import { BookRepository } from '../service/src/books/book-repository';
 import { LocalCache } from '../service/src/cache/local-cache';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { type BenchServers, ratio } from './servers';
+import { type BenchServers, postBook, ratio } from './servers';
 
 export interface ReadPathRow {
   path: 'bare Koa (constant)' | 'local cache' | 'Redis global cache' | 'MongoDB direct';
@@ -27,13 +27,7 @@ export interface ReadPathOptions {
 export async function readPathBench(servers: BenchServers, options: ReadPathOptions): Promise<ReadPathRow[]> {
   const replica = await servers.replica('bench-read', { BENCH_ROUTES: '1' });
   try {
-    const created = await fetch(`${replica.url}/books`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(BENCH_BOOK), // the same size as the constant route's book
-    });
-    if (created.status !== 201) throw new Error(`bench book not created: ${created.status} ${await created.text()}`);
-    const { id } = (await created.json()) as { id: string };
+    const { id } = await postBook(replica.url, BENCH_BOOK); // the same size as the constant route's book
     const paths: [ReadPathRow['path'], string, string][] = [
       ['bare Koa (constant)', '/bench/constant', 'HIT'],
       ['local cache', `/books/${id}`, 'HIT'],

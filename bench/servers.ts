@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { BookInput } from '../service/src/books/book';
 import { startMongo, startRedis } from '../service/src/demo/processes';
 import { type ReplicaProcess, spawnReplica } from '../service/src/demo/replica-process';
 
@@ -66,6 +67,13 @@ export async function startBenchServers(): Promise<BenchServers> {
       for (const stop of stops.reverse()) await stop();
     },
   };
+}
+
+/** Creates a book through a replica's API; throws unless it answers 201. */
+export async function postBook(baseUrl: string, input: BookInput): Promise<{ id: string; version: number }> {
+  const response = await fetch(`${baseUrl}/books`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  if (response.status !== 201) throw new Error(`book not created: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id: string; version: number };
 }
 
 export const ratio = (value: number, base: number) => (base > 0 ? value / base : 0);

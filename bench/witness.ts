@@ -1,4 +1,5 @@
 import type { Stack } from '../service/src/demo/stack';
+import { postBook } from './servers';
 
 /**
  * A book written exactly once, during the fault, and then only read, on every replica, every
@@ -42,8 +43,7 @@ export class Witness {
 
   /** Creates the book and caches it on every replica (a miss, then a hit). */
   static async create(stack: Stack): Promise<Witness> {
-    const body = JSON.stringify({ name: `witness-${Date.now()}`, author: 'witness', year: 2000 });
-    const created = await json(await fetch(`${stack.replicas[1]!.url}/books`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }));
+    const created = await postBook(stack.replicas[1]!.url, { name: `witness-${Date.now()}`, author: 'witness', year: 2000 });
     for (const replica of stack.replicas) {
       for (let attempt = 0; ; attempt += 1) {
         const response = await fetch(`${replica.url}/books/${created.id}`);

@@ -194,9 +194,7 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
         ageMs: config.OUTBOX_AGE_MS,
         intervalMs: Math.max(100, Math.floor(config.OUTBOX_AGE_MS / 3)),
         canPublish: () => transport.subscriberState === 'up' && transport.publisher.status === 'ready',
-        evictLocally: (keys, id, version) => {
-          for (const key of keys) cache.evictOlderThan(key, id, version, 'invalidation');
-        },
+        evictLocally: (keys, id, version) => evictWrite(cache, keys, id, version),
         onRepublished: (entry) => {
           metrics.outboxRepublished.inc({ cache: CACHE_NAME });
           logger.warn({ id: entry.id, version: entry.version, op: entry.op }, 'republished an orphaned invalidation from the outbox');
@@ -225,6 +223,11 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
       cache.close();
     },
   };
+}
+
+/** Applies a write this replica did not hear about as if its invalidation had arrived. */
+function evictWrite(cache: LocalCache<Book>, keys: string[], id: string, version: number): void {
+  for (const key of keys) cache.evictOlderThan(key, id, version, 'invalidation');
 }
 
 /** The sync mode's recovery: nothing (pubsub), clear the cache (pubsub-flush), replay the log (stream). */
@@ -262,7 +265,7 @@ function createPolicy(
     // Writes whose publish failed (Redis was away, their replica died) never reached the log:
     // their outbox marks name them until a sweeper republishes them.
     for (const entry of await repository.pendingOutbox()) {
-      for (const key of outboxKeys(entry)) cache.evictOlderThan(key, entry.id, entry.version, 'invalidation');
+      evictWrite(cache, outboxKeys(entry), entry.id, entry.version);
       applied += 1;
     }
     metrics.replayed.inc(labels, applied);

@@ -237,7 +237,6 @@ export class BookRepository {
     else await this.model.updateOne(filter, { $unset: { outbox: 1 } });
   }
 
-  /** Claims up to `limit` outbox marks older than `olderThan` for `claimMs`, so one replica republishes each. */
   /** Every outbox mark, claimed or not, without touching it: writes that may still be unannounced. */
   async pendingOutbox(limit = 1000): Promise<OutboxEntry[]> {
     const docs = await this.model
@@ -247,6 +246,7 @@ export class BookRepository {
     return docs.flatMap((doc) => (doc.outbox ? [toOutboxEntry(doc, doc.outbox)] : []));
   }
 
+  /** Claims up to `limit` outbox marks older than `olderThan` for `claimMs`, so one replica republishes each. */
   async claimOutbox(olderThan: number, claimMs: number, limit = 100): Promise<OutboxEntry[]> {
     const claimed: OutboxEntry[] = [];
     while (claimed.length < limit) {

@@ -21,6 +21,11 @@ export function sampleSum(exposition: string, name: string, labels: Record<strin
   return sum;
 }
 
+/** Scrapes a replica's /metrics and sums one metric's samples (see sampleSum). */
+export async function scrapeMetric(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+  return sampleSum(await (await fetch(`${baseUrl}/metrics`)).text(), name, labels);
+}
+
 const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 export interface StackReplica {
@@ -142,7 +147,7 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
       proxy,
       process: await launch(id, port, adminPort, proxy),
       async metric(name, labels = {}) {
-        return sampleSum(await (await fetch(`${replica.url}/metrics`)).text(), name, labels);
+        return scrapeMetric(replica.url, name, labels);
       },
       alive: () => replica.process.child.exitCode === null && replica.process.child.signalCode === null,
     };

@@ -47,11 +47,13 @@ export class ProbeTally {
   }
 }
 
-const quantile = (values: number[], q: number) => {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-};
+/** The nearest-rank q-quantile of values sorted ascending (0 when there are none). */
+export function nearestRank(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+const quantile = (values: number[], q: number) => nearestRank([...values].sort((a, b) => a - b), q);
 
 export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): ProbeSummary {
   const open = truth.openEpisodes(now);

@@ -4,6 +4,7 @@ import { pauseUntilCut } from '../../src/demo/faults';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { type Stack as FaultCluster, type StackOptions as FaultClusterOptions, startStack } from '../../src/demo/stack';
 import { sampleMessage } from '../harness/fixtures';
+import { moreWrites, warmUp } from '../harness/stack-traffic';
 import { ROOT, waitFor } from '../../src/demo/processes';
 
 /**
@@ -41,14 +42,7 @@ interface Scenario {
 
 const sum = async (c: FaultCluster, name: string, labels?: Record<string, string>, which = [0, 1, 2]) =>
   (await Promise.all(which.map((i) => c.replicas[i]!.metric(name, labels)))).reduce((a, b) => a + b, 0);
-const probeWrites = (c: FaultCluster) => c.probe.summary().writes.ok;
 const post = (url: string) => fetch(url, { method: 'POST' });
-
-/** Keeps traffic going through the fault until the probe has acknowledged `count` more writes. */
-async function moreWrites(c: FaultCluster, count: number) {
-  const target = probeWrites(c) + count;
-  await waitFor(() => probeWrites(c) >= target, { timeoutMs: 15_000, message: `${count} more probe writes` });
-}
 
 const scenarios: Scenario[] = [
   {
@@ -214,11 +208,7 @@ describe('fault matrix (seed mode: plain Pub/Sub)', () => {
   it.each(scenarios.map((s, i) => [s.fault, s, i] as const))('%s', async (_name, scenario, index) => {
     const c = await startStack({ ...scenario.cluster, mongoUri: process.env.MONGODB_URI, seed: 100 + index });
     try {
-      // Steady traffic first: caches warm on every replica.
-      await waitFor(() => c.probe.summary().replicas.every((r) => r.reads >= 60) && probeWrites(c) >= 20, {
-        timeoutMs: 20_000,
-        message: 'warm-up traffic',
-      });
+      await warmUp(c);
 
       const injectedAt = Date.now();
       let detectedAt = 0;

@@ -4,6 +4,7 @@ import { type Stack, startStack } from '../../src/demo/stack';
 import type { SyncMode } from '../../src/sync/recovery';
 import { Witness } from '../../../bench/witness';
 import { interpolate, panelQueries } from '../harness/dashboards';
+import { moreWrites, warmUp } from '../harness/stack-traffic';
 
 /**
  * The safer sync modes through the faults that lose messages (issue 6's targets), with the
@@ -17,12 +18,6 @@ import { interpolate, panelQueries } from '../harness/dashboards';
 
 /** Issue 6's target: the heartbeat timeout (3 s by default) plus the replay or flush, under 5 s. */
 const BOUND_SECONDS = 5;
-const probeWrites = (c: Stack) => c.probe.summary().writes.ok;
-
-async function moreWrites(c: Stack, count: number) {
-  const target = probeWrites(c) + count;
-  await waitFor(() => probeWrites(c) >= target, { timeoutMs: 15_000, message: `${count} more probe writes` });
-}
 
 const faults: { fault: FaultName; victims: number[] }[] = [
   { fault: 'cut', victims: [2] },
@@ -76,10 +71,7 @@ describe('safer sync modes bound staleness', () => {
     });
     let witness: Witness | undefined;
     try {
-      await waitFor(() => c.probe.summary().replicas.every((r) => r.reads >= 60) && probeWrites(c) >= 20, {
-        timeoutMs: 20_000,
-        message: 'warm-up traffic',
-      });
+      await warmUp(c);
       const written = await Witness.create(c);
       witness = written;
       const recoveries = (i: number) => c.replicas[i]!.metric('cache_sync_recoveries_total');

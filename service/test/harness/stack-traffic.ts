@@ -1,0 +1,19 @@
+import { waitFor } from '../../src/demo/processes';
+import type { Stack } from '../../src/demo/stack';
+
+/** Writes the stack's probe has had acknowledged so far. */
+export const probeWrites = (c: Stack) => c.probe.summary().writes.ok;
+
+/** Steady traffic first: caches warm on every replica. */
+export async function warmUp(c: Stack): Promise<void> {
+  await waitFor(() => c.probe.summary().replicas.every((r) => r.reads >= 60) && probeWrites(c) >= 20, {
+    timeoutMs: 20_000,
+    message: 'warm-up traffic',
+  });
+}
+
+/** Keeps traffic going (through a fault) until the probe has had `count` more writes acknowledged. */
+export async function moreWrites(c: Stack, count: number): Promise<void> {
+  const target = probeWrites(c) + count;
+  await waitFor(() => probeWrites(c) >= target, { timeoutMs: 15_000, message: `${count} more probe writes` });
+}
