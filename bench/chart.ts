@@ -11,7 +11,16 @@ interface Bar {
 }
 
 /** One bar panel at (x, y), w x h, with a title and values printed on the bars. */
-function bars(x: number, y: number, w: number, h: number, title: string, items: Bar[], format: (v: number) => string, groups: string[] = []): string {
+function bars(
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+  title: string,
+  items: Bar[],
+  format: (v: number) => string,
+  groups: string[] = [],
+): string {
   const max = Math.max(...items.map((b) => b.value), 1e-9);
   const plotTop = y + 30;
   const plotHeight = h - 80;
@@ -29,27 +38,51 @@ function bars(x: number, y: number, w: number, h: number, title: string, items: 
   });
   groups.forEach((group, i) => {
     const gw = w / groups.length;
-    parts.push(`<text x="${(x + i * gw + gw / 2).toFixed(1)}" y="${plotTop + plotHeight + 34}" text-anchor="middle" font-size="12">${esc(group)}</text>`);
+    parts.push(
+      `<text x="${(x + i * gw + gw / 2).toFixed(1)}" y="${plotTop + plotHeight + 34}" text-anchor="middle" font-size="12">${esc(group)}</text>`,
+    );
   });
   parts.push(`<line x1="${x}" y1="${plotTop + plotHeight}" x2="${x + w}" y2="${plotTop + plotHeight}" stroke="#444"/>`);
   return parts.join('\n');
 }
 
 /** The README's chart: read-path throughput, and lag p99 by replica count against the raw PUBLISH floor. */
-export function benchChart(readPath: ReadPathRow[], lag: RunResult[], floor: { receivers: number; rate: number; p99Ms: number }[], rate: number): string {
+export function benchChart(
+  readPath: ReadPathRow[],
+  lag: RunResult[],
+  floor: { receivers: number; rate: number; p99Ms: number }[],
+  rate: number,
+): string {
   const width = 960;
   const height = 340;
-  const readBars = readPath.map((row, i) => ({ label: row.path.replace(' (constant)', ''), value: row.requestsPerSecond, color: COLORS[i % COLORS.length]! }));
+  const readBars = readPath.map((row, i) => ({
+    label: row.path.replace(' (constant)', ''),
+    value: row.requestsPerSecond,
+    color: COLORS[i % COLORS.length]!,
+  }));
   const atRate = lag.filter((r) => r.rate === rate);
   const lagBars = atRate.flatMap((r) => [
-    { label: 'raw', value: floor.find((f) => f.receivers === r.replicas && f.rate === rate)?.p99Ms ?? 0, color: '#999' },
+    {
+      label: 'raw',
+      value: floor.find((f) => f.receivers === r.replicas && f.rate === rate)?.p99Ms ?? 0,
+      color: '#999',
+    },
     { label: 'service', value: r.p99Ms, color: COLORS[0]! },
   ]);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,
     bars(20, 10, 440, height - 20, 'GET /books/:id, requests per second', readBars, (v) => v.toFixed(0)),
-    bars(500, 10, 440, height - 20, `invalidation lag p99 at ${rate}/s (ms), by replicas`, lagBars, (v) => v.toFixed(1), atRate.map((r) => `${r.replicas} replicas`)),
+    bars(
+      500,
+      10,
+      440,
+      height - 20,
+      `invalidation lag p99 at ${rate}/s (ms), by replicas`,
+      lagBars,
+      (v) => v.toFixed(1),
+      atRate.map((r) => `${r.replicas} replicas`),
+    ),
     '</svg>',
   ].join('\n');
 }

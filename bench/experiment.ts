@@ -58,9 +58,15 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
     writers: [1],
   });
   try {
-    await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 100), { timeoutMs: 30_000, message: 'warm-up' });
+    await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 100), {
+      timeoutMs: 30_000,
+      message: 'warm-up',
+    });
     const witness = await Witness.create(stack);
-    const [hits0, misses0] = [await totals(stack, 'cache_gets_total', { result: 'hit' }), await totals(stack, 'cache_gets_total', { result: 'miss' })];
+    const [hits0, misses0] = [
+      await totals(stack, 'cache_gets_total', { result: 'hit' }),
+      await totals(stack, 'cache_gets_total', { result: 'miss' }),
+    ];
     const startedAt = Date.now();
     if (fault === 'pause') await pauseUntilCut(stack, 2);
     else await inject(stack, fault, fault === 'crash' ? 0 : 2);
@@ -86,7 +92,8 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
       maxStaleWindow: Math.max(...probe.replicas.map((r) => r.maxStaleWindowSeconds)),
       p99StaleWindow: Math.max(...probe.replicas.map((r) => r.p99StaleWindowSeconds)),
       missed: await totals(stack, 'cache_invalidations_missed_total'),
-      recoveryMeanSeconds: recoveryCount > 0 ? (await totals(stack, 'cache_sync_recovery_seconds_sum')) / recoveryCount : undefined,
+      recoveryMeanSeconds:
+        recoveryCount > 0 ? (await totals(stack, 'cache_sync_recovery_seconds_sum')) / recoveryCount : undefined,
       hitRatio: hits + misses > 0 ? hits / (hits + misses) : 0,
       dbReadsPerSecond: misses / seconds,
       witness: witnessed,
@@ -122,7 +129,10 @@ async function main() {
   const modes = (process.env.MODES ? process.env.MODES.split(',') : [...SYNC_MODES]) as SyncMode[];
   const faults = (process.env.FAULTS ? process.env.FAULTS.split(',') : FAULTS) as FaultName[];
   const unknown = [...modes.filter((m) => !SYNC_MODES.includes(m)), ...faults.filter((f) => !FAULTS.includes(f))];
-  if (unknown.length > 0) throw new Error(`unknown MODES or FAULTS: ${unknown.join(', ')} (modes: ${SYNC_MODES.join(', ')}; faults: ${FAULTS.join(', ')})`);
+  if (unknown.length > 0)
+    throw new Error(
+      `unknown MODES or FAULTS: ${unknown.join(', ')} (modes: ${SYNC_MODES.join(', ')}; faults: ${FAULTS.join(', ')})`,
+    );
   const rows: Row[] = [];
   for (const fault of faults) {
     for (const mode of modes) {

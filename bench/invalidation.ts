@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import type { ReplicaProcess } from '../service/src/demo/replica-process';
 import { ROOT, waitFor } from '../service/src/demo/processes';
+import type { ReplicaProcess } from '../service/src/demo/replica-process';
 import { scrapeMetric } from '../service/src/demo/stack';
 import { nearestRank } from '../service/src/probe/summary';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
@@ -31,13 +31,22 @@ export interface RunResult extends LatencyStats {
 
 export function stats(samplesMs: number[]): LatencyStats {
   const sorted = Float64Array.from(samplesMs).sort();
-  return { count: sorted.length, p50Ms: nearestRank(sorted, 0.5), p99Ms: nearestRank(sorted, 0.99), maxMs: nearestRank(sorted, 1) };
+  return {
+    count: sorted.length,
+    p50Ms: nearestRank(sorted, 0.5),
+    p99Ms: nearestRank(sorted, 0.99),
+    maxMs: nearestRank(sorted, 1),
+  };
 }
 
 const now = () => performance.timeOrigin + performance.now();
 
 /** Calls `tick(n)` with how many sends are due, every millisecond, for `seconds`; resolves with the count sent. */
-async function paced(rate: number, seconds: number, tick: (due: number) => void): Promise<{ sent: number; elapsed: number }> {
+async function paced(
+  rate: number,
+  seconds: number,
+  tick: (due: number) => void,
+): Promise<{ sent: number; elapsed: number }> {
   const total = Math.round(rate * seconds);
   const started = performance.now();
   let sent = 0;
@@ -62,11 +71,18 @@ async function paced(rate: number, seconds: number, tick: (due: number) => void)
  * ioredis, nothing else), message to message, so the floor pays the same process count and
  * scheduling as the replicas it is compared with.
  */
-export async function rawPublishFloor(redisUrl: string, rate: number, seconds: number, receivers = 1): Promise<LatencyStats> {
+export async function rawPublishFloor(
+  redisUrl: string,
+  rate: number,
+  seconds: number,
+  receivers = 1,
+): Promise<LatencyStats> {
   const channel = `floor-${randomBytes(4).toString('hex')}`;
   const publisher = new Redis(redisUrl);
   const children = Array.from({ length: receivers }, () =>
-    spawn(process.execPath, [join(ROOT, 'bench/raw-subscriber.cjs'), redisUrl, channel], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    spawn(process.execPath, [join(ROOT, 'bench/raw-subscriber.cjs'), redisUrl, channel], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
   );
   const outputs = children.map((child) => {
     let text = '';
@@ -74,7 +90,10 @@ export async function rawPublishFloor(redisUrl: string, rate: number, seconds: n
     return () => text;
   });
   try {
-    await waitFor(() => outputs.every((out) => out().startsWith('ready')), { timeoutMs: 15_000, message: 'raw subscribers ready' });
+    await waitFor(() => outputs.every((out) => out().startsWith('ready')), {
+      timeoutMs: 15_000,
+      message: 'raw subscribers ready',
+    });
     // A payload the size of an invalidation envelope.
     const padding = 'x'.repeat(300);
     const { sent } = await paced(rate, seconds, (due) => {
@@ -85,7 +104,8 @@ export async function rawPublishFloor(redisUrl: string, rate: number, seconds: n
     await publisher.publish(channel, `${now()} end`);
     await Promise.all(done);
     const lags = outputs.flatMap((out) => (JSON.parse(out().slice('ready\n'.length)) as number[]).slice(0, sent));
-    if (lags.length < sent * receivers) throw new Error(`raw floor lost messages: ${lags.length} of ${sent * receivers}`);
+    if (lags.length < sent * receivers)
+      throw new Error(`raw floor lost messages: ${lags.length} of ${sent * receivers}`);
     return stats(lags);
   } finally {
     for (const child of children) child.kill();
@@ -107,7 +127,12 @@ export interface LagBench {
  */
 export async function startLagBench(servers: BenchServers, options: { coalesce: boolean }): Promise<LagBench> {
   const replicas: ReplicaProcess[] = [];
-  const transport = new RedisTransport({ url: servers.redisUrl, channel: servers.channel, replicaId: 'bench', commandTimeoutMs: 10_000 });
+  const transport = new RedisTransport({
+    url: servers.redisUrl,
+    channel: servers.channel,
+    replicaId: 'bench',
+    commandTimeoutMs: 10_000,
+  });
   await transport.connect();
   let messages = 0;
   const publisher = new InvalidationPublisher({
@@ -130,34 +155,45 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
     memberTimeoutMs: 15_000,
     coalesce: options.coalesce,
   });
-  const total = async (name: string) => (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
+  const total = async (name: string) =>
+    (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
   const takeLags = async (replica: ReplicaProcess) =>
-    ((await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as { seconds: number[] }).seconds;
+    ((await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as { seconds: number[] })
+      .seconds;
   let seq = 0;
 
   return {
     async scale(count) {
       while (replicas.length > count) await replicas.pop()!.stop();
       const starting: Promise<ReplicaProcess>[] = [];
-      for (let i = replicas.length; i < count; i += 1) starting.push(servers.replica(`bench-${i + 1}`, { BENCH_ROUTES: '1' }));
+      for (let i = replicas.length; i < count; i += 1)
+        starting.push(servers.replica(`bench-${i + 1}`, { BENCH_ROUTES: '1' }));
       replicas.push(...(await Promise.all(starting)));
     },
     async run(rate, seconds) {
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
-      const [missed0, received0] = [await total('cache_invalidations_missed_total'), await total('cache_invalidations_received_total')];
+      const [missed0, received0] = [
+        await total('cache_invalidations_missed_total'),
+        await total('cache_invalidations_received_total'),
+      ];
       messages = 0;
       let failed = 0;
       const { sent, elapsed } = await paced(rate, seconds, (due) => {
         for (let i = 0; i < due; i += 1) {
           seq += 1;
           const id = seq.toString(16).padStart(24, '0');
-          publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: now() }).catch(() => (failed += 1));
+          publisher
+            .publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: now() })
+            .catch(() => (failed += 1));
         }
       });
       // A heartbeat after the last write, so a lost tail shows up as a gap too.
       await publisher.heartbeat();
       const expected = received0 + (sent - failed) * replicas.length;
-      await waitFor(async () => (await total('cache_invalidations_received_total')) >= expected, { timeoutMs: 15_000, intervalMs: 200 }).catch(
+      await waitFor(async () => (await total('cache_invalidations_received_total')) >= expected, {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      }).catch(
         () => undefined, // what never arrived is reported as lost
       );
       const received = (await total('cache_invalidations_received_total')) - received0;

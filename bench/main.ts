@@ -14,11 +14,14 @@ async function main() {
     : await runBench(FULL_PLAN);
   const analysisFile = join(ROOT, 'bench/analysis.md');
   const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() : '';
-  if (!process.argv.includes('--render')) writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
+  if (!process.argv.includes('--render'))
+    writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results, analysis));
   const rate = results.plan.rates.includes(1000) ? 1000 : results.plan.rates[0]!;
   writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, results.lag, results.floor, rate));
-  process.stdout.write(`${JSON.stringify(headline(results), null, 2)}\nwritten: bench/RESULTS.md, bench/results.json, docs/bench-chart.svg\n`);
+  process.stdout.write(
+    `${JSON.stringify(headline(results), null, 2)}\nwritten: bench/RESULTS.md, bench/results.json, docs/bench-chart.svg\n`,
+  );
 }
 
 main().catch((error) => {

@@ -1,5 +1,5 @@
-import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Book } from '../service/src/books/book';
 import { LocalCache } from '../service/src/cache/local-cache';
 import { SAMPLE_BOOK } from './clone-cost';

@@ -22,7 +22,13 @@ export function selfTimeByPackage(profile: CpuProfile): [string, number][] {
     const frame = frames.get(id);
     if (!frame) return;
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(frame.url)?.[1];
-    const key = pkg ?? (frame.url.startsWith('node:') ? frame.url : frame.url.includes('/dist/') ? 'the service (dist/)' : frame.url || frame.functionName);
+    const key =
+      pkg ??
+      (frame.url.startsWith('node:')
+        ? frame.url
+        : frame.url.includes('/dist/')
+          ? 'the service (dist/)'
+          : frame.url || frame.functionName);
     const delta = profile.timeDeltas[i] ?? 0;
     totals.set(key, (totals.get(key) ?? 0) + delta);
     all += delta;
@@ -50,7 +56,9 @@ async function main() {
         .map(([key, share]) => `${(share * 100).toFixed(1).padStart(5)} %  ${key}`),
     ];
     writeFileSync(join(dir, 'summary.txt'), `${lines.join('\n')}\n`);
-    process.stdout.write(`${lines.join('\n')}\nprofile: ${join(dir, file)} (open in Chrome DevTools or speedscope for the flame graph)\n`);
+    process.stdout.write(
+      `${lines.join('\n')}\nprofile: ${join(dir, file)} (open in Chrome DevTools or speedscope for the flame graph)\n`,
+    );
   } finally {
     await servers.stop();
   }

@@ -42,9 +42,19 @@ export async function readPathBench(servers: BenchServers, options: ReadPathOpti
       if (check.status !== 200 || check.headers.get('x-cache') !== expectedCache) {
         throw new Error(`${path}: expected 200 ${expectedCache}, got ${check.status} ${check.headers.get('x-cache')}`);
       }
-      const result = await autocannon({ url: `${replica.url}${route}`, connections: options.connections, duration: options.durationSeconds });
-      if (result.non2xx > 0 || result.errors > 0) throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-      measured.push({ path, requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99 });
+      const result = await autocannon({
+        url: `${replica.url}${route}`,
+        connections: options.connections,
+        duration: options.durationSeconds,
+      });
+      if (result.non2xx > 0 || result.errors > 0)
+        throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+      measured.push({
+        path,
+        requestsPerSecond: result.requests.average,
+        p50Ms: result.latency.p50,
+        p99Ms: result.latency.p99,
+      });
     }
     const bare = measured[0]!.requestsPerSecond;
     return measured.map((row) => ({ ...row, ofBare: ratio(row.requestsPerSecond, bare) }));
@@ -60,7 +70,10 @@ export interface ReadCostRow {
 }
 
 /** What one read costs from each source once the HTTP layer is taken away. */
-export async function readCostBench(servers: BenchServers, rounds: { local: number; redis: number; mongo: number }): Promise<ReadCostRow[]> {
+export async function readCostBench(
+  servers: BenchServers,
+  rounds: { local: number; redis: number; mongo: number },
+): Promise<ReadCostRow[]> {
   const repository = await BookRepository.connect(servers.mongoUri);
   const redis = new Redis(servers.redisUrl);
   const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 1000 });
@@ -83,7 +96,12 @@ export async function readCostBench(servers: BenchServers, rounds: { local: numb
     };
     return [
       { source: 'local cache', microsPerRead: timeSync(rounds.local, () => cache.get(`id:${book.id}`)) },
-      { source: 'Redis global cache', microsPerRead: await time(rounds.redis, async () => JSON.parse((await redis.get(`bench:cost:${book.id}`)) ?? 'null')) },
+      {
+        source: 'Redis global cache',
+        microsPerRead: await time(rounds.redis, async () =>
+          JSON.parse((await redis.get(`bench:cost:${book.id}`)) ?? 'null'),
+        ),
+      },
       { source: 'MongoDB', microsPerRead: await time(rounds.mongo, () => repository.findById(book.id)) },
     ];
   } finally {

@@ -21,10 +21,13 @@ export interface Headline {
 
 export function headline(r: BenchResults): Headline {
   const rps = (path: string) => r.readPath.find((row) => row.path === path)?.requestsPerSecond ?? 0;
-  const lagAt = (replicas: number, rate: number) => r.lag.find((l) => l.replicas === replicas && l.rate === rate)?.p99Ms ?? Number.NaN;
-  const floorAt = (receivers: number, rate: number) => r.floor.find((f) => f.receivers === receivers && f.rate === rate)?.p99Ms ?? Number.NaN;
+  const lagAt = (replicas: number, rate: number) =>
+    r.lag.find((l) => l.replicas === replicas && l.rate === rate)?.p99Ms ?? Number.NaN;
+  const floorAt = (receivers: number, rate: number) =>
+    r.floor.find((f) => f.receivers === receivers && f.rate === rate)?.p99Ms ?? Number.NaN;
   const floorP99 = floorAt(4, 1000);
-  const best = (coalesce: boolean) => Math.max(0, ...r.throughput.filter((t) => t.coalesce === coalesce && isSustained(t)).map((t) => t.rate));
+  const best = (coalesce: boolean) =>
+    Math.max(0, ...r.throughput.filter((t) => t.coalesce === coalesce && isSustained(t)).map((t) => t.rate));
   const [fewest, most] = [Math.min(...r.plan.replicaCounts), Math.max(...r.plan.replicaCounts)];
   return {
     localOfBare: rps('local cache') / rps('bare Koa (constant)'),
@@ -65,17 +68,22 @@ export function resultsMarkdown(r: BenchResults, analysis: string): string {
     '',
     '| served from | req/s | p50 | p99 | of bare Koa |',
     '|---|---|---|---|---|',
-    ...r.readPath.map((row) => `| ${row.path} | ${int(row.requestsPerSecond)} | ${row.p50Ms} ms | ${row.p99Ms} ms | ${x(row.ofBare)} |`),
+    ...r.readPath.map(
+      (row) => `| ${row.path} | ${int(row.requestsPerSecond)} | ${row.p50Ms} ms | ${row.p99Ms} ms | ${x(row.ofBare)} |`,
+    ),
     '',
     'The same three sources read one at a time inside a process (no HTTP, no Koa, no tracing):',
     '',
     '| source | µs per read | of a local cache read |',
     '|---|---|---|',
-    ...r.readCost.map((c) => `| ${c.source} | ${c.microsPerRead < 1 ? c.microsPerRead.toFixed(3) : c.microsPerRead.toFixed(1)} | ${x(c.microsPerRead / r.readCost[0]!.microsPerRead)} |`),
+    ...r.readCost.map(
+      (c) =>
+        `| ${c.source} | ${c.microsPerRead < 1 ? c.microsPerRead.toFixed(3) : c.microsPerRead.toFixed(1)} | ${x(c.microsPerRead / r.readCost[0]!.microsPerRead)} |`,
+    ),
     '',
     `## Invalidation lag: publish to eviction applied, exact per message (${r.plan.stepSeconds} s a step)`,
     '',
-    'The floor is a raw PUBLISH from the bench process to as many bare subscriber processes (plain ioredis, nothing else) as there are replicas; the service rows are the same Redis, the service\'s publisher (envelope v1, coalesced per event-loop turn) and real replica processes that validate, evict, trace, count and record each lag.',
+    "The floor is a raw PUBLISH from the bench process to as many bare subscriber processes (plain ioredis, nothing else) as there are replicas; the service rows are the same Redis, the service's publisher (envelope v1, coalesced per event-loop turn) and real replica processes that validate, evict, trace, count and record each lag.",
     '',
     '| receivers | writes/s | achieved/s | messages | floor p50 | floor p99 | p50 | p99 | max | p99 / floor p99 | missed | lost |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',

@@ -42,7 +42,8 @@ export interface ThroughputStep extends RunResult {
  * Everything arrived, nothing was missed, the publisher kept (within 5 %) the rate asked, and the
  * replicas kept up: a p99 lag over a second is a backlog growing, not a rate they can hold.
  */
-export const isSustained = (step: RunResult) => step.lost === 0 && step.missed === 0 && step.achievedRate >= 0.95 * step.rate && step.p99Ms < 1000;
+export const isSustained = (step: RunResult) =>
+  step.lost === 0 && step.missed === 0 && step.achievedRate >= 0.95 * step.rate && step.p99Ms < 1000;
 
 export interface BenchResults {
   date: string;
@@ -77,7 +78,11 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     for (const receivers of plan.replicaCounts) {
       for (const rate of plan.rates) {
         log(`raw PUBLISH floor to ${receivers} subscriber processes at ${rate}/s`);
-        floor.push({ rate, receivers, ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds, receivers)) });
+        floor.push({
+          rate,
+          receivers,
+          ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds, receivers)),
+        });
       }
     }
 
@@ -111,7 +116,18 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
         await bench.stop();
       }
     }
-    return { date: new Date().toISOString(), plan, mongoKind: servers.mongoKind, clone, memory, readPath, readCost, floor, lag, throughput };
+    return {
+      date: new Date().toISOString(),
+      plan,
+      mongoKind: servers.mongoKind,
+      clone,
+      memory,
+      readPath,
+      readCost,
+      floor,
+      lag,
+      throughput,
+    };
   } finally {
     await servers.stop();
   }

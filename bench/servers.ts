@@ -46,14 +46,18 @@ export async function startBenchServers(): Promise<BenchServers> {
     mongoUri: `${mongoUri}/bench-${suffix}`,
     channel,
     async replica(id, env = {}, nodeArgs = []) {
-      const replica = await spawnReplica(id, {
-        MONGODB_URI: `${mongoUri}/bench-${suffix}`,
-        REDIS_URL: redisUrl!,
-        INVALIDATION_CHANNEL: channel,
-        LOG_LEVEL: 'warn',
-        SYNC_MODE: 'pubsub',
-        ...env,
-      }, nodeArgs);
+      const replica = await spawnReplica(
+        id,
+        {
+          MONGODB_URI: `${mongoUri}/bench-${suffix}`,
+          REDIS_URL: redisUrl!,
+          INVALIDATION_CHANNEL: channel,
+          LOG_LEVEL: 'warn',
+          SYNC_MODE: 'pubsub',
+          ...env,
+        },
+        nodeArgs,
+      );
       replicas.add(replica);
       const stop = replica.stop.bind(replica);
       replica.stop = async (signal) => {
@@ -71,7 +75,11 @@ export async function startBenchServers(): Promise<BenchServers> {
 
 /** Creates a book through a replica's API; throws unless it answers 201. */
 export async function postBook(baseUrl: string, input: BookInput): Promise<{ id: string; version: number }> {
-  const response = await fetch(`${baseUrl}/books`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input) });
+  const response = await fetch(`${baseUrl}/books`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
   if (response.status !== 201) throw new Error(`book not created: ${response.status} ${await response.text()}`);
   return (await response.json()) as { id: string; version: number };
 }

@@ -43,7 +43,11 @@ export class Witness {
 
   /** Creates the book and caches it on every replica (a miss, then a hit). */
   static async create(stack: Stack): Promise<Witness> {
-    const created = await postBook(stack.replicas[1]!.url, { name: `witness-${Date.now()}`, author: 'witness', year: 2000 });
+    const created = await postBook(stack.replicas[1]!.url, {
+      name: `witness-${Date.now()}`,
+      author: 'witness',
+      year: 2000,
+    });
     for (const replica of stack.replicas) {
       for (let attempt = 0; ; attempt += 1) {
         const response = await fetch(`${replica.url}/books/${created.id}`);
@@ -65,7 +69,11 @@ export class Witness {
     this.sentAt = Date.now();
     this.version = this.cachedVersion + 1;
     const body = JSON.stringify({ year: 2001 });
-    await fetch(`${this.stack.replicas[via]!.url}/books/${this.id}`, { method: 'PATCH', body, headers: { 'content-type': 'application/json' } }).catch(
+    await fetch(`${this.stack.replicas[via]!.url}/books/${this.id}`, {
+      method: 'PATCH',
+      body,
+      headers: { 'content-type': 'application/json' },
+    }).catch(
       () => undefined, // a crash before publish answers nothing; the write is committed all the same
     );
     this.timer = setInterval(() => void this.poll(), POLL_MS).unref();
@@ -85,7 +93,9 @@ export class Witness {
       this.stack.replicas.map(async (replica, i) => {
         if (this.freshAt[i] !== undefined) return;
         try {
-          const book = await json(await fetch(`${replica.url}/books/${this.id}`, { signal: AbortSignal.timeout(1000) }));
+          const book = await json(
+            await fetch(`${replica.url}/books/${this.id}`, { signal: AbortSignal.timeout(1000) }),
+          );
           if (this.freshAt[i] !== undefined) return;
           if (book.version >= this.version) this.freshAt[i] = Date.now();
           else this.servedStale[i] = true;

@@ -1,5 +1,12 @@
-import { DashboardBuilder, DashboardCursorSync, DatasourceVariableBuilder, QueryVariableBuilder, RowBuilder, VariableRefresh } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DATASOURCE, type LaidOut, R, heatmap, stat, stateTimeline, timeseries } from './panels';
+import {
+  DashboardBuilder,
+  DashboardCursorSync,
+  DatasourceVariableBuilder,
+  QueryVariableBuilder,
+  RowBuilder,
+  VariableRefresh,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { DATASOURCE, heatmap, type LaidOut, R, stat, stateTimeline, timeseries } from './panels';
 
 const rate = (metric: string, extra = '') => `rate(${metric}{${R}${extra}}[$__rate_interval])`;
 const increase = (metric: string, extra = '') => `increase(${metric}{${R}${extra}}[$__rate_interval])`;
@@ -11,132 +18,402 @@ export const rows: [string, LaidOut[]][] = [
   [
     'Overview',
     [
-      { build: stat, spec: { title: 'Replicas up', unit: 'none', width: 4, queries: [{ expr: `sum(up{job="book", ${R}})` }],
-        description: 'Replicas Prometheus can scrape. Drops by one when a replica is killed (make kill-replica); a paused replica also drops once its scrape times out.' } },
-      { build: timeseries, spec: { title: 'Hit ratio', unit: 'percentunit', width: 8,
-        queries: [
-          { expr: `sum(${rate('cache_gets_total', ', result="hit"')}) / sum(${rate('cache_gets_total')})`, legend: 'all replicas' },
-          { expr: `sum by (replica) (${rate('cache_gets_total', ', result="hit"')}) / sum by (replica) (${rate('cache_gets_total')})`, legend: '{{replica}}' },
-        ],
-        description: 'Cache hits over lookups (summed before dividing). A restarted replica starts cold and dips; a cut-off replica keeps a high hit ratio while it serves stale entries: high is not the same as correct.' } },
-      { build: timeseries, spec: { title: 'Writes and invalidations per second', unit: 'ops', width: 12,
-        queries: [
-          { expr: `sum(rate(http_server_request_duration_seconds_count{${R}, method=~"POST|PUT|PATCH|DELETE", status_code=~"2.."}[$__rate_interval]))`, legend: 'writes' },
-          { expr: `sum(${rate('cache_invalidations_published_total')})`, legend: 'invalidations published' },
-          { expr: `sum(${rate('cache_invalidations_received_total')})`, legend: 'invalidations received' },
-        ],
-        description: 'Writes acknowledged, invalidations published, and invalidations received by all replicas (about writes x (replicas - 1) when nothing is lost). Received falls below that while a replica is killed, paused or cut off.' } },
+      {
+        build: stat,
+        spec: {
+          title: 'Replicas up',
+          unit: 'none',
+          width: 4,
+          queries: [{ expr: `sum(up{job="book", ${R}})` }],
+          description:
+            'Replicas Prometheus can scrape. Drops by one when a replica is killed (make kill-replica); a paused replica also drops once its scrape times out.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Hit ratio',
+          unit: 'percentunit',
+          width: 8,
+          queries: [
+            {
+              expr: `sum(${rate('cache_gets_total', ', result="hit"')}) / sum(${rate('cache_gets_total')})`,
+              legend: 'all replicas',
+            },
+            {
+              expr: `sum by (replica) (${rate('cache_gets_total', ', result="hit"')}) / sum by (replica) (${rate('cache_gets_total')})`,
+              legend: '{{replica}}',
+            },
+          ],
+          description:
+            'Cache hits over lookups (summed before dividing). A restarted replica starts cold and dips; a cut-off replica keeps a high hit ratio while it serves stale entries: high is not the same as correct.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Writes and invalidations per second',
+          unit: 'ops',
+          width: 12,
+          queries: [
+            {
+              expr: `sum(rate(http_server_request_duration_seconds_count{${R}, method=~"POST|PUT|PATCH|DELETE", status_code=~"2.."}[$__rate_interval]))`,
+              legend: 'writes',
+            },
+            { expr: `sum(${rate('cache_invalidations_published_total')})`, legend: 'invalidations published' },
+            { expr: `sum(${rate('cache_invalidations_received_total')})`, legend: 'invalidations received' },
+          ],
+          description:
+            'Writes acknowledged, invalidations published, and invalidations received by all replicas (about writes x (replicas - 1) when nothing is lost). Received falls below that while a replica is killed, paused or cut off.',
+        },
+      },
     ],
   ],
   [
     'Delivery',
     [
-      { build: timeseries, spec: { title: 'Published vs received per replica', unit: 'ops', width: 8,
-        queries: [
-          { expr: `sum by (replica) (${rate('cache_invalidations_published_total')})`, legend: 'published {{replica}}' },
-          { expr: `sum by (replica) (${rate('cache_invalidations_received_total')})`, legend: 'received {{replica}}' },
-        ],
-        description: 'Each replica receives what the others publish. A replica whose received line drops to zero while others publish is not getting messages: killed, paused, cut off, or Redis is down.' } },
-      { build: timeseries, spec: { title: 'Receivers missing', unit: 'short', width: 8,
-        queries: [{ expr: `sum by (replica) (${increase('cache_invalidation_receivers_missing_total')})`, legend: 'sent by {{replica}}' }],
-        description: 'Live members expected minus the receivers PUBLISH reported, per sending replica. Rises as soon as a replica is killed, cut off or disconnected by Redis, on the senders: the first sign that messages are going nowhere.' } },
-      { build: timeseries, spec: { title: 'Missed messages', unit: 'short', width: 8,
-        queries: [{ expr: `sum by (replica) (${increase('cache_invalidations_missed_total')})`, legend: '{{replica}}' }],
-        description: 'Sequence gaps seen by each receiver: messages that were sent and never arrived. Jumps on a replica when it resumes after a pause, heals after a partition, or reconnects after a Redis restart (on every replica then).' } },
-      { build: stateTimeline, spec: { title: 'Subscriber up', unit: 'bool_yes_no', width: 12,
-        queries: [{ expr: `max by (replica) (cache_invalidation_subscriber_up{${R}})`, legend: '{{replica}}' }],
-        description: 'Whether each replica is subscribed to the channel. Goes to no during a partition or a Redis restart, and (as seen from outside) when a paused replica is cut by the output-buffer limit.' } },
-      { build: timeseries, spec: { title: 'Subscriber reconnects and publish errors', unit: 'short', width: 12,
-        queries: [
-          { expr: `sum by (replica) (${increase('cache_invalidation_subscriber_reconnects_total')})`, legend: 'reconnects {{replica}}' },
-          { expr: `sum by (replica) (${increase('cache_invalidation_publish_errors_total')})`, legend: 'publish errors {{replica}}' },
-          { expr: `sum by (replica, reason) (${increase('cache_invalidations_rejected_total')})`, legend: 'rejected {{replica}} {{reason}}' },
-        ],
-        description: 'Reconnects after a lost subscriber connection (Redis restart, heal, CLIENT KILL); publish errors while Redis is unreachable; messages rejected as malformed or foreign (garbage on the channel).' } },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Published vs received per replica',
+          unit: 'ops',
+          width: 8,
+          queries: [
+            {
+              expr: `sum by (replica) (${rate('cache_invalidations_published_total')})`,
+              legend: 'published {{replica}}',
+            },
+            {
+              expr: `sum by (replica) (${rate('cache_invalidations_received_total')})`,
+              legend: 'received {{replica}}',
+            },
+          ],
+          description:
+            'Each replica receives what the others publish. A replica whose received line drops to zero while others publish is not getting messages: killed, paused, cut off, or Redis is down.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Receivers missing',
+          unit: 'short',
+          width: 8,
+          queries: [
+            {
+              expr: `sum by (replica) (${increase('cache_invalidation_receivers_missing_total')})`,
+              legend: 'sent by {{replica}}',
+            },
+          ],
+          description:
+            'Live members expected minus the receivers PUBLISH reported, per sending replica. Rises as soon as a replica is killed, cut off or disconnected by Redis, on the senders: the first sign that messages are going nowhere.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Missed messages',
+          unit: 'short',
+          width: 8,
+          queries: [
+            { expr: `sum by (replica) (${increase('cache_invalidations_missed_total')})`, legend: '{{replica}}' },
+          ],
+          description:
+            'Sequence gaps seen by each receiver: messages that were sent and never arrived. Jumps on a replica when it resumes after a pause, heals after a partition, or reconnects after a Redis restart (on every replica then).',
+        },
+      },
+      {
+        build: stateTimeline,
+        spec: {
+          title: 'Subscriber up',
+          unit: 'bool_yes_no',
+          width: 12,
+          queries: [{ expr: `max by (replica) (cache_invalidation_subscriber_up{${R}})`, legend: '{{replica}}' }],
+          description:
+            'Whether each replica is subscribed to the channel. Goes to no during a partition or a Redis restart, and (as seen from outside) when a paused replica is cut by the output-buffer limit.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Subscriber reconnects and publish errors',
+          unit: 'short',
+          width: 12,
+          queries: [
+            {
+              expr: `sum by (replica) (${increase('cache_invalidation_subscriber_reconnects_total')})`,
+              legend: 'reconnects {{replica}}',
+            },
+            {
+              expr: `sum by (replica) (${increase('cache_invalidation_publish_errors_total')})`,
+              legend: 'publish errors {{replica}}',
+            },
+            {
+              expr: `sum by (replica, reason) (${increase('cache_invalidations_rejected_total')})`,
+              legend: 'rejected {{replica}} {{reason}}',
+            },
+          ],
+          description:
+            'Reconnects after a lost subscriber connection (Redis restart, heal, CLIENT KILL); publish errors while Redis is unreachable; messages rejected as malformed or foreign (garbage on the channel).',
+        },
+      },
     ],
   ],
   [
     'Staleness',
     [
-      { build: timeseries, spec: { title: 'Stale reads (service)', unit: 'short', width: 6,
-        queries: [{ expr: `sum by (replica) (${increase('cache_stale_reads_total')})`, legend: '{{replica}}' }],
-        description: 'Sampled cache hits that returned an older version than MongoDB had when the hit was served. Zero while delivery works; after missed messages the faulted replica serves stale entries until their TTL.' } },
-      { build: timeseries, spec: { title: 'Stale reads (probe)', unit: 'short', width: 6,
-        queries: [{ expr: `sum by (replica) (increase(probe_reads_total{${R}, result="stale"}[$__rate_interval]))`, legend: '{{replica}}' }],
-        description: 'Stale reads as the black-box probe sees them: a version older than one already acknowledged to the probe. The independent witness for the panel on the left; empty until the probe runs.' } },
-      { build: heatmap, spec: { title: 'Stale window', unit: 's', width: 6,
-        queries: [{ expr: `sum by (le) (${rate('cache_stale_window_seconds_bucket')})`, legend: '{{le}}' }],
-        description: "From a write's commit to the moment a replica could no longer serve the older version. Milliseconds when messages arrive; up to the TTL when they are lost." } },
-      { build: timeseries, spec: { title: 'Stale window p99', unit: 's', width: 6,
-        queries: [{ expr: quantile(0.99, 'cache_stale_window_seconds'), legend: '{{replica}}' }],
-        description: 'The 99th percentile stale window per replica. Grows towards the TTL on a replica that missed messages in pubsub mode.' } },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Stale reads (service)',
+          unit: 'short',
+          width: 6,
+          queries: [{ expr: `sum by (replica) (${increase('cache_stale_reads_total')})`, legend: '{{replica}}' }],
+          description:
+            'Sampled cache hits that returned an older version than MongoDB had when the hit was served. Zero while delivery works; after missed messages the faulted replica serves stale entries until their TTL.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Stale reads (probe)',
+          unit: 'short',
+          width: 6,
+          queries: [
+            {
+              expr: `sum by (replica) (increase(probe_reads_total{${R}, result="stale"}[$__rate_interval]))`,
+              legend: '{{replica}}',
+            },
+          ],
+          description:
+            'Stale reads as the black-box probe sees them: a version older than one already acknowledged to the probe. The independent witness for the panel on the left; empty until the probe runs.',
+        },
+      },
+      {
+        build: heatmap,
+        spec: {
+          title: 'Stale window',
+          unit: 's',
+          width: 6,
+          queries: [{ expr: `sum by (le) (${rate('cache_stale_window_seconds_bucket')})`, legend: '{{le}}' }],
+          description:
+            "From a write's commit to the moment a replica could no longer serve the older version. Milliseconds when messages arrive; up to the TTL when they are lost.",
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Stale window p99',
+          unit: 's',
+          width: 6,
+          queries: [{ expr: quantile(0.99, 'cache_stale_window_seconds'), legend: '{{replica}}' }],
+          description:
+            'The 99th percentile stale window per replica. Grows towards the TTL on a replica that missed messages in pubsub mode.',
+        },
+      },
     ],
   ],
   [
     'Sync mode',
     [
-      { build: stateTimeline, spec: { title: 'Sync mode', unit: 'none', width: 8,
-        queries: [{ expr: `max by (replica, mode) (cache_sync_mode{${R}}) == 1`, legend: '{{replica}} {{mode}}' }],
-        description: 'Each replica\'s SYNC_MODE (make sync-mode MODE=...). pubsub is the seed: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.' } },
-      { build: stateTimeline, spec: { title: 'Cache trusted', unit: 'bool_yes_no', width: 8,
-        queries: [{ expr: `min by (replica) (cache_sync_cache_usable{${R}})`, legend: '{{replica}}' }],
-        description: 'No while a replica in a safer mode bypasses its cache (subscriber down, peers silent past SYNC_SILENCE_MS, a gap being repaired). Always yes in pubsub mode, even while it serves stale entries.' } },
-      { build: timeseries, spec: { title: 'Recoveries and recovery time p99', unit: 'short', width: 8,
-        queries: [
-          { expr: `sum by (replica, reason) (${increase('cache_sync_recoveries_total')})`, legend: '{{replica}} {{reason}}' },
-          { expr: quantile(0.99, 'cache_sync_recovery_seconds'), legend: 'p99 seconds {{replica}}' },
-        ],
-        description: 'Flushes or replays after a gap, a reconnect or silence, and how long the cache stayed untrusted. One per replica after a cut or a pause, on every replica after a Redis restart.' } },
-      { build: timeseries, spec: { title: 'Repairs', unit: 'short', width: 24,
-        queries: [
-          { expr: `sum by (replica) (${increase('cache_invalidations_replayed_total')})`, legend: 'replayed {{replica}}' },
-          { expr: `sum by (replica) (${increase('cache_evictions_total', ', reason="flush"')})`, legend: 'flushed {{replica}}' },
-          { expr: `sum by (replica) (${increase('cache_outbox_republished_total')})`, legend: 'republished from the outbox {{replica}}' },
-          { expr: `sum by (replica) (${increase('cache_fill_fence_rejections_total')})`, legend: 'fills fenced {{replica}}' },
-        ],
-        description: 'What the safer modes did about it: invalidations replayed from the stream log, entries flushed, writes republished from the outbox after a crash or a Redis outage, and stale fills refused by fences. All zero in pubsub mode, which repairs nothing.' } },
+      {
+        build: stateTimeline,
+        spec: {
+          title: 'Sync mode',
+          unit: 'none',
+          width: 8,
+          queries: [{ expr: `max by (replica, mode) (cache_sync_mode{${R}}) == 1`, legend: '{{replica}} {{mode}}' }],
+          description:
+            "Each replica's SYNC_MODE (make sync-mode MODE=...). pubsub is the seed: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.",
+        },
+      },
+      {
+        build: stateTimeline,
+        spec: {
+          title: 'Cache trusted',
+          unit: 'bool_yes_no',
+          width: 8,
+          queries: [{ expr: `min by (replica) (cache_sync_cache_usable{${R}})`, legend: '{{replica}}' }],
+          description:
+            'No while a replica in a safer mode bypasses its cache (subscriber down, peers silent past SYNC_SILENCE_MS, a gap being repaired). Always yes in pubsub mode, even while it serves stale entries.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Recoveries and recovery time p99',
+          unit: 'short',
+          width: 8,
+          queries: [
+            {
+              expr: `sum by (replica, reason) (${increase('cache_sync_recoveries_total')})`,
+              legend: '{{replica}} {{reason}}',
+            },
+            { expr: quantile(0.99, 'cache_sync_recovery_seconds'), legend: 'p99 seconds {{replica}}' },
+          ],
+          description:
+            'Flushes or replays after a gap, a reconnect or silence, and how long the cache stayed untrusted. One per replica after a cut or a pause, on every replica after a Redis restart.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Repairs',
+          unit: 'short',
+          width: 24,
+          queries: [
+            {
+              expr: `sum by (replica) (${increase('cache_invalidations_replayed_total')})`,
+              legend: 'replayed {{replica}}',
+            },
+            {
+              expr: `sum by (replica) (${increase('cache_evictions_total', ', reason="flush"')})`,
+              legend: 'flushed {{replica}}',
+            },
+            {
+              expr: `sum by (replica) (${increase('cache_outbox_republished_total')})`,
+              legend: 'republished from the outbox {{replica}}',
+            },
+            {
+              expr: `sum by (replica) (${increase('cache_fill_fence_rejections_total')})`,
+              legend: 'fills fenced {{replica}}',
+            },
+          ],
+          description:
+            'What the safer modes did about it: invalidations replayed from the stream log, entries flushed, writes republished from the outbox after a crash or a Redis outage, and stale fills refused by fences. All zero in pubsub mode, which repairs nothing.',
+        },
+      },
     ],
   ],
   [
     'Latency',
     [
-      { build: heatmap, spec: { title: 'Publish-to-evict lag', unit: 's', width: 12,
-        queries: [{ expr: `sum by (le) (${rate('cache_invalidation_lag_seconds_bucket')})`, legend: '{{le}}', exemplars: true }],
-        description: "From the sender's publishedAt to the eviction on the receiver. Dots are exemplars: click one to open the invalidation's trace in Jaeger. A resumed replica shows a burst of long lags as it drains its backlog." } },
-      { build: timeseries, spec: { title: 'Lag p50 and p99', unit: 's', width: 12,
-        queries: [
-          { expr: quantile(0.5, 'cache_invalidation_lag_seconds'), legend: 'p50 {{replica}}' },
-          { expr: quantile(0.99, 'cache_invalidation_lag_seconds'), legend: 'p99 {{replica}}', exemplars: true },
-        ],
-        description: 'Sub-millisecond on a quiet loopback; rises with event-loop load. Lost messages do not show here: they never arrive. Watch Missed messages for those.' } },
+      {
+        build: heatmap,
+        spec: {
+          title: 'Publish-to-evict lag',
+          unit: 's',
+          width: 12,
+          queries: [
+            {
+              expr: `sum by (le) (${rate('cache_invalidation_lag_seconds_bucket')})`,
+              legend: '{{le}}',
+              exemplars: true,
+            },
+          ],
+          description:
+            "From the sender's publishedAt to the eviction on the receiver. Dots are exemplars: click one to open the invalidation's trace in Jaeger. A resumed replica shows a burst of long lags as it drains its backlog.",
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Lag p50 and p99',
+          unit: 's',
+          width: 12,
+          queries: [
+            { expr: quantile(0.5, 'cache_invalidation_lag_seconds'), legend: 'p50 {{replica}}' },
+            { expr: quantile(0.99, 'cache_invalidation_lag_seconds'), legend: 'p99 {{replica}}', exemplars: true },
+          ],
+          description:
+            'Sub-millisecond on a quiet loopback; rises with event-loop load. Lost messages do not show here: they never arrive. Watch Missed messages for those.',
+        },
+      },
     ],
   ],
   [
     'HTTP',
     [
-      { build: timeseries, spec: { title: 'Requests per second', unit: 'reqps', width: 8,
-        queries: [{ expr: `sum by (method, route) (rate(http_server_request_duration_seconds_count{${R}}[$__rate_interval]))`, legend: '{{method}} {{route}}' }],
-        description: 'Requests by route template. A killed replica stops answering; a partitioned one still serves hits but fails misses.' } },
-      { build: timeseries, spec: { title: 'Errors per second', unit: 'reqps', width: 8,
-        queries: [{ expr: `sum by (replica, status_code) (rate(http_server_request_duration_seconds_count{${R}, status_code=~"4..|5.."}[$__rate_interval]))`, legend: '{{replica}} {{status_code}}' }],
-        description: '4xx (bad input, not found) and 5xx. A partitioned replica answers 503 on cache misses it cannot load from MongoDB.' } },
-      { build: timeseries, spec: { title: 'Duration p99', unit: 's', width: 8,
-        queries: [{ expr: `histogram_quantile(0.99, sum by (route, le) (rate(http_server_request_duration_seconds_bucket{${R}}[$__rate_interval])))`, legend: '{{route}}' }],
-        description: 'Request duration p99 by route. Cache hits take well under a millisecond; misses pay the MongoDB round trip, so a cold replica is slower.' } },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Requests per second',
+          unit: 'reqps',
+          width: 8,
+          queries: [
+            {
+              expr: `sum by (method, route) (rate(http_server_request_duration_seconds_count{${R}}[$__rate_interval]))`,
+              legend: '{{method}} {{route}}',
+            },
+          ],
+          description:
+            'Requests by route template. A killed replica stops answering; a partitioned one still serves hits but fails misses.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Errors per second',
+          unit: 'reqps',
+          width: 8,
+          queries: [
+            {
+              expr: `sum by (replica, status_code) (rate(http_server_request_duration_seconds_count{${R}, status_code=~"4..|5.."}[$__rate_interval]))`,
+              legend: '{{replica}} {{status_code}}',
+            },
+          ],
+          description:
+            '4xx (bad input, not found) and 5xx. A partitioned replica answers 503 on cache misses it cannot load from MongoDB.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Duration p99',
+          unit: 's',
+          width: 8,
+          queries: [
+            {
+              expr: `histogram_quantile(0.99, sum by (route, le) (rate(http_server_request_duration_seconds_bucket{${R}}[$__rate_interval])))`,
+              legend: '{{route}}',
+            },
+          ],
+          description:
+            'Request duration p99 by route. Cache hits take well under a millisecond; misses pay the MongoDB round trip, so a cold replica is slower.',
+        },
+      },
     ],
   ],
   [
     'Redis',
     [
-      { build: timeseries, spec: { title: 'Connected clients', unit: 'short', width: 8,
-        queries: [{ expr: 'sum(redis_connected_clients)', legend: 'clients' }],
-        description: 'Two connections per replica (publisher and subscriber) plus the exporter. Drops by two when a replica is killed or cut off, and to zero during a Redis restart.' } },
-      { build: timeseries, spec: { title: 'Pub/Sub channels', unit: 'short', width: 8,
-        queries: [{ expr: 'sum(redis_pubsub_channels)', legend: 'channels' }],
-        description: 'Channels with at least one subscriber (1 when all is well). Zero after a Redis restart until subscribers are back.' } },
-      { build: timeseries, spec: { title: 'Output-buffer disconnects', unit: 'short', width: 8,
-        queries: [{ expr: 'sum(increase(redis_client_output_buffer_limit_disconnections_total[$__rate_interval]))', legend: 'disconnects' }],
-        description: 'Clients Redis dropped for exceeding the pub/sub output-buffer limit: the moment a paused replica is cut off and starts losing messages.' } },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Connected clients',
+          unit: 'short',
+          width: 8,
+          queries: [{ expr: 'sum(redis_connected_clients)', legend: 'clients' }],
+          description:
+            'Two connections per replica (publisher and subscriber) plus the exporter. Drops by two when a replica is killed or cut off, and to zero during a Redis restart.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Pub/Sub channels',
+          unit: 'short',
+          width: 8,
+          queries: [{ expr: 'sum(redis_pubsub_channels)', legend: 'channels' }],
+          description:
+            'Channels with at least one subscriber (1 when all is well). Zero after a Redis restart until subscribers are back.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Output-buffer disconnects',
+          unit: 'short',
+          width: 8,
+          queries: [
+            {
+              expr: 'sum(increase(redis_client_output_buffer_limit_disconnections_total[$__rate_interval]))',
+              legend: 'disconnects',
+            },
+          ],
+          description:
+            'Clients Redis dropped for exceeding the pub/sub output-buffer limit: the moment a paused replica is cut off and starts losing messages.',
+        },
+      },
     ],
   ],
 ];
@@ -146,7 +423,9 @@ export const MAIN_DASHBOARD_UID = 'local-cache-sync';
 export function buildMainDashboard() {
   const builder = new DashboardBuilder('Local cache sync')
     .uid(MAIN_DASHBOARD_UID)
-    .description('Local caches on every replica kept in sync over Redis Pub/Sub: what is delivered, what is lost, and how stale reads get.')
+    .description(
+      'Local caches on every replica kept in sync over Redis Pub/Sub: what is delivered, what is lost, and how stale reads get.',
+    )
     .tags(['local-cache-sync', 'generated'])
     .editable()
     .tooltip(DashboardCursorSync.Crosshair)

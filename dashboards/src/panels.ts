@@ -56,7 +56,8 @@ function fill<T extends Common>(panel: T, spec: PanelSpec, heatmap = false): T {
   panel.description(spec.description);
   panel.unit(spec.unit);
   panel.datasource(DATASOURCE);
-  for (const [i, query] of spec.queries.entries()) panel.withTarget(target(query, String.fromCharCode(65 + i), heatmap));
+  for (const [i, query] of spec.queries.entries())
+    panel.withTarget(target(query, String.fromCharCode(65 + i), heatmap));
   return panel;
 }
 

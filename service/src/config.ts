@@ -6,13 +6,16 @@ const optionalUrl = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((value) => {
-      try {
-        return protocols.includes(new URL(value).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ratio = z.coerce.number().min(0).max(1);
@@ -22,7 +25,11 @@ const configSchema = z.object({
   REPLICA_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
-    .default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64)),
+    .default(
+      hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 64),
+    ),
   MONGODB_URI: optionalUrl(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017/books'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   CACHE_TTL_SECONDS: integer(1, 86400).default(300),
@@ -40,12 +47,21 @@ const configSchema = z.object({
   OUTBOX_AGE_MS: integer(100, 600_000).default(1500),
   STALE_CHECK_SAMPLE_RATE: ratio.default(0),
   STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
-  CHAOS_ENABLED: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
+  CHAOS_ENABLED: z
+    .enum(['0', '1'])
+    .default('0')
+    .transform((v) => v === '1'),
   CHAOS_PORT: integer(0, 65535).default(9000),
   /** Coalesce the invalidations of one event-loop turn into one message (see envelope.ts). */
-  SYNC_COALESCE: z.enum(['0', '1']).default('1').transform((v) => v === '1'),
+  SYNC_COALESCE: z
+    .enum(['0', '1'])
+    .default('1')
+    .transform((v) => v === '1'),
   /** Bench-only read paths under /bench (make bench); off in production. */
-  BENCH_ROUTES: z.enum(['0', '1']).default('0').transform((v) => v === '1'),
+  BENCH_ROUTES: z
+    .enum(['0', '1'])
+    .default('0')
+    .transform((v) => v === '1'),
   MAX_BODY_BYTES: integer(64, 10 * 1024 * 1024).default(16 * 1024),
   SHUTDOWN_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
-import { ConfigError, loadConfig } from './config';
 import { createAdminServer } from './chaos/admin-server';
+import { ConfigError, loadConfig } from './config';
 import { trackInFlight } from './http/server';
 import { createReplica } from './replica';
 import { createLogger } from './telemetry/logger';
@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   if (admin) {
     await new Promise<void>((resolve) => admin.listen(config.CHAOS_PORT, resolve));
     const adminAddress = admin.address();
-    logger.warn({ port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.CHAOS_PORT }, 'chaos admin port open');
+    logger.warn(
+      { port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.CHAOS_PORT },
+      'chaos admin port open',
+    );
   }
 
   let stopping = false;

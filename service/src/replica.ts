@@ -10,8 +10,8 @@ import { createApp } from './http/app';
 import { benchRoutes, LagSamples } from './http/bench-routes';
 import { InvalidationPublisher } from './sync/invalidation-publisher';
 import { InvalidationSubscriber } from './sync/invalidation-subscriber';
-import { RedisTransport } from './sync/redis-transport';
 import { RecoveringPolicy, type RecoveryReason, SYNC_MODES, type SyncPolicy, seedPolicy } from './sync/recovery';
+import { RedisTransport } from './sync/redis-transport';
 import { createLogger, type Logger } from './telemetry/logger';
 import {
   cacheMetricsObserver,
@@ -64,7 +64,10 @@ export type ReplicaConfig = Pick<
   Partial<Pick<Config, 'BENCH_ROUTES'>>;
 
 /** Wires one replica: cache, MongoDB, Redis sync, metrics and the HTTP app (not listening). */
-export async function createReplica(config: ReplicaConfig, logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL)): Promise<Replica> {
+export async function createReplica(
+  config: ReplicaConfig,
+  logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL),
+): Promise<Replica> {
   const metrics = createMetrics(CACHE_NAME);
   const mode = config.SYNC_MODE;
   const cache = new LocalCache<Book>({
@@ -197,7 +200,10 @@ export async function createReplica(config: ReplicaConfig, logger = createLogger
         evictLocally: (keys, id, version) => evictWrite(cache, keys, id, version),
         onRepublished: (entry) => {
           metrics.outboxRepublished.inc({ cache: CACHE_NAME });
-          logger.warn({ id: entry.id, version: entry.version, op: entry.op }, 'republished an orphaned invalidation from the outbox');
+          logger.warn(
+            { id: entry.id, version: entry.version, op: entry.op },
+            'republished an orphaned invalidation from the outbox',
+          );
         },
       })
     : undefined;
@@ -295,6 +301,7 @@ function createPolicy(
       metrics.recoverySeconds.observe(labels, ms / 1000);
       logger.info({ mode, reason, ms }, 'sync recovered');
     },
-    onRecoveryFailed: (reason: RecoveryReason, error: Error) => logger.warn({ err: error, mode, reason }, 'sync recovery failed'),
+    onRecoveryFailed: (reason: RecoveryReason, error: Error) =>
+      logger.warn({ err: error, mode, reason }, 'sync recovery failed'),
   });
 }

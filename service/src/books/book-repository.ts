@@ -84,7 +84,10 @@ const bookSchema = new Schema<BookDocument>(
     updatedAt: { type: Date, required: true },
     writeTimes: { type: [Date], default: [] },
     recentNames: { type: [String], default: undefined },
-    outbox: { type: new Schema({ op: String, first: Date, at: Date, claimedUntil: Date }, { _id: false }), required: false },
+    outbox: {
+      type: new Schema({ op: String, first: Date, at: Date, claimedUntil: Date }, { _id: false }),
+      required: false,
+    },
     deletedAt: { type: Date, required: false },
   },
   { versionKey: false, strict: 'throw', collection: 'books' },
@@ -140,7 +143,9 @@ export class BookRepository {
         version: 1,
         updatedAt: now,
         writeTimes: [now],
-        ...(this.outbox ? { outbox: { op: 'create', first: now, at: now, claimedUntil: now }, recentNames: [input.name] } : {}),
+        ...(this.outbox
+          ? { outbox: { op: 'create', first: now, at: now, claimedUntil: now }, recentNames: [input.name] }
+          : {}),
       });
       return { before: null, after: toBook(created.toObject()), committedAt: preciseNow() };
     } catch (error) {
@@ -180,7 +185,9 @@ export class BookRepository {
             $set: { ...changes, updatedAt, ...(this.outbox ? { 'outbox.op': 'update' } : {}) },
             // An earlier write's mark may still be unpublished: keep the oldest time, so a chain of
             // unpublished writes is republished after the first one's age, not the last one's.
-            ...(this.outbox ? { $min: { 'outbox.first': updatedAt, 'outbox.at': updatedAt, 'outbox.claimedUntil': updatedAt } } : {}),
+            ...(this.outbox
+              ? { $min: { 'outbox.first': updatedAt, 'outbox.at': updatedAt, 'outbox.claimedUntil': updatedAt } }
+              : {}),
             $inc: { version: 1 },
             $push: {
               writeTimes: { $each: [updatedAt], $slice: -WRITE_TIMES_KEPT },
@@ -227,7 +234,10 @@ export class BookRepository {
 
   /** The writer could not publish: make the mark claimable by any replica's sweeper at once. */
   async expediteOutbox(id: string, version: number): Promise<void> {
-    await this.model.updateOne({ _id: new Types.ObjectId(id), version }, { $set: { 'outbox.at': new Date(0), 'outbox.claimedUntil': new Date(0) } });
+    await this.model.updateOne(
+      { _id: new Types.ObjectId(id), version },
+      { $set: { 'outbox.at': new Date(0), 'outbox.claimedUntil': new Date(0) } },
+    );
   }
 
   /** The invalidation of this write is published: clear its outbox mark (and finish a deletion). */

@@ -1,7 +1,7 @@
-import type { LocalCache } from '../cache/local-cache';
 import { idKey, nameKey } from '../cache/keys';
-import type { Logger } from '../telemetry/logger';
+import type { LocalCache } from '../cache/local-cache';
 import type { Change } from '../sync/invalidation-publisher';
+import type { Logger } from '../telemetry/logger';
 import type { Book, BookInput, BookPatch } from './book';
 import { type BookRepository, firstWriteAfter, type WriteResult } from './book-repository';
 
@@ -112,7 +112,9 @@ export class BookService {
       if (this.options.outbox) {
         await this.options.repository
           .settleOutbox(after.id, after.version, op)
-          .catch((error) => this.options.logger.debug({ err: error }, 'outbox not cleared; the sweeper will republish'));
+          .catch((error) =>
+            this.options.logger.debug({ err: error }, 'outbox not cleared; the sweeper will republish'),
+          );
       }
     } catch (error) {
       // The write is committed and must be reported as done; the lost message is counted

@@ -168,7 +168,12 @@ export class LocalCache<V extends Versioned> {
 
   private fenced(key: string, value: V): boolean {
     const tombstone = this.tombstones.get(key);
-    return tombstone !== undefined && tombstone.until >= Date.now() && tombstone.id === value.id && value.version < tombstone.version;
+    return (
+      tombstone !== undefined &&
+      tombstone.until >= Date.now() &&
+      tombstone.id === value.id &&
+      value.version < tombstone.version
+    );
   }
 
   private makeRoom(): void {

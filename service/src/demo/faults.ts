@@ -37,7 +37,14 @@ export async function inject(stack: Stack, fault: FaultName, i: number): Promise
       break;
     }
     case 'garbage':
-      for (const payload of ['book:1', '{"v":1,', encodeEnvelope({ v: 1, type: 'heartbeat', origin: 'x', epoch: 'e', seq: 1, publishedAt: 1 }).replace('"v":1', '"v":9')]) {
+      for (const payload of [
+        'book:1',
+        '{"v":1,',
+        encodeEnvelope({ v: 1, type: 'heartbeat', origin: 'x', epoch: 'e', seq: 1, publishedAt: 1 }).replace(
+          '"v":1',
+          '"v":9',
+        ),
+      ]) {
         await stack.admin.publish(stack.channel, payload);
       }
       break;

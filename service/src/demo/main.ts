@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { SYNC_MODES } from '../sync/recovery';
 import { FAULTS, type FaultName, heal, inject, isFaultName } from './faults';
 import { Monitor } from './monitor';
 import { ferretdbBinary, onPath, ROOT } from './processes';
 import { writeReport } from './report';
-import { SYNC_MODES } from '../sync/recovery';
 import { type Stack, startStack } from './stack';
 import { renderPlain, renderView, type ViewState } from './view';
 
@@ -44,7 +44,9 @@ async function main(): Promise<number> {
   });
   const parsed = optionsSchema.safeParse(values);
   if (!parsed.success) {
-    process.stderr.write(`demo: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}\n${USAGE}\n`);
+    process.stderr.write(
+      `demo: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}\n${USAGE}\n`,
+    );
     return 2;
   }
   const options = parsed.data;
@@ -54,7 +56,9 @@ async function main(): Promise<number> {
     return 3;
   }
 
-  process.stdout.write('demo: starting redis-server, the MongoDB-wire server, 3 replicas, the probe and prometheus...\n');
+  process.stdout.write(
+    'demo: starting redis-server, the MongoDB-wire server, 3 replicas, the probe and prometheus...\n',
+  );
   const startedAt = Date.now();
   const stack = await startStack({
     ttlSeconds: options.ttl,
@@ -80,10 +84,14 @@ async function main(): Promise<number> {
       }
     });
     const left = dirs.filter((dir) => existsSync(dir));
-    process.stdout.write(`demo: stopped ${pids.length} processes and removed ${dirs.length} temporary folders` +
-      (alive.length + left.length > 0 ? ` (STILL THERE: pids ${alive.join(',')} dirs ${left.join(',')})` : '') + '\n');
+    process.stdout.write(
+      `demo: stopped ${pids.length} processes and removed ${dirs.length} temporary folders` +
+        (alive.length + left.length > 0 ? ` (STILL THERE: pids ${alive.join(',')} dirs ${left.join(',')})` : '') +
+        '\n',
+    );
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void stop().then(() => process.exit(130)));
 
   try {
     const urls = [
@@ -100,7 +108,12 @@ async function main(): Promise<number> {
   }
 }
 
-async function scripted(stack: Stack, monitor: Monitor, fault: FaultName, options: { duration: number; report?: string }): Promise<number> {
+async function scripted(
+  stack: Stack,
+  monitor: Monitor,
+  fault: FaultName,
+  options: { duration: number; report?: string },
+): Promise<number> {
   const faulted = stack.replicas.length - 1;
   const [faultAt, healAt] = [Math.round(options.duration * 0.3), Math.round(options.duration * 0.6)];
   let injected = false;
@@ -122,7 +135,8 @@ async function scripted(stack: Stack, monitor: Monitor, fault: FaultName, option
   stack.probe.stop();
   const probe = await stack.probe.done;
   const last = await monitor.sample();
-  const dir = options.report ?? join(ROOT, 'reports', `demo-${fault}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const dir =
+    options.report ?? join(ROOT, 'reports', `demo-${fault}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   writeReport(dir, {
     scenario: FAULTS[fault].label,
     mode: stack.syncMode,
@@ -146,13 +160,25 @@ async function scripted(stack: Stack, monitor: Monitor, fault: FaultName, option
   return 0;
 }
 
-const KEY_FAULTS: Record<string, FaultName> = { k: 'kill', p: 'pause', c: 'cut', R: 'restart-redis', x: 'crash', g: 'garbage' };
+const KEY_FAULTS: Record<string, FaultName> = {
+  k: 'kill',
+  p: 'pause',
+  c: 'cut',
+  R: 'restart-redis',
+  x: 'crash',
+  g: 'garbage',
+};
 const KEY_HEALS: Record<string, FaultName> = { r: 'kill', u: 'pause', h: 'cut' };
 
 /** The live view: redrawn every second; keys inject and heal faults; q or Ctrl-C stops everything. */
 async function interactive(stack: Stack, monitor: Monitor, urls: string[]): Promise<number> {
   const tty = process.stdout.isTTY === true && process.stdin.isTTY === true;
-  const state: ViewState = { selected: stack.replicas.length - 1, events: [], urls: tty ? urls.slice(-1) : [], mode: stack.syncMode };
+  const state: ViewState = {
+    selected: stack.replicas.length - 1,
+    events: [],
+    urls: tty ? urls.slice(-1) : [],
+    mode: stack.syncMode,
+  };
   const log = (text: string) => state.events.push({ t: monitor.samples.at(-1)?.t ?? 0, text });
   let redisDown = false;
   let quit: () => void = () => undefined;

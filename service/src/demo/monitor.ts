@@ -1,5 +1,5 @@
 import type { Probe } from '../probe/probe';
-import { sampleSum, type StackReplica } from './stack';
+import { type StackReplica, sampleSum } from './stack';
 
 /** One replica at one moment, as the terminal view and the report show it. */
 export interface ReplicaSample {
@@ -81,7 +81,13 @@ export class Monitor {
           text = await response.text();
         } catch {
           const last = this.previous.get(replica.id);
-          return { ...base, up: false, subscriber: '?', missed: carried.missed + (last?.missed ?? 0), staleService: carried.stale + (last?.stale ?? 0) };
+          return {
+            ...base,
+            up: false,
+            subscriber: '?',
+            missed: carried.missed + (last?.missed ?? 0),
+            staleService: carried.stale + (last?.stale ?? 0),
+          };
         }
         const now: Counters = {
           hits: sampleSum(text, 'cache_gets_total', { result: 'hit' }),

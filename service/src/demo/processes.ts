@@ -125,7 +125,17 @@ export async function startRedis(extraArgs: string[] = []): Promise<ServerProces
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lcs-redis-'));
   const server = new ServerProcess('redis-server', port, dir, 'redis-server', [
-    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    ...extraArgs,
   ]);
   await server.start();
   return Object.assign(server, { url: `redis://127.0.0.1:${port}` });
@@ -143,12 +153,25 @@ export async function startMongo(): Promise<ServerProcess & { uri: string; kind:
   let kind: string;
   if (onPath('mongod')) {
     kind = 'mongod';
-    server = new ServerProcess(kind, port, dir, 'mongod', ['--dbpath', dir, '--port', String(port), '--bind_ip', '127.0.0.1', '--quiet']);
+    server = new ServerProcess(kind, port, dir, 'mongod', [
+      '--dbpath',
+      dir,
+      '--port',
+      String(port),
+      '--bind_ip',
+      '127.0.0.1',
+      '--quiet',
+    ]);
   } else if (existsSync(ferretdbBinary())) {
     kind = 'FerretDB v1 (SQLite)';
     server = new ServerProcess(kind, port, dir, ferretdbBinary(), [
-      '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--state-dir=${dir}`, `--listen-addr=127.0.0.1:${port}`,
-      '--debug-addr=-', '--telemetry=disable', '--log-level=error',
+      '--handler=sqlite',
+      `--sqlite-url=file:${dir}/`,
+      `--state-dir=${dir}`,
+      `--listen-addr=127.0.0.1:${port}`,
+      '--debug-addr=-',
+      '--telemetry=disable',
+      '--log-level=error',
     ]);
   } else {
     throw new Error('no MongoDB-wire server: install mongod, or run `make deps` to build FerretDB into .cache/bin');

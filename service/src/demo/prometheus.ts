@@ -21,7 +21,11 @@ export interface Prometheus extends ServerProcess {
  * `probe` job at a local probe, and the jobs for containers that do not run here (Redis exporter,
  * Jaeger) removed; rules are the project's own files.
  */
-export function localConfig(targets: { replica: string; address: string }[], probeAddress: string, intervalSeconds: number): string {
+export function localConfig(
+  targets: { replica: string; address: string }[],
+  probeAddress: string,
+  intervalSeconds: number,
+): string {
   const config = parse(readFileSync(join(ROOT, 'prometheus/prometheus.yml'), 'utf8')) as {
     global: Record<string, string>;
     scrape_configs: { job_name: string; static_configs: unknown[] }[];
@@ -73,7 +77,11 @@ export async function startPrometheus(configYaml: string): Promise<Prometheus> {
       return data.result;
     },
     async query(expr: string) {
-      return (await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>('/api/v1/query', { query: expr })).result;
+      return (
+        await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>('/api/v1/query', {
+          query: expr,
+        })
+      ).result;
     },
   });
 }

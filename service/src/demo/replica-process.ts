@@ -27,7 +27,11 @@ function launch(env: Record<string, string>, nodeArgs: string[] = []) {
 }
 
 /** `nodeArgs` go to node itself (such as --cpu-prof, which NODE_OPTIONS refuses). */
-export async function spawnReplica(id: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<ReplicaProcess> {
+export async function spawnReplica(
+  id: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Promise<ReplicaProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const { child, output } = launch({ REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env }, nodeArgs);
   const exited = new Promise<number | string>((resolve) =>

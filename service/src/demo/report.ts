@@ -16,17 +16,32 @@ export interface RunReport {
   /** Every process and temporary folder the run started (all gone once it exits). */
   resources: { pids: number[]; dirs: string[] };
   /** Final totals per replica. */
-  replicas: { replica: string; missed: number; staleService: number; staleProbe: number; maxStaleWindowSeconds: number; probeErrors: number }[];
+  replicas: {
+    replica: string;
+    missed: number;
+    staleService: number;
+    staleProbe: number;
+    maxStaleWindowSeconds: number;
+    probeErrors: number;
+  }[];
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
-const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** A line chart as inline SVG: one line per replica, the fault window shaded. No scripts, no fonts to fetch. */
-function chart(title: string, report: RunReport, value: (r: ReplicaSample) => number | undefined, unit: string): string {
+function chart(
+  title: string,
+  report: RunReport,
+  value: (r: ReplicaSample) => number | undefined,
+  unit: string,
+): string {
   const [w, h, left, bottom, top] = [640, 220, 56, 28, 28];
   const t1 = Math.max(report.durationSeconds, ...report.samples.map((s) => s.t), 1);
-  const values = report.samples.flatMap((s) => s.replicas.map(value)).filter((v): v is number => v !== undefined && Number.isFinite(v));
+  const values = report.samples
+    .flatMap((s) => s.replicas.map(value))
+    .filter((v): v is number => v !== undefined && Number.isFinite(v));
   const vMax = Math.max(...values, unit === '%' ? 1 : 0) || 1;
   const x = (t: number) => left + ((w - left - 10) * t) / t1;
   const y = (v: number) => h - bottom - ((h - bottom - top) * v) / vMax;
@@ -39,8 +54,15 @@ function chart(title: string, report: RunReport, value: (r: ReplicaSample) => nu
       .map(([t, v]) => `${x(t).toFixed(1)},${y(v!).toFixed(1)}`);
     return `<polyline class="series" fill="none" stroke="${COLORS[i % COLORS.length]}" stroke-width="2" points="${points.join(' ')}"/>`;
   });
-  const label = (v: number) => (unit === '%' ? `${(v * 100).toFixed(0)}%` : unit === 's' ? `${v < 1 ? `${(v * 1000).toFixed(1)}ms` : `${v.toFixed(1)}s`}` : String(Math.round(v)));
-  const legend = names.map((name, i) => `<tspan fill="${COLORS[i % COLORS.length]}">■ ${escapeHtml(name)}</tspan>`).join(' ');
+  const label = (v: number) =>
+    unit === '%'
+      ? `${(v * 100).toFixed(0)}%`
+      : unit === 's'
+        ? `${v < 1 ? `${(v * 1000).toFixed(1)}ms` : `${v.toFixed(1)}s`}`
+        : String(Math.round(v));
+  const legend = names
+    .map((name, i) => `<tspan fill="${COLORS[i % COLORS.length]}">■ ${escapeHtml(name)}</tspan>`)
+    .join(' ');
   return `<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${escapeHtml(title)}">
 <rect x="${x(report.faultAt).toFixed(1)}" y="${top}" width="${(x(report.healAt) - x(report.faultAt)).toFixed(1)}" height="${h - bottom - top}" fill="#fbe3e3"/>
 <text x="${(x(report.faultAt) + 4).toFixed(1)}" y="${top + 12}" font-size="11" fill="#b00">${escapeHtml(report.scenario)} on ${escapeHtml(report.faultedReplica)}</text>
@@ -54,7 +76,8 @@ ${lines.join('\n')}
 
 function markdown(report: RunReport): string {
   const rows = report.replicas.map(
-    (r) => `| ${r.replica} | ${r.missed} | ${r.staleService} | ${r.staleProbe} | ${r.maxStaleWindowSeconds.toFixed(2)} s | ${r.probeErrors} |`,
+    (r) =>
+      `| ${r.replica} | ${r.missed} | ${r.staleService} | ${r.staleProbe} | ${r.maxStaleWindowSeconds.toFixed(2)} s | ${r.probeErrors} |`,
   );
   return [
     `# Demo run: ${report.scenario} on ${report.faultedReplica} (${report.mode} mode)`,
@@ -79,7 +102,10 @@ function html(report: RunReport): string {
     chart('Hit ratio', report, (r) => r.hitRatio, '%'),
   ];
   const table = report.replicas
-    .map((r) => `<tr><td>${escapeHtml(r.replica)}</td><td>${r.missed}</td><td>${r.staleService}</td><td>${r.staleProbe}</td><td>${r.maxStaleWindowSeconds.toFixed(2)} s</td><td>${r.probeErrors}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr><td>${escapeHtml(r.replica)}</td><td>${r.missed}</td><td>${r.staleService}</td><td>${r.staleProbe}</td><td>${r.maxStaleWindowSeconds.toFixed(2)} s</td><td>${r.probeErrors}</td></tr>`,
+    )
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>local-cache-sync demo: ${escapeHtml(report.scenario)}</title>

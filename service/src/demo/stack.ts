@@ -4,10 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { TcpProxy } from '../chaos/tcp-proxy';
 import { type Probe, startProbe } from '../probe/probe';
+import type { SyncMode } from '../sync/recovery';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
-import type { SyncMode } from '../sync/recovery';
 
 /** Sums the samples of `name` (classic text exposition) whose labels include `labels`. */
 export function sampleSum(exposition: string, name: string, labels: Record<string, string> = {}): number {
@@ -22,7 +22,11 @@ export function sampleSum(exposition: string, name: string, labels: Record<strin
 }
 
 /** Scrapes a replica's /metrics and sums one metric's samples (see sampleSum). */
-export async function scrapeMetric(baseUrl: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function scrapeMetric(
+  baseUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   return sampleSum(await (await fetch(`${baseUrl}/metrics`)).text(), name, labels);
 }
 
@@ -100,7 +104,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   }
 }
 
-async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[], stopAll: () => Promise<void>): Promise<Stack> {
+async function build(
+  options: StackOptions,
+  cleanups: (() => Promise<unknown>)[],
+  stopAll: () => Promise<void>,
+): Promise<Stack> {
   const redis = await startRedis(options.redisArgs);
   cleanups.push(() => redis.destroy());
   const mongo = options.mongoUri ? undefined : await startMongo();
@@ -158,7 +166,9 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
     });
     replicas.push(replica);
   }
-  await waitFor(async () => (await replicas[0]!.metric('cache_invalidation_members')) === count, { message: `${count} members` });
+  await waitFor(async () => (await replicas[0]!.metric('cache_invalidation_members')) === count, {
+    message: `${count} members`,
+  });
 
   const probe = await startProbe({
     targets: replicas.map((r) => r.url),
@@ -187,7 +197,11 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
     cleanups.push(() => new Promise((resolve) => server.close(resolve)));
     const probeAddress = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     probeMetricsUrl = `http://${probeAddress}/metrics`;
-    const config = localConfig(replicas.map((r) => ({ replica: r.id, address: `127.0.0.1:${r.port}` })), probeAddress, 1);
+    const config = localConfig(
+      replicas.map((r) => ({ replica: r.id, address: `127.0.0.1:${r.port}` })),
+      probeAddress,
+      1,
+    );
     const started = await startPrometheus(config);
     cleanups.push(() => started.destroy());
     prometheus = started;
@@ -215,7 +229,9 @@ async function build(options: StackOptions, cleanups: (() => Promise<unknown>)[]
     resources() {
       const servers = [redis, mongo, prometheus].filter((x) => x !== undefined);
       return {
-        pids: [...servers.map((x) => x.pid), ...replicas.map((r) => r.process.child.pid)].filter((pid) => pid !== undefined),
+        pids: [...servers.map((x) => x.pid), ...replicas.map((r) => r.process.child.pid)].filter(
+          (pid) => pid !== undefined,
+        ),
         dirs: servers.map((x) => x.dataDir),
       };
     },

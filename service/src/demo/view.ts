@@ -40,7 +40,12 @@ export const KEYS2 = '      R restart Redis  x crash before publish  g garbage  
 /** The live view as text lines, at most `width` columns and `height` lines (80x24 by default). */
 export function renderView(state: ViewState, width = 80, height = 24): string[] {
   const sample = state.sample;
-  const lines = [`local-cache-sync demo  mode ${state.mode}  ${sample ? fmt.clock(sample.t) : '--:--'}`, ...state.urls, '', HEADER];
+  const lines = [
+    `local-cache-sync demo  mode ${state.mode}  ${sample ? fmt.clock(sample.t) : '--:--'}`,
+    ...state.urls,
+    '',
+    HEADER,
+  ];
   for (const [i, r] of (sample?.replicas ?? []).entries()) lines.push(row(r, i === state.selected));
   lines.push('', 'recent events:');
   const room = Math.max(1, height - lines.length - 3);
@@ -53,6 +58,9 @@ export function renderView(state: ViewState, width = 80, height = 24): string[] 
 /** One line a second when stdout is not a terminal. */
 export function renderPlain(sample: Sample): string {
   return `${fmt.clock(sample.t)} ${sample.replicas
-    .map((r) => `${r.replica} ${r.up ? r.subscriber : 'down'} hit=${fmt.ratio(r.hitRatio).trim()} missed=${r.missed} stale=${r.staleService}/${r.staleProbe}`)
+    .map(
+      (r) =>
+        `${r.replica} ${r.up ? r.subscriber : 'down'} hit=${fmt.ratio(r.hitRatio).trim()} missed=${r.missed} stale=${r.staleService}/${r.staleProbe}`,
+    )
     .join(' | ')}`;
 }

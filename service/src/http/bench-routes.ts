@@ -6,7 +6,11 @@ import { bookId } from './app';
 import { notFound } from './errors';
 
 /** The book `make bench` reads; the constant route returns one of exactly its shape and size. */
-export const BENCH_BOOK: BookInput = { name: 'The Left Hand of Darkness (bench)', author: 'Ursula K. Le Guin', year: 1969 };
+export const BENCH_BOOK: BookInput = {
+  name: 'The Left Hand of Darkness (bench)',
+  author: 'Ursula K. Le Guin',
+  year: 1969,
+};
 
 /** Exact publish-to-evict lags (the histogram's buckets are too coarse to compare with a floor). */
 export class LagSamples {

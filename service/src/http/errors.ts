@@ -56,7 +56,9 @@ export function errorMiddleware(logger: Logger): Middleware {
       if (ctx.status === 404 && ctx.body === undefined) throw notFound(`no route for ${ctx.method} ${ctx.path}`);
     } catch (error) {
       const known =
-        error instanceof HttpError ? error : (fromParserError(error as { status?: number }) ?? fromDatabaseError(error));
+        error instanceof HttpError
+          ? error
+          : (fromParserError(error as { status?: number }) ?? fromDatabaseError(error));
       if (known) {
         ctx.status = known.status;
         ctx.body = { error: { code: known.code, message: known.message } };

@@ -10,7 +10,10 @@ export function requestMetrics(metrics: Metrics): Middleware {
     } finally {
       const route = (ctx as { _matchedRoute?: string })._matchedRoute ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpDuration.observe({ method: ctx.method, route: String(route), status_code: String(ctx.status) }, seconds);
+      metrics.httpDuration.observe(
+        { method: ctx.method, route: String(route), status_code: String(ctx.status) },
+        seconds,
+      );
     }
   };
 }

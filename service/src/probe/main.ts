@@ -18,7 +18,12 @@ const USAGE = `usage: npm run probe -- --targets http://127.0.0.1:3001,http://12
 const optionsSchema = z.object({
   targets: z
     .string()
-    .transform((s) => s.split(',').map((t) => t.trim().replace(/\/$/, '')).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((t) => t.trim().replace(/\/$/, ''))
+        .filter(Boolean),
+    )
     .pipe(z.array(z.url()).min(1)),
   rate: z.coerce.number().positive().max(100_000).default(50),
   duration: z.coerce.number().min(0).default(0),

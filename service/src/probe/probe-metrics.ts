@@ -9,8 +9,18 @@ export function createProbeMetrics(replicas: string[]) {
   const registers = [registry];
   const metrics = {
     registry,
-    reads: new Counter({ name: 'probe_reads_total', help: 'Probe reads by replica and result.', labelNames: ['replica', 'result'], registers }),
-    writes: new Counter({ name: 'probe_writes_total', help: 'Probe writes by replica and result.', labelNames: ['replica', 'result'], registers }),
+    reads: new Counter({
+      name: 'probe_reads_total',
+      help: 'Probe reads by replica and result.',
+      labelNames: ['replica', 'result'],
+      registers,
+    }),
+    writes: new Counter({
+      name: 'probe_writes_total',
+      help: 'Probe writes by replica and result.',
+      labelNames: ['replica', 'result'],
+      registers,
+    }),
     staleWindow: new Histogram({
       name: 'probe_stale_window_seconds',
       help: 'From the acknowledgment of a version to the first read on a replica that returned it, for reads that were stale in between.',

@@ -53,8 +53,10 @@ async function ensureBooks(target: string, count: number, seed: number, timeoutM
   for (let i = 0; i < count; i += 1) {
     const name = `probe-${seed}-${i}`;
     let response = await request('POST', `${target}/books`, timeoutMs, { name, author: 'probe', year: 2000 });
-    if (response.status === 409) response = await request('GET', `${target}/books?name=${encodeURIComponent(name)}`, timeoutMs);
-    if (response.status >= 300 || !response.json) throw new Error(`probe: cannot create ${name} on ${target}: ${response.status}`);
+    if (response.status === 409)
+      response = await request('GET', `${target}/books?name=${encodeURIComponent(name)}`, timeoutMs);
+    if (response.status >= 300 || !response.json)
+      throw new Error(`probe: cannot create ${name} on ${target}: ${response.status}`);
     books.push({ id: String(response.json.id), name, version: Number(response.json.version) });
   }
   return books;
@@ -110,7 +112,9 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
     const replica = replicas.get(target)!;
     const sentAt = now();
     try {
-      const response = await request('PATCH', `${target}/books/${id}`, timeoutMs, { year: 1000 + Math.floor(random() * 9000) });
+      const response = await request('PATCH', `${target}/books/${id}`, timeoutMs, {
+        year: 1000 + Math.floor(random() * 9000),
+      });
       if (response.status === 200 && response.json) {
         truth.recordAck(id, Number(response.json.version), now(), sentAt);
         metrics.writes.inc({ replica, result: 'ok' });

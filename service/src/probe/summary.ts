@@ -53,7 +53,11 @@ export function nearestRank(sorted: ArrayLike<number>, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
-const quantile = (values: number[], q: number) => nearestRank([...values].sort((a, b) => a - b), q);
+const quantile = (values: number[], q: number) =>
+  nearestRank(
+    [...values].sort((a, b) => a - b),
+    q,
+  );
 
 export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): ProbeSummary {
   const open = truth.openEpisodes(now);
@@ -82,11 +86,21 @@ export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): P
 export function renderTable(summary: ProbeSummary): string {
   const header = ['replica', 'reads', 'fresh', 'stale', 'errors', 'episodes', 'open', 'max window s', 'p99 window s'];
   const rows = summary.replicas.map((r) =>
-    [r.replica, r.reads, r.fresh, r.stale, r.errors, r.staleEpisodes, r.openEpisodes, r.maxStaleWindowSeconds.toFixed(3), r.p99StaleWindowSeconds.toFixed(3)].map(
-      String,
-    ),
+    [
+      r.replica,
+      r.reads,
+      r.fresh,
+      r.stale,
+      r.errors,
+      r.staleEpisodes,
+      r.openEpisodes,
+      r.maxStaleWindowSeconds.toFixed(3),
+      r.p99StaleWindowSeconds.toFixed(3),
+    ].map(String),
   );
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
-  return [line(header), ...rows.map(line), `writes: ${summary.writes.ok} ok, ${summary.writes.errors} errors`].join('\n');
+  return [line(header), ...rows.map(line), `writes: ${summary.writes.ok} ok, ${summary.writes.errors} errors`].join(
+    '\n',
+  );
 }

@@ -46,7 +46,9 @@ const heartbeatSchema = z.strictObject({ ...identity, type: z.literal('heartbeat
  * than one a turn of the event loop; at most MAX_KEYS_PER_MESSAGE keys in all. An addition to
  * envelope v1: a lone write is still sent as the plain invalidation above.
  */
-const batchItemSchema = invalidationSchema.pick({ keys: true, id: true, version: true, op: true, committedAt: true }).strict();
+const batchItemSchema = invalidationSchema
+  .pick({ keys: true, id: true, version: true, op: true, committedAt: true })
+  .strict();
 const batchSchema = z.strictObject({
   ...identity,
   type: z.literal('batch'),
@@ -54,7 +56,10 @@ const batchSchema = z.strictObject({
   items: z
     .array(batchItemSchema)
     .min(2)
-    .refine((items) => items.reduce((n, item) => n + item.keys.length, 0) <= MAX_KEYS_PER_MESSAGE, `at most ${MAX_KEYS_PER_MESSAGE} keys in all`),
+    .refine(
+      (items) => items.reduce((n, item) => n + item.keys.length, 0) <= MAX_KEYS_PER_MESSAGE,
+      `at most ${MAX_KEYS_PER_MESSAGE} keys in all`,
+    ),
   traceparent: invalidationSchema.shape.traceparent,
   tracestate: invalidationSchema.shape.tracestate,
 });
@@ -105,7 +110,8 @@ export function decodeEnvelope(raw: string, cache: string): DecodeResult {
     const heartbeat = heartbeatSchema.safeParse(data);
     return heartbeat.success ? { ok: true, message: heartbeat.data } : invalid(heartbeat.error);
   }
-  const parsed = (data as { type?: unknown }).type === 'batch' ? batchSchema.safeParse(data) : invalidationSchema.safeParse(data);
+  const parsed =
+    (data as { type?: unknown }).type === 'batch' ? batchSchema.safeParse(data) : invalidationSchema.safeParse(data);
   if (!parsed.success) return invalid(parsed.error);
   if (parsed.data.cache !== cache) return reject('foreign_cache', `cache=${parsed.data.cache}`);
   // One foreign key rejects the whole message: whoever sent it cannot be trusted with the rest.

@@ -124,10 +124,25 @@ export class InvalidationPublisher {
           channel,
           attributes,
           async (carrier, span) => {
-            const header = { v: 1 as const, cache, origin, epoch: this.epoch, seq: this.nextSeq(), publishedAt: preciseNow() };
-            const items = group.map(({ change }) => ({ keys: change.keys, id: change.id, version: change.version, op: change.op, committedAt: change.committedAt }));
+            const header = {
+              v: 1 as const,
+              cache,
+              origin,
+              epoch: this.epoch,
+              seq: this.nextSeq(),
+              publishedAt: preciseNow(),
+            };
+            const items = group.map(({ change }) => ({
+              keys: change.keys,
+              id: change.id,
+              version: change.version,
+              op: change.op,
+              committedAt: change.committedAt,
+            }));
             const message: InvalidationMessage | BatchMessage =
-              items.length === 1 ? { ...header, ...items[0]!, ...carrier } : { ...header, type: 'batch', items, ...carrier };
+              items.length === 1
+                ? { ...header, ...items[0]!, ...carrier }
+                : { ...header, type: 'batch', items, ...carrier };
             span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
             try {
               const payload = encodeEnvelope(message);
@@ -136,7 +151,8 @@ export class InvalidationPublisher {
               const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload, true);
               span.setAttribute('messaging.redis.receivers', delivered);
               const traceId = recordedTraceId(span);
-              for (const invalidation of invalidationsOf(message)) this.observer.onPublished?.(invalidation, delivered, traceId);
+              for (const invalidation of invalidationsOf(message))
+                this.observer.onPublished?.(invalidation, delivered, traceId);
               this.checkReceivers(delivered);
             } catch (error) {
               this.observer.onPublishError?.(error as Error, 'invalidation');

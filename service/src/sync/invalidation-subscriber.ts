@@ -1,7 +1,15 @@
 import type { LocalCache, Versioned } from '../cache/local-cache';
 import { preciseNow } from '../telemetry/clock';
 import { MessagingAttributes, recordedTraceId, withConsumerSpan } from '../telemetry/messaging';
-import { type BatchMessage, decodeEnvelope, type Envelope, type InvalidationMessage, invalidationsOf, isHeartbeat, type RejectReason } from './envelope';
+import {
+  type BatchMessage,
+  decodeEnvelope,
+  type Envelope,
+  type InvalidationMessage,
+  invalidationsOf,
+  isHeartbeat,
+  type RejectReason,
+} from './envelope';
 import { GapDetector } from './gap-detector';
 
 export interface ReceiveObserver {

@@ -17,7 +17,9 @@ const PUBLISH_AND_LOG = `
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
 return redis.call('PUBLISH', KEYS[2], ARGV[1])`;
 
-type LoggingRedis = Redis & { publishAndLog(stream: string, channel: string, payload: string, maxLen: number): Promise<number> };
+type LoggingRedis = Redis & {
+  publishAndLog(stream: string, channel: string, payload: string, maxLen: number): Promise<number>;
+};
 
 const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
 

@@ -1,11 +1,15 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
 import { EVICTION_REASONS } from '../cache/local-cache';
 import { REJECT_REASONS } from '../sync/envelope';
 
 /** Buckets from 0.1 ms to 10 s with a boundary at 0.1 s (contract). */
-export const LAG_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LAG_BUCKETS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 /** Stale windows run from milliseconds (delivered) to the TTL (lost message). */
-export const STALE_WINDOW_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+export const STALE_WINDOW_BUCKETS = [
+  0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
+];
 export const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export type Metrics = ReturnType<typeof createMetrics>;
@@ -21,7 +25,8 @@ export function createMetrics(cache: string) {
   const registers = [registry];
   const counter = (name: string, help: string, labelNames: string[] = ['cache']) =>
     new Counter({ name, help, labelNames, registers });
-  const gauge = (name: string, help: string, labelNames: string[] = ['cache']) => new Gauge({ name, help, labelNames, registers });
+  const gauge = (name: string, help: string, labelNames: string[] = ['cache']) =>
+    new Gauge({ name, help, labelNames, registers });
   const histogram = (name: string, help: string, buckets: number[], enableExemplars = false) =>
     new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars });
 
@@ -31,7 +36,10 @@ export function createMetrics(cache: string) {
     gets: counter('cache_gets_total', 'Cache lookups by result.', ['cache', 'result']),
     puts: counter('cache_puts_total', 'Entries written into the local cache.'),
     size: gauge('cache_size', 'Entries in the local cache.'),
-    evictions: counter('cache_evictions_total', 'Entries removed from the local cache, by reason.', ['cache', 'reason']),
+    evictions: counter('cache_evictions_total', 'Entries removed from the local cache, by reason.', [
+      'cache',
+      'reason',
+    ]),
     published: counter('cache_invalidations_published_total', 'Invalidation messages published by this replica.'),
     publishErrors: counter(
       'cache_invalidation_publish_errors_total',
@@ -59,7 +67,10 @@ export function createMetrics(cache: string) {
       "From a write's commit to the moment this replica could no longer serve the older version.",
       STALE_WINDOW_BUCKETS,
     ),
-    staleReads: counter('cache_stale_reads_total', 'Sampled cache hits that served an older version than the database.'),
+    staleReads: counter(
+      'cache_stale_reads_total',
+      'Sampled cache hits that served an older version than the database.',
+    ),
     staleReadAge: histogram(
       'cache_stale_read_age_seconds',
       'How long a stale hit had been stale when it was served.',
@@ -75,17 +86,37 @@ export function createMetrics(cache: string) {
       'When the last message (heartbeats included) arrived from another replica.',
     ),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
-    staleChecksPending: gauge('cache_stale_checks_pending', 'Sampled stale checks started and not finished (they queue behind a busy database).'),
+    staleChecksPending: gauge(
+      'cache_stale_checks_pending',
+      'Sampled stale checks started and not finished (they queue behind a busy database).',
+    ),
     syncMode: gauge('cache_sync_mode', "1 on the replica's SYNC_MODE, 0 on the other modes.", ['cache', 'mode']),
-    cacheUsable: gauge('cache_sync_cache_usable', '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).'),
-    recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', ['cache', 'mode', 'reason']),
-    recoverySeconds: histogram('cache_sync_recovery_seconds', 'From the fault being noticed to the cache being trusted again.', LAG_BUCKETS),
-    replayed: counter('cache_invalidations_replayed_total', 'Missed invalidations applied on recovery from the stream log, or from outbox marks of writes never published (stream mode).'),
+    cacheUsable: gauge(
+      'cache_sync_cache_usable',
+      '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).',
+    ),
+    recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', [
+      'cache',
+      'mode',
+      'reason',
+    ]),
+    recoverySeconds: histogram(
+      'cache_sync_recovery_seconds',
+      'From the fault being noticed to the cache being trusted again.',
+      LAG_BUCKETS,
+    ),
+    replayed: counter(
+      'cache_invalidations_replayed_total',
+      'Missed invalidations applied on recovery from the stream log, or from outbox marks of writes never published (stream mode).',
+    ),
     outboxRepublished: counter(
       'cache_outbox_republished_total',
       'Invalidations published from the outbox because their writer never did (crash, Redis away).',
     ),
-    fillsRejected: counter('cache_fill_fence_rejections_total', 'Cache fills refused because an invalidation overtook the read (fill fences).'),
+    fillsRejected: counter(
+      'cache_fill_fence_rejections_total',
+      'Cache fills refused because an invalidation overtook the read (fill fences).',
+    ),
     httpDuration: new Histogram({
       name: 'http_server_request_duration_seconds',
       help: 'HTTP request duration by route template.',
@@ -111,7 +142,14 @@ export function createMetrics(cache: string) {
   ]) {
     c.inc(labels, 0);
   }
-  for (const g of [metrics.size, metrics.subscriberUp, metrics.lastReceived, metrics.members, metrics.staleChecksPending]) g.set(labels, 0);
+  for (const g of [
+    metrics.size,
+    metrics.subscriberUp,
+    metrics.lastReceived,
+    metrics.members,
+    metrics.staleChecksPending,
+  ])
+    g.set(labels, 0);
   metrics.cacheUsable.set(labels, 1);
   for (const c of [metrics.replayed, metrics.fillsRejected, metrics.outboxRepublished]) c.inc(labels, 0);
   for (const h of [metrics.lag, metrics.staleWindow, metrics.staleReadAge]) h.zero(labels);
@@ -135,11 +173,13 @@ export async function renderMetrics(registry: Registry<OpenMetricsContentType>, 
 async function renderClassic(registry: Registry<OpenMetricsContentType>): Promise<string> {
   const classic = new Registry() as unknown as { getMetricsAsString(metric: unknown): Promise<string> };
   const parts = await Promise.all(
-    (registry.getMetricsAsArray() as unknown as { get(): Promise<{ name: string; type: string }> }[]).map(async (metric) => {
-      const data = await metric.get();
-      const name = data.type === 'counter' && !data.name.endsWith('_total') ? `${data.name}_total` : data.name;
-      return classic.getMetricsAsString({ get: async () => ({ ...data, name }) });
-    }),
+    (registry.getMetricsAsArray() as unknown as { get(): Promise<{ name: string; type: string }> }[]).map(
+      async (metric) => {
+        const data = await metric.get();
+        const name = data.type === 'counter' && !data.name.endsWith('_total') ? `${data.name}_total` : data.name;
+        return classic.getMetricsAsString({ get: async () => ({ ...data, name }) });
+      },
+    ),
   );
   return `${parts.join('\n\n')}\n`;
 }

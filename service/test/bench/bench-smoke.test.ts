@@ -24,8 +24,14 @@ describe('make bench (smoke run)', () => {
   it('measures every part and writes its report', async () => {
     const results = await runBench(TINY);
 
-    expect(results.readPath.map((r) => r.path)).toEqual(['bare Koa (constant)', 'local cache', 'Redis global cache', 'MongoDB direct']);
-    for (const row of results.readPath) expect([row.path, row.requestsPerSecond > 0, row.p99Ms >= row.p50Ms]).toEqual([row.path, true, true]);
+    expect(results.readPath.map((r) => r.path)).toEqual([
+      'bare Koa (constant)',
+      'local cache',
+      'Redis global cache',
+      'MongoDB direct',
+    ]);
+    for (const row of results.readPath)
+      expect([row.path, row.requestsPerSecond > 0, row.p99Ms >= row.p50Ms]).toEqual([row.path, true, true]);
 
     // 100 raw messages to each of 2 bare subscriber processes.
     expect(results.readCost.map((c) => [c.source, c.microsPerRead > 0])).toEqual([

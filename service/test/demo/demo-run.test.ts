@@ -22,10 +22,14 @@ describe('make demo, scripted', () => {
   let code: number | null = null;
 
   beforeAll(async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/demo/main.js'), '--scenario', 'cut', '--duration', '20', '--report', dir], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(ROOT, 'dist/demo/main.js'), '--scenario', 'cut', '--duration', '20', '--report', dir],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
     code = await new Promise((resolve) => child.once('exit', resolve));
@@ -33,7 +37,10 @@ describe('make demo, scripted', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs traffic, cuts a replica, heals it, and reports the fault it caused', () => {
-    expect({ code, tail: output.slice(-2000) }).toEqual({ code: 0, tail: expect.stringContaining('report written to') });
+    expect({ code, tail: output.slice(-2000) }).toEqual({
+      code: 0,
+      tail: expect.stringContaining('report written to'),
+    });
     const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunReport;
     const faulted = report.replicas.find((r) => r.replica === report.faultedReplica)!;
     expect(report.scenario).toBe('cut');
@@ -42,7 +49,9 @@ describe('make demo, scripted', () => {
     expect(faulted.staleService).toBeGreaterThan(0);
     expect(report.samples.length).toBeGreaterThanOrEqual(18);
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
-    expect(md).toContain(`| ${faulted.replica} | ${faulted.missed} | ${faulted.staleService} | ${faulted.staleProbe} |`);
+    expect(md).toContain(
+      `| ${faulted.replica} | ${faulted.missed} | ${faulted.staleService} | ${faulted.staleProbe} |`,
+    );
     expect(output).toMatch(/first numbers after \d+\.\d s/);
   });
 
@@ -59,7 +68,14 @@ describe('make demo, scripted', () => {
   it('writes a report.html whose charts render in headless Chromium, offline, without errors', async () => {
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--no-first-run',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
@@ -72,7 +88,9 @@ describe('make demo, scripted', () => {
       const charts = await page.$$eval('svg', (svgs) =>
         svgs.map((svg) => ({
           lines: svg.querySelectorAll('polyline.series').length,
-          drawn: [...svg.querySelectorAll('polyline.series')].filter((p) => (p as unknown as { getBBox(): { width: number } }).getBBox().width > 100).length,
+          drawn: [...svg.querySelectorAll('polyline.series')].filter(
+            (p) => (p as unknown as { getBBox(): { width: number } }).getBBox().width > 100,
+          ).length,
         })),
       );
       expect(charts).toHaveLength(5);

@@ -21,14 +21,19 @@ describe('make demo, live view in a terminal', () => {
     tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', command);
     const screen = () => tmux('capture-pane', '-p', '-t', session);
 
-    const drawn = await waitFor(() => {
-      const text = screen();
-      return /replica\s+up\s+sub/.test(text) && (text.match(/^[ >]book-\d\s+yes\s+up/gm) ?? []).length === 3 ? text : undefined;
-    }, {
-      timeoutMs: 60_000,
-      intervalMs: 250,
-      message: 'the live view with three replicas up',
-    });
+    const drawn = await waitFor(
+      () => {
+        const text = screen();
+        return /replica\s+up\s+sub/.test(text) && (text.match(/^[ >]book-\d\s+yes\s+up/gm) ?? []).length === 3
+          ? text
+          : undefined;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        message: 'the live view with three replicas up',
+      },
+    );
     for (const line of drawn.split('\n')) expect(line.length).toBeLessThanOrEqual(80);
     expect(drawn).toMatch(/^>book-3/m);
 
@@ -46,7 +51,11 @@ describe('make demo, live view in a terminal', () => {
     });
 
     tmux('send-keys', '-t', session, 'q');
-    const after = await waitFor(() => (/DEMO EXIT \d+/.test(screen()) ? screen() : undefined), { timeoutMs: 30_000, intervalMs: 250, message: 'the demo exits' });
+    const after = await waitFor(() => (/DEMO EXIT \d+/.test(screen()) ? screen() : undefined), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      message: 'the demo exits',
+    });
     expect(after).toContain('DEMO EXIT 0');
     expect(after).toMatch(/stopped \d+ processes and removed \d+ temporary folders/);
     expect(after).not.toContain('STILL THERE');

@@ -4,13 +4,36 @@ const state: ViewState = {
   mode: 'pubsub',
   selected: 2,
   urls: ['prometheus http://127.0.0.1:9090'],
-  events: Array.from({ length: 30 }, (_, i) => ({ t: i, text: `event number ${i} with a rather long description that runs past eighty columns for sure` })),
+  events: Array.from({ length: 30 }, (_, i) => ({
+    t: i,
+    text: `event number ${i} with a rather long description that runs past eighty columns for sure`,
+  })),
   sample: {
     t: 75,
     replicas: [
-      { replica: 'book-1', up: true, subscriber: 'up', hitRatio: 0.931, lagP99: 0.00025, missed: 0, staleService: 0, staleProbe: 0, maxStaleWindow: 0 },
+      {
+        replica: 'book-1',
+        up: true,
+        subscriber: 'up',
+        hitRatio: 0.931,
+        lagP99: 0.00025,
+        missed: 0,
+        staleService: 0,
+        staleProbe: 0,
+        maxStaleWindow: 0,
+      },
       { replica: 'book-2', up: false, subscriber: '?', missed: 3, staleService: 1, staleProbe: 2, maxStaleWindow: 0.5 },
-      { replica: 'book-3', up: true, subscriber: 'down', hitRatio: 0.5, lagP99: 2.5, missed: 79, staleService: 40, staleProbe: 41, maxStaleWindow: 13.91 },
+      {
+        replica: 'book-3',
+        up: true,
+        subscriber: 'down',
+        hitRatio: 0.5,
+        lagP99: 2.5,
+        missed: 79,
+        staleService: 40,
+        staleProbe: 41,
+        maxStaleWindow: 13.91,
+      },
     ],
   },
 };
@@ -24,7 +47,9 @@ describe('terminal view', () => {
     const book1 = lines.find((l) => l.includes('book-1'))!;
     expect(book1).toMatch(/^ book-1\s+yes\s+up\s+93%\s+0\.25ms\s+0\s+0\/0\s+0\.00ms$/);
     expect(lines.find((l) => l.includes('book-2'))).toMatch(/book-2\s+DOWN\s+\?\s+-\s+-\s+3\s+1\/2\s+500\.0ms/);
-    expect(lines.find((l) => l.includes('book-3'))).toMatch(/^>book-3\s+yes\s+down\s+50%\s+2\.50s\s+79\s+40\/41\s+13\.91s/);
+    expect(lines.find((l) => l.includes('book-3'))).toMatch(
+      /^>book-3\s+yes\s+down\s+50%\s+2\.50s\s+79\s+40\/41\s+13\.91s/,
+    );
     // The newest events are shown, cut to the width; the keys line stays at the bottom.
     expect(lines.some((l) => l.startsWith(' 00:29 event number 29'))).toBe(true);
     expect(lines.some((l) => l.includes('event number 5 '))).toBe(false);

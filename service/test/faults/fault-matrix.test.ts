@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pauseUntilCut } from '../../src/demo/faults';
-import { encodeEnvelope } from '../../src/sync/envelope';
+import { ROOT, waitFor } from '../../src/demo/processes';
 import { type Stack as FaultCluster, type StackOptions as FaultClusterOptions, startStack } from '../../src/demo/stack';
+import { encodeEnvelope } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
-import { ROOT, waitFor } from '../../src/demo/processes';
 
 /**
  * design.md's fault table, one test a row, in seed mode (SYNC_MODE=pubsub): three replica
@@ -55,7 +55,10 @@ const scenarios: Scenario[] = [
       await c.replicas[2]!.process.stop('SIGKILL');
       await moreWrites(c, 10);
     },
-    detect: ['receivers missing on the senders', async (c) => (await sum(c, 'cache_invalidation_receivers_missing_total', {}, [0, 1])) > 0],
+    detect: [
+      'receivers missing on the senders',
+      async (c) => (await sum(c, 'cache_invalidation_receivers_missing_total', {}, [0, 1])) > 0,
+    ],
     async heal(c) {
       await c.restart(2);
     },
@@ -63,7 +66,9 @@ const scenarios: Scenario[] = [
       expect(await sum(c, 'cache_invalidation_receivers_missing_total', {}, [0, 1])).toBeGreaterThan(0);
       expect(c.probe.summary().replicas[2]!.errors).toBeGreaterThan(0);
       // It came back cold: its first reads are misses.
-      await waitFor(async () => (await c.replicas[2]!.metric('cache_gets_total', { result: 'miss' })) > 0, { message: 'cold restart' });
+      await waitFor(async () => (await c.replicas[2]!.metric('cache_gets_total', { result: 'miss' })) > 0, {
+        message: 'cold restart',
+      });
     },
   },
   {
@@ -75,7 +80,10 @@ const scenarios: Scenario[] = [
       await pauseUntilCut(c, 2);
       await moreWrites(c, 40);
     },
-    detect: ['missed messages on the resumed replica', async (c) => (await c.replicas[2]!.metric('cache_invalidations_missed_total')) > 0],
+    detect: [
+      'missed messages on the resumed replica',
+      async (c) => (await c.replicas[2]!.metric('cache_invalidations_missed_total')) > 0,
+    ],
     async heal(c) {
       process.kill(c.replicas[2]!.process.child.pid!, 'SIGCONT');
     },
@@ -92,17 +100,26 @@ const scenarios: Scenario[] = [
     allWritesAcknowledged: true,
     async inject(c) {
       c.replicas[2]!.proxy.cutOff();
-      await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0, { message: 'subscriber down' });
+      await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0, {
+        message: 'subscriber down',
+      });
       await moreWrites(c, 40);
     },
-    detect: ['subscriber down on the cut replica', async (c) => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0],
+    detect: [
+      'subscriber down on the cut replica',
+      async (c) => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0,
+    ],
     async heal(c) {
       c.replicas[2]!.proxy.restore();
-      await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 1, { message: 'subscriber back' });
+      await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 1, {
+        message: 'subscriber back',
+      });
     },
     async signals(c) {
       const victim = c.replicas[2]!;
-      await waitFor(async () => (await victim.metric('cache_invalidations_missed_total')) > 0, { message: 'missed on the cut replica' });
+      await waitFor(async () => (await victim.metric('cache_invalidations_missed_total')) > 0, {
+        message: 'missed on the cut replica',
+      });
       expect(await victim.metric('cache_invalidation_subscriber_reconnects_total')).toBeGreaterThan(0);
       expect(await victim.metric('cache_invalidation_publish_errors_total')).toBeGreaterThan(0);
       expect(c.probe.summary().replicas[2]!.errors).toBe(0);
@@ -121,14 +138,18 @@ const scenarios: Scenario[] = [
     async heal(c) {
       await c.redis.start();
       for (const replica of c.replicas) {
-        await waitFor(async () => (await replica.metric('cache_invalidation_subscriber_up')) === 1, { message: `${replica.id} resubscribed` });
+        await waitFor(async () => (await replica.metric('cache_invalidation_subscriber_up')) === 1, {
+          message: `${replica.id} resubscribed`,
+        });
       }
     },
     async signals(c) {
       for (const replica of c.replicas) {
         expect(await replica.metric('cache_invalidation_publish_errors_total')).toBeGreaterThan(0);
         expect(await replica.metric('cache_invalidation_subscriber_reconnects_total')).toBeGreaterThan(0);
-        await waitFor(async () => (await replica.metric('cache_invalidations_missed_total')) > 0, { message: `missed on ${replica.id}` });
+        await waitFor(async () => (await replica.metric('cache_invalidations_missed_total')) > 0, {
+          message: `missed on ${replica.id}`,
+        });
       }
     },
   },
@@ -144,7 +165,10 @@ const scenarios: Scenario[] = [
       expect((await post(`${c.replicas[0]!.adminUrl}/chaos/crash-before-publish`)).status).toBe(200);
       await waitFor(() => !c.replicas[0]!.alive(), { message: 'the replica crashed on its next write' });
     },
-    detect: ['stale reads on the other replicas', async (c) => (await sum(c, 'cache_stale_reads_total', {}, [1, 2])) > 0],
+    detect: [
+      'stale reads on the other replicas',
+      async (c) => (await sum(c, 'cache_stale_reads_total', {}, [1, 2])) > 0,
+    ],
     async heal(c) {
       await c.restart(0);
     },
@@ -169,7 +193,8 @@ const scenarios: Scenario[] = [
         encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 1e9 })),
         encodeEnvelope(sampleMessage({ id: 'other', keys: [`id:${id}`], version: 1e9 })),
       ];
-      for (let round = 0; round < 20; round += 1) for (const payload of garbage) await c.admin.publish(c.channel, payload);
+      for (let round = 0; round < 20; round += 1)
+        for (const payload of garbage) await c.admin.publish(c.channel, payload);
       await moreWrites(c, 10);
     },
     detect: ['rejected messages', async (c) => (await sum(c, 'cache_invalidations_rejected_total')) > 0],
@@ -178,7 +203,11 @@ const scenarios: Scenario[] = [
       for (const replica of c.replicas) {
         const expected = { malformed_json: 40, unsupported_version: 20, foreign_cache: 20, key_mismatch: 20 };
         for (const [reason, count] of Object.entries(expected)) {
-          expect([replica.id, reason, await replica.metric('cache_invalidations_rejected_total', { reason })]).toEqual([replica.id, reason, count]);
+          expect([replica.id, reason, await replica.metric('cache_invalidations_rejected_total', { reason })]).toEqual([
+            replica.id,
+            reason,
+            count,
+          ]);
         }
         expect(await replica.metric('cache_invalidations_missed_total')).toBe(0);
       }
@@ -205,110 +234,125 @@ describe('fault matrix (seed mode: plain Pub/Sub)', () => {
     );
   });
 
-  it.each(scenarios.map((s, i) => [s.fault, s, i] as const))('%s', async (_name, scenario, index) => {
-    const c = await startStack({ ...scenario.cluster, mongoUri: process.env.MONGODB_URI, seed: 100 + index });
-    try {
-      await warmUp(c);
-
-      const injectedAt = Date.now();
-      let detectedAt = 0;
-      const [detectedBy, detect] = scenario.detect;
-      let stopDetecting = false;
-      const detector = waitFor(
-        async () => {
-          if (stopDetecting) return true;
-          if (!(await detect(c).catch(() => false))) return false;
-          detectedAt = Date.now();
-          return true;
-        },
-        {
-          timeoutMs: 60_000,
-          intervalMs: 20,
-          message: `detection: ${detectedBy}`,
-        },
-      );
-      // If the scenario fails first, stop polling so the failure is the one reported.
-      const failFast = () => {
-        stopDetecting = true;
-      };
+  it.each(scenarios.map((s, i) => [s.fault, s, i] as const))(
+    '%s',
+    async (_name, scenario, index) => {
+      const c = await startStack({ ...scenario.cluster, mongoUri: process.env.MONGODB_URI, seed: 100 + index });
       try {
-        await scenario.inject(c);
-        await scenario.heal(c);
-      } catch (error) {
-        failFast();
+        await warmUp(c);
+
+        const injectedAt = Date.now();
+        let detectedAt = 0;
+        const [detectedBy, detect] = scenario.detect;
+        let stopDetecting = false;
+        const detector = waitFor(
+          async () => {
+            if (stopDetecting) return true;
+            if (!(await detect(c).catch(() => false))) return false;
+            detectedAt = Date.now();
+            return true;
+          },
+          {
+            timeoutMs: 60_000,
+            intervalMs: 20,
+            message: `detection: ${detectedBy}`,
+          },
+        );
+        // If the scenario fails first, stop polling so the failure is the one reported.
+        const failFast = () => {
+          stopDetecting = true;
+        };
+        try {
+          await scenario.inject(c);
+          await scenario.heal(c);
+        } catch (error) {
+          failFast();
+          await detector;
+          throw error;
+        }
         await detector;
-        throw error;
-      }
-      await detector;
-      expect(detectedAt).toBeGreaterThan(0);
-      await scenario.signals(c);
+        expect(detectedAt).toBeGreaterThan(0);
+        await scenario.signals(c);
 
-      // The probe saw the staleness the fault causes, and every stale episode ends within the TTL.
-      for (const i of scenario.staleOn) {
-        await waitFor(() => c.probe.summary().replicas[i]!.stale > 0, { timeoutMs: 10_000, message: `probe sees stale reads on ${c.replicas[i]!.id}` });
-      }
-      if (scenario.staleOn.length === 3) expect(c.probe.summary().replicas.some((r) => r.stale > 0)).toBe(true);
-      await waitFor(() => c.probe.truth.openEpisodes(Date.now()).length === 0, {
-        timeoutMs: (scenario.cluster.ttlSeconds + 5) * 1000,
-        message: 'every stale episode closed by TTL',
-      });
-      c.probe.stop();
-      const summary = await c.probe.done;
-      // The service's count for the same reads: its checks run off the request path and queue
-      // behind a busy database, so wait until none is pending. Taken now, before the reads below
-      // (which the probe does not see) can add to it.
-      await waitFor(
-        async () => (await Promise.all(c.replicas.map((r) => r.metric('cache_stale_checks_pending')))).every((n) => n === 0),
-        { timeoutMs: 20_000, message: 'service stale checks finished' },
-      );
-      const serviceStale = await Promise.all(c.replicas.map((r) => r.metric('cache_stale_reads_total')));
-
-      // Nothing lost: every acknowledged write reads at its latest version on every replica.
-      for (const replica of c.replicas) {
-        for (const { id } of c.probe.books) {
-          const latest = c.probe.truth.latestVersion(id);
-          await waitFor(
-            async () => {
-              const book = (await (await fetch(`${replica.url}/books/${id}`)).json()) as { version: number };
-              return book.version >= latest;
-            },
-            { timeoutMs: (scenario.cluster.ttlSeconds + 3) * 1000, message: `${replica.id} reads ${id} at ${latest}` },
-          );
+        // The probe saw the staleness the fault causes, and every stale episode ends within the TTL.
+        for (const i of scenario.staleOn) {
+          await waitFor(() => c.probe.summary().replicas[i]!.stale > 0, {
+            timeoutMs: 10_000,
+            message: `probe sees stale reads on ${c.replicas[i]!.id}`,
+          });
         }
-      }
-      // Only the replicas the fault kills may have died (they were restarted since).
-      for (const [i, replica] of c.replicas.entries()) {
-        expect([replica.id, replica.alive()]).toEqual([replica.id, true]);
-        if (!scenario.killed?.includes(i)) expect(replica.process.output()).not.toMatch(/replica failed|FATAL|Unhandled/i);
-      }
+        if (scenario.staleOn.length === 3) expect(c.probe.summary().replicas.some((r) => r.stale > 0)).toBe(true);
+        await waitFor(() => c.probe.truth.openEpisodes(Date.now()).length === 0, {
+          timeoutMs: (scenario.cluster.ttlSeconds + 5) * 1000,
+          message: 'every stale episode closed by TTL',
+        });
+        c.probe.stop();
+        const summary = await c.probe.done;
+        // The service's count for the same reads: its checks run off the request path and queue
+        // behind a busy database, so wait until none is pending. Taken now, before the reads below
+        // (which the probe does not see) can add to it.
+        await waitFor(
+          async () =>
+            (await Promise.all(c.replicas.map((r) => r.metric('cache_stale_checks_pending')))).every((n) => n === 0),
+          { timeoutMs: 20_000, message: 'service stale checks finished' },
+        );
+        const serviceStale = await Promise.all(c.replicas.map((r) => r.metric('cache_stale_reads_total')));
 
-      // The service's own stale detection agrees with the probe, replica by replica.
-      for (const [i, replica] of c.replicas.entries()) {
-        if (scenario.killed?.includes(i)) continue; // its counters restarted with it
-        const { stale, abandoned, ambiguous } = summary.replicas[i]!;
-        const seen = { replica: replica.id, service: serviceStale[i]!, probe: stale, abandoned, ambiguous };
-        expect({ ...seen, detectsNinetyPercent: seen.service >= Math.floor(0.9 * stale) }).toEqual({ ...seen, detectsNinetyPercent: true });
-        // The service judges a hit when it serves it, the probe when it sent the read: reads the
-        // probe gave up on, or raced by one of its newer writes, may count as stale on the
-        // service's side only.
-        if (scenario.allWritesAcknowledged) {
-          const bound = stale + abandoned + ambiguous;
-          expect({ ...seen, neverMore: seen.service <= bound }).toEqual({ ...seen, neverMore: true });
+        // Nothing lost: every acknowledged write reads at its latest version on every replica.
+        for (const replica of c.replicas) {
+          for (const { id } of c.probe.books) {
+            const latest = c.probe.truth.latestVersion(id);
+            await waitFor(
+              async () => {
+                const book = (await (await fetch(`${replica.url}/books/${id}`)).json()) as { version: number };
+                return book.version >= latest;
+              },
+              {
+                timeoutMs: (scenario.cluster.ttlSeconds + 3) * 1000,
+                message: `${replica.id} reads ${id} at ${latest}`,
+              },
+            );
+          }
         }
-      }
+        // Only the replicas the fault kills may have died (they were restarted since).
+        for (const [i, replica] of c.replicas.entries()) {
+          expect([replica.id, replica.alive()]).toEqual([replica.id, true]);
+          if (!scenario.killed?.includes(i))
+            expect(replica.process.output()).not.toMatch(/replica failed|FATAL|Unhandled/i);
+        }
 
-      reports.push({
-        fault: scenario.fault,
-        missed: await sum(c, 'cache_invalidations_missed_total'),
-        receiversMissing: await sum(c, 'cache_invalidation_receivers_missing_total'),
-        probeStaleReads: summary.replicas.reduce((a, r) => a + r.stale, 0),
-        serviceStaleReads: serviceStale.reduce((a, b) => a + b, 0),
-        maxStaleWindowSeconds: Math.max(...summary.replicas.map((r) => r.maxStaleWindowSeconds)),
-        detectionMs: detectedAt - injectedAt,
-        detectedBy,
-      });
-    } finally {
-      await c.stop();
-    }
-  }, 120_000);
+        // The service's own stale detection agrees with the probe, replica by replica.
+        for (const [i, replica] of c.replicas.entries()) {
+          if (scenario.killed?.includes(i)) continue; // its counters restarted with it
+          const { stale, abandoned, ambiguous } = summary.replicas[i]!;
+          const seen = { replica: replica.id, service: serviceStale[i]!, probe: stale, abandoned, ambiguous };
+          expect({ ...seen, detectsNinetyPercent: seen.service >= Math.floor(0.9 * stale) }).toEqual({
+            ...seen,
+            detectsNinetyPercent: true,
+          });
+          // The service judges a hit when it serves it, the probe when it sent the read: reads the
+          // probe gave up on, or raced by one of its newer writes, may count as stale on the
+          // service's side only.
+          if (scenario.allWritesAcknowledged) {
+            const bound = stale + abandoned + ambiguous;
+            expect({ ...seen, neverMore: seen.service <= bound }).toEqual({ ...seen, neverMore: true });
+          }
+        }
+
+        reports.push({
+          fault: scenario.fault,
+          missed: await sum(c, 'cache_invalidations_missed_total'),
+          receiversMissing: await sum(c, 'cache_invalidation_receivers_missing_total'),
+          probeStaleReads: summary.replicas.reduce((a, r) => a + r.stale, 0),
+          serviceStaleReads: serviceStale.reduce((a, b) => a + b, 0),
+          maxStaleWindowSeconds: Math.max(...summary.replicas.map((r) => r.maxStaleWindowSeconds)),
+          detectionMs: detectedAt - injectedAt,
+          detectedBy,
+        });
+      } finally {
+        await c.stop();
+      }
+    },
+    120_000,
+  );
 });

@@ -16,7 +16,10 @@ describe.each(['pubsub-flush', 'stream'] as const)('outbox in %s mode', (syncMod
 
   it('republishes the crashed write, and the other replicas serve the committed version long before TTL', async () => {
     stack = await startStack({ ttlSeconds: 300, syncMode, mongoUri: process.env.MONGODB_URI, seed: 300 });
-    await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 60), { timeoutMs: 20_000, message: 'warm caches' });
+    await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 60), {
+      timeoutMs: 20_000,
+      message: 'warm caches',
+    });
     // Quiet traffic, so that no later write of the same book supersedes the orphaned one.
     stack.probe.stop();
     await stack.probe.done;
@@ -26,18 +29,26 @@ describe.each(['pubsub-flush', 'stream'] as const)('outbox in %s mode', (syncMod
       await fetch(`${replica.url}/books/${id}`);
       expect((await fetch(`${replica.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
     }
-    const cachedVersion = ((await (await fetch(`${others[0]!.url}/books/${id}`)).json()) as { version: number }).version;
+    const cachedVersion = ((await (await fetch(`${others[0]!.url}/books/${id}`)).json()) as { version: number })
+      .version;
 
     expect((await fetch(`${crashing.adminUrl}/chaos/crash-before-publish`, { method: 'POST' })).status).toBe(200);
     const crashedAt = Date.now();
-    await fetch(`${crashing.url}/books/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"year":1}' }).catch(
+    await fetch(`${crashing.url}/books/${id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: '{"year":1}',
+    }).catch(
       () => undefined, // the replica dies before answering
     );
     await waitFor(() => !crashing.alive(), { message: 'crashed after the commit' });
 
-    await waitFor(async () => (await Promise.all(others.map((r) => r.metric('cache_outbox_republished_total')))).some((n) => n > 0), {
-      message: 'a survivor republished the orphaned invalidation',
-    });
+    await waitFor(
+      async () => (await Promise.all(others.map((r) => r.metric('cache_outbox_republished_total')))).some((n) => n > 0),
+      {
+        message: 'a survivor republished the orphaned invalidation',
+      },
+    );
     const republishedAfterMs = Date.now() - crashedAt;
     expect(republishedAfterMs).toBeLessThan(10_000);
 
@@ -53,6 +64,8 @@ describe.each(['pubsub-flush', 'stream'] as const)('outbox in %s mode', (syncMod
     } finally {
       await repository.close();
     }
-    console.log(`${syncMode}: the crashed write was republished from the outbox ${republishedAfterMs} ms after the crash`);
+    console.log(
+      `${syncMode}: the crashed write was republished from the outbox ${republishedAfterMs} ms after the crash`,
+    );
   }, 90_000);
 });

@@ -1,8 +1,8 @@
+import { Witness } from '../../../bench/witness';
 import { type FaultName, heal, inject, pauseUntilCut } from '../../src/demo/faults';
 import { waitFor } from '../../src/demo/processes';
 import { type Stack, startStack } from '../../src/demo/stack';
 import type { SyncMode } from '../../src/sync/recovery';
-import { Witness } from '../../../bench/witness';
 import { interpolate, panelQueries } from '../harness/dashboards';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 
@@ -24,7 +24,9 @@ const faults: { fault: FaultName; victims: number[] }[] = [
   { fault: 'pause', victims: [2] },
   { fault: 'restart-redis', victims: [0, 1, 2] },
 ];
-const cases = (['pubsub-flush', 'stream'] as SyncMode[]).flatMap((mode) => faults.map((f) => [mode, f.fault, f.victims] as const));
+const cases = (['pubsub-flush', 'stream'] as SyncMode[]).flatMap((mode) =>
+  faults.map((f) => [mode, f.fault, f.victims] as const),
+);
 
 const rows: string[] = [];
 
@@ -34,18 +36,25 @@ const showsOnDashboard = (mode: SyncMode, fault: FaultName) => mode === 'stream'
 async function checkSyncRow(c: Stack, mode: SyncMode) {
   const prometheus = c.prometheus;
   if (!prometheus) throw new Error('prometheus is not installed (make deps installs it)');
-  await waitFor(async () => (await prometheus.query('sum(cache_invalidations_replayed_total{replica="book-3"}) > 0')).length > 0, {
-    timeoutMs: 20_000,
-    message: 'the replay scraped',
-  });
+  await waitFor(
+    async () => (await prometheus.query('sum(cache_invalidations_replayed_total{replica="book-3"}) > 0')).length > 0,
+    {
+      timeoutMs: 20_000,
+      message: 'the replay scraped',
+    },
+  );
   const run = async (panel: string, index = 0) => {
     const query = panelQueries().filter((q) => q.row === 'Sync mode' && q.panel === panel)[index];
     if (!query) throw new Error(`no panel ${panel} in the Sync mode row`);
     return prometheus.query(interpolate(query.expr, '1m'));
   };
   const byReplica = (result: { metric: Record<string, string>; value: [number, string] }[]) =>
-    Object.fromEntries(result.map((r) => [`${r.metric.replica}${r.metric.reason ? ` ${r.metric.reason}` : ''}`, Number(r.value[1])]));
-  expect((await run('Sync mode')).map((r) => [r.metric.replica, r.metric.mode]).sort()).toEqual(c.replicas.map((r) => [r.id, mode]));
+    Object.fromEntries(
+      result.map((r) => [`${r.metric.replica}${r.metric.reason ? ` ${r.metric.reason}` : ''}`, Number(r.value[1])]),
+    );
+  expect((await run('Sync mode')).map((r) => [r.metric.replica, r.metric.mode]).sort()).toEqual(
+    c.replicas.map((r) => [r.id, mode]),
+  );
   expect(Object.keys(byReplica(await run('Cache trusted'))).sort()).toEqual(c.replicas.map((r) => r.id));
   const recoveries = byReplica(await run('Recoveries and recovery time p99'));
   expect(Object.entries(recoveries).some(([key, n]) => key.startsWith('book-3') && n > 0)).toBe(true);
@@ -54,85 +63,112 @@ async function checkSyncRow(c: Stack, mode: SyncMode) {
 
 describe('safer sync modes bound staleness', () => {
   afterAll(() => {
-    if (rows.length > 0) console.log(['| mode | fault | stale reads (probe) | max stale window | missed | repaired |', '|---|---|---|---|---|---|', ...rows].join('\n'));
+    if (rows.length > 0)
+      console.log(
+        [
+          '| mode | fault | stale reads (probe) | max stale window | missed | repaired |',
+          '|---|---|---|---|---|---|',
+          ...rows,
+        ].join('\n'),
+      );
   });
 
-  it.each(cases)('%s / %s', async (mode, fault, victims) => {
-    const c = await startStack({
-      ttlSeconds: 300,
-      syncMode: mode,
-      mongoUri: process.env.MONGODB_URI,
-      seed: 7,
-      // Writes go through replicas the fault leaves alone (except Redis restarting, which hits all).
-      writers: fault === 'restart-redis' ? undefined : [0, 1],
-      redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
-      // One case also feeds the dashboard's Sync mode row through a real Prometheus.
-      prometheus: showsOnDashboard(mode, fault),
-    });
-    let witness: Witness | undefined;
-    try {
-      await warmUp(c);
-      const written = await Witness.create(c);
-      witness = written;
-      const recoveries = (i: number) => c.replicas[i]!.metric('cache_sync_recoveries_total');
-      const before = await Promise.all(victims.map(recoveries));
+  it.each(cases)(
+    '%s / %s',
+    async (mode, fault, victims) => {
+      const c = await startStack({
+        ttlSeconds: 300,
+        syncMode: mode,
+        mongoUri: process.env.MONGODB_URI,
+        seed: 7,
+        // Writes go through replicas the fault leaves alone (except Redis restarting, which hits all).
+        writers: fault === 'restart-redis' ? undefined : [0, 1],
+        redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
+        // One case also feeds the dashboard's Sync mode row through a real Prometheus.
+        prometheus: showsOnDashboard(mode, fault),
+      });
+      let witness: Witness | undefined;
+      try {
+        await warmUp(c);
+        const written = await Witness.create(c);
+        witness = written;
+        const recoveries = (i: number) => c.replicas[i]!.metric('cache_sync_recoveries_total');
+        const before = await Promise.all(victims.map(recoveries));
 
-      if (fault === 'pause') await pauseUntilCut(c, 2);
-      else await inject(c, fault, 2);
-      await written.write(0);
-      // About 4 s of writes: longer than the 2 s a replay reaches back before its cursor.
-      await moreWrites(c, 120);
-      const healedAt = Date.now();
-      await heal(c, fault, 2);
+        if (fault === 'pause') await pauseUntilCut(c, 2);
+        else await inject(c, fault, 2);
+        await written.write(0);
+        // About 4 s of writes: longer than the 2 s a replay reaches back before its cursor.
+        await moreWrites(c, 120);
+        const healedAt = Date.now();
+        await heal(c, fault, 2);
 
-      // Recovered: each victim flushed or replayed, and trusts its cache again.
-      for (const [n, i] of victims.entries()) {
-        const replica = c.replicas[i]!;
-        await waitFor(
-          async () =>
-            (await recoveries(i)) > before[n]! &&
-            (await replica.metric('cache_invalidation_subscriber_up')) === 1 &&
-            (await replica.metric('cache_sync_cache_usable')) === 1,
-          { timeoutMs: 20_000, message: `${replica.id} recovered` },
+        // Recovered: each victim flushed or replayed, and trusts its cache again.
+        for (const [n, i] of victims.entries()) {
+          const replica = c.replicas[i]!;
+          await waitFor(
+            async () =>
+              (await recoveries(i)) > before[n]! &&
+              (await replica.metric('cache_invalidation_subscriber_up')) === 1 &&
+              (await replica.metric('cache_sync_cache_usable')) === 1,
+            { timeoutMs: 20_000, message: `${replica.id} recovered` },
+          );
+        }
+        const recoveredAt = Date.now();
+        if (showsOnDashboard(mode, fault)) await checkSyncRow(c, mode);
+        const witnessed = await Promise.all(
+          c.replicas.map(async (r) => [
+            r.id,
+            ((await (await fetch(`${r.url}/books/${written.id}`)).json()) as { version: number }).version,
+          ]),
         );
+        expect(witnessed).toEqual(c.replicas.map((r) => [r.id, written.writtenVersion]));
+        const witnessWindows = written.stop().seconds;
+        await moreWrites(c, 40);
+        c.probe.stop();
+        await c.probe.done;
+        await c.probe.readAll();
+
+        const summary = c.probe.summary();
+        const missed = await Promise.all(victims.map((i) => c.replicas[i]!.metric('cache_invalidations_missed_total')));
+        expect(missed.some((m) => m > 0)).toBe(true); // the fault did lose messages
+        // Repaired by replay from the log, by a flush (stream mode too, when the log no longer
+        // reaches back: a restarted Redis has lost it), or by the outbox republishing writes whose
+        // publish failed while Redis was down.
+        const repairs = async (i: number) => {
+          const r = c.replicas[i]!;
+          const flushed = await r.metric('cache_evictions_total', { reason: 'flush' });
+          if (mode !== 'stream') return flushed;
+          return (
+            flushed +
+            (await r.metric('cache_invalidations_replayed_total')) +
+            (await r.metric('cache_outbox_republished_total'))
+          );
+        };
+        const repaired = await Promise.all(victims.map(repairs));
+        expect(repaired.some((n) => n > 0)).toBe(true);
+
+        const maxWindow = Math.max(...summary.replicas.map((r) => r.maxStaleWindowSeconds));
+        const staleAfterRecovery = c.probe.truth.staleReads.filter(
+          (r) => r.sentAt > recoveredAt && r.requiredAckAt < healedAt,
+        );
+        const seen = {
+          maxWindow,
+          witnessWindows,
+          staleReads: summary.replicas.map((r) => r.stale),
+          staleAfterRecovery,
+        };
+        rows.push(
+          `| ${mode} | ${fault} | ${seen.staleReads.join(' / ')} | ${maxWindow.toFixed(2)} s | ${missed.join(' / ')} | ${repaired.join(' / ')} |`,
+        );
+        const bounded = Math.max(maxWindow, ...witnessWindows) <= BOUND_SECONDS;
+        expect({ ...seen, bounded }).toEqual({ ...seen, bounded: true });
+        expect(staleAfterRecovery).toEqual([]);
+      } finally {
+        witness?.stop();
+        await c.stop();
       }
-      const recoveredAt = Date.now();
-      if (showsOnDashboard(mode, fault)) await checkSyncRow(c, mode);
-      const witnessed = await Promise.all(
-        c.replicas.map(async (r) => [r.id, ((await (await fetch(`${r.url}/books/${written.id}`)).json()) as { version: number }).version]),
-      );
-      expect(witnessed).toEqual(c.replicas.map((r) => [r.id, written.writtenVersion]));
-      const witnessWindows = written.stop().seconds;
-      await moreWrites(c, 40);
-      c.probe.stop();
-      await c.probe.done;
-      await c.probe.readAll();
-
-      const summary = c.probe.summary();
-      const missed = await Promise.all(victims.map((i) => c.replicas[i]!.metric('cache_invalidations_missed_total')));
-      expect(missed.some((m) => m > 0)).toBe(true); // the fault did lose messages
-      // Repaired by replay from the log, by a flush (stream mode too, when the log no longer
-      // reaches back: a restarted Redis has lost it), or by the outbox republishing writes whose
-      // publish failed while Redis was down.
-      const repairs = async (i: number) => {
-        const r = c.replicas[i]!;
-        const flushed = await r.metric('cache_evictions_total', { reason: 'flush' });
-        if (mode !== 'stream') return flushed;
-        return flushed + (await r.metric('cache_invalidations_replayed_total')) + (await r.metric('cache_outbox_republished_total'));
-      };
-      const repaired = await Promise.all(victims.map(repairs));
-      expect(repaired.some((n) => n > 0)).toBe(true);
-
-      const maxWindow = Math.max(...summary.replicas.map((r) => r.maxStaleWindowSeconds));
-      const staleAfterRecovery = c.probe.truth.staleReads.filter((r) => r.sentAt > recoveredAt && r.requiredAckAt < healedAt);
-      const seen = { maxWindow, witnessWindows, staleReads: summary.replicas.map((r) => r.stale), staleAfterRecovery };
-      rows.push(`| ${mode} | ${fault} | ${seen.staleReads.join(' / ')} | ${maxWindow.toFixed(2)} s | ${missed.join(' / ')} | ${repaired.join(' / ')} |`);
-      const bounded = Math.max(maxWindow, ...witnessWindows) <= BOUND_SECONDS;
-      expect({ ...seen, bounded }).toEqual({ ...seen, bounded: true });
-      expect(staleAfterRecovery).toEqual([]);
-    } finally {
-      witness?.stop();
-      await c.stop();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });

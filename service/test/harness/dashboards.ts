@@ -22,7 +22,10 @@ interface Panel {
   targets?: { expr: string; exemplar?: boolean; format?: string }[];
 }
 
-export function committedDashboards(): { file: string; json: { uid: string; title: string; panels: Panel[]; templating: { list: { name: string; type: string }[] } } }[] {
+export function committedDashboards(): {
+  file: string;
+  json: { uid: string; title: string; panels: Panel[]; templating: { list: { name: string; type: string }[] } };
+}[] {
   const dir = join(ROOT, 'dashboards');
   return readdirSync(dir)
     .filter((file) => file.endsWith('.json'))

@@ -16,6 +16,8 @@ export default async function globalSetup(): Promise<void> {
     process.env.MONGO_WIRE_SERVER = mongo.kind;
     process.env.TEST_MONGO_PID = String(mongo.pid);
   }
-  process.stdout.write(`\ntest servers: redis ${process.env.REDIS_URL}, ${process.env.MONGO_WIRE_SERVER ?? 'MongoDB'} ${process.env.MONGODB_URI}\n`);
+  process.stdout.write(
+    `\ntest servers: redis ${process.env.REDIS_URL}, ${process.env.MONGO_WIRE_SERVER ?? 'MongoDB'} ${process.env.MONGODB_URI}\n`,
+  );
   (globalThis as { __testServers?: typeof started }).__testServers = started;
 }

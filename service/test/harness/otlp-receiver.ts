@@ -12,7 +12,8 @@ export interface ReceivedSpan {
 }
 
 type AnyValue = { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number };
-const plainValue = (v: AnyValue) => v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.boolValue ?? v.doubleValue));
+const plainValue = (v: AnyValue) =>
+  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : (v.boolValue ?? v.doubleValue));
 const attributesOf = (list: { key: string; value: AnyValue }[] = []) =>
   Object.fromEntries(list.map(({ key, value }) => [key, plainValue(value)]));
 
@@ -36,7 +37,10 @@ export async function startOtlpReceiver(): Promise<{ url: string; spans: Receive
                 name: span.name,
                 kind: span.kind,
                 attributes: attributesOf(span.attributes),
-                links: (span.links ?? []).map((l: { traceId: string; spanId: string }) => ({ traceId: l.traceId, spanId: l.spanId })),
+                links: (span.links ?? []).map((l: { traceId: string; spanId: string }) => ({
+                  traceId: l.traceId,
+                  spanId: l.spanId,
+                })),
                 resource,
               });
             }

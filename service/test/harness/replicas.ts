@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { loadConfig } from '../../src/config';
-import { type Replica, type ReplicaConfig, createReplica } from '../../src/replica';
+import { createReplica, type Replica, type ReplicaConfig } from '../../src/replica';
 
 export interface RunningReplica extends Replica {
   id: string;
@@ -61,7 +61,11 @@ export async function startCluster(count: number, overrides: Partial<ReplicaConf
 }
 
 /** Reads one sample value from a replica's registry; histogram series by their _bucket/_sum/_count name. */
-export async function metricValue(replica: Replica, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricValue(
+  replica: Replica,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const base = name.replace(/_(bucket|sum|count)$/, '');
   const metric = replica.metrics.registry.getSingleMetric(name) ?? replica.metrics.registry.getSingleMetric(base);
   if (!metric) throw new Error(`no metric ${name}`);

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
-import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../src/demo/replica-process';
-import { uniqueName } from '../harness/replicas';
 import { waitFor } from '../../src/demo/processes';
+import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../src/demo/replica-process';
+import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
+import { uniqueName } from '../harness/replicas';
 
 const SPAN_KIND = { SERVER: 2, PRODUCER: 4, CONSUMER: 5 };
 
@@ -32,7 +32,11 @@ describe('replica processes started like npm start', () => {
   });
 
   const json = (method: string, url: string, body?: unknown) =>
-    fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(url, {
+      method,
+      headers: { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   const created = async (response: Promise<Response>) => (await (await response).json()) as { id: string };
 
   it('traces a write from the HTTP request through the PRODUCER span to a linked CONSUMER span on the other replica', async () => {
@@ -40,7 +44,7 @@ describe('replica processes started like npm start', () => {
     expect((await fetch(`${r2.url}/books/${book.id}`)).headers.get('x-cache')).toBe('MISS');
     const patched = await json('PATCH', `${r1.url}/books/${book.id}`, { year: 1985 });
     expect(patched.status).toBe(200);
-    await waitFor(async () => (await fetch(`${r2.url}/books/${book.id}`)).headers.get('x-cache') === 'MISS' , {
+    await waitFor(async () => (await fetch(`${r2.url}/books/${book.id}`)).headers.get('x-cache') === 'MISS', {
       message: 'evicted on r2',
     });
 
@@ -91,7 +95,9 @@ describe('replica processes started like npm start', () => {
   });
 
   it('serves OpenMetrics with exemplars, and classic text that promtool accepts for every project metric', async () => {
-    const open = await fetch(`${r2.url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0' } });
+    const open = await fetch(`${r2.url}/metrics`, {
+      headers: { accept: 'application/openmetrics-text; version=1.0.0' },
+    });
     expect(open.headers.get('content-type')).toContain('application/openmetrics-text');
     const openText = await open.text();
     expect(openText).toMatch(/^cache_invalidation_lag_seconds_bucket\{.*\} \d+ # \{trace_id="[0-9a-f]{32}"\}/m);
@@ -118,7 +124,11 @@ describe('replica processes started like npm start', () => {
   });
 
   it('reports every bad environment variable at once and exits 2', async () => {
-    const { code, output } = await runReplicaToExit({ PORT: 'eighty', REDIS_URL: 'localhost:6379', CACHE_MAX_KEYS: '0' });
+    const { code, output } = await runReplicaToExit({
+      PORT: 'eighty',
+      REDIS_URL: 'localhost:6379',
+      CACHE_MAX_KEYS: '0',
+    });
     expect(code).toBe(2);
     expect(output).toContain('Invalid configuration');
     for (const name of ['PORT', 'REDIS_URL', 'CACHE_MAX_KEYS']) expect(output).toContain(`${name}=`);
@@ -129,7 +139,10 @@ describe('replica processes started like npm start', () => {
     const redis = new Redis(process.env.REDIS_URL ?? '');
     try {
       expect(await redis.zscore(`members:${channel}`, r1.id)).not.toBeNull();
-      const clients = async () => String(await redis.call('CLIENT', 'LIST')).split('\n').filter((l) => l.includes(` name=${r1.id}:`)).length;
+      const clients = async () =>
+        String(await redis.call('CLIENT', 'LIST'))
+          .split('\n')
+          .filter((l) => l.includes(` name=${r1.id}:`)).length;
       expect(await clients()).toBe(2);
 
       // A request held up by a paused database is in flight when SIGTERM arrives; it must complete.
@@ -151,7 +164,10 @@ describe('replica processes started like npm start', () => {
       expect(response.status).toBe(200);
       expect(((await response.json()) as { id: string }).id).toBe(book.id);
       expect(await r1.stop('SIGTERM')).toBe(0);
-      const shutdownLog = r1.output().split('\n').find((line) => line.includes('shutting down'));
+      const shutdownLog = r1
+        .output()
+        .split('\n')
+        .find((line) => line.includes('shutting down'));
       expect(JSON.parse(shutdownLog ?? '{}')).toMatchObject({ signal: 'SIGTERM', inFlight: 1 });
       expect(r1.output()).toContain('shutdown complete');
       expect(await redis.zscore(`members:${channel}`, r1.id)).toBeNull();

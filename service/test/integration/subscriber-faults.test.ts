@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
+import { waitFor } from '../../src/demo/processes';
 import { subscriberClientId } from '../../src/demo/redis-clients';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
-import { waitFor } from '../../src/demo/processes';
 
 describe('faults on the subscriber side', () => {
   let replicas: RunningReplica[] = [];
@@ -39,11 +39,17 @@ describe('faults on the subscriber side', () => {
         await http('PATCH', `${a.url}/books/${id}`, { year });
       }
     })();
-    await waitFor(async () => (await metricValue(b, 'cache_invalidations_received_total')) >= 5, { message: 'writes flowing' });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_received_total')) >= 5, {
+      message: 'writes flowing',
+    });
     expect(await raw.client('KILL', 'ID', subscriberId!)).toBe(1);
 
-    await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1, { message: 'reconnect' });
-    await waitFor(async () => (await metricValue(b, 'cache_invalidations_missed_total')) > 0, { message: 'missed on b' });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1, {
+      message: 'reconnect',
+    });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_missed_total')) > 0, {
+      message: 'missed on b',
+    });
     writing = false;
     await writer;
 
@@ -77,7 +83,9 @@ describe('faults on the subscriber side', () => {
       ['oversized', 'x'.repeat(70 * 1024)],
     ];
     const before = Object.fromEntries(
-      await Promise.all(bad.map(async ([reason]) => [reason, await metricValue(c, 'cache_invalidations_rejected_total', { reason })])),
+      await Promise.all(
+        bad.map(async ([reason]) => [reason, await metricValue(c, 'cache_invalidations_rejected_total', { reason })]),
+      ),
     );
     const evictionsBefore = await metricValue(c, 'cache_evictions_total', { reason: 'invalidation' });
     for (const [, payload] of bad) await raw.publish(channel, payload);

@@ -34,7 +34,8 @@ describe.each([
   it(cachesStale ? 'caches the stale value (no fences)' : 'never caches the stale value (fill fences)', async () => {
     replicas = await startCluster(2, { ...quick, SYNC_MODE: mode });
     const [a, b] = replicas as [RunningReplica, RunningReplica];
-    const id = (await http('POST', `${b.url}/books`, { name: `Race ${mode}`, author: 'n/a', year: 1 })).json.id as string;
+    const id = (await http('POST', `${b.url}/books`, { name: `Race ${mode}`, author: 'n/a', year: 1 })).json
+      .id as string;
 
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -83,20 +84,30 @@ describe('pubsub-flush recovery', () => {
     expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
 
     await dropSubscriber(b); // Redis drops the connection; ioredis reconnects
-    await waitFor(async () => (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1 || b.transport.subscriberState === 'down');
+    await waitFor(
+      async () =>
+        (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1 ||
+        b.transport.subscriberState === 'down',
+    );
     if (b.transport.subscriberState === 'down') {
       expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');
     }
-    await waitFor(async () => (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'reconnect' })) === 1, {
-      message: 'flush after reconnect',
-    });
+    await waitFor(
+      async () =>
+        (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'reconnect' })) === 1,
+      {
+        message: 'flush after reconnect',
+      },
+    );
     expect(await metricValue(b, 'cache_evictions_total', { reason: 'flush' })).toBeGreaterThanOrEqual(1);
     expect(b.cache.size).toBe(0);
 
     // A gap: A's next two invalidations are lost on the wire; B learns of it from the next message.
     // First let a message arrive after the reconnect, so any gap the disconnect left is counted.
     const reconnectedAt = Date.now() / 1000;
-    await waitFor(async () => (await metricValue(b, 'cache_invalidation_last_received_timestamp_seconds')) > reconnectedAt);
+    await waitFor(
+      async () => (await metricValue(b, 'cache_invalidation_last_received_timestamp_seconds')) > reconnectedAt,
+    );
     await waitFor(() => b.policy.cacheUsable(), { message: 'trusted again' });
     const gapsBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' });
     await http('GET', `${b.url}/books/${id}`);
@@ -106,9 +117,14 @@ describe('pubsub-flush recovery', () => {
     a.chaos.dropNextPublishes(2);
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     await http('PATCH', `${a.url}/books/${id}`, { year: 3 });
-    await waitFor(async () => (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' })) === gapsBefore + 1, {
-      message: 'flush after a gap',
-    });
+    await waitFor(
+      async () =>
+        (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' })) ===
+        gapsBefore + 1,
+      {
+        message: 'flush after a gap',
+      },
+    );
     expect(await metricValue(b, 'cache_invalidations_missed_total')).toBe(missedBefore + 2);
     expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(3);
   });
@@ -116,16 +132,26 @@ describe('pubsub-flush recovery', () => {
   it('stops trusting the cache when peers fall silent beyond the timeout', async () => {
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: 'Silence', author: 'n/a', year: 1 })).json.id as string;
-    const silencesBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' });
+    const silencesBefore = await metricValue(b, 'cache_sync_recoveries_total', {
+      mode: 'pubsub-flush',
+      reason: 'silence',
+    });
     await http('GET', `${b.url}/books/${id}`);
     // A stops heartbeating (as if paused); B hears nothing for longer than SYNC_SILENCE_MS.
     a.publisher.stopHeartbeats();
-    await waitFor(async () => (await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache') === 'MISS', { message: 'bypass on silence' });
+    await waitFor(async () => (await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache') === 'MISS', {
+      message: 'bypass on silence',
+    });
     expect(await metricValue(b, 'cache_sync_cache_usable')).toBe(0);
     a.publisher.startHeartbeats();
-    await waitFor(async () => (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' })) === silencesBefore + 1, {
-      message: 'flush when peers speak again',
-    });
+    await waitFor(
+      async () =>
+        (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' })) ===
+        silencesBefore + 1,
+      {
+        message: 'flush when peers speak again',
+      },
+    );
     await http('GET', `${b.url}/books/${id}`);
     expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
   });
@@ -141,18 +167,24 @@ describe('stream recovery', () => {
     replicas = await startCluster(2, { ...quick, SYNC_MODE: 'stream' });
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const ids: string[] = [];
-    for (let i = 0; i < 5; i += 1) ids.push((await http('POST', `${a.url}/books`, { name: `Stream ${i}`, author: 'n/a', year: 1 })).json.id as string);
+    for (let i = 0; i < 5; i += 1)
+      ids.push(
+        (await http('POST', `${a.url}/books`, { name: `Stream ${i}`, author: 'n/a', year: 1 })).json.id as string,
+      );
     for (const id of ids) await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.size).toBe(5);
 
     await b.transport.pauseSubscriber(400); // unsubscribed: these writes never reach it over Pub/Sub
     for (const id of ids.slice(0, 3)) await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
-    await waitFor(async () => (await metricValue(b, 'cache_invalidations_replayed_total')) === 3, { message: 'three entries replayed' });
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_replayed_total')) === 3, {
+      message: 'three entries replayed',
+    });
     await waitFor(() => b.policy.cacheUsable(), { message: 'cache trusted again' });
 
     expect(await metricValue(b, 'cache_evictions_total', { reason: 'flush' })).toBe(0);
     expect(b.cache.size).toBe(2); // the two books nobody wrote are still cached
-    for (const id of ids) expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(ids.indexOf(id) < 3 ? 2 : 1);
+    for (const id of ids)
+      expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(ids.indexOf(id) < 3 ? 2 : 1);
   });
 
   it('flushes when the log no longer reaches back far enough', async () => {

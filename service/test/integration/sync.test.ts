@@ -1,5 +1,5 @@
-import { histogramQuantile, http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 import { waitFor } from '../../src/demo/processes';
+import { histogramQuantile, http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
 /** Three replicas on one MongoDB database and one Redis channel, as deployed. */
 describe('three replicas kept in sync over Redis Pub/Sub', () => {
@@ -19,7 +19,12 @@ describe('three replicas kept in sync over Redis Pub/Sub', () => {
 
   const readVia = async (replica: RunningReplica, path: string) => {
     const response = await http('GET', `${replica.url}${path}`);
-    return { status: response.status, cache: response.headers.get('x-cache'), version: response.json?.version, body: response.json };
+    return {
+      status: response.status,
+      cache: response.headers.get('x-cache'),
+      version: response.json?.version,
+      body: response.json,
+    };
   };
 
   it('evicts a write on every other replica, whose next read is fresh', async () => {
@@ -60,7 +65,11 @@ describe('three replicas kept in sync over Redis Pub/Sub', () => {
     await readVia(b, '/books?name=Solaris');
     expect(b.cache.peek('name:Solaris')).toBeDefined();
 
-    const renamed = await http('PUT', `${c.url}/books/${id}`, { name: 'Solaris (1961)', author: 'Stanislaw Lem', year: 1961 });
+    const renamed = await http('PUT', `${c.url}/books/${id}`, {
+      name: 'Solaris (1961)',
+      author: 'Stanislaw Lem',
+      year: 1961,
+    });
     expect(renamed.json).toMatchObject({ version: 2, name: 'Solaris (1961)' });
     await waitFor(() => b.cache.peek('name:Solaris') === undefined, { message: 'old name evicted' });
     expect(await readVia(b, '/books?name=Solaris')).toMatchObject({ status: 404 });
@@ -90,6 +99,8 @@ describe('three replicas kept in sync over Redis Pub/Sub', () => {
     const p50 = await histogramQuantile(a, 'cache_invalidation_lag_seconds', 0.5);
     const p99 = await histogramQuantile(a, 'cache_invalidation_lag_seconds', 0.99);
     expect(p50).toBeLessThanOrEqual(p99);
-    console.log(`three-replica publish-to-evict lag over ${count} messages: p50 ${(p50 * 1000).toFixed(3)} ms, p99 ${(p99 * 1000).toFixed(3)} ms, mean ${((sum / count) * 1000).toFixed(3)} ms`);
+    console.log(
+      `three-replica publish-to-evict lag over ${count} messages: p50 ${(p50 * 1000).toFixed(3)} ms, p99 ${(p99 * 1000).toFixed(3)} ms, mean ${((sum / count) * 1000).toFixed(3)} ms`,
+    );
   });
 });

@@ -1,9 +1,9 @@
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { http, type RunningReplica, startCluster } from '../harness/replicas';
+import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { waitFor } from '../../src/demo/processes';
+import { http, type RunningReplica, startCluster } from '../harness/replicas';
 
 describe('tracing an invalidation from the write to every replica', () => {
   const exporter = new InMemorySpanExporter();
@@ -65,11 +65,16 @@ describe('tracing an invalidation from the write to every replica', () => {
     }
 
     // The lag histogram's exemplar on each receiver leads from the metric to this trace.
-    const exposition = await http('GET', `${b.url}/metrics`, undefined, { accept: 'application/openmetrics-text; version=1.0.0' });
+    const exposition = await http('GET', `${b.url}/metrics`, undefined, {
+      accept: 'application/openmetrics-text; version=1.0.0',
+    });
     expect(exposition.headers.get('content-type')).toContain('application/openmetrics-text');
     const traceId = producer.spanContext().traceId;
     expect(exposition.text).toMatch(
-      new RegExp(`^cache_invalidation_lag_seconds_bucket\\{[^}]*\\} \\d+ # \\{trace_id="${traceId}"\\} [0-9.e-]+ `, 'm'),
+      new RegExp(
+        `^cache_invalidation_lag_seconds_bucket\\{[^}]*\\} \\d+ # \\{trace_id="${traceId}"\\} [0-9.e-]+ `,
+        'm',
+      ),
     );
   });
 });

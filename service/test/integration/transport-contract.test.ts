@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
+import { waitFor } from '../../src/demo/processes';
 import { killSubscriber } from '../../src/demo/redis-clients';
 import { MemoryBus } from '../../src/sync/memory-transport';
 import { RedisTransport } from '../../src/sync/redis-transport';
 import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
 import { uniqueName } from '../harness/replicas';
-import { waitFor } from '../../src/demo/processes';
 
 interface Harness {
   make(name: string): Promise<InvalidationTransport>;
@@ -88,7 +88,9 @@ describe.each([
     await x!.subscribe((p) => got.push(p));
     await harness.dropSubscriber(x!, names[1]!);
     await waitFor(() => states.join(',') === 'up,down,up', { message: `states up,down,up (have ${states})` });
-    await waitFor(async () => (await sender!.publish('after')) === 1 && got.includes('after'), { message: 'delivery after return' });
+    await waitFor(async () => (await sender!.publish('after')) === 1 && got.includes('after'), {
+      message: 'delivery after return',
+    });
   });
 
   it('counts live members, ages them out, and forgets those who leave', async () => {

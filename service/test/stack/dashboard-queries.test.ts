@@ -1,13 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { waitFor } from '../../src/demo/processes';
+import { localConfig, type Prometheus, startPrometheus } from '../../src/demo/prometheus';
 import { killSubscriber } from '../../src/demo/redis-clients';
+import { type ReplicaProcess, spawnReplica } from '../../src/demo/replica-process';
 import { type Probe, startProbe } from '../../src/probe/probe';
 import { interpolate, panelQueries } from '../harness/dashboards';
-import { localConfig, type Prometheus, startPrometheus } from '../../src/demo/prometheus';
-import { type ReplicaProcess, spawnReplica } from '../../src/demo/replica-process';
 import { uniqueName } from '../harness/replicas';
-import { waitFor } from '../../src/demo/processes';
 
 const SCRAPE_SECONDS = 1;
 /** What Grafana makes of $__rate_interval at this scrape interval and a 15-minute view. */
@@ -49,7 +49,11 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     await new Promise<void>((resolve) => probeServer.listen(0, '127.0.0.1', resolve));
     const probeAddress = `127.0.0.1:${(probeServer.address() as AddressInfo).port}`;
     prometheus = await startPrometheus(
-      localConfig(replicas.map((r) => ({ replica: r.id, address: r.url.replace('http://', '') })), probeAddress, SCRAPE_SECONDS),
+      localConfig(
+        replicas.map((r) => ({ replica: r.id, address: r.url.replace('http://', '') })),
+        probeAddress,
+        SCRAPE_SECONDS,
+      ),
     );
     redis = new Redis(process.env.REDIS_URL ?? '');
   }, 60_000);
@@ -70,7 +74,10 @@ describe('every dashboard query against a real Prometheus that scraped real repl
 
   it('drives traffic and a subscriber fault, then every panel query parses, executes, and shows the fault', async () => {
     const [, , victim] = replicas as [ReplicaProcess, ReplicaProcess, ReplicaProcess];
-    await waitFor(async () => (await scalar('count(up == 1)')) === 4, { timeoutMs: 20_000, message: '3 replicas and the probe up' });
+    await waitFor(async () => (await scalar('count(up == 1)')) === 4, {
+      timeoutMs: 20_000,
+      message: '3 replicas and the probe up',
+    });
 
     // Several scrapes of steady traffic first, so that rate() has a before to compare the fault with.
     await waitFor(
@@ -85,7 +92,8 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     let kills = 0;
     await waitFor(
       async () => {
-        if ((await metricOf(victim, 'cache_stale_reads_total')) > 0 && probe.summary().replicas[2]!.stale > 0) return true;
+        if ((await metricOf(victim, 'cache_stale_reads_total')) > 0 && probe.summary().replicas[2]!.stale > 0)
+          return true;
         const reconnects = await metricOf(victim, 'cache_invalidation_subscriber_reconnects_total');
         if (reconnects < kills) return false; // still away from the last kill
         kills += 1;
@@ -104,19 +112,30 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     );
     console.log(`subscriber killed ${kills} time(s) before a write was lost`);
     // Let recording rules evaluate over the fault before reading the panels.
-    await waitFor(async () => (await prometheus.query('replica:cache_stale_reads:rate1m{replica="book-3"} > 0')).length > 0, {
-      message: 'recording rules evaluated',
-    });
+    await waitFor(
+      async () => (await prometheus.query('replica:cache_stale_reads:rate1m{replica="book-3"} > 0')).length > 0,
+      {
+        message: 'recording rules evaluated',
+      },
+    );
 
     const rows: { row: string; panel: string; expr: string; series: number; max: number }[] = [];
     for (const q of panelQueries()) {
       const result = await prometheus.queryRange(interpolate(q.expr, RATE_INTERVAL), 120);
       const values = result.flatMap((s) => s.values.map(([, v]) => Number(v))).filter(Number.isFinite);
-      rows.push({ row: q.row, panel: q.panel, expr: q.expr, series: result.length, max: values.length ? Math.max(...values) : 0 });
+      rows.push({
+        row: q.row,
+        panel: q.panel,
+        expr: q.expr,
+        series: result.length,
+        max: values.length ? Math.max(...values) : 0,
+      });
     }
     console.log(
       ['| row | panel | query | series | max |', '|---|---|---|---|---|']
-        .concat(rows.map((r) => `| ${r.row} | ${r.panel} | \`${r.expr}\` | ${r.series} | ${Number(r.max.toPrecision(4))} |`))
+        .concat(
+          rows.map((r) => `| ${r.row} | ${r.panel} | \`${r.expr}\` | ${r.series} | ${Number(r.max.toPrecision(4))} |`),
+        )
         .join('\n'),
     );
 
@@ -139,12 +158,17 @@ describe('every dashboard query against a real Prometheus that scraped real repl
 
     // Exemplars on the lag histogram reach Prometheus with the trace id label Grafana links on.
     const end = Date.now() / 1000;
-    const exemplars = await prometheus.api<{ exemplars: { labels: Record<string, string> }[] }[]>('/api/v1/query_exemplars', {
-      query: 'cache_invalidation_lag_seconds_bucket',
-      start: String(end - 300),
-      end: String(end),
-    });
-    expect(exemplars.flatMap((s) => s.exemplars).some((e) => /^[0-9a-f]{32}$/.test(e.labels.trace_id ?? ''))).toBe(true);
+    const exemplars = await prometheus.api<{ exemplars: { labels: Record<string, string> }[] }[]>(
+      '/api/v1/query_exemplars',
+      {
+        query: 'cache_invalidation_lag_seconds_bucket',
+        start: String(end - 300),
+        end: String(end),
+      },
+    );
+    expect(exemplars.flatMap((s) => s.exemplars).some((e) => /^[0-9a-f]{32}$/.test(e.labels.trace_id ?? ''))).toBe(
+      true,
+    );
 
     // The project's rules loaded and evaluate without errors; the fault fires its alerts.
     const rules = await prometheus.api<{ groups: { rules: { name: string; health: string }[] }[] }>('/api/v1/rules');
@@ -152,9 +176,9 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     expect(loaded.length).toBeGreaterThanOrEqual(16);
     expect(loaded.filter((r) => r.health !== 'ok')).toEqual([]);
     const activeAlerts = async () =>
-      (await prometheus.api<{ alerts: { labels: { alertname: string; replica?: string } }[] }>('/api/v1/alerts')).alerts.map(
-        (a) => `${a.labels.alertname}/${a.labels.replica}`,
-      );
+      (
+        await prometheus.api<{ alerts: { labels: { alertname: string; replica?: string } }[] }>('/api/v1/alerts')
+      ).alerts.map((a) => `${a.labels.alertname}/${a.labels.replica}`);
     const expected = ['InvalidationsMissed/book-3', 'StaleReads/book-3'];
     await waitFor(
       async () => {

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
-import { committedDashboards, panelQueries } from '../harness/dashboards';
 import { ROOT } from '../../src/demo/processes';
+import { committedDashboards, panelQueries } from '../harness/dashboards';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const run = (command: string, args: string[], cwd = ROOT) => {
@@ -34,7 +34,19 @@ describe('docker-compose.yml', () => {
 
   it('has the stack the user flow needs, on the right networks', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['book-1', 'book-2', 'book-3', 'book-4', 'grafana', 'jaeger', 'mongo', 'probe', 'prometheus', 'redis', 'redis-exporter'].sort(),
+      [
+        'book-1',
+        'book-2',
+        'book-3',
+        'book-4',
+        'grafana',
+        'jaeger',
+        'mongo',
+        'probe',
+        'prometheus',
+        'redis',
+        'redis-exporter',
+      ].sort(),
     );
     for (const n of [1, 2, 3, 4]) expect(services[`book-${n}`]!.networks!.sort()).toEqual(['bus', 'front']);
     for (const name of ['mongo', 'redis', 'redis-exporter']) expect(services[name]!.networks).toEqual(['bus']);
@@ -57,7 +69,9 @@ describe('docker-compose.yml', () => {
         expect([name, dependency, condition]).toEqual([name, dependency, expected]);
       }
     }
-    const withoutHealthcheck = Object.entries(services).filter(([, s]) => !s.healthcheck).map(([n]) => n);
+    const withoutHealthcheck = Object.entries(services)
+      .filter(([, s]) => !s.healthcheck)
+      .map(([n]) => n);
     // Both images are minimal, with no shell tool to probe with; Prometheus' up{} watches them.
     expect(withoutHealthcheck.sort()).toEqual(['jaeger', 'redis-exporter']);
   });
@@ -82,9 +96,24 @@ describe('docker-compose.yml', () => {
     expect([...named].filter((name) => !services[name])).toEqual([]);
     expect(named).toContain('redis');
     const network = /^BUS_NETWORK := (\S+)$/m.exec(makefile)?.[1];
-    expect((parse(read('docker-compose.yml')) as { networks: Record<string, { name: string }> }).networks.bus!.name).toBe(network);
+    expect(
+      (parse(read('docker-compose.yml')) as { networks: Record<string, { name: string }> }).networks.bus!.name,
+    ).toBe(network);
     const help = run('make', ['help']).output;
-    for (const target of ['up', 'down', 'logs', 'ps', 'kill-replica', 'restart-replica', 'pause-replica', 'resume-replica', 'partition', 'heal', 'restart-redis', 'crash-before-publish']) {
+    for (const target of [
+      'up',
+      'down',
+      'logs',
+      'ps',
+      'kill-replica',
+      'restart-replica',
+      'pause-replica',
+      'resume-replica',
+      'partition',
+      'heal',
+      'restart-redis',
+      'crash-before-publish',
+    ]) {
       expect(help).toMatch(new RegExp(`make ${target}\\s+\\S`));
     }
   });
@@ -95,7 +124,11 @@ describe('prometheus/', () => {
     const config = run('promtool', ['check', 'config', 'prometheus.yml'], join(ROOT, 'prometheus'));
     expect(config.output).toContain('SUCCESS: prometheus.yml is valid');
     expect(config.status).toBe(0);
-    const rules = run('promtool', ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'], join(ROOT, 'prometheus'));
+    const rules = run(
+      'promtool',
+      ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'],
+      join(ROOT, 'prometheus'),
+    );
     expect(rules.status).toBe(0);
   });
 
@@ -103,9 +136,9 @@ describe('prometheus/', () => {
     const result = run('promtool', ['test', 'rules', 'tests/alerts.test.yml'], join(ROOT, 'prometheus'));
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);
-    const alerts = (parse(read('prometheus/rules/alerts.yml')) as { groups: { rules: { alert: string }[] }[] }).groups.flatMap((g) =>
-      g.rules.map((r) => r.alert),
-    );
+    const alerts = (
+      parse(read('prometheus/rules/alerts.yml')) as { groups: { rules: { alert: string }[] }[] }
+    ).groups.flatMap((g) => g.rules.map((r) => r.alert));
     const tests = parse(read('prometheus/tests/alerts.test.yml')) as {
       tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[]; input_series: { series: string }[] }[];
     };
@@ -116,15 +149,20 @@ describe('prometheus/', () => {
       const silent = cases.some(
         (t) =>
           t.alert_rule_test!.some((c) => c.alertname === alert && c.exp_alerts.length === 0) ||
-          t.input_series.length > t.alert_rule_test!.filter((c) => c.alertname === alert).flatMap((c) => c.exp_alerts).length,
+          t.input_series.length >
+            t.alert_rule_test!.filter((c) => c.alertname === alert).flatMap((c) => c.exp_alerts).length,
       );
       expect([alert, fires, silent]).toEqual([alert, true, true]);
     }
   });
 
   it('scrapes the probe', () => {
-    const config = parse(read('prometheus/prometheus.yml')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
-    expect(config.scrape_configs.find((job) => job.job_name === 'probe')?.static_configs[0]?.targets).toEqual(['probe:9464']);
+    const config = parse(read('prometheus/prometheus.yml')) as {
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(config.scrape_configs.find((job) => job.job_name === 'probe')?.static_configs[0]?.targets).toEqual([
+      'probe:9464',
+    ]);
   });
 
   it('scrapes every replica as its own target with a replica label', () => {
@@ -141,7 +179,11 @@ describe('prometheus/', () => {
 describe('dashboards/', () => {
   it('are exactly what the TypeScript source generates (run `npm run dashboards` after editing it)', () => {
     const generated = renderDashboards();
-    expect(generated.map((d) => d.file).sort()).toEqual(committedDashboards().map((d) => d.file).sort());
+    expect(generated.map((d) => d.file).sort()).toEqual(
+      committedDashboards()
+        .map((d) => d.file)
+        .sort(),
+    );
     for (const { file, json } of generated) expect(read(`dashboards/${file}`)).toBe(json);
   });
 
@@ -166,23 +208,37 @@ describe('dashboards/', () => {
       for (const m of q.expr.matchAll(/\[([^\]]+)\]/g)) expect([where, m[1]]).toEqual([where, '$__rate_interval']);
       if (q.type === 'heatmap') expect([where, q.format]).toEqual([where, 'heatmap']);
     }
-    expect(queries.some((q) => q.exemplar && q.type === 'heatmap' && q.expr.includes('cache_invalidation_lag_seconds_bucket'))).toBe(true);
+    expect(
+      queries.some(
+        (q) => q.exemplar && q.type === 'heatmap' && q.expr.includes('cache_invalidation_lag_seconds_bucket'),
+      ),
+    ).toBe(true);
   });
 });
 
 describe('grafana/', () => {
   it('provisions Prometheus with exemplar links to the Jaeger datasource, and a file provider for dashboards/', () => {
     const datasources = parse(read('grafana/provisioning/datasources/datasources.yaml')) as {
-      datasources: { uid: string; type: string; jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid: string }[] } }[];
+      datasources: {
+        uid: string;
+        type: string;
+        jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid: string }[] };
+      }[];
     };
     const byUid = Object.fromEntries(datasources.datasources.map((d) => [d.uid, d]));
     expect(byUid.prometheus?.type).toBe('prometheus');
     expect(byUid.jaeger?.type).toBe('jaeger');
-    expect(byUid.prometheus?.jsonData?.exemplarTraceIdDestinations).toEqual([{ name: 'trace_id', datasourceUid: 'jaeger' }]);
-    const providers = parse(read('grafana/provisioning/dashboards/dashboards.yaml')) as { providers: { type: string; options: { path: string } }[] };
+    expect(byUid.prometheus?.jsonData?.exemplarTraceIdDestinations).toEqual([
+      { name: 'trace_id', datasourceUid: 'jaeger' },
+    ]);
+    const providers = parse(read('grafana/provisioning/dashboards/dashboards.yaml')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
     expect(providers.providers[0]).toMatchObject({ type: 'file', options: { path: '/var/lib/grafana/dashboards' } });
     const compose = read('docker-compose.yml');
     expect(compose).toContain('./dashboards:/var/lib/grafana/dashboards:ro');
-    expect(compose).toContain('GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: /var/lib/grafana/dashboards/local-cache-sync.json');
+    expect(compose).toContain(
+      'GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: /var/lib/grafana/dashboards/local-cache-sync.json',
+    );
   });
 });

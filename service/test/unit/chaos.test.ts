@@ -33,14 +33,23 @@ describe('chaos switch and its admin API', () => {
     expect(crashes).toBe(1);
 
     await call('POST', '/chaos/drop-publishes?count=2');
-    expect([chaos.shouldDropPublish(), chaos.shouldDropPublish(), chaos.shouldDropPublish()]).toEqual([true, true, false]);
+    expect([chaos.shouldDropPublish(), chaos.shouldDropPublish(), chaos.shouldDropPublish()]).toEqual([
+      true,
+      true,
+      false,
+    ]);
 
     await call('POST', '/chaos/delay-publishes?count=1&ms=250');
     expect([chaos.publishDelayMs(), chaos.publishDelayMs()]).toEqual([250, 0]);
 
     await call('POST', '/chaos/pause-subscriber?ms=1500');
     expect(pauses).toEqual([1500]);
-    expect((await call('GET', '/chaos')).body).toEqual({ crashBeforePublish: false, dropNextPublishes: 0, delayNextPublishes: 0, delayMs: 250 });
+    expect((await call('GET', '/chaos')).body).toEqual({
+      crashBeforePublish: false,
+      dropNextPublishes: 0,
+      delayNextPublishes: 0,
+      delayMs: 250,
+    });
   });
 
   it.each([

@@ -1,4 +1,10 @@
-import { decodeEnvelope, encodeEnvelope, invalidationsOf, MAX_KEYS_PER_MESSAGE, MAX_MESSAGE_BYTES } from '../../src/sync/envelope';
+import {
+  decodeEnvelope,
+  encodeEnvelope,
+  invalidationsOf,
+  MAX_KEYS_PER_MESSAGE,
+  MAX_MESSAGE_BYTES,
+} from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 
 const reasonOf = (raw: string) => {
@@ -34,9 +40,21 @@ describe('envelope v1', () => {
 
   it.each([
     ['a batch of one', () => batchOf(item(OTHER)), 'invalid_envelope'],
-    ['a batch with a key of another book', () => batchOf(item(OTHER), { ...item(OTHER), keys: [`id:${'1'.repeat(24)}`] }), 'key_mismatch'],
-    ['a batch over the key limit', () => batchOf(...Array.from({ length: MAX_KEYS_PER_MESSAGE + 1 }, () => item(OTHER))), 'invalid_envelope'],
-    ['a batch item with an unknown field', () => batchOf(item(OTHER), { ...item(OTHER), extra: 1 }), 'invalid_envelope'],
+    [
+      'a batch with a key of another book',
+      () => batchOf(item(OTHER), { ...item(OTHER), keys: [`id:${'1'.repeat(24)}`] }),
+      'key_mismatch',
+    ],
+    [
+      'a batch over the key limit',
+      () => batchOf(...Array.from({ length: MAX_KEYS_PER_MESSAGE + 1 }, () => item(OTHER))),
+      'invalid_envelope',
+    ],
+    [
+      'a batch item with an unknown field',
+      () => batchOf(item(OTHER), { ...item(OTHER), extra: 1 }),
+      'invalid_envelope',
+    ],
   ])('rejects %s', (_name, make, reason) => {
     expect(reasonOf(JSON.stringify(make()))).toBe(reason);
   });
@@ -56,7 +74,11 @@ describe('envelope v1', () => {
     ['an unknown op', JSON.stringify({ ...sampleMessage(), op: 'truncate' }), 'invalid_envelope'],
     ['an unknown field', JSON.stringify({ ...sampleMessage(), extra: true }), 'invalid_envelope'],
     ['a bad traceparent', JSON.stringify(sampleMessage({ traceparent: 'xyz' })), 'invalid_envelope'],
-    ['a heartbeat without seq', JSON.stringify({ v: 1, type: 'heartbeat', origin: 'a', epoch: 'e', publishedAt: 1 }), 'invalid_envelope'],
+    [
+      'a heartbeat without seq',
+      JSON.stringify({ v: 1, type: 'heartbeat', origin: 'a', epoch: 'e', publishedAt: 1 }),
+      'invalid_envelope',
+    ],
     ['an oversized payload', JSON.stringify(sampleMessage({ origin: 'x'.repeat(MAX_MESSAGE_BYTES) })), 'oversized'],
   ])('rejects %s', (_name, raw, reason) => {
     expect(reasonOf(raw)).toBe(reason);

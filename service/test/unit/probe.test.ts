@@ -74,7 +74,11 @@ describe('probe summary', () => {
     const truth = new GroundTruth();
     const tally = new ProbeTally(['r1', 'r2']);
     truth.recordAck('b', 2, 1000, 990);
-    for (const [replica, version, at] of [['r1', 1, 1100], ['r1', 2, 3100], ['r2', 2, 1200]] as const) {
+    for (const [replica, version, at] of [
+      ['r1', 1, 1100],
+      ['r1', 2, 3100],
+      ['r2', 2, 1200],
+    ] as const) {
       tally.read(replica, truth.classify(replica, 'b', version, at, at + 10).result);
     }
     tally.read('r2', 'error');
@@ -82,8 +86,32 @@ describe('probe summary', () => {
     tally.write(true);
     const summary = summarize(tally, truth, 5000);
     expect(summary.replicas).toEqual([
-      { replica: 'r1', reads: 2, fresh: 1, stale: 1, errors: 0, abandoned: 0, ambiguous: 0, staleEpisodes: 1, openEpisodes: 0, maxStaleWindowSeconds: 2.11, p99StaleWindowSeconds: 2.11 },
-      { replica: 'r2', reads: 2, fresh: 1, stale: 0, errors: 1, abandoned: 1, ambiguous: 0, staleEpisodes: 0, openEpisodes: 0, maxStaleWindowSeconds: 0, p99StaleWindowSeconds: 0 },
+      {
+        replica: 'r1',
+        reads: 2,
+        fresh: 1,
+        stale: 1,
+        errors: 0,
+        abandoned: 0,
+        ambiguous: 0,
+        staleEpisodes: 1,
+        openEpisodes: 0,
+        maxStaleWindowSeconds: 2.11,
+        p99StaleWindowSeconds: 2.11,
+      },
+      {
+        replica: 'r2',
+        reads: 2,
+        fresh: 1,
+        stale: 0,
+        errors: 1,
+        abandoned: 1,
+        ambiguous: 0,
+        staleEpisodes: 0,
+        openEpisodes: 0,
+        maxStaleWindowSeconds: 0,
+        p99StaleWindowSeconds: 0,
+      },
     ]);
     expect(summary.writes).toEqual({ ok: 1, errors: 0 });
     const table = renderTable(summary);

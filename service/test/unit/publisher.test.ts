@@ -1,9 +1,9 @@
 import { LocalCache } from '../../src/cache/local-cache';
-import { type InvalidationMessage, decodeEnvelope } from '../../src/sync/envelope';
+import { waitFor } from '../../src/demo/processes';
+import { decodeEnvelope, type InvalidationMessage } from '../../src/sync/envelope';
 import { InvalidationPublisher } from '../../src/sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
 import { MemoryBus, type MemoryTransport } from '../../src/sync/memory-transport';
-import { waitFor } from '../../src/demo/processes';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
@@ -100,7 +100,11 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     };
     const ids = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(24, '0'));
     for (const id of ids) b.cache.set(`id:${id}`, { id, version: 1 });
-    await Promise.all(ids.map((id) => a.publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: Date.now() })));
+    await Promise.all(
+      ids.map((id) =>
+        a.publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: Date.now() }),
+      ),
+    );
     const messages = payloads.map((raw) => JSON.parse(raw) as { type?: string; seq: number; items?: unknown[] });
     // 300 one-key writes in one turn: 256 keys, then the other 44.
     expect(messages.map((m) => [m.type, m.seq, m.items?.length])).toEqual([
@@ -112,7 +116,13 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     expect(b.seen.missed).toBe(0);
     expect(a.seen.published).toHaveLength(300);
 
-    await a.publisher.publish({ keys: [`id:${ids[0]}`], id: ids[0]!, version: 3, op: 'update', committedAt: Date.now() });
+    await a.publisher.publish({
+      keys: [`id:${ids[0]}`],
+      id: ids[0]!,
+      version: 3,
+      op: 'update',
+      committedAt: Date.now(),
+    });
     const lone = JSON.parse(payloads.at(-1)!) as { type?: string; seq: number; id: string };
     expect([lone.type, lone.seq, lone.id]).toEqual([undefined, 3, ids[0]]);
     for (const n of [a, b]) n.cache.close();
@@ -125,7 +135,9 @@ describe('InvalidationPublisher over the in-memory bus', () => {
       throw new Error('Connection is closed.');
     };
     const results = await Promise.allSettled(
-      [1, 2, 3].map((v) => a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: v + 1, op: 'update', committedAt: Date.now() })),
+      [1, 2, 3].map((v) =>
+        a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: v + 1, op: 'update', committedAt: Date.now() }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
     a.cache.close();

@@ -73,7 +73,13 @@ describe('InvalidationSubscriber', () => {
       expect(() => subscriber.handle(raw)).not.toThrow();
     }
     expect(cache.peek(`id:${ID}`)).toBeDefined();
-    expect(seen.rejected).toEqual(['malformed_json', 'malformed_json', 'invalid_envelope', 'invalid_envelope', 'foreign_cache']);
+    expect(seen.rejected).toEqual([
+      'malformed_json',
+      'malformed_json',
+      'invalid_envelope',
+      'invalid_envelope',
+      'foreign_cache',
+    ]);
     cache.close();
   });
 });
