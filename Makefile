@@ -51,7 +51,7 @@ start: build ## Run one replica from the environment (see README: Configuration)
 	npm start
 
 demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURATION=60 runs a fault and writes a report
-	node dist/demo/main.js $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE))
+	node --import tsx service/demo/main.ts $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE))
 
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts

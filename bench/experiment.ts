@@ -3,9 +3,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { type FaultName, heal, inject, pauseUntilCut } from '../service/src/demo/faults';
-import { ROOT, waitFor } from '../service/src/demo/processes';
-import { type Stack, startStack } from '../service/src/demo/stack';
+import { type FaultName, heal, inject, pauseUntilCut } from '../service/local-stack/faults';
+import { ROOT, waitFor } from '../service/local-stack/processes';
+import { type Stack, startStack } from '../service/local-stack/stack';
+import { answerHelp } from '../service/src/cli';
 import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
 import { Witness, type WitnessResult } from './witness';
 
@@ -125,7 +126,38 @@ function table(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/** What the table says, per mode, written from its numbers. */
+function reading(rows: Row[]): string {
+  const lines = ['## Reading the table', ''];
+  for (const mode of new Set(rows.map((r) => r.mode))) {
+    const of = rows.filter((r) => r.mode === mode);
+    const stale = of.reduce((n, r) => n + r.staleReads, 0);
+    const worst = of.reduce((a, b) => (b.maxStaleWindow > a.maxStaleWindow ? b : a));
+    const open = of.filter((r) => r.witness.open.some(Boolean)).map((r) => r.fault);
+    const missed = of.reduce((n, r) => n + r.missed, 0);
+    lines.push(
+      `- **${mode}**: ${stale} stale reads seen by the probe over ${of.length} faults` +
+        (stale > 0 ? `, the longest window ${worst.maxStaleWindow.toFixed(2)} s (${worst.fault})` : '') +
+        `; ${missed} messages missed; the witness book ` +
+        (open.length > 0
+          ? `was still stale when the run ended after ${open.join(', ')} (it stays so until the TTL, ${TTL_SECONDS} s).`
+          : 'was fresh on every replica by the end of every fault.'),
+    );
+  }
+  return lines.join('\n');
+}
+
+const USAGE = `usage: make experiment   (or npx tsx bench/experiment.ts)
+Every sync mode through every fault with the same probe seed (about 14 minutes); writes the
+comparison table and its reading to reports/experiment-<date>/ and, when every mode and fault ran,
+to docs/experiment.md.
+Environment:
+  MODES=a,b    sync modes to run (default: ${SYNC_MODES.join(', ')})
+  FAULTS=a,b   faults to run (default: ${FAULTS.join(', ')})
+  --help       this text`;
+
 async function main() {
+  answerHelp(USAGE);
   const modes = (process.env.MODES ? process.env.MODES.split(',') : [...SYNC_MODES]) as SyncMode[];
   const faults = (process.env.FAULTS ? process.env.FAULTS.split(',') : FAULTS) as FaultName[];
   const unknown = [...modes.filter((m) => !SYNC_MODES.includes(m)), ...faults.filter((f) => !FAULTS.includes(f))];
@@ -147,8 +179,11 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const header = `Run ${date} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; TTL ${TTL_SECONDS} s, probe 150 ops/s (80 % reads, 30 books, uniform, writes through book-2), seed ${SEED}, fault ${FAULT_SECONDS} s, then ${OBSERVE_SECONDS} s observed.`;
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ date, rows }, null, 2)}\n`);
-  writeFileSync(join(dir, 'table.md'), `${header}\n\n${table(rows)}\n`);
-  process.stdout.write(`\n${header}\n\n${table(rows)}\n\nwritten to ${dir}\n`);
+  const markdown = `# Sync modes through the faults (\`make experiment\`)\n\n${header}\n\n${table(rows)}\n\n${reading(rows)}\n`;
+  writeFileSync(join(dir, 'table.md'), markdown);
+  const complete = modes.length === SYNC_MODES.length && faults.length === FAULTS.length;
+  if (complete) writeFileSync(join(ROOT, 'docs/experiment.md'), markdown);
+  process.stdout.write(`\n${markdown}\nwritten to ${dir}${complete ? ' and docs/experiment.md' : ''}\n`);
 }
 
 main().catch((error) => {

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { ROOT, waitFor } from '../service/src/demo/processes';
-import type { ReplicaProcess } from '../service/src/demo/replica-process';
-import { scrapeMetric } from '../service/src/demo/stack';
+import { ROOT, waitFor } from '../service/local-stack/processes';
+import type { ReplicaProcess } from '../service/local-stack/replica-process';
+import { scrapeMetric } from '../service/local-stack/stack';
 import { nearestRank } from '../service/src/probe/summary';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
 import { RedisTransport } from '../service/src/sync/redis-transport';
@@ -135,17 +135,16 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
   });
   await transport.connect();
   let messages = 0;
+  let lastSeq = 0;
+  // Never subscribed, so not a member: the replicas' heartbeats are not expected to reach it.
   const publisher = new InvalidationPublisher({
-    transport: {
-      // Not a member: the replicas' heartbeats are not expected to reach it.
-      subscriberState: 'down',
-      publish: (payload) => {
-        if (!payload.includes('"type":"heartbeat"')) messages += 1;
-        return transport.publish(payload);
+    transport,
+    // The items of a coalesced message share its sequence number: count messages, not invalidations.
+    observer: {
+      onPublished: ({ seq }) => {
+        if (seq !== lastSeq) messages += 1;
+        lastSeq = seq;
       },
-      subscribe: async () => undefined,
-      onSubscriberState: () => undefined,
-      close: () => transport.close(),
     },
     membership: transport.membership(),
     channel: servers.channel,

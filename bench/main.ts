@@ -1,22 +1,28 @@
-// `make bench`: every benchmark of issue 7 in one run, written to bench/RESULTS.md,
-// bench/results.json and docs/bench-chart.svg.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// `make bench`: every benchmark in one run, written to bench/RESULTS.md, bench/results.json and
+// docs/bench-chart.svg.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../service/src/demo/processes';
+import { ROOT } from '../service/local-stack/processes';
+import { answerHelp } from '../service/src/cli';
 import { benchChart } from './chart';
 import { headline, resultsMarkdown } from './report';
 import { type BenchResults, FULL_PLAN, runBench } from './run';
 
+const USAGE = `usage: make bench   (or npm run bench -- [--render])
+Every benchmark in one run (about 5 minutes): read path, invalidation lag against the raw PUBLISH
+floor, zero-loss throughput, memory. Writes bench/results.json, bench/RESULTS.md (tables and
+their analysis, both generated from the numbers) and docs/bench-chart.svg.
+  --render   rewrite RESULTS.md and the chart from bench/results.json without measuring
+  --help     this text`;
+
 async function main() {
-  // --render: rewrite RESULTS.md and the chart from results.json (after editing analysis.md).
+  answerHelp(USAGE);
   const results: BenchResults = process.argv.includes('--render')
     ? (JSON.parse(readFileSync(join(ROOT, 'bench/results.json'), 'utf8')) as BenchResults)
     : await runBench(FULL_PLAN);
-  const analysisFile = join(ROOT, 'bench/analysis.md');
-  const analysis = existsSync(analysisFile) ? readFileSync(analysisFile, 'utf8').trim() : '';
   if (!process.argv.includes('--render'))
     writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results, analysis));
+  writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results));
   const rate = results.plan.rates.includes(1000) ? 1000 : results.plan.rates[0]!;
   writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, results.lag, results.floor, rate));
   process.stdout.write(

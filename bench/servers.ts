@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { startMongo, startRedis } from '../service/local-stack/processes';
+import { type ReplicaProcess, spawnReplica } from '../service/local-stack/replica-process';
 import type { BookInput } from '../service/src/books/book';
-import { startMongo, startRedis } from '../service/src/demo/processes';
-import { type ReplicaProcess, spawnReplica } from '../service/src/demo/replica-process';
 
 /** The real servers a bench runs against: its own redis-server and MongoDB-wire server (or the env's). */
 export interface BenchServers {

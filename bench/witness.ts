@@ -1,11 +1,11 @@
-import type { Stack } from '../service/src/demo/stack';
+import type { Stack } from '../service/local-stack/stack';
 import { postBook } from './servers';
 
 /**
  * A book written exactly once, during the fault, and then only read, on every replica, every
  * 100 ms. The probe's traffic rewrites its books every second or so, and each rewrite's
  * invalidation repairs what a lost one left behind; the witness has no later write to hide
- * behind, so it shows how long a lost invalidation really lasts: until TTL in the seed.
+ * behind, so it shows how long a lost invalidation really lasts: until TTL in the classic pubsub mode.
  */
 export interface WitnessResult {
   /**

@@ -6,6 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+  echo "usage: make deps   (or bash scripts/deps.sh); idempotent: installs only what is missing"
+  exit 0
+fi
+
 FERRETDB_VERSION=v1.24.2
 CACHE_DIR="$PWD/.cache"
 

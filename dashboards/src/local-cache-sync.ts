@@ -6,10 +6,10 @@ import {
   RowBuilder,
   VariableRefresh,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DATASOURCE, heatmap, type LaidOut, R, stat, stateTimeline, timeseries } from './panels';
+import { DATASOURCE, heatmap, type LaidOut, REPLICA_SELECTOR, stat, stateTimeline, timeseries } from './panels';
 
-const rate = (metric: string, extra = '') => `rate(${metric}{${R}${extra}}[$__rate_interval])`;
-const increase = (metric: string, extra = '') => `increase(${metric}{${R}${extra}}[$__rate_interval])`;
+const rate = (metric: string, extra = '') => `rate(${metric}{${REPLICA_SELECTOR}${extra}}[$__rate_interval])`;
+const increase = (metric: string, extra = '') => `increase(${metric}{${REPLICA_SELECTOR}${extra}}[$__rate_interval])`;
 const quantile = (q: number, metric: string) =>
   `histogram_quantile(${q}, sum by (replica, le) (${rate(`${metric}_bucket`)}))`;
 
@@ -24,7 +24,7 @@ export const rows: [string, LaidOut[]][] = [
           title: 'Replicas up',
           unit: 'none',
           width: 4,
-          queries: [{ expr: `sum(up{job="book", ${R}})` }],
+          queries: [{ expr: `sum(up{job="book", ${REPLICA_SELECTOR}})` }],
           description:
             'Replicas Prometheus can scrape. Drops by one when a replica is killed (make kill-replica); a paused replica also drops once its scrape times out.',
         },
@@ -57,7 +57,7 @@ export const rows: [string, LaidOut[]][] = [
           width: 12,
           queries: [
             {
-              expr: `sum(rate(http_server_request_duration_seconds_count{${R}, method=~"POST|PUT|PATCH|DELETE", status_code=~"2.."}[$__rate_interval]))`,
+              expr: `sum(rate(http_server_request_duration_seconds_count{${REPLICA_SELECTOR}, method=~"POST|PUT|PATCH|DELETE", status_code=~"2.."}[$__rate_interval]))`,
               legend: 'writes',
             },
             { expr: `sum(${rate('cache_invalidations_published_total')})`, legend: 'invalidations published' },
@@ -127,7 +127,9 @@ export const rows: [string, LaidOut[]][] = [
           title: 'Subscriber up',
           unit: 'bool_yes_no',
           width: 12,
-          queries: [{ expr: `max by (replica) (cache_invalidation_subscriber_up{${R}})`, legend: '{{replica}}' }],
+          queries: [
+            { expr: `max by (replica) (cache_invalidation_subscriber_up{${REPLICA_SELECTOR}})`, legend: '{{replica}}' },
+          ],
           description:
             'Whether each replica is subscribed to the channel. Goes to no during a partition or a Redis restart, and (as seen from outside) when a paused replica is cut by the output-buffer limit.',
         },
@@ -180,7 +182,7 @@ export const rows: [string, LaidOut[]][] = [
           width: 6,
           queries: [
             {
-              expr: `sum by (replica) (increase(probe_reads_total{${R}, result="stale"}[$__rate_interval]))`,
+              expr: `sum by (replica) (increase(probe_reads_total{${REPLICA_SELECTOR}, result="stale"}[$__rate_interval]))`,
               legend: '{{replica}}',
             },
           ],
@@ -221,9 +223,14 @@ export const rows: [string, LaidOut[]][] = [
           title: 'Sync mode',
           unit: 'none',
           width: 8,
-          queries: [{ expr: `max by (replica, mode) (cache_sync_mode{${R}}) == 1`, legend: '{{replica}} {{mode}}' }],
+          queries: [
+            {
+              expr: `max by (replica, mode) (cache_sync_mode{${REPLICA_SELECTOR}}) == 1`,
+              legend: '{{replica}} {{mode}}',
+            },
+          ],
           description:
-            "Each replica's SYNC_MODE (make sync-mode MODE=...). pubsub is the seed: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.",
+            "Each replica's SYNC_MODE (make sync-mode MODE=...). pubsub is the classic pattern: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.",
         },
       },
       {
@@ -232,7 +239,7 @@ export const rows: [string, LaidOut[]][] = [
           title: 'Cache trusted',
           unit: 'bool_yes_no',
           width: 8,
-          queries: [{ expr: `min by (replica) (cache_sync_cache_usable{${R}})`, legend: '{{replica}}' }],
+          queries: [{ expr: `min by (replica) (cache_sync_trusted{${REPLICA_SELECTOR}})`, legend: '{{replica}}' }],
           description:
             'No while a replica in a safer mode bypasses its cache (subscriber down, peers silent past SYNC_SILENCE_MS, a gap being repaired). Always yes in pubsub mode, even while it serves stale entries.',
         },
@@ -331,7 +338,7 @@ export const rows: [string, LaidOut[]][] = [
           width: 8,
           queries: [
             {
-              expr: `sum by (method, route) (rate(http_server_request_duration_seconds_count{${R}}[$__rate_interval]))`,
+              expr: `sum by (method, route) (rate(http_server_request_duration_seconds_count{${REPLICA_SELECTOR}}[$__rate_interval]))`,
               legend: '{{method}} {{route}}',
             },
           ],
@@ -347,7 +354,7 @@ export const rows: [string, LaidOut[]][] = [
           width: 8,
           queries: [
             {
-              expr: `sum by (replica, status_code) (rate(http_server_request_duration_seconds_count{${R}, status_code=~"4..|5.."}[$__rate_interval]))`,
+              expr: `sum by (replica, status_code) (rate(http_server_request_duration_seconds_count{${REPLICA_SELECTOR}, status_code=~"4..|5.."}[$__rate_interval]))`,
               legend: '{{replica}} {{status_code}}',
             },
           ],
@@ -363,7 +370,7 @@ export const rows: [string, LaidOut[]][] = [
           width: 8,
           queries: [
             {
-              expr: `histogram_quantile(0.99, sum by (route, le) (rate(http_server_request_duration_seconds_bucket{${R}}[$__rate_interval])))`,
+              expr: `histogram_quantile(0.99, sum by (route, le) (rate(http_server_request_duration_seconds_bucket{${REPLICA_SELECTOR}}[$__rate_interval])))`,
               legend: '{{route}}',
             },
           ],

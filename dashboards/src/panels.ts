@@ -11,7 +11,7 @@ import { PanelBuilder as TimeseriesPanel } from '@grafana/grafana-foundation-sdk
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a template string.
 export const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 /** Series selector for the replicas chosen in the `replica` variable. */
-export const R = 'replica=~"$replica"';
+export const REPLICA_SELECTOR = 'replica=~"$replica"';
 
 export interface Query {
   expr: string;

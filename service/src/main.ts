@@ -1,12 +1,27 @@
 import { createServer } from 'node:http';
 import { createAdminServer } from './chaos/admin-server';
-import { ConfigError, loadConfig } from './config';
+import { answerHelp } from './cli';
 import { trackInFlight } from './http/server';
-import { createReplica } from './replica';
 import { createLogger } from './telemetry/logger';
 import { stopTracing } from './telemetry/tracing';
+import { CONFIG_HELP, ConfigError, configDefaults, loadConfig } from './wiring/config';
+import { createReplica } from './wiring/replica';
+
+function usage(): string {
+  const defaults = configDefaults();
+  const rows = Object.entries(CONFIG_HELP).map(
+    ([name, help]) =>
+      `  ${name.padEnd(28)} ${(defaults[name as keyof typeof defaults] || '(unset)').padEnd(32)} ${help}`,
+  );
+  return `usage: node --require ./dist/telemetry/register.js ./dist/main.js   (npm start, make start)
+One replica of the Book service, configured by environment variables (docs/configuration.md):
+  ${'variable'.padEnd(28)} ${'default'.padEnd(32)} meaning
+${rows.join('\n')}
+Bad values are all reported at once, and the replica exits with status 2.`;
+}
 
 async function main(): Promise<void> {
+  answerHelp(usage());
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
@@ -25,7 +40,7 @@ async function main(): Promise<void> {
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'replica listening');
   // Fault injection listens on its own port, and only when asked for: never on the service port.
-  const admin = config.CHAOS_ENABLED ? createAdminServer(replica.chaos) : undefined;
+  const admin = replica.chaos ? createAdminServer(replica.chaos) : undefined;
   if (admin) {
     await new Promise<void>((resolve) => admin.listen(config.CHAOS_PORT, resolve));
     const adminAddress = admin.address();

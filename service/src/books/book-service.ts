@@ -1,9 +1,9 @@
-import { idKey, nameKey } from '../cache/keys';
+import type { Logger } from 'pino';
 import type { LocalCache } from '../cache/local-cache';
 import type { Change } from '../sync/invalidation-publisher';
-import type { Logger } from '../telemetry/logger';
 import type { Book, BookInput, BookPatch } from './book';
 import { type BookRepository, firstWriteAfter, type WriteResult } from './book-repository';
+import { idKey, isIdKey, nameKey } from './keys';
 
 export type CacheStatus = 'HIT' | 'MISS';
 export interface Read {
@@ -24,11 +24,6 @@ export interface StaleObserver {
   onChecksPending?(change: 1 | -1): void;
 }
 
-/** Faults between the database commit and the publish (the chaos switch). */
-export interface CommitFaults {
-  afterCommit(): void;
-}
-
 export interface BookServiceOptions {
   repository: BookRepository;
   cache: LocalCache<Book>;
@@ -42,9 +37,10 @@ export interface BookServiceOptions {
    */
   staleCheckGraceMs?: number;
   stale?: StaleObserver;
-  faults?: CommitFaults;
-  /** The sync policy's verdict: false while the cache cannot be trusted (reads bypass it). */
-  cacheUsable?: () => boolean;
+  /** Runs between the database commit and the publish: the chaos switch's crash-after-commit. */
+  afterCommit?: () => void;
+  /** The sync policy's verdict: false while the cache is not trusted (reads bypass it). */
+  trusted?: () => boolean;
   /** Writes carry an outbox mark (see BookRepository): clear it once the invalidation is out. */
   outbox?: boolean;
 }
@@ -56,7 +52,7 @@ export class BookService {
     if (stale) {
       cache.observe({
         onEvict: (key, value, reason) => {
-          if (reason === 'expired' && key.startsWith('id:')) this.auditExpiry(value, stale);
+          if (reason === 'expired' && isIdKey(key)) this.auditExpiry(value, stale);
         },
       });
     }
@@ -85,24 +81,24 @@ export class BookService {
   }
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
-    const usable = () => this.options.cacheUsable?.() ?? true;
-    if (usable()) {
+    const trusted = () => this.options.trusted?.() ?? true;
+    if (trusted()) {
       const cached = this.options.cache.get(key);
       if (cached) return { book: cached, cache: 'HIT' };
     }
     const token = this.options.cache.fillToken();
     const book = await load();
     if (!book) return null;
-    // Asked again: the cache may have become untrusted while we read (a replica resumed after a
+    // Asked again: the cache may have lost trust while we read (a replica resumed after a
     // pause finishes reads it started before). A fill fence may refuse it too: an invalidation
     // for a newer version, or a flush, arrived while we read.
-    if (usable()) this.options.cache.set(key, book, token);
+    if (trusted()) this.options.cache.set(key, book, token);
     return { book, cache: 'MISS' };
   }
 
   private async afterWrite(op: Change['op'], result: WriteResult): Promise<Book> {
     const { before, after, committedAt } = result;
-    this.options.faults?.afterCommit();
+    this.options.afterCommit?.();
     const keys = [...new Set([idKey(after.id), nameKey(after.name), ...(before ? [nameKey(before.name)] : [])])];
     for (const key of keys) this.options.cache.evictOlderThan(key, after.id, after.version, 'local_write');
     this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');

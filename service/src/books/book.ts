@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** A book as the API and the cache see it (contract: ../shared/design.md). */
+/** A book as the API and the cache see it (a contract: docs/operations.md#the-api). */
 export interface Book {
   readonly id: string;
   readonly name: string;

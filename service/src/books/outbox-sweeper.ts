@@ -1,7 +1,7 @@
-import { idKey, nameKey } from '../cache/keys';
-import type { Logger } from '../telemetry/logger';
+import type { Logger } from 'pino';
 import type { BookRepository, OutboxEntry } from './book-repository';
 import type { ChangePublisher } from './book-service';
+import { idKey, nameKey } from './keys';
 
 export interface OutboxSweeperOptions {
   repository: BookRepository;

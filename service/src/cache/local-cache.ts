@@ -26,7 +26,7 @@ export interface LocalCacheOptions {
   checkPeriodSeconds?: number;
   /**
    * Fill fences: remember each invalidation (key, record, version) this long, and refuse a fill
-   * of an older version of that record. 0 turns them off (the seed's behaviour).
+   * of an older version of that record. 0 turns them off (the classic pubsub mode).
    */
   fenceMs?: number;
 }

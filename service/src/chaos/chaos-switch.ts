@@ -1,16 +1,16 @@
+import type { FaultyTransport } from './faulty-transport';
+
 /**
  * Fault injection inside a replica, armed only through the admin port when CHAOS_ENABLED=1.
- * Each fault is armed for the next write(s) and disarms itself once used.
+ * The crash sits between the database commit and the publish (the book service calls
+ * `afterCommit`); every other fault lives in the transport wrapper.
  */
 export class ChaosSwitch {
   private crashArmed = false;
-  private dropRemaining = 0;
-  private delayRemaining = 0;
-  private delayMs = 0;
 
   constructor(
+    private readonly transport?: FaultyTransport,
     private readonly crash: () => void = () => process.kill(process.pid, 'SIGKILL'),
-    private readonly pauseSubscriber?: (ms: number) => Promise<void>,
   ) {}
 
   armCrashBeforePublish(): void {
@@ -18,26 +18,20 @@ export class ChaosSwitch {
   }
 
   dropNextPublishes(count: number): void {
-    this.dropRemaining = count;
+    this.faultyTransport().dropNextPublishes(count);
   }
 
   delayNextPublishes(count: number, ms: number): void {
-    this.delayRemaining = count;
-    this.delayMs = ms;
+    this.faultyTransport().delayNextPublishes(count, ms);
   }
 
-  async pauseSubscriberFor(ms: number): Promise<void> {
-    if (!this.pauseSubscriber) throw new Error('this replica cannot pause its subscriber');
-    await this.pauseSubscriber(ms);
+  pauseSubscriberFor(ms: number): Promise<void> {
+    return this.faultyTransport().pauseSubscriber(ms);
   }
 
   state() {
-    return {
-      crashBeforePublish: this.crashArmed,
-      dropNextPublishes: this.dropRemaining,
-      delayNextPublishes: this.delayRemaining,
-      delayMs: this.delayMs,
-    };
+    const transport = this.transport?.faults() ?? { dropNextPublishes: 0, delayNextPublishes: 0, delayMs: 0 };
+    return { crashBeforePublish: this.crashArmed, ...transport };
   }
 
   /** Called after the database committed a write and before its invalidation is published. */
@@ -47,17 +41,8 @@ export class ChaosSwitch {
     this.crash();
   }
 
-  /** How long to hold the next publish back (0: send now). */
-  publishDelayMs(): number {
-    if (this.delayRemaining <= 0) return 0;
-    this.delayRemaining -= 1;
-    return this.delayMs;
-  }
-
-  /** Whether to lose the next publish on the wire (its sequence number is used, so receivers see a gap). */
-  shouldDropPublish(): boolean {
-    if (this.dropRemaining <= 0) return false;
-    this.dropRemaining -= 1;
-    return true;
+  private faultyTransport(): FaultyTransport {
+    if (!this.transport) throw new Error('this replica has no fault-injecting transport');
+    return this.transport;
   }
 }

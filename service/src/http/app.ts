@@ -1,14 +1,13 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa, { type Context } from 'koa';
+import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BOOK_ID_PATTERN, type Book, bookInputSchema, bookPatchSchema } from '../books/book';
 import { DuplicateNameError } from '../books/book-repository';
 import type { BookService, Read } from '../books/book-service';
-import type { Logger } from '../telemetry/logger';
-import { type Metrics, renderMetrics } from '../telemetry/metrics';
 import { badRequest, errorMiddleware, HttpError, notFound, validationError } from './errors';
-import { requestMetrics } from './request-metrics';
+import { type RequestObserver, requestTiming } from './request-timing';
 
 export interface ReadinessCheck {
   name: string;
@@ -18,8 +17,10 @@ export interface ReadinessCheck {
 export interface AppOptions {
   replicaId: string;
   books: BookService;
-  metrics: Metrics;
   logger: Logger;
+  /** The /metrics body for a scraper's Accept header. */
+  metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
+  onRequest?: RequestObserver;
   readiness: ReadinessCheck[];
   maxBodyBytes: number;
   /** More routes behind the same middleware (the bench-only read paths). */
@@ -32,7 +33,7 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa();
   const router = new Router();
 
-  app.use(requestMetrics(options.metrics));
+  if (options.onRequest) app.use(requestTiming(options.onRequest));
   app.use(async (ctx, next) => {
     ctx.set('X-Replica', replicaId);
     await next();
@@ -102,7 +103,7 @@ export function createApp(options: AppOptions): Koa {
   });
 
   router.get('/metrics', async (ctx) => {
-    const { contentType, body } = await renderMetrics(options.metrics.registry, ctx.get('Accept'));
+    const { contentType, body } = await options.metrics(ctx.get('Accept'));
     ctx.type = contentType;
     ctx.body = body;
   });

@@ -1,5 +1,4 @@
 import Router from '@koa/router';
-import type { Redis } from 'ioredis';
 import type { Book, BookInput } from '../books/book';
 import type { BookRepository } from '../books/book-repository';
 import { bookId } from './app';
@@ -28,13 +27,19 @@ export class LagSamples {
   }
 }
 
+/** A shared cache in Redis, as the bench's "global cache" read path uses it. */
+export interface GlobalCache {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlSeconds: number): Promise<unknown>;
+}
+
 /**
  * Bench-only read paths (BENCH_ROUTES=1), behind the same middleware as GET /books/:id, so
  * `make bench` compares only where the book comes from: a global cache in Redis (GET and
  * JSON.parse, as a shared cache would), MongoDB on every read, or a constant (Koa's own floor);
  * and the exact invalidation lags seen since the last take.
  */
-export function benchRoutes(repository: BookRepository, redis: Redis, lags: LagSamples): Router {
+export function benchRoutes(repository: BookRepository, globalCache: GlobalCache, lags: LagSamples): Router {
   const router = new Router({ prefix: '/bench' });
   const constant: Book = Object.freeze({
     ...BENCH_BOOK,
@@ -55,7 +60,7 @@ export function benchRoutes(repository: BookRepository, redis: Redis, lags: LagS
   router.get('/redis/books/:id', async (ctx) => {
     const id = bookId(ctx);
     const key = `bench:book:${id}`;
-    const cached = await redis.get(key);
+    const cached = await globalCache.get(key);
     if (cached !== null) {
       ctx.set('X-Cache', 'HIT');
       ctx.body = JSON.parse(cached) as Book;
@@ -63,7 +68,7 @@ export function benchRoutes(repository: BookRepository, redis: Redis, lags: LagS
     }
     const book = await repository.findById(id);
     if (!book) throw notFound('no book with that id');
-    await redis.set(key, JSON.stringify(book), 'EX', 300);
+    await globalCache.set(key, JSON.stringify(book), 300);
     ctx.set('X-Cache', 'MISS');
     ctx.body = book;
   });

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
 import type { ZodError } from 'zod';
-import type { Logger } from '../telemetry/logger';
 
 /** An error the client caused or should know about; rendered as `{error: {code, message}}`. */
 export class HttpError extends Error {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseOptions } from '../cli';
 import { startProbe } from './probe';
 import { renderTable } from './summary';
 
@@ -13,7 +13,8 @@ const USAGE = `usage: npm run probe -- --targets http://127.0.0.1:3001,http://12
   --popularity P      uniform | zipf (default zipf)
   --seed N            seed for keys and choices (default 1)
   --metrics-port N    serve probe metrics on /metrics (default 9464, 0 = off)
-  --summary FILE      write the JSON summary there at the end`;
+  --summary FILE      write the JSON summary there at the end
+  --help              this text`;
 
 const optionsSchema = z.object({
   targets: z
@@ -36,17 +37,7 @@ const optionsSchema = z.object({
 });
 
 async function main() {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(optionsSchema.shape).map((name) => [name, { type: 'string' as const }])),
-    strict: true,
-  });
-  const parsed = optionsSchema.safeParse(values);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  --${String(i.path[0])}: ${i.message}`).join('\n');
-    process.stderr.write(`probe: invalid options\n${problems}\n${USAGE}\n`);
-    process.exit(2);
-  }
-  const options = parsed.data;
+  const options = parseOptions('probe', optionsSchema, USAGE);
   const probe = await startProbe({
     targets: options.targets,
     rate: options.rate,

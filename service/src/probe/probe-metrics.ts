@@ -3,7 +3,7 @@ import { STALE_WINDOW_BUCKETS } from '../telemetry/metrics';
 
 export type ProbeMetrics = ReturnType<typeof createProbeMetrics>;
 
-/** The probe's own metrics (names are a contract: ../shared/design.md). */
+/** The probe's own metrics (names are a contract: docs/metrics-and-tracing.md). */
 export function createProbeMetrics(replicas: string[]) {
   const registry = new Registry();
   const registers = [registry];

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { isKeyOfBook } from '../cache/keys';
 
-/** Invalidation envelope v1 (contract: ../shared/design.md). */
+/** Invalidation envelope v1 (a contract: docs/sync-modes.md#the-envelope). */
 export const ENVELOPE_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_KEYS_PER_MESSAGE = 256;
@@ -69,6 +68,15 @@ export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
 export type BatchMessage = z.infer<typeof batchSchema>;
 export type Envelope = InvalidationMessage | HeartbeatMessage | BatchMessage;
 
+/**
+ * Which messages a receiver accepts: those of its cache, naming only keys its key scheme gives the
+ * record a message is about. The scheme comes from the cache's owner (books/keys.ts).
+ */
+export interface CacheScope {
+  name: string;
+  isKeyOf(key: string, id: string): boolean;
+}
+
 export type DecodeResult = { ok: true; message: Envelope } | { ok: false; reason: RejectReason; detail: string };
 
 export function isHeartbeat(message: Envelope): message is HeartbeatMessage {
@@ -91,8 +99,8 @@ export function encodeEnvelope(message: Envelope): string {
   return JSON.stringify(message);
 }
 
-/** Validates a raw channel payload; never throws. `cache` is the cache this receiver serves. */
-export function decodeEnvelope(raw: string, cache: string): DecodeResult {
+/** Validates a raw channel payload; never throws. */
+export function decodeEnvelope(raw: string, scope: CacheScope): DecodeResult {
   if (raw.length > MAX_MESSAGE_BYTES) return reject('oversized', `${raw.length} bytes`);
   let data: unknown;
   try {
@@ -113,10 +121,10 @@ export function decodeEnvelope(raw: string, cache: string): DecodeResult {
   const parsed =
     (data as { type?: unknown }).type === 'batch' ? batchSchema.safeParse(data) : invalidationSchema.safeParse(data);
   if (!parsed.success) return invalid(parsed.error);
-  if (parsed.data.cache !== cache) return reject('foreign_cache', `cache=${parsed.data.cache}`);
+  if (parsed.data.cache !== scope.name) return reject('foreign_cache', `cache=${parsed.data.cache}`);
   // One foreign key rejects the whole message: whoever sent it cannot be trusted with the rest.
   for (const { keys, id } of invalidationsOf(parsed.data)) {
-    const mismatched = keys.find((key) => !isKeyOfBook(key, id));
+    const mismatched = keys.find((key) => !scope.isKeyOf(key, id));
     if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${id}`);
   }
   return { ok: true, message: parsed.data };

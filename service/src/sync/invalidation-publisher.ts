@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Context, context, type Link, trace } from '@opentelemetry/api';
-import { preciseNow } from '../telemetry/clock';
-import { MessagingAttributes, recordedTraceId, withProducerSpan } from '../telemetry/messaging';
+import { preciseNow } from './clock';
 import {
   type BatchMessage,
   encodeEnvelope,
@@ -10,6 +9,8 @@ import {
   invalidationsOf,
   MAX_KEYS_PER_MESSAGE,
 } from './envelope';
+import { MessagingAttributes, recordedTraceId, withProducerSpan } from './message-spans';
+import { combineObservers } from './observers';
 import type { InvalidationTransport, MembershipRegistry } from './transport';
 
 export interface Change {
@@ -29,12 +30,6 @@ export interface PublishObserver {
   onMembership?(liveMembers: number): void;
 }
 
-/** Injected faults on the publish path (the chaos switch). */
-export interface PublishFaults {
-  publishDelayMs(): number;
-  shouldDropPublish(): boolean;
-}
-
 export interface InvalidationPublisherOptions {
   transport: InvalidationTransport;
   membership: MembershipRegistry;
@@ -45,7 +40,8 @@ export interface InvalidationPublisherOptions {
   /** A member that has not heartbeated for this long is no longer expected to receive. */
   memberTimeoutMs: number;
   observer?: PublishObserver;
-  faults?: PublishFaults;
+  /** Stream mode: every invalidation is appended to the transport's log with its publish. */
+  appendToLog?: boolean;
   /**
    * Coalesce the invalidations of one turn of the event loop into one message (at most
    * MAX_KEYS_PER_MESSAGE keys): under a high write rate, fewer, larger messages. A lone write is
@@ -73,16 +69,19 @@ export class InvalidationPublisher {
   private readonly pending: Pending[] = [];
   private expectedReceivers = 0;
   private heartbeatTimer?: NodeJS.Timeout;
-  private readonly observer: PublishObserver;
+  private observer: PublishObserver;
 
   constructor(private readonly options: InvalidationPublisherOptions) {
     this.observer = options.observer ?? {};
   }
 
+  /** Adds an observer; every observer hears every event. */
+  observe(observer: PublishObserver): void {
+    this.observer = combineObservers(this.observer, observer);
+  }
+
   /** Publishes one invalidation inside a PRODUCER span; rejects if Redis did not take it. */
   async publish(change: Change): Promise<void> {
-    const delayMs = this.options.faults?.publishDelayMs() ?? 0;
-    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     return new Promise<void>((resolve, reject) => {
       const pending = { change, context: context.active(), resolve, reject };
       if (!this.options.coalesce) return void this.send([pending]);
@@ -106,7 +105,7 @@ export class InvalidationPublisher {
 
   /** Sends one message for a group of invalidations, and settles each writer's promise. */
   private async send(group: Pending[]): Promise<void> {
-    const { channel, cache, origin, transport, faults } = this.options;
+    const { channel, cache, origin, transport, appendToLog } = this.options;
     const [first] = group as [Pending, ...Pending[]];
     const links: Link[] = group.slice(1).flatMap((p) => {
       const spanContext = trace.getSpanContext(p.context);
@@ -147,8 +146,9 @@ export class InvalidationPublisher {
             try {
               const payload = encodeEnvelope(message);
               span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
-              // A dropped message keeps its sequence number: receivers see the gap, as with a real loss.
-              const delivered = faults?.shouldDropPublish() ? 0 : await transport.publish(payload, true);
+              const delivered = appendToLog
+                ? await transport.appendAndPublish(payload)
+                : await transport.publish(payload);
               span.setAttribute('messaging.redis.receivers', delivered);
               const traceId = recordedTraceId(span);
               for (const invalidation of invalidationsOf(message))

@@ -1,8 +1,8 @@
 import type { LocalCache, Versioned } from '../cache/local-cache';
-import { preciseNow } from '../telemetry/clock';
-import { MessagingAttributes, recordedTraceId, withConsumerSpan } from '../telemetry/messaging';
+import { preciseNow } from './clock';
 import {
   type BatchMessage,
+  type CacheScope,
   decodeEnvelope,
   type Envelope,
   type InvalidationMessage,
@@ -11,6 +11,8 @@ import {
   type RejectReason,
 } from './envelope';
 import { GapDetector } from './gap-detector';
+import { MessagingAttributes, recordedTraceId, withConsumerSpan } from './message-spans';
+import { combineObservers } from './observers';
 
 export interface ReceiveObserver {
   /** Any valid message from a peer arrived (heartbeats included). */
@@ -33,7 +35,8 @@ export interface AppliedInvalidation {
 
 export interface InvalidationSubscriberOptions<V extends Versioned> {
   cache: LocalCache<V>;
-  cacheName: string;
+  /** Which messages this cache accepts: its name and key scheme. */
+  scope: CacheScope;
   channel: string;
   selfOrigin: string;
   observer?: ReceiveObserver;
@@ -42,7 +45,7 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
 export class InvalidationSubscriber<V extends Versioned> {
   private readonly gaps = new GapDetector();
-  private readonly observer: ReceiveObserver;
+  private observer: ReceiveObserver;
   /** Ids (origin/epoch/seq) of recently applied invalidations, so a replay applies only what was missed. */
   private readonly applied = new Set<string>();
   /** publishedAt of the newest invalidation applied: where a replay of the log starts. */
@@ -50,6 +53,11 @@ export class InvalidationSubscriber<V extends Versioned> {
 
   constructor(private readonly options: InvalidationSubscriberOptions<V>) {
     this.observer = options.observer ?? {};
+  }
+
+  /** Adds an observer; every observer hears every event. */
+  observe(observer: ReceiveObserver): void {
+    this.observer = combineObservers(this.observer, observer);
   }
 
   readonly handle = (raw: string): void => {
@@ -66,7 +74,7 @@ export class InvalidationSubscriber<V extends Versioned> {
    * was applied. Replays do not touch the gap detector: missed counts what Pub/Sub lost.
    */
   replay(raw: string): boolean {
-    const decoded = decodeEnvelope(raw, this.options.cacheName);
+    const decoded = decodeEnvelope(raw, this.options.scope);
     if (!decoded.ok || isHeartbeat(decoded.message) || decoded.message.origin === this.options.selfOrigin) return false;
     if (this.applied.has(messageId(decoded.message))) return false;
     this.apply(decoded.message);
@@ -74,7 +82,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   }
 
   private receive(raw: string): void {
-    const decoded = decodeEnvelope(raw, this.options.cacheName);
+    const decoded = decodeEnvelope(raw, this.options.scope);
     if (!decoded.ok) {
       this.observer.onRejected?.(decoded.reason, decoded.detail);
       return;

@@ -1,9 +1,11 @@
-import type { InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
+import type { InvalidationLog, InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
 
 /** An in-process bus with Redis Pub/Sub's semantics: fire-and-forget, delivered to current subscribers only. */
 export class MemoryBus {
   readonly subscribers = new Set<MemoryTransport>();
   readonly members = new Map<string, number>();
+  /** The invalidation log: (time appended, payload), oldest first, never trimmed. */
+  readonly entries: { at: number; payload: string }[] = [];
 
   transport(): MemoryTransport {
     return new MemoryTransport(this);
@@ -39,9 +41,38 @@ export class MemoryTransport implements InvalidationTransport {
     return receivers.length;
   }
 
+  async appendAndPublish(payload: string): Promise<number> {
+    this.bus.entries.push({ at: Date.now(), payload });
+    return this.publish(payload);
+  }
+
   async subscribe(onMessage: (payload: string) => void): Promise<void> {
     this.handler = onMessage;
     this.setConnected(true);
+  }
+
+  async unsubscribe(): Promise<void> {
+    this.handler = undefined;
+    this.setConnected(false);
+  }
+
+  ready(): boolean {
+    return this.subscriberState === 'up';
+  }
+
+  async ping(): Promise<void> {}
+
+  membership(): MembershipRegistry {
+    return this.bus.membership();
+  }
+
+  log(): InvalidationLog {
+    const entries = this.bus.entries;
+    return {
+      async readSince(sinceMs) {
+        return { payloads: entries.filter((e) => e.at >= sinceMs).map((e) => e.payload), reachesBack: true };
+      },
+    };
   }
 
   onSubscriberState(listener: (state: SubscriberState) => void): void {

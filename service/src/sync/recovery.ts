@@ -7,14 +7,14 @@ export type RecoveryReason = 'gap' | 'reconnect' | 'silence';
 
 /**
  * What a replica does when it learns, or suspects, that it missed invalidations. `pubsub` (the
- * seed) does nothing. The safer modes stop using the local cache while they cannot trust it (the
+ * classic pattern) does nothing. The safer modes stop using the local cache while they cannot trust it (the
  * subscriber is down, or peers have gone silent for longer than the heartbeat timeout) and then
  * recover: `pubsub-flush` clears the cache, `stream` replays exactly what it missed.
  */
 export interface SyncPolicy {
   readonly mode: SyncMode;
-  /** Whether reads may be served from, and fill, the local cache right now. */
-  cacheUsable(): boolean;
+  /** Whether the local cache is trusted right now: reads may be served from it and fill it. */
+  trusted(): boolean;
   onMessage(): void;
   onGap(): void;
   onSubscriberState(state: SubscriberState): void;
@@ -22,9 +22,10 @@ export interface SyncPolicy {
   stop(): void;
 }
 
-export const seedPolicy: SyncPolicy = {
+/** The classic pattern: the cache is always trusted, whatever was missed. */
+export const pubsubPolicy: SyncPolicy = {
   mode: 'pubsub',
-  cacheUsable: () => true,
+  trusted: () => true,
   onMessage: () => undefined,
   onGap: () => undefined,
   onSubscriberState: () => undefined,
@@ -41,7 +42,9 @@ export interface RecoveringPolicyOptions {
   /** Clears the cache (pubsub-flush) or replays what was missed (stream); rejects if it cannot. */
   recover(reason: RecoveryReason): Promise<void>;
   /** The cache has just stopped being trusted: what was applied up to now is known good. */
-  onDistrust?(): void;
+  onTrustLost?(): void;
+  /** Trust changed (lost, or regained after a recovery). */
+  onTrustChanged?(trusted: boolean): void;
   onRecovered?(reason: RecoveryReason, ms: number): void;
   onRecoveryFailed?(reason: RecoveryReason, error: Error): void;
   now?: () => number;
@@ -53,8 +56,10 @@ export class RecoveringPolicy implements SyncPolicy {
   private lastMessageAt: number;
   private liveMembers = 1;
   private recovering = false;
-  /** Set while the cache must not be trusted: until the recovery after a fault has completed. */
-  private untrusted = false;
+  /** False from a fault until the recovery after it has completed. */
+  private recovered = true;
+  /** The last verdict reported through onTrustChanged. */
+  private reported = true;
   private silent = false;
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
@@ -63,14 +68,19 @@ export class RecoveringPolicy implements SyncPolicy {
     this.mode = options.mode;
     this.now = options.now ?? Date.now;
     this.lastMessageAt = this.now();
-    this.timer = setInterval(() => this.checkSilence(), Math.max(50, Math.floor(options.silenceMs / 4))).unref();
+    this.timer = setInterval(() => this.trusted(), Math.max(50, Math.floor(options.silenceMs / 4))).unref();
   }
 
-  cacheUsable(): boolean {
+  trusted(): boolean {
     // Checked on every read too: a replica resumed after a pause serves its queued requests
     // before any timer runs, and must not serve them from a cache it cannot trust.
     this.checkSilence();
-    return this.subscriberUp && !this.untrusted && !this.silent;
+    const trusted = this.subscriberUp && this.recovered && !this.silent;
+    if (trusted !== this.reported) {
+      this.reported = trusted;
+      this.options.onTrustChanged?.(trusted);
+    }
+    return trusted;
   }
 
   onMessage(): void {
@@ -88,7 +98,8 @@ export class RecoveringPolicy implements SyncPolicy {
   onSubscriberState(state: SubscriberState): void {
     if (state === 'down') {
       this.subscriberUp = false;
-      this.distrust();
+      this.loseTrust();
+      this.trusted();
       return;
     }
     if (this.subscriberUp) return; // already up: nothing was missed
@@ -111,17 +122,17 @@ export class RecoveringPolicy implements SyncPolicy {
     if (this.silent || this.liveMembers <= 1) return;
     if (this.now() - this.lastMessageAt > this.options.silenceMs) {
       this.silent = true;
-      this.distrust();
+      this.loseTrust();
     }
   }
 
-  private distrust(): void {
-    if (!this.untrusted) this.options.onDistrust?.();
-    this.untrusted = true;
+  private loseTrust(): void {
+    if (this.recovered) this.options.onTrustLost?.();
+    this.recovered = false;
   }
 
   private trigger(reason: RecoveryReason): void {
-    this.distrust();
+    this.loseTrust();
     if (this.recovering) {
       this.again = reason;
       return;
@@ -135,7 +146,8 @@ export class RecoveringPolicy implements SyncPolicy {
         .then(
           () => {
             this.options.onRecovered?.(reason, this.now() - startedAt);
-            if (this.subscriberUp && !this.silent) this.untrusted = false;
+            if (this.subscriberUp && !this.silent) this.recovered = true;
+            this.trusted();
           },
           (error: Error) => this.options.onRecoveryFailed?.(reason, error),
         )

@@ -29,12 +29,11 @@ const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt,
  * reconnect and reports when it is really subscribed again.
  */
 export class RedisTransport implements InvalidationTransport {
-  readonly publisher: Redis;
-  readonly subscriber: Redis;
+  private readonly publisher: Redis;
+  private readonly subscriber: Redis;
   private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
   private handler?: (payload: string) => void;
   private closing = false;
-  private paused = false;
   subscriberState: SubscriberState = 'down';
 
   constructor(private readonly options: RedisTransportOptions) {
@@ -64,25 +63,41 @@ export class RedisTransport implements InvalidationTransport {
     });
     this.subscriber.on('close', () => this.setState('down'));
     this.subscriber.on('ready', () => {
-      if (this.handler && !this.closing && !this.paused) void this.resubscribe();
+      if (this.handler && !this.closing) void this.resubscribe();
     });
   }
 
+  /** Connects both connections; on failure, closes both and rejects. */
   async connect(): Promise<void> {
-    await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
+    try {
+      await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
+    } catch (error) {
+      this.publisher.disconnect();
+      this.subscriber.disconnect();
+      throw error;
+    }
   }
 
-  async publish(payload: string, append = false): Promise<number> {
-    const { log, channel } = this.options;
-    if (append && log) return (this.publisher as LoggingRedis).publishAndLog(log.key, channel, payload, log.maxLen);
-    return this.publisher.publish(channel, payload);
+  async publish(payload: string): Promise<number> {
+    return this.publisher.publish(this.options.channel, payload);
+  }
+
+  async appendAndPublish(payload: string): Promise<number> {
+    const { key, maxLen } = this.logOptions();
+    return (this.publisher as LoggingRedis).publishAndLog(key, this.options.channel, payload, maxLen);
   }
 
   /** The invalidation log (stream mode), read with the publisher connection. */
-  invalidationLog(): InvalidationLog {
-    const key = this.options.log?.key;
-    if (!key) throw new Error('this transport has no log');
-    return new RedisStreamLog(this.publisher, key);
+  log(): InvalidationLog {
+    return new RedisStreamLog(this.publisher, this.logOptions().key);
+  }
+
+  ready(): boolean {
+    return this.publisher.status === 'ready' && this.subscriberState === 'up';
+  }
+
+  async ping(): Promise<void> {
+    await this.publisher.ping();
   }
 
   async subscribe(onMessage: (payload: string) => void): Promise<void> {
@@ -98,15 +113,10 @@ export class RedisTransport implements InvalidationTransport {
     return new RedisMembership(this.publisher, key);
   }
 
-  /** Unsubscribes for `ms` (a chaos fault): whatever is published meanwhile is lost to this replica. */
-  async pauseSubscriber(ms: number): Promise<void> {
-    this.paused = true;
-    await this.subscriber.unsubscribe(this.options.channel);
+  async unsubscribe(): Promise<void> {
+    this.handler = undefined;
     this.setState('down');
-    setTimeout(() => {
-      this.paused = false;
-      if (!this.closing) void this.resubscribe();
-    }, ms).unref();
+    await this.subscriber.unsubscribe(this.options.channel);
   }
 
   async close(): Promise<void> {
@@ -115,6 +125,11 @@ export class RedisTransport implements InvalidationTransport {
     await Promise.allSettled([this.subscriber.quit(), this.publisher.quit()]);
     this.subscriber.disconnect();
     this.publisher.disconnect();
+  }
+
+  private logOptions(): { key: string; maxLen: number } {
+    if (!this.options.log) throw new Error('this transport was made without an invalidation log');
+    return this.options.log;
   }
 
   private async resubscribe(): Promise<void> {

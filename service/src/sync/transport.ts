@@ -1,17 +1,30 @@
 export type SubscriberState = 'up' | 'down';
 
-/** What the sync layer needs from a message bus; Redis Pub/Sub in production, in-memory in unit tests. */
+/**
+ * What the sync layer needs from a message bus: behaviour, never a client. Redis Pub/Sub in
+ * production (redis-transport.ts), in-memory in unit tests (memory-transport.ts); one contract
+ * suite runs against both (service/test/integration/transport-contract.test.ts).
+ */
 export interface InvalidationTransport {
-  /**
-   * Publishes a payload and resolves to the number of subscribers it was delivered to. With
-   * `append` (stream mode, invalidations only) the payload is also appended to the log, atomically.
-   */
-  publish(payload: string, append?: boolean): Promise<number>;
+  /** Publishes a payload and resolves to the number of subscribers it was delivered to. */
+  publish(payload: string): Promise<number>;
+  /** Appends the payload to the invalidation log and publishes it, atomically (stream mode). */
+  appendAndPublish(payload: string): Promise<number>;
   /** Starts delivering every payload on the channel to `onMessage`; resolves once subscribed. */
   subscribe(onMessage: (payload: string) => void): Promise<void>;
+  /** Stops delivering (whatever is published meanwhile is lost to this subscriber) until `subscribe` again. */
+  unsubscribe(): Promise<void>;
   /** Called on every change of the subscriber's connection: up once (re)subscribed, down when lost. */
   onSubscriberState(listener: (state: SubscriberState) => void): void;
   readonly subscriberState: SubscriberState;
+  /** Whether a publish can go out now and reach the channel's subscribers, this one included. */
+  ready(): boolean;
+  /** Resolves when the bus answers a round trip; rejects otherwise (readiness). */
+  ping(): Promise<void>;
+  /** The registry of live members on this channel. */
+  membership(): MembershipRegistry;
+  /** The log that `appendAndPublish` writes to; throws if this transport was made without one. */
+  log(): InvalidationLog;
   close(): Promise<void>;
 }
 

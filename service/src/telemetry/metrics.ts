@@ -1,6 +1,4 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
-import { EVICTION_REASONS } from '../cache/local-cache';
-import { REJECT_REASONS } from '../sync/envelope';
 
 /** Buckets from 0.1 ms to 10 s with a boundary at 0.1 s (contract). */
 export const LAG_BUCKETS = [
@@ -14,11 +12,17 @@ export const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/** The values of the bounded labels, zero-initialised so every series exists from the start. */
+export interface LabelValues {
+  evictionReasons: readonly string[];
+  rejectReasons: readonly string[];
+}
+
 /**
- * Every metric of a replica (names are a contract: ../shared/design.md), in its own
+ * Every metric of a replica (names are a contract: docs/metrics-and-tracing.md), in its own
  * OpenMetrics registry so that exemplars are exposed and several replicas can share a process.
  */
-export function createMetrics(cache: string) {
+export function createMetrics(cache: string, values: LabelValues) {
   const registry = new Registry<OpenMetricsContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as OpenMetricsContentType);
   collectDefaultMetrics({ register: registry });
@@ -91,10 +95,12 @@ export function createMetrics(cache: string) {
       'Sampled stale checks started and not finished (they queue behind a busy database).',
     ),
     syncMode: gauge('cache_sync_mode', "1 on the replica's SYNC_MODE, 0 on the other modes.", ['cache', 'mode']),
-    cacheUsable: gauge(
-      'cache_sync_cache_usable',
-      '1 while reads may use the local cache (0: bypassed until recovery, safer sync modes).',
+    trusted: gauge(
+      'cache_sync_trusted',
+      '1 while the local cache is trusted: reads may use it (0: bypassed until recovery, safer sync modes).',
     ),
+    /** The old name of cache_sync_trusted, kept for one release (0.2) so existing queries keep working. */
+    trustedOldName: gauge('cache_sync_cache_usable', 'Deprecated: renamed cache_sync_trusted; removed after 0.2.'),
     recoveries: counter('cache_sync_recoveries_total', 'Recoveries (flush or replay) by reason.', [
       'cache',
       'mode',
@@ -128,8 +134,8 @@ export function createMetrics(cache: string) {
 
   const labels = { cache };
   for (const result of ['hit', 'miss']) metrics.gets.inc({ cache, result }, 0);
-  for (const reason of EVICTION_REASONS) metrics.evictions.inc({ cache, reason }, 0);
-  for (const reason of REJECT_REASONS) metrics.rejected.inc({ cache, reason }, 0);
+  for (const reason of values.evictionReasons) metrics.evictions.inc({ cache, reason }, 0);
+  for (const reason of values.rejectReasons) metrics.rejected.inc({ cache, reason }, 0);
   for (const c of [
     metrics.puts,
     metrics.published,
@@ -150,7 +156,8 @@ export function createMetrics(cache: string) {
     metrics.staleChecksPending,
   ])
     g.set(labels, 0);
-  metrics.cacheUsable.set(labels, 1);
+  metrics.trusted.set(labels, 1);
+  metrics.trustedOldName.set(labels, 1);
   for (const c of [metrics.replayed, metrics.fillsRejected, metrics.outboxRepublished]) c.inc(labels, 0);
   for (const h of [metrics.lag, metrics.staleWindow, metrics.staleReadAge]) h.zero(labels);
   return metrics;

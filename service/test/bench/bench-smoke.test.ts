@@ -57,8 +57,9 @@ describe('make bench (smoke run)', () => {
     expect(results.memory).toMatchObject({ entries: 2_000, sizeAfterOverfill: 2_000, capacityEvictions: 400 });
     for (const ns of Object.values(results.clone)) expect(ns).toBeGreaterThan(0);
 
-    const markdown = resultsMarkdown(results, '');
+    const markdown = resultsMarkdown(results);
     expect(markdown).toContain('| local cache |');
+    expect(markdown).toContain('## Reading the targets');
     expect(Number.isFinite(headline(results).localOverRedis)).toBe(true);
     expect(benchChart(results.readPath, results.lag, results.floor, 200)).toMatch(/^<svg[\s\S]*<\/svg>$/);
   }, 120_000);

@@ -3,8 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { ROOT } from '../../src/demo/processes';
-import type { RunReport } from '../../src/demo/report';
+import type { RunReport } from '../../demo/report';
+import { ROOT } from '../../local-stack/processes';
 
 const isAlive = (pid: number) => {
   try {
@@ -24,7 +24,7 @@ describe('make demo, scripted', () => {
   beforeAll(async () => {
     const child = spawn(
       process.execPath,
-      [join(ROOT, 'dist/demo/main.js'), '--scenario', 'cut', '--duration', '20', '--report', dir],
+      ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), '--scenario', 'cut', '--duration', '20', '--report', dir],
       {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],

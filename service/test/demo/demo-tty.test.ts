@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { ROOT, waitFor } from '../../src/demo/processes';
+import { ROOT, waitFor } from '../../local-stack/processes';
 
 const tmux = (...args: string[]) => {
   const result = spawnSync('tmux', args, { encoding: 'utf8' });
@@ -17,7 +17,7 @@ describe('make demo, live view in a terminal', () => {
   });
 
   it('shows every replica, cuts and heals one on keys, and quits cleanly on q', async () => {
-    const command = `cd ${ROOT} && node ${join(ROOT, 'dist/demo/main.js')}; echo "DEMO EXIT $?"; sleep 60`;
+    const command = `cd ${ROOT} && node --import tsx ${join(ROOT, 'service/demo/main.ts')}; echo "DEMO EXIT $?"; sleep 60`;
     tmux('new-session', '-d', '-s', session, '-x', '80', '-y', '24', command);
     const screen = () => tmux('capture-pane', '-p', '-t', session);
 

@@ -1,4 +1,4 @@
-import { renderPlain, renderView, type ViewState } from '../../src/demo/view';
+import { renderPlain, renderView, type ViewState } from '../../demo/view';
 
 const state: ViewState = {
   mode: 'pubsub',

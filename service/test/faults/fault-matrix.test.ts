@@ -1,14 +1,18 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pauseUntilCut } from '../../src/demo/faults';
-import { ROOT, waitFor } from '../../src/demo/processes';
-import { type Stack as FaultCluster, type StackOptions as FaultClusterOptions, startStack } from '../../src/demo/stack';
+import { pauseUntilCut } from '../../local-stack/faults';
+import { ROOT, waitFor } from '../../local-stack/processes';
+import {
+  type Stack as FaultCluster,
+  type StackOptions as FaultClusterOptions,
+  startStack,
+} from '../../local-stack/stack';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 
 /**
- * design.md's fault table, one test a row, in seed mode (SYNC_MODE=pubsub): three replica
+ * The failure-modes table (docs/operations.md), one test a row, in the classic mode (SYNC_MODE=pubsub): three replica
  * processes, their own redis-server, the MongoDB-wire server, and the probe as the witness.
  */
 
@@ -211,13 +215,13 @@ const scenarios: Scenario[] = [
         }
         expect(await replica.metric('cache_invalidations_missed_total')).toBe(0);
       }
-      // (No assertion that stale reads are zero: in seed mode the read-populate race can leave a
+      // (No assertion that stale reads are zero: in the classic mode the read-populate race can leave a
       // stale fill at any time, garbage or not; sync-modes.test.ts shows it, and the fences.)
     },
   },
 ];
 
-describe('fault matrix (seed mode: plain Pub/Sub)', () => {
+describe('fault matrix (classic mode: plain Pub/Sub)', () => {
   afterAll(() => {
     if (reports.length === 0) return;
     mkdirSync(join(ROOT, 'reports'), { recursive: true });

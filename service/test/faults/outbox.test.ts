@@ -1,6 +1,6 @@
+import { waitFor } from '../../local-stack/processes';
+import { type Stack, startStack } from '../../local-stack/stack';
 import { BookRepository } from '../../src/books/book-repository';
-import { waitFor } from '../../src/demo/processes';
-import { type Stack, startStack } from '../../src/demo/stack';
 
 /**
  * Crash after commit, before publish, in a safer mode: the write's outbox mark (set in the same

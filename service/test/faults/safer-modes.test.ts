@@ -1,13 +1,13 @@
 import { Witness } from '../../../bench/witness';
-import { type FaultName, heal, inject, pauseUntilCut } from '../../src/demo/faults';
-import { waitFor } from '../../src/demo/processes';
-import { type Stack, startStack } from '../../src/demo/stack';
+import { type FaultName, heal, inject, pauseUntilCut } from '../../local-stack/faults';
+import { waitFor } from '../../local-stack/processes';
+import { type Stack, startStack } from '../../local-stack/stack';
 import type { SyncMode } from '../../src/sync/recovery';
 import { interpolate, panelQueries } from '../harness/dashboards';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 
 /**
- * The safer sync modes through the faults that lose messages (issue 6's targets), with the
+ * The safer sync modes through the faults that lose messages (bounded staleness), with the
  * default heartbeat timeout (SYNC_SILENCE_MS 3000) and a TTL long enough that expiry hides
  * nothing: the probe's max stale window stays under 5 s, and once the replica has recovered it
  * never again serves a version older than one acknowledged before the fault was healed. A witness
@@ -110,7 +110,7 @@ describe('safer sync modes bound staleness', () => {
             async () =>
               (await recoveries(i)) > before[n]! &&
               (await replica.metric('cache_invalidation_subscriber_up')) === 1 &&
-              (await replica.metric('cache_sync_cache_usable')) === 1,
+              (await replica.metric('cache_sync_trusted')) === 1,
             { timeoutMs: 20_000, message: `${replica.id} recovered` },
           );
         }

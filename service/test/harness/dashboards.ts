@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../src/demo/processes';
+import { ROOT } from '../../local-stack/processes';
 
 export interface PanelQuery {
   dashboard: string;

@@ -1,4 +1,5 @@
-import type { InvalidationMessage } from '../../src/sync/envelope';
+import { isKeyOfBook } from '../../src/books/keys';
+import type { CacheScope, InvalidationMessage } from '../../src/sync/envelope';
 
 export const sampleMessage = (overrides: Partial<InvalidationMessage> = {}): InvalidationMessage => ({
   v: 1,
@@ -15,3 +16,6 @@ export const sampleMessage = (overrides: Partial<InvalidationMessage> = {}): Inv
   traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
   ...overrides,
 });
+
+/** The book cache's scope, as the wiring gives it to the subscriber. */
+export const BOOK_SCOPE: CacheScope = { name: 'book', isKeyOf: isKeyOfBook };

@@ -1,4 +1,4 @@
-import { startMongo, startRedis } from '../../src/demo/processes';
+import { startMongo, startRedis } from '../../local-stack/processes';
 
 /** Starts one redis-server and one MongoDB-wire server for the whole run, unless the env names existing ones. */
 export default async function globalSetup(): Promise<void> {

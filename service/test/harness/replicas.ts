@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
-import { loadConfig } from '../../src/config';
-import { createReplica, type Replica, type ReplicaConfig } from '../../src/replica';
+import { loadConfig } from '../../src/wiring/config';
+import { createReplica, type Replica, type ReplicaConfig } from '../../src/wiring/replica';
 
 export interface RunningReplica extends Replica {
   id: string;

@@ -1,5 +1,5 @@
-import { waitFor } from '../../src/demo/processes';
-import type { Stack } from '../../src/demo/stack';
+import { waitFor } from '../../local-stack/processes';
+import type { Stack } from '../../local-stack/stack';
 
 /** Writes the stack's probe has had acknowledged so far. */
 export const probeWrites = (c: Stack) => c.probe.summary().writes.ok;

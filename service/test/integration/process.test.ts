@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { waitFor } from '../../src/demo/processes';
-import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../src/demo/replica-process';
+import { waitFor } from '../../local-stack/processes';
+import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
 import { uniqueName } from '../harness/replicas';
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { waitFor } from '../../src/demo/processes';
-import { subscriberClientId } from '../../src/demo/redis-clients';
+import { waitFor } from '../../local-stack/processes';
+import { subscriberClientId } from '../../local-stack/redis-clients';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';

@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
+import { waitFor } from '../../local-stack/processes';
+import { killSubscriber } from '../../local-stack/redis-clients';
 import type { Book } from '../../src/books/book';
-import { waitFor } from '../../src/demo/processes';
-import { killSubscriber } from '../../src/demo/redis-clients';
 import type { SyncMode } from '../../src/sync/recovery';
-import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
+import { http, metricValue, type RunningReplica, startCluster, uniqueName } from '../harness/replicas';
 
 const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
 
@@ -77,7 +77,7 @@ describe('pubsub-flush recovery', () => {
   });
 
   it('bypasses the cache while the subscriber is down, then flushes on reconnect, and on a gap', async () => {
-    replicas = await startCluster(2, { ...quick, SYNC_MODE: 'pubsub-flush' });
+    replicas = await startCluster(2, { ...quick, SYNC_MODE: 'pubsub-flush', CHAOS_ENABLED: true });
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: 'Flush', author: 'n/a', year: 1 })).json.id as string;
     await http('GET', `${b.url}/books/${id}`);
@@ -108,13 +108,13 @@ describe('pubsub-flush recovery', () => {
     await waitFor(
       async () => (await metricValue(b, 'cache_invalidation_last_received_timestamp_seconds')) > reconnectedAt,
     );
-    await waitFor(() => b.policy.cacheUsable(), { message: 'trusted again' });
+    await waitFor(() => b.policy.trusted(), { message: 'trusted again' });
     const gapsBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' });
     await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.size).toBe(1);
     await fetch(`${a.url}/books/${id}`); // warm A too
     const missedBefore = await metricValue(b, 'cache_invalidations_missed_total');
-    a.chaos.dropNextPublishes(2);
+    a.chaos!.dropNextPublishes(2);
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     await http('PATCH', `${a.url}/books/${id}`, { year: 3 });
     await waitFor(
@@ -142,6 +142,8 @@ describe('pubsub-flush recovery', () => {
     await waitFor(async () => (await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache') === 'MISS', {
       message: 'bypass on silence',
     });
+    expect(await metricValue(b, 'cache_sync_trusted')).toBe(0);
+    // The old name keeps working for one release.
     expect(await metricValue(b, 'cache_sync_cache_usable')).toBe(0);
     a.publisher.startHeartbeats();
     await waitFor(
@@ -159,12 +161,18 @@ describe('pubsub-flush recovery', () => {
 
 describe('stream recovery', () => {
   let replicas: RunningReplica[] = [];
+  const channel = uniqueName('book-channel');
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
   });
 
   it('replays exactly the invalidations it missed from the log, without flushing', async () => {
-    replicas = await startCluster(2, { ...quick, SYNC_MODE: 'stream' });
+    replicas = await startCluster(2, {
+      ...quick,
+      SYNC_MODE: 'stream',
+      CHAOS_ENABLED: true,
+      INVALIDATION_CHANNEL: channel,
+    });
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const ids: string[] = [];
     for (let i = 0; i < 5; i += 1)
@@ -174,12 +182,12 @@ describe('stream recovery', () => {
     for (const id of ids) await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.size).toBe(5);
 
-    await b.transport.pauseSubscriber(400); // unsubscribed: these writes never reach it over Pub/Sub
+    await b.chaos!.pauseSubscriberFor(400); // unsubscribed: these writes never reach it over Pub/Sub
     for (const id of ids.slice(0, 3)) await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     await waitFor(async () => (await metricValue(b, 'cache_invalidations_replayed_total')) === 3, {
       message: 'three entries replayed',
     });
-    await waitFor(() => b.policy.cacheUsable(), { message: 'cache trusted again' });
+    await waitFor(() => b.policy.trusted(), { message: 'cache trusted again' });
 
     expect(await metricValue(b, 'cache_evictions_total', { reason: 'flush' })).toBe(0);
     expect(b.cache.size).toBe(2); // the two books nobody wrote are still cached
@@ -191,13 +199,11 @@ describe('stream recovery', () => {
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: 'Trimmed', author: 'n/a', year: 1 })).json.id as string;
     await http('GET', `${b.url}/books/${id}`);
-    await b.transport.pauseSubscriber(400);
+    await b.chaos!.pauseSubscriberFor(400);
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     // Trim the log entirely, as MAXLEN would after a long outage.
     const redis = new Redis(process.env.REDIS_URL ?? '');
-    const channel = (a.transport as unknown as { options: { channel: string } }).options.channel;
-    await redis.xtrim(`${channel}:log`, 'MAXLEN', 0);
-    redis.disconnect();
+    await redis.xtrim(`${channel}:log`, 'MAXLEN', 0).finally(() => redis.disconnect());
     const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
     await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
       message: 'flush instead of replay',

@@ -1,4 +1,4 @@
-import { waitFor } from '../../src/demo/processes';
+import { waitFor } from '../../local-stack/processes';
 import { histogramQuantile, http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
 /** Three replicas on one MongoDB database and one Redis channel, as deployed. */

@@ -2,7 +2,7 @@ import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { waitFor } from '../../src/demo/processes';
+import { waitFor } from '../../local-stack/processes';
 import { http, type RunningReplica, startCluster } from '../harness/replicas';
 
 describe('tracing an invalidation from the write to every replica', () => {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import { waitFor } from '../../src/demo/processes';
-import { killSubscriber } from '../../src/demo/redis-clients';
+import { waitFor } from '../../local-stack/processes';
+import { killSubscriber } from '../../local-stack/redis-clients';
 import { MemoryBus } from '../../src/sync/memory-transport';
 import { RedisTransport } from '../../src/sync/redis-transport';
 import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
@@ -36,7 +36,12 @@ function redisHarness(): Harness {
   const admin = new Redis(process.env.REDIS_URL ?? '');
   return {
     async make(name) {
-      const transport = new RedisTransport({ url: process.env.REDIS_URL ?? '', channel, replicaId: name });
+      const transport = new RedisTransport({
+        url: process.env.REDIS_URL ?? '',
+        channel,
+        replicaId: name,
+        log: { key: `${channel}:log`, maxLen: 1000 },
+      });
       await transport.connect();
       made.push(transport);
       return transport;
@@ -91,6 +96,33 @@ describe.each([
     await waitFor(async () => (await sender!.publish('after')) === 1 && got.includes('after'), {
       message: 'delivery after return',
     });
+  });
+
+  it('appends to the log and publishes in one step, and the log replays it by time', async () => {
+    const [sender, x] = await Promise.all(['s', 'x'].map((n) => harness.make(uniqueName(n))));
+    const got: string[] = [];
+    await x!.subscribe((p) => got.push(p));
+    const before = Date.now() - 1;
+    expect(await sender!.publish('live only')).toBe(1);
+    expect(await sender!.appendAndPublish('logged')).toBe(1);
+    await waitFor(() => got.length === 2, { message: 'both delivered' });
+    expect(await sender!.log().readSince(before)).toEqual({ payloads: ['logged'], reachesBack: true });
+    expect(await x!.log().readSince(Date.now() + 60_000)).toEqual({ payloads: [], reachesBack: true });
+  });
+
+  it('stops delivering on unsubscribe, reports down, and is ready again once subscribed', async () => {
+    const [sender, x] = await Promise.all(['s', 'x'].map((n) => harness.make(uniqueName(n))));
+    const got: string[] = [];
+    await x!.subscribe((p) => got.push(p));
+    await x!.ping();
+    expect(x!.ready()).toBe(true);
+    await x!.unsubscribe();
+    expect([x!.subscriberState, x!.ready()]).toEqual(['down', false]);
+    expect(await sender!.publish('while away')).toBe(0);
+    await x!.subscribe((p) => got.push(p));
+    expect(x!.ready()).toBe(true);
+    await waitFor(async () => (await sender!.publish('back')) === 1 && got.includes('back'), { message: 'back' });
+    expect(got).not.toContain('while away');
   });
 
   it('counts live members, ages them out, and forgets those who leave', async () => {

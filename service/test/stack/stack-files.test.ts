@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
-import { ROOT } from '../../src/demo/processes';
+import { ROOT } from '../../local-stack/processes';
 import { committedDashboards, panelQueries } from '../harness/dashboards';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');

@@ -1,23 +1,28 @@
 import type { AddressInfo } from 'node:net';
+import { waitFor } from '../../local-stack/processes';
 import { createAdminServer } from '../../src/chaos/admin-server';
 import { ChaosSwitch } from '../../src/chaos/chaos-switch';
+import { FaultyTransport } from '../../src/chaos/faulty-transport';
+import { encodeEnvelope } from '../../src/sync/envelope';
+import { MemoryBus } from '../../src/sync/memory-transport';
+import { sampleMessage } from '../harness/fixtures';
 
-describe('chaos switch and its admin API', () => {
+describe('chaos switch, fault-injecting transport and the admin API', () => {
   let crashes = 0;
-  const pauses: number[] = [];
-  const chaos = new ChaosSwitch(
-    () => {
-      crashes += 1;
-    },
-    async (ms) => {
-      pauses.push(ms);
-    },
-  );
+  const bus = new MemoryBus();
+  const faulty = new FaultyTransport(bus.transport());
+  const receiver = bus.transport();
+  const got: string[] = [];
+  const chaos = new ChaosSwitch(faulty, () => {
+    crashes += 1;
+  });
   const server = createAdminServer(chaos);
   let base = '';
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await receiver.subscribe((payload) => got.push(payload));
+    await faulty.subscribe(() => undefined);
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
@@ -25,25 +30,50 @@ describe('chaos switch and its admin API', () => {
     const response = await fetch(`${base}${path}`, { method });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
+  const invalidation = (seq: number) => encodeEnvelope(sampleMessage({ seq }));
+  const heartbeat = (seq: number) =>
+    encodeEnvelope({ v: 1, type: 'heartbeat', origin: 'book-1', epoch: 'a1b2c3', seq, publishedAt: Date.now() });
+  const seqs = () => got.map((payload) => (JSON.parse(payload) as { seq: number }).seq);
 
-  it('arms each fault once, and disarms it when used', async () => {
+  it('crashes once after the next commit', async () => {
     expect((await call('POST', '/chaos/crash-before-publish')).body).toMatchObject({ crashBeforePublish: true });
     chaos.afterCommit();
     chaos.afterCommit();
     expect(crashes).toBe(1);
+  });
 
+  it('loses the next N invalidations on the wire, not the heartbeats between them', async () => {
+    got.length = 0;
     await call('POST', '/chaos/drop-publishes?count=2');
-    expect([chaos.shouldDropPublish(), chaos.shouldDropPublish(), chaos.shouldDropPublish()]).toEqual([
-      true,
-      true,
-      false,
-    ]);
+    const delivered = [
+      await faulty.publish(invalidation(1)),
+      await faulty.publish(heartbeat(2)),
+      await faulty.appendAndPublish(invalidation(3)),
+      await faulty.publish(invalidation(4)),
+    ];
+    expect(delivered).toEqual([0, 2, 0, 2]);
+    await waitFor(() => got.length === 2, { message: 'two delivered' });
+    expect(seqs()).toEqual([2, 4]);
+  });
 
+  it('holds back the next N invalidations, and what follows waits behind them (no reordering)', async () => {
+    got.length = 0;
     await call('POST', '/chaos/delay-publishes?count=1&ms=250');
-    expect([chaos.publishDelayMs(), chaos.publishDelayMs()]).toEqual([250, 0]);
+    const sent = [faulty.publish(invalidation(5)), faulty.publish(heartbeat(6)), faulty.publish(invalidation(7))];
+    expect(got).toEqual([]);
+    await Promise.all(sent);
+    await waitFor(() => got.length === 3, { message: 'three delivered' });
+    expect(seqs()).toEqual([5, 6, 7]);
+  });
 
-    await call('POST', '/chaos/pause-subscriber?ms=1500');
-    expect(pauses).toEqual([1500]);
+  it('pauses the subscriber: down, then up again, and what was published meanwhile is lost to it', async () => {
+    const states: string[] = [];
+    faulty.onSubscriberState((state) => states.push(state));
+    await call('POST', '/chaos/pause-subscriber?ms=300');
+    expect(faulty.subscriberState).toBe('down');
+    expect(await receiver.publish(heartbeat(8))).toBe(1); // the receiver itself only, not the paused one
+    await waitFor(() => faulty.subscriberState === 'up', { message: 'subscribed again' });
+    expect(states).toEqual(['down', 'up']);
     expect((await call('GET', '/chaos')).body).toEqual({
       crashBeforePublish: false,
       dropNextPublishes: 0,

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/wiring/config';
 
 describe('loadConfig', () => {
   it('applies defaults', () => {

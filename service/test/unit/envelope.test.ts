@@ -5,19 +5,19 @@ import {
   MAX_KEYS_PER_MESSAGE,
   MAX_MESSAGE_BYTES,
 } from '../../src/sync/envelope';
-import { sampleMessage } from '../harness/fixtures';
+import { BOOK_SCOPE, sampleMessage } from '../harness/fixtures';
 
 const reasonOf = (raw: string) => {
-  const result = decodeEnvelope(raw, 'book');
+  const result = decodeEnvelope(raw, BOOK_SCOPE);
   return result.ok ? 'ok' : result.reason;
 };
 
 describe('envelope v1', () => {
   it('round-trips an invalidation and a heartbeat', () => {
     const message = sampleMessage();
-    expect(decodeEnvelope(encodeEnvelope(message), 'book')).toEqual({ ok: true, message });
+    expect(decodeEnvelope(encodeEnvelope(message), BOOK_SCOPE)).toEqual({ ok: true, message });
     const heartbeat = { v: 1, type: 'heartbeat', origin: 'book-2', epoch: 'e', seq: 1, publishedAt: 1 } as const;
-    expect(decodeEnvelope(encodeEnvelope(heartbeat), 'book')).toEqual({ ok: true, message: heartbeat });
+    expect(decodeEnvelope(encodeEnvelope(heartbeat), BOOK_SCOPE)).toEqual({ ok: true, message: heartbeat });
   });
 
   const OTHER = '000000000000000000000000';
@@ -29,7 +29,7 @@ describe('envelope v1', () => {
 
   it('round-trips a batch, and unpacks it into plain invalidations under its header', () => {
     const batch = batchOf(item(sampleMessage().id), item(OTHER, 7));
-    const decoded = decodeEnvelope(encodeEnvelope(batch as never), 'book');
+    const decoded = decodeEnvelope(encodeEnvelope(batch as never), BOOK_SCOPE);
     expect(decoded).toEqual({ ok: true, message: batch });
     const unpacked = decoded.ok ? invalidationsOf(decoded.message) : [];
     expect(unpacked.map((m) => [m.id, m.version, m.seq, m.origin])).toEqual([
@@ -63,7 +63,7 @@ describe('envelope v1', () => {
     ['not JSON', '{"v":1,', 'malformed_json'],
     ['a JSON array', '[1,2]', 'invalid_envelope'],
     ['a JSON string', '"book:1"', 'invalid_envelope'],
-    ['the seed format (a bare key)', 'book:6566f0c1a1b2c3d4e5f60718', 'malformed_json'],
+    ['the classic bare-key format', 'book:6566f0c1a1b2c3d4e5f60718', 'malformed_json'],
     ['another envelope version', JSON.stringify(sampleMessage({ v: 2 as 1 })), 'unsupported_version'],
     ['no version field', JSON.stringify({ ...sampleMessage(), v: undefined }), 'unsupported_version'],
     ['another cache', JSON.stringify(sampleMessage({ cache: 'author' })), 'foreign_cache'],

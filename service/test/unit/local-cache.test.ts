@@ -1,5 +1,5 @@
+import { waitFor } from '../../local-stack/processes';
 import { type EvictionReason, LocalCache } from '../../src/cache/local-cache';
-import { waitFor } from '../../src/demo/processes';
 
 interface Item {
   id: string;
@@ -116,7 +116,7 @@ describe('LocalCache', () => {
     expect(cache.set('a', { id: 'a', version: 1 }, cache.fillToken())).toBe(true);
   });
 
-  it('has no fences when they are off (the seed)', () => {
+  it('has no fences when they are off (the classic pubsub mode)', () => {
     const { cache } = make();
     const before = cache.fillToken();
     cache.evictOlderThan('a', 'a', 3, 'invalidation');

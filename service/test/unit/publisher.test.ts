@@ -1,9 +1,10 @@
+import { waitFor } from '../../local-stack/processes';
 import { LocalCache } from '../../src/cache/local-cache';
-import { waitFor } from '../../src/demo/processes';
 import { decodeEnvelope, type InvalidationMessage } from '../../src/sync/envelope';
 import { InvalidationPublisher } from '../../src/sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
 import { MemoryBus, type MemoryTransport } from '../../src/sync/memory-transport';
+import { BOOK_SCOPE } from '../harness/fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
@@ -13,7 +14,7 @@ function node(bus: MemoryBus, origin: string, coalesce = false) {
   const seen = { missed: 0, received: 0, missing: 0, published: [] as InvalidationMessage[] };
   const subscriber = new InvalidationSubscriber({
     cache,
-    cacheName: 'book',
+    scope: BOOK_SCOPE,
     channel: 'c',
     selfOrigin: origin,
     observer: {
@@ -82,7 +83,7 @@ describe('InvalidationPublisher over the in-memory bus', () => {
       return 1;
     };
     await a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: 2, op: 'update', committedAt: Date.now() });
-    const decoded = decodeEnvelope(payload, 'book');
+    const decoded = decodeEnvelope(payload, BOOK_SCOPE);
     expect(decoded.ok && decoded.message).toMatchObject({ v: 1, origin: 'a', epoch: a.publisher.epoch, seq: 1 });
     a.cache.close();
   });

@@ -1,5 +1,5 @@
-import type { Probe } from '../probe/probe';
-import { type StackReplica, sampleSum } from './stack';
+import { type StackReplica, sampleSum } from '../local-stack/stack';
+import type { Probe } from '../src/probe/probe';
 
 /** One replica at one moment, as the terminal view and the report show it. */
 export interface ReplicaSample {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { SYNC_MODES } from './sync/recovery';
+import { SYNC_MODES } from '../sync/recovery';
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -69,6 +69,49 @@ const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** One line per variable: `node dist/main.js --help` prints them, and docs/configuration.md's table is checked against them. */
+export const CONFIG_HELP: Record<keyof Config, string> = {
+  PORT: 'HTTP port',
+  REPLICA_ID:
+    'replica id (default: the host name): `X-Replica`, envelope `origin`, connection names, `service.instance.id`',
+  MONGODB_URI: 'the source of truth',
+  REDIS_URL: 'Pub/Sub bus, member registry and (stream mode) log',
+  CACHE_TTL_SECONDS: 'local entry TTL: how long a lost invalidation can leave an entry stale in `pubsub` mode',
+  CACHE_MAX_KEYS: 'local entries at most; the oldest-written is evicted first',
+  INVALIDATION_CHANNEL: 'Pub/Sub channel; the stream log is `<channel>:log`, the registry `members:<channel>`',
+  HEARTBEAT_INTERVAL_MS: 'heartbeat period; members expire after 15 of them',
+  SYNC_MODE: '`pubsub` (classic), `pubsub-flush` or `stream`: see docs/sync-modes.md',
+  SYNC_SILENCE_MS: 'peers silent this long (while some are live) make the cache untrusted (safer modes)',
+  SYNC_JITTER_MS: 'recovery starts after a random delay up to this (safer modes)',
+  FENCE_MS: 'how long an invalidation fences older fills (safer modes)',
+  STREAM_MAXLEN: 'approximate cap of the stream log (`stream` mode)',
+  OUTBOX_AGE_MS: 'an outbox mark older than this is republished by a sweeper (safer modes)',
+  STALE_CHECK_SAMPLE_RATE: 'fraction of cache hits checked against MongoDB, off the request path',
+  STALE_CHECK_GRACE_MS:
+    'a hit counts as stale only if the newer version was written more than this before it was served (clock skew between hosts; one machine: 0)',
+  CHAOS_ENABLED: '`1` wraps the transport in the fault injector and opens the chaos admin port; never in production',
+  CHAOS_PORT: 'the chaos admin port',
+  SYNC_COALESCE: '`1`: the invalidations of one event-loop turn share a message; `0`: one message a write',
+  BENCH_ROUTES: '`1` adds the bench-only read paths under `/bench` (`make bench`); never in production',
+  MAX_BODY_BYTES: 'larger request bodies get 413',
+  SHUTDOWN_TIMEOUT_MS: 'on SIGTERM, force-quit after this long',
+  LOG_LEVEL: 'pino level (`debug` logs every write with its trace id)',
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    'OTLP/HTTP endpoint; spans are always recorded (trace ids in envelopes, logs, exemplars) but exported only when set',
+};
+
+/** The defaults, as the variables would be written (unset when there is none). */
+export function configDefaults(): Record<keyof Config, string> {
+  const defaults = loadConfig({});
+  return Object.fromEntries(
+    Object.keys(CONFIG_HELP).map((name) => {
+      const value = (defaults as Record<string, unknown>)[name];
+      const written = typeof value === 'boolean' ? (value ? '1' : '0') : value === undefined ? '' : String(value);
+      return [name, name === 'REPLICA_ID' ? 'host name' : written];
+    }),
+  ) as Record<keyof Config, string>;
+}
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {

@@ -1,11 +1,14 @@
 import type { StaleObserver } from '../books/book-service';
 import type { CacheObserver, Versioned } from '../cache/local-cache';
+import type { RequestObserver } from '../http/request-timing';
 import type { PublishObserver } from '../sync/invalidation-publisher';
 import type { ReceiveObserver } from '../sync/invalidation-subscriber';
+import { type RecoveryReason, SYNC_MODES, type SyncMode } from '../sync/recovery';
 import type { SubscriberState } from '../sync/transport';
-import type { Logger } from './logger';
-import { ThrottledLog } from './logger';
-import type { Metrics } from './metrics';
+import { type Logger, ThrottledLog } from '../telemetry/logger';
+import type { Metrics } from '../telemetry/metrics';
+
+// What each layer reports, turned into metrics and logs: the only place that knows both sides.
 
 /** Turns what the cache core reports into metrics. */
 export function cacheMetricsObserver<V extends Versioned>(metrics: Metrics, size: () => number): CacheObserver<V> {
@@ -84,5 +87,42 @@ export function staleMetricsObserver(metrics: Metrics): StaleObserver {
     },
     onStaleWindow: (seconds) => metrics.staleWindow.observe(labels, seconds),
     onChecksPending: (change) => metrics.staleChecksPending.inc(labels, change),
+  };
+}
+
+export function requestMetricsObserver(metrics: Metrics): RequestObserver {
+  return ({ method, route, status, seconds }) =>
+    metrics.httpDuration.observe({ method, route, status_code: String(status) }, seconds);
+}
+
+/** The sync mode's gauges and counters: mode, trust, recoveries, and what each recovery repaired. */
+export function syncMetrics(metrics: Metrics, mode: SyncMode, logger: Logger) {
+  const labels = { cache: metrics.cache };
+  for (const each of SYNC_MODES) metrics.syncMode.set({ ...labels, mode: each }, each === mode ? 1 : 0);
+  if (mode !== 'pubsub') {
+    for (const reason of ['gap', 'reconnect', 'silence']) metrics.recoveries.inc({ ...labels, mode, reason }, 0);
+  }
+  return {
+    onTrustChanged: (trusted: boolean) => {
+      metrics.trusted.set(labels, trusted ? 1 : 0);
+      metrics.trustedOldName.set(labels, trusted ? 1 : 0);
+    },
+    onRecovered: (reason: RecoveryReason, ms: number) => {
+      metrics.recoveries.inc({ ...labels, mode, reason });
+      metrics.recoverySeconds.observe(labels, ms / 1000);
+      logger.info({ mode, reason, ms }, 'sync recovered');
+    },
+    onRecoveryFailed: (reason: RecoveryReason, error: Error) =>
+      logger.warn({ err: error, mode, reason }, 'sync recovery failed'),
+    onReplayed: (applied: number) => metrics.replayed.inc(labels, applied),
+    onLogTooShort: (since: number) => logger.warn({ since }, 'the invalidation log no longer reaches back: flushing'),
+    onFillRejected: () => metrics.fillsRejected.inc(labels),
+    onRepublished: (entry: { id: string; version: number; op: string }) => {
+      metrics.outboxRepublished.inc(labels);
+      logger.warn(
+        { id: entry.id, version: entry.version, op: entry.op },
+        'republished an orphaned invalidation from the outbox',
+      );
+    },
   };
 }

@@ -1,9 +1,9 @@
-import { encodeEnvelope } from '../sync/envelope';
+import { encodeEnvelope } from '../src/sync/envelope';
 import { waitFor } from './processes';
 import { subscriberClientId } from './redis-clients';
 import type { Stack } from './stack';
 
-/** The faults of design.md's table, as the demo injects them into a running stack. */
+/** The faults of the failure-modes table (docs/operations.md), as the demo injects them into a running stack. */
 export const FAULTS = {
   kill: { label: 'kill', describe: (r: string) => `killed ${r} (SIGKILL)` },
   pause: { label: 'pause', describe: (r: string) => `paused ${r} (SIGSTOP)` },

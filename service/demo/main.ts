@@ -1,18 +1,26 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { SYNC_MODES } from '../sync/recovery';
-import { FAULTS, type FaultName, heal, inject, isFaultName } from './faults';
+import { FAULTS, type FaultName, heal, inject, isFaultName } from '../local-stack/faults';
+import { ferretdbBinary, onPath, ROOT } from '../local-stack/processes';
+import { type Stack, startStack } from '../local-stack/stack';
+import { parseOptions } from '../src/cli';
+import { SYNC_MODES } from '../src/sync/recovery';
 import { Monitor } from './monitor';
-import { ferretdbBinary, onPath, ROOT } from './processes';
 import { writeReport } from './report';
-import { type Stack, startStack } from './stack';
 import { renderPlain, renderView, type ViewState } from './view';
 
-const USAGE = `usage: make demo [SCENARIO=<fault> DURATION=<seconds>]
-  (or node dist/demo/main.js [--scenario F --duration S --report DIR] [--ttl S] [--rate N] [--mode M])
-  faults: ${Object.keys(FAULTS).join(', ')}`;
+const USAGE = `usage: make demo [SCENARIO=<fault> DURATION=<seconds>] [MODE=<mode>]
+   or: node --import tsx service/demo/main.ts [options]
+The whole stack on local binaries (redis-server, a MongoDB-wire server, 3 replicas, the probe,
+Prometheus). Without --scenario: a live view where keys inject faults (q quits).
+  --scenario F   run one fault and stop: ${Object.keys(FAULTS).join(', ')}
+  --duration S   seconds of a scripted run (default 60, at least 10)
+  --report DIR   where a scripted run writes summary.json, report.md, report.html (default reports/)
+  --ttl S        cache TTL of the replicas (default 300)
+  --rate N       probe operations per second (default 50)
+  --mode M       sync mode: ${SYNC_MODES.join(', ')} (default pubsub)
+  --help         this text`;
 
 const optionsSchema = z.object({
   scenario: z
@@ -38,18 +46,7 @@ function missingBinaries(): string[] {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: Object.fromEntries(Object.keys(optionsSchema.shape).map((name) => [name, { type: 'string' as const }])),
-    strict: true,
-  });
-  const parsed = optionsSchema.safeParse(values);
-  if (!parsed.success) {
-    process.stderr.write(
-      `demo: ${parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('; ')}\n${USAGE}\n`,
-    );
-    return 2;
-  }
-  const options = parsed.data;
+  const options = parseOptions('demo', optionsSchema, USAGE);
   const missing = missingBinaries();
   if (missing.length > 0) {
     process.stderr.write(`demo: missing on this machine:\n${missing.map((m) => `  - ${m}`).join('\n')}\n`);

@@ -4,7 +4,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-/** The repository root, from the sources (service/src/demo) or the build (dist/demo) alike. */
+/** The repository root, found from wherever this file runs (sources under tsx, or compiled). */
 function findRoot(from: string): string {
   for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');

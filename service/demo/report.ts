@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProbeSummary } from '../probe/summary';
+import type { ProbeSummary } from '../src/probe/summary';
 import type { ReplicaSample, Sample } from './monitor';
 
 export interface RunReport {

@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import { TcpProxy } from '../chaos/tcp-proxy';
-import { type Probe, startProbe } from '../probe/probe';
-import type { SyncMode } from '../sync/recovery';
+import { type Probe, startProbe } from '../src/probe/probe';
+import type { SyncMode } from '../src/sync/recovery';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
+import { TcpProxy } from './tcp-proxy';
 
 /** Sums the samples of `name` (classic text exposition) whose labels include `labels`. */
 export function sampleSum(exposition: string, name: string, labels: Record<string, string> = {}): number {

@@ -1,0 +1,7 @@
+/** The cache key scheme of books, in one place: one key by id, one by (current) name. Messages carry these verbatim. */
+export const idKey = (id: string): string => `id:${id}`;
+export const nameKey = (name: string): string => `name:${name}`;
+export const isIdKey = (key: string): boolean => key.startsWith('id:');
+
+/** Whether a key in a message about book `id` is one that book can own (the sync layer receives this check). */
+export const isKeyOfBook = (key: string, id: string): boolean => key === idKey(id) || key.startsWith('name:');

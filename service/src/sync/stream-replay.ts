@@ -1,0 +1,83 @@
+import type { LocalCache, Versioned } from '../cache/local-cache';
+import type { InvalidationSubscriber } from './invalidation-subscriber';
+import type { InvalidationLog } from './transport';
+
+/** A write this replica may have missed: evict its keys if they hold an older version of the record. */
+export interface MissedWrite {
+  keys: string[];
+  id: string;
+  version: number;
+}
+
+/** Applies a write this replica did not hear about as if its invalidation had arrived. */
+export function evictWrite<V extends Versioned>(cache: LocalCache<V>, { keys, id, version }: MissedWrite): void {
+  for (const key of keys) cache.evictOlderThan(key, id, version, 'invalidation');
+}
+
+export interface StreamReplayOptions<V extends Versioned> {
+  log: InvalidationLog;
+  subscriber: InvalidationSubscriber<V>;
+  cache: LocalCache<V>;
+  /**
+   * Writes committed but whose publish failed (Redis was away, their replica died): they never
+   * reached the log, and their outbox marks name them until a sweeper republishes them.
+   */
+  unpublished(): Promise<MissedWrite[]>;
+  /** Entries applied (from the log and from `unpublished`) by one replay. */
+  onReplayed?(applied: number): void;
+  /** The log was trimmed past where the replay had to start: the cache is flushed instead. */
+  onLogTooShort?(sinceMs: number): void;
+  /** Replays reach this far before their starting point (clock skew between hosts, messages in flight). */
+  lookBackMs?: number;
+}
+
+/**
+ * Stream mode's recovery: applies exactly the invalidations missed since the cache stopped being
+ * trusted, from the capped log that every publish is appended to; flushes if the log no longer
+ * reaches back that far.
+ */
+export class StreamReplay<V extends Versioned> {
+  private readonly startedAt = Date.now();
+  /**
+   * Where the next replay starts: the newest message applied when the cache stopped being trusted.
+   * Not the newest applied now: messages that arrive live after a reconnect, before the replay
+   * runs, are newer than the ones the outage lost.
+   */
+  private from?: number;
+
+  constructor(private readonly options: StreamReplayOptions<V>) {}
+
+  /** The cache has just stopped being trusted: hold the replay's starting point here. */
+  trustLost(): void {
+    this.from ??= this.options.subscriber.lastAppliedPublishedAt;
+  }
+
+  async run(): Promise<void> {
+    const from = this.from ?? this.options.subscriber.lastAppliedPublishedAt;
+    this.from = undefined;
+    try {
+      // Entries older than this process were never in its cache; those already applied are skipped by id.
+      await this.replaySince(Math.max(from, this.startedAt) - (this.options.lookBackMs ?? 2000));
+    } catch (error) {
+      this.from = Math.min(from, this.from ?? from);
+      throw error;
+    }
+  }
+
+  private async replaySince(since: number): Promise<void> {
+    const { log, subscriber, cache } = this.options;
+    const { payloads, reachesBack } = await log.readSince(since);
+    if (!reachesBack) {
+      this.options.onLogTooShort?.(since);
+      cache.flush('flush');
+      return;
+    }
+    let applied = 0;
+    for (const payload of payloads) if (subscriber.replay(payload)) applied += 1;
+    for (const write of await this.options.unpublished()) {
+      evictWrite(cache, write);
+      applied += 1;
+    }
+    this.options.onReplayed?.(applied);
+  }
+}

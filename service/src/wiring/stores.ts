@@ -1,0 +1,50 @@
+import type { Logger } from 'pino';
+import { BookRepository } from '../books/book-repository';
+import { ChaosSwitch } from '../chaos/chaos-switch';
+import { FaultyTransport } from '../chaos/faulty-transport';
+import { RedisTransport } from '../sync/redis-transport';
+import type { InvalidationTransport } from '../sync/transport';
+import type { ReplicaConfig } from './replica';
+
+export interface Stores {
+  repository: BookRepository;
+  transport: InvalidationTransport;
+  /** Only with CHAOS_ENABLED=1: the crash-after-commit hook and the transport's faults. */
+  chaos?: ChaosSwitch;
+  close(): Promise<void>;
+}
+
+/**
+ * MongoDB, the source of truth, and the Redis bus. The safer modes close the crash-after-commit
+ * window with an outbox in the book document; stream mode appends every invalidation to a log.
+ */
+export async function connectStores(config: ReplicaConfig, logger: Logger): Promise<Stores> {
+  const redis = new RedisTransport({
+    url: config.REDIS_URL,
+    channel: config.INVALIDATION_CHANNEL,
+    replicaId: config.REPLICA_ID,
+    log:
+      config.SYNC_MODE === 'stream'
+        ? { key: `${config.INVALIDATION_CHANNEL}:log`, maxLen: config.STREAM_MAXLEN }
+        : undefined,
+    onError: (role, error) => logger.debug({ err: error, role }, 'redis connection error'),
+  });
+  const repository = await BookRepository.connect(config.MONGODB_URI, { outbox: config.SYNC_MODE !== 'pubsub' });
+  try {
+    await redis.connect();
+  } catch (error) {
+    await repository.close();
+    throw error;
+  }
+  // Chaos wraps the real transport; nothing above it knows.
+  const faulty = config.CHAOS_ENABLED ? new FaultyTransport(redis) : undefined;
+  return {
+    repository,
+    transport: faulty ?? redis,
+    chaos: faulty ? new ChaosSwitch(faulty) : undefined,
+    async close() {
+      await redis.close();
+      await repository.close();
+    },
+  };
+}
