@@ -56,7 +56,13 @@ demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURAT
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts
 
-up: ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer)
+# A fresh signing key and chaos token for the replicas, kept out of git; docker compose reads .env by itself.
+random = process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))
+.env:
+	@printf 'SYNC_SIGNING_KEYS=k1:%s\nCHAOS_TOKEN=%s\n' "$$(node -e "$(random)")" "$$(node -e "$(random)")" > .env
+	@echo "wrote .env: a fresh SYNC_SIGNING_KEYS and CHAOS_TOKEN for the replicas (not committed)"
+
+up: .env ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer)
 	SYNC_MODE=$(or $(SYNC_MODE),pubsub) $(COMPOSE) up -d --build
 	@echo
 	@echo "  Grafana     http://localhost:3000   (dashboard: Local cache sync, anonymous viewer)"
@@ -99,7 +105,7 @@ restart-redis: ## Restart Redis: publish errors, reconnects and missed messages 
 	$(COMPOSE) restart redis
 
 crash-before-publish: ## Replica N's next write commits, then it dies unpublished: stale reads on the others, no message missed
-	$(COMPOSE) exec -T $(call replica) node -e "fetch('http://127.0.0.1:9000/chaos/crash-before-publish',{method:'POST'}).then(r=>r.text()).then(console.log)"
+	$(COMPOSE) exec -T $(call replica) node -e "fetch('http://127.0.0.1:9000/chaos/crash-before-publish',{method:'POST',headers:{authorization:'Bearer '+process.env.CHAOS_TOKEN,'content-type':'application/json'}}).then(r=>r.text()).then(console.log)"
 
 clean: ## Remove build output and cached binaries
 	rm -rf dist .cache coverage

@@ -8,6 +8,7 @@ import { scrapeMetric } from '../service/local-stack/stack';
 import { nearestRank } from '../service/src/probe/summary';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
 import { RedisTransport } from '../service/src/sync/redis-transport';
+import { EnvelopeSigner, parseSigningKeys } from '../service/src/sync/signing';
 import type { BenchServers } from './servers';
 
 export interface LatencyStats {
@@ -125,11 +126,17 @@ export interface LagBench {
  * (envelope v1, sequence numbers, membership), and real replica processes apply the messages and
  * record each lag exactly (BENCH_ROUTES); nothing is cached, so only the sync path is measured.
  */
-export async function startLagBench(servers: BenchServers, options: { coalesce: boolean }): Promise<LagBench> {
+/** `signed` (the default) signs every message and starts the replicas with the run's keys. */
+export async function startLagBench(
+  servers: BenchServers,
+  options: { coalesce: boolean; signed?: boolean; channel?: string },
+): Promise<LagBench> {
+  const signed = options.signed ?? true;
+  const channel = options.channel ?? servers.channel;
   const replicas: ReplicaProcess[] = [];
   const transport = new RedisTransport({
     url: servers.redisUrl,
-    channel: servers.channel,
+    channel,
     replicaId: 'bench',
     commandTimeoutMs: 10_000,
   });
@@ -147,12 +154,13 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
       },
     },
     membership: transport.membership(),
-    channel: servers.channel,
+    channel,
     cache: 'book',
     origin: 'bench',
     heartbeatIntervalMs: 1000,
     memberTimeoutMs: 15_000,
     coalesce: options.coalesce,
+    signer: signed ? new EnvelopeSigner(parseSigningKeys(servers.signingKeys)) : undefined,
   });
   const total = async (name: string) =>
     (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
@@ -166,7 +174,13 @@ export async function startLagBench(servers: BenchServers, options: { coalesce: 
       while (replicas.length > count) await replicas.pop()!.stop();
       const starting: Promise<ReplicaProcess>[] = [];
       for (let i = replicas.length; i < count; i += 1)
-        starting.push(servers.replica(`bench-${i + 1}`, { BENCH_ROUTES: '1' }));
+        starting.push(
+          servers.replica(`bench-${i + 1}`, {
+            BENCH_ROUTES: '1',
+            INVALIDATION_CHANNEL: channel,
+            SYNC_SIGNING_KEYS: signed ? servers.signingKeys : '',
+          }),
+        );
       replicas.push(...(await Promise.all(starting)));
     },
     async run(rate, seconds) {

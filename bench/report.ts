@@ -87,6 +87,34 @@ export function analysisMarkdown(r: BenchResults): string {
   return lines.join('\n');
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
+};
+
+/** What signing costs: per message, and in lag against the same run unsigned (interleaved, median and spread). */
+function signingMarkdown(r: BenchResults): string[] {
+  const { cost, lag } = r.signing;
+  const of = (signed: boolean, pick: (l: (typeof lag)[number]) => number) =>
+    lag.filter((l) => l.signed === signed).map(pick);
+  const line = (what: string, pick: (l: (typeof lag)[number]) => number) => {
+    const [on, off] = [of(true, pick), of(false, pick)];
+    const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
+    return `| ${what} | ${ms(median(on))} (${range(on)}) | ${ms(median(off))} (${range(off)}) | ${x(median(on) / median(off))} |`;
+  };
+  return [
+    `## Signing: HMAC-SHA256 on every message`,
+    '',
+    `Per message of ${cost.messageBytes} bytes: sign ${(cost.signNs / 1000).toFixed(2)} µs, verify ${(cost.verifyNs / 1000).toFixed(2)} µs. Lag with ${r.plan.throughputReplicas} replicas at ${int(r.plan.signingRate)}/s, signed and unsigned runs interleaved, ${r.plan.signingRepeats} of each (median, and the range):`,
+    '',
+    '| | signed | unsigned | signed / unsigned |',
+    '|---|---|---|---|',
+    line('lag p50', (l) => l.p50Ms),
+    line('lag p99', (l) => l.p99Ms),
+    '',
+  ];
+}
+
 /** bench/RESULTS.md: the date, the machine, the command, the tables, the targets and their reading. */
 export function resultsMarkdown(r: BenchResults): string {
   const h = headline(r);
@@ -148,6 +176,7 @@ export function resultsMarkdown(r: BenchResults): string {
         `| ${t.coalesce ? 'coalesced' : 'one message a write'} | ${int(t.rate)} | ${int(t.achievedRate)} | ${int(t.messages)} | ${ms(t.p99Ms)} | ${t.missed} | ${t.lost} | ${isSustained(t) ? 'yes' : 'no'} |`,
     ),
     '',
+    ...signingMarkdown(r),
     `## Memory at ${int(r.memory.entries)} entries`,
     '',
     `- ${int(r.memory.bookBytesPerEntry)} bytes of heap per book object, plus ${int(r.memory.cacheBytesPerEntry)} bytes per entry for the cache to hold it (key string, node-cache's wrapper, the write-order map): ${int(r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)} bytes per cached book, ${((r.memory.entries * (r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)) / 2 ** 20).toFixed(0)} MiB for ${int(r.memory.entries)}.`,

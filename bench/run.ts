@@ -3,6 +3,7 @@ import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } fro
 import { type MemoryResult, memoryBench } from './memory';
 import { type ReadCostRow, type ReadPathRow, readCostBench, readPathBench } from './read-path';
 import { startBenchServers } from './servers';
+import { type SigningCost, signingCost } from './signing-cost';
 
 export interface BenchPlan {
   cloneRounds: number;
@@ -18,6 +19,11 @@ export interface BenchPlan {
   /** Replicas listening, and the rates tried in order, to find the highest with zero loss. */
   throughputReplicas: number;
   throughputRates: number[];
+  /** Sign and verify rounds for the per-message cost. */
+  signingRounds: number;
+  /** Lag with signing on and off, interleaved, this many times each (at `signingRate`, `throughputReplicas`). */
+  signingRepeats: number;
+  signingRate: number;
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -31,6 +37,9 @@ export const FULL_PLAN: BenchPlan = {
   rates: [100, 1000, 5000],
   throughputReplicas: 4,
   throughputRates: [5000, 10_000, 20_000, 40_000, 80_000],
+  signingRounds: 200_000,
+  signingRepeats: 3,
+  signingRate: 1000,
 };
 
 export interface ThroughputStep extends RunResult {
@@ -57,6 +66,7 @@ export interface BenchResults {
   floor: (LatencyStats & { rate: number; receivers: number })[];
   lag: RunResult[];
   throughput: ThroughputStep[];
+  signing: { cost: SigningCost; lag: (RunResult & { signed: boolean })[] };
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -116,8 +126,30 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
         await bench.stop();
       }
     }
+    log('signing: sign and verify per message');
+    const cost = signingCost(plan.signingRounds);
+    const signingLag: BenchResults['signing']['lag'] = [];
+    const benches = {
+      signed: await startLagBench(servers, { coalesce: true, signed: true }),
+      unsigned: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-unsigned` }),
+    };
+    try {
+      await benches.signed.scale(plan.throughputReplicas);
+      await benches.unsigned.scale(plan.throughputReplicas);
+      for (let i = 0; i < plan.signingRepeats; i += 1) {
+        for (const signed of [true, false]) {
+          log(`lag ${signed ? 'signed' : 'unsigned'} at ${plan.signingRate}/s, round ${i + 1}`);
+          const bench = signed ? benches.signed : benches.unsigned;
+          signingLag.push({ ...(await bench.run(plan.signingRate, plan.stepSeconds)), signed });
+        }
+      }
+    } finally {
+      await benches.signed.stop();
+      await benches.unsigned.stop();
+    }
     return {
       date: new Date().toISOString(),
+      signing: { cost, lag: signingLag },
       plan,
       mongoKind: servers.mongoKind,
       clone,

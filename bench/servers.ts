@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { startMongo, startRedis } from '../service/local-stack/processes';
 import { type ReplicaProcess, spawnReplica } from '../service/local-stack/replica-process';
+import { freshSigningKeys } from '../service/local-stack/signing-keys';
 import type { BookInput } from '../service/src/books/book';
 
 /** The real servers a bench runs against: its own redis-server and MongoDB-wire server (or the env's). */
@@ -11,6 +12,8 @@ export interface BenchServers {
   mongoUri: string;
   /** The channel every replica of this run uses. */
   channel: string;
+  /** This run's SYNC_SIGNING_KEYS (replicas sign unless started with it empty). */
+  signingKeys: string;
   /** Starts a replica process (built code, dist/) on this run's database and channel. */
   replica(id: string, env?: Record<string, string>, nodeArgs?: string[]): Promise<ReplicaProcess>;
   stop(): Promise<void>;
@@ -40,11 +43,13 @@ export async function startBenchServers(): Promise<BenchServers> {
   const suffix = randomBytes(4).toString('hex');
   const channel = `bench-channel-${suffix}`;
   const replicas = new Set<ReplicaProcess>();
+  const signingKeys = freshSigningKeys('bench');
   return {
     redisUrl,
     mongoKind,
     mongoUri: `${mongoUri}/bench-${suffix}`,
     channel,
+    signingKeys,
     async replica(id, env = {}, nodeArgs = []) {
       const replica = await spawnReplica(
         id,
@@ -54,6 +59,7 @@ export async function startBenchServers(): Promise<BenchServers> {
           INVALIDATION_CHANNEL: channel,
           LOG_LEVEL: 'warn',
           SYNC_MODE: 'pubsub',
+          SYNC_SIGNING_KEYS: signingKeys,
           ...env,
         },
         nodeArgs,

@@ -292,6 +292,57 @@ export const rows: [string, LaidOut[]][] = [
     ],
   ],
   [
+    'Channel trust',
+    [
+      {
+        build: stateTimeline,
+        spec: {
+          title: 'Signing',
+          unit: 'bool_on_off',
+          width: 6,
+          queries: [
+            { expr: `min by (replica) (cache_sync_signing_enabled{${REPLICA_SELECTOR}})`, legend: '{{replica}}' },
+          ],
+          description:
+            'On: the replica signs its messages and rejects any without a valid signature (SYNC_SIGNING_KEYS). Off: anyone who can publish on the channel can forge invalidations (docs/security.md).',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Forged or implausible messages',
+          unit: 'short',
+          width: 10,
+          queries: [
+            {
+              expr: `sum by (replica, reason) (${increase('cache_invalidations_rejected_total', ', reason=~"unsigned|unknown_key|bad_signature|implausible_seq"')})`,
+              legend: '{{replica}} {{reason}}',
+            },
+            {
+              expr: `sum by (replica, field) (${increase('cache_invalidation_times_refused_total')})`,
+              legend: '{{replica}} time refused: {{field}}',
+            },
+          ],
+          description:
+            'Messages rejected for their signature (unsigned, unknown_key, bad_signature) or held for an implausible sequence jump, and sender timestamps too far from this clock to use. Any of these without a key rotation in progress means someone else publishes on the channel.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Senders tracked',
+          unit: 'short',
+          width: 8,
+          queries: [
+            { expr: `max by (replica) (cache_invalidation_origins{${REPLICA_SELECTOR}})`, legend: '{{replica}}' },
+          ],
+          description:
+            'Senders whose message sequences each replica tracks: the live replicas, plus forged or departed origins until they are forgotten (at most 1,024, silent ones after 10 minutes).',
+        },
+      },
+    ],
+  ],
+  [
     'Latency',
     [
       {

@@ -32,7 +32,7 @@ export async function inject(stack: Stack, fault: FaultName, i: number): Promise
       await stack.redis.stop();
       break;
     case 'crash': {
-      const response = await fetch(`${replica.adminUrl}/chaos/crash-before-publish`, { method: 'POST' });
+      const response = await replica.chaos('crash-before-publish');
       if (!response.ok) throw new Error(`chaos switch refused: ${response.status}`);
       break;
     }

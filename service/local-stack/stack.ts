@@ -7,6 +7,7 @@ import type { SyncMode } from '../src/sync/recovery';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
+import { freshSigningKeys } from './signing-keys';
 import { TcpProxy } from './tcp-proxy';
 
 /** Sums the samples of `name` (classic text exposition) whose labels include `labels`. */
@@ -40,6 +41,8 @@ export interface StackReplica {
   proxy: TcpProxy;
   process: ReplicaProcess;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
+  /** Calls the chaos admin API (`/chaos/<action>`), with the stack's token. */
+  chaos(action: string): Promise<Response>;
   alive(): boolean;
 }
 
@@ -56,6 +59,8 @@ export interface Stack {
   /** A plain client on Redis itself (not through any proxy). */
   admin: Redis;
   channel: string;
+  /** The replicas' SYNC_SIGNING_KEYS, fresh for this stack. */
+  signingKeys: string;
   replicas: StackReplica[];
   probe: Probe;
   /** Starts replica i again on its old port (after a kill or a crash). */
@@ -122,6 +127,8 @@ async function build(
   const replicas: StackReplica[] = [];
   const count = options.replicas ?? 3;
   let syncMode: SyncMode = options.syncMode ?? 'pubsub';
+  const signingKeys = freshSigningKeys();
+  const chaosToken = randomBytes(24).toString('base64url');
 
   const launch = async (id: string, port: number, adminPort: number, proxy: TcpProxy) =>
     spawnReplica(id, {
@@ -137,8 +144,10 @@ async function build(
       STALE_CHECK_GRACE_MS: '0',
       CHAOS_ENABLED: '1',
       CHAOS_PORT: String(adminPort),
+      CHAOS_TOKEN: chaosToken,
       LOG_LEVEL: options.logLevel ?? 'warn',
       SYNC_MODE: syncMode,
+      SYNC_SIGNING_KEYS: signingKeys,
     });
 
   for (let i = 1; i <= count; i += 1) {
@@ -157,6 +166,11 @@ async function build(
       async metric(name, labels = {}) {
         return scrapeMetric(replica.url, name, labels);
       },
+      chaos: (action) =>
+        fetch(`${replica.adminUrl}/chaos/${action}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${chaosToken}`, 'content-type': 'application/json' },
+        }),
       alive: () => replica.process.child.exitCode === null && replica.process.child.signalCode === null,
     };
     cleanups.push(async () => {
@@ -224,6 +238,7 @@ async function build(
     },
     admin,
     channel,
+    signingKeys,
     replicas,
     probe,
     resources() {

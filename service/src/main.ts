@@ -34,15 +34,23 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL);
   const replica = await createReplica(config, logger);
-  const server = createServer(replica.app.callback());
+  // Slow or stalled clients (a header trickle) are cut at these deadlines, checked every second.
+  const server = createServer(
+    {
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: 1000,
+    },
+    replica.app.callback(),
+  );
   const requests = trackInFlight(server);
-  await new Promise<void>((resolve) => server.listen(config.PORT, resolve));
+  await new Promise<void>((resolve) => server.listen(config.PORT, config.HTTP_HOST, resolve));
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.PORT }, 'replica listening');
   // Fault injection listens on its own port, and only when asked for: never on the service port.
-  const admin = replica.chaos ? createAdminServer(replica.chaos) : undefined;
+  const admin = replica.chaos && config.CHAOS_TOKEN ? createAdminServer(replica.chaos, config.CHAOS_TOKEN) : undefined;
   if (admin) {
-    await new Promise<void>((resolve) => admin.listen(config.CHAOS_PORT, resolve));
+    await new Promise<void>((resolve) => admin.listen(config.CHAOS_PORT, config.CHAOS_HOST, resolve));
     const adminAddress = admin.address();
     logger.warn(
       { port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.CHAOS_PORT },

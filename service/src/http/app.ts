@@ -133,7 +133,11 @@ export function bookId(ctx: Context): string {
 /** `name` must be one plain string; `name[$ne]=x` or repeated names are refused, not interpreted. */
 function nameQuery(ctx: Context): string {
   const unknown = Object.keys(ctx.query).filter((key) => key !== 'name');
-  if (unknown.length > 0) throw badRequest('invalid_query', `unknown query parameter(s): ${unknown.join(', ')}`);
+  if (unknown.length > 0) {
+    const named = unknown.slice(0, 3).map((key) => key.slice(0, 40));
+    const more = unknown.length > 3 ? ` and ${unknown.length - 3} more` : '';
+    throw badRequest('invalid_query', `unknown query parameter(s): ${named.join(', ')}${more}`);
+  }
   const name = ctx.query.name;
   if (typeof name !== 'string' || name.trim() === '') {
     throw badRequest('invalid_query', 'query parameter name is required, exactly once');

@@ -27,15 +27,32 @@ export function validationError(error: ZodError): HttpError {
   return badRequest('invalid_body', details);
 }
 
-/** Errors thrown by the body parser (co-body / raw-body) carry a status and a type. */
-function fromParserError(error: { status?: number; type?: string; message?: string }): HttpError | undefined {
+/** Error messages go back to clients at most this long: an echo of hostile input stays small. */
+const MAX_MESSAGE = 200;
+export const bounded = (message: string) =>
+  message.length > MAX_MESSAGE ? `${message.slice(0, MAX_MESSAGE - 3)}...` : message;
+
+type ThrownByLibraries = { status?: number; type?: string; message?: string; code?: string; errno?: number };
+
+/**
+ * What the body parser (co-body / raw-body, zlib underneath) and the router throw, as a client
+ * error: a corrupt gzip or deflate body, an encoding nobody supports, a method nobody implements.
+ */
+function fromLibraryError(error: ThrownByLibraries): HttpError | undefined {
   if (error.status === 413) return new HttpError(413, 'body_too_large', 'request body is too large');
+  if (error.type === 'encoding.unsupported') {
+    return new HttpError(415, 'unsupported_media_type', 'content encoding must be gzip, deflate or identity');
+  }
   if (error.status === 415 || error.type === 'unsupported_type') {
     return new HttpError(415, 'unsupported_media_type', 'request body must be application/json');
   }
+  if (typeof error.code === 'string' && error.code.startsWith('Z_')) {
+    return badRequest('malformed_body', 'request body is not valid gzip or deflate');
+  }
   if (error.status === 400) return badRequest('malformed_json', 'request body is not valid JSON');
+  if (error.status === 501) return new HttpError(501, 'not_implemented', 'method not implemented');
   if (typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
-    return new HttpError(error.status, 'bad_request', error.message ?? 'bad request');
+    return new HttpError(error.status, 'bad_request', bounded(error.message ?? 'bad request'));
   }
   return undefined;
 }
@@ -56,12 +73,10 @@ export function errorMiddleware(logger: Logger): Middleware {
       if (ctx.status === 404 && ctx.body === undefined) throw notFound(`no route for ${ctx.method} ${ctx.path}`);
     } catch (error) {
       const known =
-        error instanceof HttpError
-          ? error
-          : (fromParserError(error as { status?: number }) ?? fromDatabaseError(error));
+        error instanceof HttpError ? error : (fromLibraryError(error as ThrownByLibraries) ?? fromDatabaseError(error));
       if (known) {
         ctx.status = known.status;
-        ctx.body = { error: { code: known.code, message: known.message } };
+        ctx.body = { error: { code: known.code, message: bounded(known.message) } };
         return;
       }
       logger.error({ err: error }, 'request failed');

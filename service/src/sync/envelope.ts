@@ -13,6 +13,10 @@ export const REJECT_REASONS = [
   'foreign_cache',
   'key_mismatch',
   'duplicate',
+  'unsigned',
+  'unknown_key',
+  'bad_signature',
+  'implausible_seq',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

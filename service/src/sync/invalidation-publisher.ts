@@ -8,9 +8,11 @@ import {
   type InvalidationMessage,
   invalidationsOf,
   MAX_KEYS_PER_MESSAGE,
+  MAX_MESSAGE_BYTES,
 } from './envelope';
 import { MessagingAttributes, recordedTraceId, withProducerSpan } from './message-spans';
 import { combineObservers } from './observers';
+import type { EnvelopeSigner } from './signing';
 import type { InvalidationTransport, MembershipRegistry } from './transport';
 
 export interface Change {
@@ -42,6 +44,8 @@ export interface InvalidationPublisherOptions {
   observer?: PublishObserver;
   /** Stream mode: every invalidation is appended to the transport's log with its publish. */
   appendToLog?: boolean;
+  /** Signs every message (see signing.ts); unsigned without. */
+  signer?: EnvelopeSigner;
   /**
    * Coalesce the invalidations of one turn of the event loop into one message (at most
    * MAX_KEYS_PER_MESSAGE keys): under a high write rate, fewer, larger messages. A lone write is
@@ -49,6 +53,9 @@ export interface InvalidationPublisherOptions {
    */
   coalesce?: boolean;
 }
+
+/** Coalesced messages stay well under MAX_MESSAGE_BYTES (header, trace context and signature included). */
+const BATCH_BYTES = MAX_MESSAGE_BYTES - 4096;
 
 interface Pending {
   change: Change;
@@ -93,10 +100,13 @@ export class InvalidationPublisher {
   private flush(): void {
     while (this.pending.length > 0) {
       let keys = 0;
+      let bytes = 0;
       let count = 0;
       for (const { change } of this.pending) {
-        if (count > 0 && keys + change.keys.length > MAX_KEYS_PER_MESSAGE) break;
+        const size = change.keys.reduce((n, key) => n + Buffer.byteLength(key) + 3, 200);
+        if (count > 0 && (keys + change.keys.length > MAX_KEYS_PER_MESSAGE || bytes + size > BATCH_BYTES)) break;
         keys += change.keys.length;
+        bytes += size;
         count += 1;
       }
       void this.send(this.pending.splice(0, count));
@@ -144,7 +154,7 @@ export class InvalidationPublisher {
                 : { ...header, type: 'batch', items, ...carrier };
             span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
             try {
-              const payload = encodeEnvelope(message);
+              const payload = this.encode(message);
               span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
               const delivered = appendToLog
                 ? await transport.appendAndPublish(payload)
@@ -186,7 +196,7 @@ export class InvalidationPublisher {
         seq: this.nextSeq(),
         publishedAt: preciseNow(),
       };
-      this.checkReceivers(await transport.publish(encodeEnvelope(message)));
+      this.checkReceivers(await transport.publish(this.encode(message)));
     } catch (error) {
       this.observer.onPublishError?.(error as Error, 'heartbeat');
     }
@@ -210,6 +220,16 @@ export class InvalidationPublisher {
   async stop(): Promise<void> {
     this.stopHeartbeats();
     await this.options.membership.leave(this.options.origin).catch(() => undefined);
+  }
+
+  /** Encodes and signs; a message over the receivers' size limit is refused here and never sent. */
+  private encode(message: InvalidationMessage | BatchMessage | HeartbeatMessage): string {
+    const body = encodeEnvelope(message);
+    const payload = this.options.signer ? this.options.signer.sign(body) : body;
+    if (payload.length > MAX_MESSAGE_BYTES) {
+      throw new Error(`message of ${payload.length} characters is over the ${MAX_MESSAGE_BYTES} limit: not sent`);
+    }
+    return payload;
   }
 
   private nextSeq(): number {

@@ -3,16 +3,19 @@ import { preciseNow } from './clock';
 import {
   type BatchMessage,
   type CacheScope,
+  type DecodeResult,
   decodeEnvelope,
   type Envelope,
   type InvalidationMessage,
   invalidationsOf,
   isHeartbeat,
+  MAX_MESSAGE_BYTES,
   type RejectReason,
 } from './envelope';
 import { GapDetector } from './gap-detector';
 import { MessagingAttributes, recordedTraceId, withConsumerSpan } from './message-spans';
 import { combineObservers } from './observers';
+import { type EnvelopeSigner, unsignedBody } from './signing';
 
 export interface ReceiveObserver {
   /** Any valid message from a peer arrived (heartbeats included). */
@@ -21,15 +24,24 @@ export interface ReceiveObserver {
   /** A sequence gap from `origin`: `count` messages were sent and never arrived. */
   onMissed?(count: number, origin: string): void;
   onInvalidation?(applied: AppliedInvalidation): void;
+  /** A sender-supplied time outside [now - TIME_HORIZON_MS, now + CLOCK_SKEW_MS]: not used. */
+  onImplausibleTime?(field: 'published_at' | 'committed_at', detail: string): void;
+  /** Origins whose sequences are tracked now (bounded). */
+  onOrigins?(count: number): void;
 }
+
+/** How old a sender's timestamp may be to be used (a resumed replica reads what queued while it was frozen). */
+export const TIME_HORIZON_MS = 10 * 60_000;
+/** How far ahead of this clock a sender's timestamp may be to be used. */
+export const CLOCK_SKEW_MS = 5_000;
 
 export interface AppliedInvalidation {
   message: InvalidationMessage;
   evictedKeys: number;
-  /** From the sender's publishedAt to the eviction here, in seconds. */
-  lagSeconds: number;
-  /** From the write's commit to the moment this replica stopped serving older versions, in seconds. */
-  staleWindowSeconds: number;
+  /** From the sender's publishedAt to the eviction here, in seconds (undefined if that time is implausible). */
+  lagSeconds: number | undefined;
+  /** From the write's commit to the moment this replica stopped serving older versions (undefined if implausible). */
+  staleWindowSeconds: number | undefined;
   traceId: string | undefined;
 }
 
@@ -40,11 +52,13 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
   channel: string;
   selfOrigin: string;
   observer?: ReceiveObserver;
+  /** With keys, only messages signed with one of them are accepted (see signing.ts). */
+  signer?: EnvelopeSigner;
 }
 
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
 export class InvalidationSubscriber<V extends Versioned> {
-  private readonly gaps = new GapDetector();
+  private readonly gaps = new GapDetector<Envelope>();
   private observer: ReceiveObserver;
   /** Ids (origin/epoch/seq) of recently applied invalidations, so a replay applies only what was missed. */
   private readonly applied = new Set<string>();
@@ -74,7 +88,7 @@ export class InvalidationSubscriber<V extends Versioned> {
    * was applied. Replays do not touch the gap detector: missed counts what Pub/Sub lost.
    */
   replay(raw: string): boolean {
-    const decoded = decodeEnvelope(raw, this.options.scope);
+    const decoded = this.decode(raw);
     if (!decoded.ok || isHeartbeat(decoded.message) || decoded.message.origin === this.options.selfOrigin) return false;
     if (this.applied.has(messageId(decoded.message))) return false;
     this.apply(decoded.message);
@@ -82,7 +96,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   }
 
   private receive(raw: string): void {
-    const decoded = decodeEnvelope(raw, this.options.scope);
+    const decoded = this.decode(raw);
     if (!decoded.ok) {
       this.observer.onRejected?.(decoded.reason, decoded.detail);
       return;
@@ -90,14 +104,40 @@ export class InvalidationSubscriber<V extends Versioned> {
     const message = decoded.message;
     if (message.origin === this.options.selfOrigin) return;
 
-    const sequence = this.gaps.observe(message.origin, message.epoch, message.seq);
-    if (sequence.duplicate) {
-      this.observer.onRejected?.('duplicate', `${message.origin}/${message.epoch} seq ${message.seq}`);
+    const origins = this.gaps.size;
+    const sequence = this.gaps.observe(message.origin, message.epoch, message.seq, message);
+    if (this.gaps.size !== origins) this.observer.onOrigins?.(this.gaps.size);
+    const id = `${message.origin}/${message.epoch} seq ${message.seq}`;
+    if (sequence.kind !== 'accepted') {
+      // Out of sequence: no use for loss accounting. Its evictions are applied all the same:
+      // evicting versions older than a message's is always safe, so no message, forged or
+      // replayed, can stand in for a real one and keep its eviction from happening.
+      this.observer.onRejected?.(sequence.kind === 'held' ? 'implausible_seq' : 'duplicate', id);
+      if (!isHeartbeat(message)) this.apply(message);
       return;
     }
     if (sequence.missed > 0) this.observer.onMissed?.(sequence.missed, message.origin);
-    this.observer.onMessage?.(message);
-    if (!isHeartbeat(message)) this.apply(message);
+    for (const each of sequence.released ? [sequence.released, message] : [message]) {
+      this.observer.onMessage?.(each);
+      if (!isHeartbeat(each)) this.apply(each);
+    }
+  }
+
+  /** Verifies the signature (when this replica has keys), then validates the envelope. */
+  private decode(raw: string): DecodeResult {
+    if (raw.length > MAX_MESSAGE_BYTES) return decodeEnvelope(raw, this.options.scope);
+    const { signer } = this.options;
+    if (!signer) return decodeEnvelope(unsignedBody(raw), this.options.scope);
+    const verified = signer.verify(raw);
+    if (!verified.ok) return { ok: false, reason: verified.reason, detail: 'signature check failed' };
+    return decodeEnvelope(verified.body, this.options.scope);
+  }
+
+  /** A sender's time, in epoch ms, if it is plausible here; reports it otherwise. */
+  private plausible(field: 'published_at' | 'committed_at', at: number, now: number): number | undefined {
+    if (at >= now - TIME_HORIZON_MS && at <= now + CLOCK_SKEW_MS) return at;
+    this.observer.onImplausibleTime?.(field, `${at} is ${((at - now) / 1000).toFixed(0)} s from now`);
+    return undefined;
   }
 
   /** Applies a plain or coalesced invalidation message inside one CONSUMER span. */
@@ -125,11 +165,13 @@ export class InvalidationSubscriber<V extends Versioned> {
           }
           evictedInMessage += evictedKeys;
           const now = preciseNow();
+          const publishedAt = this.plausible('published_at', invalidation.publishedAt, now);
+          const committedAt = this.plausible('committed_at', invalidation.committedAt, now);
           this.observer.onInvalidation?.({
             message: invalidation,
             evictedKeys,
-            lagSeconds: Math.max(0, now - invalidation.publishedAt) / 1000,
-            staleWindowSeconds: Math.max(0, now - invalidation.committedAt) / 1000,
+            lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,
+            staleWindowSeconds: committedAt === undefined ? undefined : Math.max(0, now - committedAt) / 1000,
             traceId,
           });
         }
@@ -141,7 +183,11 @@ export class InvalidationSubscriber<V extends Versioned> {
   private remember(message: InvalidationMessage | BatchMessage): void {
     this.applied.add(messageId(message));
     if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
-    this.lastAppliedPublishedAt = Math.max(this.lastAppliedPublishedAt, message.publishedAt);
+    // Only a plausible time may move where a replay starts: a forged future one would skip what was missed.
+    const now = Date.now();
+    if (message.publishedAt >= now - TIME_HORIZON_MS && message.publishedAt <= now + CLOCK_SKEW_MS) {
+      this.lastAppliedPublishedAt = Math.max(this.lastAppliedPublishedAt, Math.min(message.publishedAt, now));
+    }
   }
 }
 

@@ -14,7 +14,7 @@ export class MemoryBus {
   membership(): MembershipRegistry {
     const members = this.members;
     const countLive = async (nowMs: number, windowMs: number) =>
-      [...members.values()].filter((seenAt) => seenAt > nowMs - windowMs).length;
+      [...members.values()].filter((seenAt) => seenAt > nowMs - windowMs && seenAt <= nowMs + 5000).length;
     return {
       async heartbeat(member, nowMs, windowMs) {
         members.set(member, nowMs);

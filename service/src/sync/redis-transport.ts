@@ -149,6 +149,9 @@ export class RedisTransport implements InvalidationTransport {
   }
 }
 
+/** How far ahead of this clock a member's heartbeat may be scored (clock skew between hosts). */
+export const MEMBER_CLOCK_SKEW_MS = 5000;
+
 /** Members in a sorted set scored by their last heartbeat (epoch ms). */
 class RedisMembership implements MembershipRegistry {
   constructor(
@@ -157,17 +160,20 @@ class RedisMembership implements MembershipRegistry {
   ) {}
 
   async heartbeat(member: string, nowMs: number, liveWindowMs: number): Promise<number> {
+    // Anyone with write access to Redis can add entries: one scored in the future would count as
+    // live forever, so such entries are dropped and never counted.
     const results = await this.redis
       .multi()
       .zadd(this.key, nowMs, member)
       .zremrangebyscore(this.key, '-inf', nowMs - 10 * liveWindowMs)
-      .zcount(this.key, nowMs - liveWindowMs, '+inf')
+      .zremrangebyscore(this.key, `(${nowMs + MEMBER_CLOCK_SKEW_MS}`, '+inf')
+      .zcount(this.key, nowMs - liveWindowMs, nowMs + MEMBER_CLOCK_SKEW_MS)
       .exec();
-    return Number(results?.[2]?.[1] ?? 0);
+    return Number(results?.[3]?.[1] ?? 0);
   }
 
   async countLive(nowMs: number, liveWindowMs: number): Promise<number> {
-    return this.redis.zcount(this.key, nowMs - liveWindowMs, '+inf');
+    return this.redis.zcount(this.key, nowMs - liveWindowMs, nowMs + MEMBER_CLOCK_SKEW_MS);
   }
 
   async leave(member: string): Promise<void> {

@@ -8,6 +8,12 @@ export function createLogger(replica: string, level: string): Logger {
   return pino({
     level,
     base: { replica },
+    // Redis errors carry the failed command's arguments (AUTH or HELLO with the password), and
+    // driver errors their connection options: never written out.
+    redact: {
+      paths: ['err.command.args', 'err.args', 'err.options', '*.password', '*.url', '*.uri', 'err.*.password'],
+      censor: '[redacted]',
+    },
     mixin() {
       const span = trace.getActiveSpan();
       if (!span) return {};

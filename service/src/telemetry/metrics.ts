@@ -90,6 +90,16 @@ export function createMetrics(cache: string, values: LabelValues) {
       'When the last message (heartbeats included) arrived from another replica.',
     ),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
+    origins: gauge('cache_invalidation_origins', 'Senders whose message sequences this replica tracks (bounded).'),
+    timesRefused: counter(
+      'cache_invalidation_times_refused_total',
+      'Sender timestamps outside [now - 10 min, now + 5 s]: not used for lag, stale window or replay, by field.',
+      ['cache', 'field'],
+    ),
+    signing: gauge(
+      'cache_sync_signing_enabled',
+      '1 when messages are signed and verified (SYNC_SIGNING_KEYS set); 0 when anyone on the channel can forge them.',
+    ),
     staleChecksPending: gauge(
       'cache_stale_checks_pending',
       'Sampled stale checks started and not finished (they queue behind a busy database).',
@@ -156,6 +166,9 @@ export function createMetrics(cache: string, values: LabelValues) {
     metrics.staleChecksPending,
   ])
     g.set(labels, 0);
+  for (const field of ['published_at', 'committed_at']) metrics.timesRefused.inc({ cache, field }, 0);
+  metrics.origins.set(labels, 0);
+  metrics.signing.set(labels, 0);
   metrics.trusted.set(labels, 1);
   metrics.trustedOldName.set(labels, 1);
   for (const c of [metrics.replayed, metrics.fillsRejected, metrics.outboxRepublished]) c.inc(labels, 0);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { SYNC_MODES } from '../sync/recovery';
+import { parseSigningKeys, type SigningKey } from '../sync/signing';
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -17,11 +18,30 @@ const optionalUrl = (protocols: string[]) =>
       `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
     );
 
+/** Signing keys: `id:secret,...`; a problem is reported without the secret. */
+const signingKeys = z
+  .string()
+  .transform((value, ctx): SigningKey[] => {
+    try {
+      return parseSigningKeys(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      return z.NEVER;
+    }
+  })
+  .optional();
+
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ratio = z.coerce.number().min(0).max(1);
 
 const configSchema = z.object({
   PORT: integer(0, 65535).default(3000),
+  HTTP_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or a host name')
+    .default('0.0.0.0'),
+  HTTP_HEADERS_TIMEOUT_MS: integer(1000, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: integer(1000, 600_000).default(30_000),
   REPLICA_ID: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
@@ -52,6 +72,11 @@ const configSchema = z.object({
     .default('0')
     .transform((v) => v === '1'),
   CHAOS_PORT: integer(0, 65535).default(9000),
+  CHAOS_HOST: z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or a host name')
+    .default('127.0.0.1'),
+  CHAOS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Coalesce the invalidations of one event-loop turn into one message (see envelope.ts). */
   SYNC_COALESCE: z
     .enum(['0', '1'])
@@ -66,6 +91,13 @@ const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: integer(100, 120_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(['http:', 'https:']).optional(),
+  SYNC_SIGNING_KEYS: signingKeys,
+});
+
+const checkedSchema = configSchema.superRefine((config, ctx) => {
+  if (config.CHAOS_ENABLED && !config.CHAOS_TOKEN) {
+    ctx.addIssue({ code: 'custom', path: ['CHAOS_TOKEN'], message: 'is required when CHAOS_ENABLED=1' });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -73,6 +105,9 @@ export type Config = z.infer<typeof configSchema>;
 /** One line per variable: `node dist/main.js --help` prints them, and docs/configuration.md's table is checked against them. */
 export const CONFIG_HELP: Record<keyof Config, string> = {
   PORT: 'HTTP port',
+  HTTP_HOST: 'the address the HTTP port binds to',
+  HTTP_HEADERS_TIMEOUT_MS: 'a client that has not sent its request headers by then gets 408 and is disconnected',
+  HTTP_REQUEST_TIMEOUT_MS: 'a request not received whole by then gets 408 and is disconnected',
   REPLICA_ID:
     'replica id (default: the host name): `X-Replica`, envelope `origin`, connection names, `service.instance.id`',
   MONGODB_URI: 'the source of truth',
@@ -92,6 +127,8 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
     'a hit counts as stale only if the newer version was written more than this before it was served (clock skew between hosts; one machine: 0)',
   CHAOS_ENABLED: '`1` wraps the transport in the fault injector and opens the chaos admin port; never in production',
   CHAOS_PORT: 'the chaos admin port',
+  CHAOS_HOST: 'the address the chaos admin port binds to (loopback unless set)',
+  CHAOS_TOKEN: 'required with CHAOS_ENABLED=1: every admin request carries `Authorization: Bearer <token>`',
   SYNC_COALESCE: '`1`: the invalidations of one event-loop turn share a message; `0`: one message a write',
   BENCH_ROUTES: '`1` adds the bench-only read paths under `/bench` (`make bench`); never in production',
   MAX_BODY_BYTES: 'larger request bodies get 413',
@@ -99,7 +136,21 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   LOG_LEVEL: 'pino level (`debug` logs every write with its trace id)',
   OTEL_EXPORTER_OTLP_ENDPOINT:
     'OTLP/HTTP endpoint; spans are always recorded (trace ids in envelopes, logs, exemplars) but exported only when set',
+  SYNC_SIGNING_KEYS:
+    '`id:secret,...` (secrets of 16 bytes or more): the first key signs every message, all verify; unset: unsigned, with a warning',
 };
+
+/** Variables whose values are never printed: secrets whole, URLs without their password. */
+const SECRET = new Set<string>(['SYNC_SIGNING_KEYS', 'CHAOS_TOKEN']);
+const WITH_PASSWORD = new Set<string>(['MONGODB_URI', 'REDIS_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
+
+/** A value as it may appear in an error or a log: secrets redacted, URL passwords masked. */
+export function printable(name: string, value: string): string {
+  if (SECRET.has(name)) return '(redacted)';
+  if (!WITH_PASSWORD.has(name)) return JSON.stringify(value);
+  // Masks a password wherever it sits, parseable or not: scheme://user:PASSWORD@host
+  return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@'));
+}
 
 /** The defaults, as the variables would be written (unset when there is none). */
 export function configDefaults(): Record<keyof Config, string> {
@@ -127,12 +178,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[key];
     if (value !== undefined && value !== '') input[key] = value;
   }
-  const parsed = configSchema.safeParse(input);
+  const parsed = checkedSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue) => {
       const name = String(issue.path[0] ?? '(config)');
-      return `${name}=${JSON.stringify(input[name] ?? '')}: ${issue.message}`;
+      return `${name}=${printable(name, input[name] ?? '')}: ${issue.message}`;
     }),
   );
 }

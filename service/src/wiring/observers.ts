@@ -60,9 +60,14 @@ export function receiveMetricsObserver(metrics: Metrics, logger: Logger): Receiv
       metrics.received.inc(labels);
       // prom-client types exemplar labels as the metric's labels; any label names are valid at runtime.
       const exemplarLabels = (traceId ? { trace_id: traceId } : {}) as Record<string, string>;
-      metrics.lag.observe({ labels, value: lagSeconds, exemplarLabels });
-      metrics.staleWindow.observe(labels, staleWindowSeconds);
+      if (lagSeconds !== undefined) metrics.lag.observe({ labels, value: lagSeconds, exemplarLabels });
+      if (staleWindowSeconds !== undefined) metrics.staleWindow.observe(labels, staleWindowSeconds);
     },
+    onImplausibleTime: (field, detail) => {
+      metrics.timesRefused.inc({ ...labels, field });
+      throttled.warn(`time-${field}`, { field, detail }, 'implausible sender timestamp ignored');
+    },
+    onOrigins: (count) => metrics.origins.set(labels, count),
   };
 }
 

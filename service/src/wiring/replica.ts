@@ -33,7 +33,18 @@ export interface Replica {
   close(): Promise<void>;
 }
 
-export type ReplicaConfig = Omit<Config, 'PORT' | 'SHUTDOWN_TIMEOUT_MS' | 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'CHAOS_PORT'>;
+export type ReplicaConfig = Omit<
+  Config,
+  | 'PORT'
+  | 'HTTP_HOST'
+  | 'HTTP_HEADERS_TIMEOUT_MS'
+  | 'HTTP_REQUEST_TIMEOUT_MS'
+  | 'SHUTDOWN_TIMEOUT_MS'
+  | 'OTEL_EXPORTER_OTLP_ENDPOINT'
+  | 'CHAOS_PORT'
+  | 'CHAOS_HOST'
+  | 'CHAOS_TOKEN'
+>;
 
 /** One replica, not listening (main.ts owns ports and signals): config → telemetry → stores → cache → sync → http. */
 export async function createReplica(
@@ -45,7 +56,11 @@ export async function createReplica(
   const cache = createCache(config, metrics);
   const sync = await startSync(config, { cache, transport, repository, metrics, logger });
   const lagSamples = config.BENCH_ROUTES ? new LagSamples() : undefined;
-  if (lagSamples) sync.subscriber.observe({ onInvalidation: ({ lagSeconds }) => lagSamples.record(lagSeconds) });
+  if (lagSamples) {
+    sync.subscriber.observe({
+      onInvalidation: ({ lagSeconds }) => lagSeconds !== undefined && lagSamples.record(lagSeconds),
+    });
+  }
   const books = new BookService({
     repository,
     cache,

@@ -7,6 +7,7 @@ import type { LocalCache } from '../cache/local-cache';
 import { InvalidationPublisher } from '../sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../sync/invalidation-subscriber';
 import { pubsubPolicy, RecoveringPolicy, type SyncPolicy } from '../sync/recovery';
+import { EnvelopeSigner } from '../sync/signing';
 import { evictWrite, StreamReplay } from '../sync/stream-replay';
 import type { InvalidationTransport } from '../sync/transport';
 import type { Metrics } from '../telemetry/metrics';
@@ -36,7 +37,15 @@ interface SyncParts {
  */
 export async function startSync(config: ReplicaConfig, parts: SyncParts): Promise<Sync> {
   const { cache, transport, repository, metrics, logger } = parts;
+  const signer = config.SYNC_SIGNING_KEYS ? new EnvelopeSigner(config.SYNC_SIGNING_KEYS) : undefined;
+  metrics.signing.set({ cache: metrics.cache }, signer ? 1 : 0);
+  if (!signer) {
+    logger.warn(
+      'SYNC_SIGNING_KEYS is not set: messages are not signed, and anyone who can publish on the channel can forge them',
+    );
+  }
   const subscriber = new InvalidationSubscriber<Book>({
+    signer,
     cache,
     scope: { name: CACHE_NAME, isKeyOf: isKeyOfBook },
     channel: config.INVALIDATION_CHANNEL,
@@ -60,6 +69,7 @@ export async function startSync(config: ReplicaConfig, parts: SyncParts): Promis
     memberTimeoutMs: config.HEARTBEAT_INTERVAL_MS * 15,
     observer: publishMetricsObserver(metrics, logger),
     appendToLog: config.SYNC_MODE === 'stream',
+    signer,
     coalesce: config.SYNC_COALESCE,
   });
   publisher.observe({ onMembership: (members) => policy.setLiveMembers(members) });

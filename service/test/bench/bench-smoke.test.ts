@@ -18,6 +18,9 @@ const TINY: BenchPlan = {
   rates: [200],
   throughputReplicas: 2,
   throughputRates: [500],
+  signingRounds: 2_000,
+  signingRepeats: 1,
+  signingRate: 200,
 };
 
 describe('make bench (smoke run)', () => {
@@ -57,6 +60,12 @@ describe('make bench (smoke run)', () => {
     expect(results.memory).toMatchObject({ entries: 2_000, sizeAfterOverfill: 2_000, capacityEvictions: 400 });
     for (const ns of Object.values(results.clone)) expect(ns).toBeGreaterThan(0);
 
+    expect(results.signing.cost.signNs).toBeGreaterThan(0);
+    expect(results.signing.cost.verifyNs).toBeGreaterThan(0);
+    expect(results.signing.lag.map((l) => [l.signed, l.lost, l.missed, l.count > 0])).toEqual([
+      [true, 0, 0, true],
+      [false, 0, 0, true],
+    ]);
     const markdown = resultsMarkdown(results);
     expect(markdown).toContain('| local cache |');
     expect(markdown).toContain('## Reading the targets');

@@ -8,6 +8,7 @@ import {
   startStack,
 } from '../../local-stack/stack';
 import { encodeEnvelope } from '../../src/sync/envelope';
+import { EnvelopeSigner, parseSigningKeys } from '../../src/sync/signing';
 import { sampleMessage } from '../harness/fixtures';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 
@@ -46,7 +47,6 @@ interface Scenario {
 
 const sum = async (c: FaultCluster, name: string, labels?: Record<string, string>, which = [0, 1, 2]) =>
   (await Promise.all(which.map((i) => c.replicas[i]!.metric(name, labels)))).reduce((a, b) => a + b, 0);
-const post = (url: string) => fetch(url, { method: 'POST' });
 
 const scenarios: Scenario[] = [
   {
@@ -166,7 +166,7 @@ const scenarios: Scenario[] = [
     // once, the probe only after some read shows it the committed version.
     allWritesAcknowledged: false,
     async inject(c) {
-      expect((await post(`${c.replicas[0]!.adminUrl}/chaos/crash-before-publish`)).status).toBe(200);
+      expect((await c.replicas[0]!.chaos('crash-before-publish')).status).toBe(200);
       await waitFor(() => !c.replicas[0]!.alive(), { message: 'the replica crashed on its next write' });
     },
     detect: [
@@ -190,12 +190,15 @@ const scenarios: Scenario[] = [
     allWritesAcknowledged: true,
     async inject(c) {
       const id = c.probe.books[0]!.id;
+      // From outside (no key) and from a holder of the key who sends malformed or foreign content.
+      const signer = new EnvelopeSigner(parseSigningKeys(c.signingKeys));
       const garbage = [
         'book:1',
-        '{"v":1,',
-        JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`], version: 1e9 }), v: 2 }),
-        encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 1e9 })),
-        encodeEnvelope(sampleMessage({ id: 'other', keys: [`id:${id}`], version: 1e9 })),
+        encodeEnvelope(sampleMessage({ id, keys: [`id:${id}`], version: 1e9 })),
+        signer.sign('{"v":1,"keys":}'),
+        signer.sign(JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`], version: 1e9 }), v: 2 })),
+        signer.sign(encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 1e9 }))),
+        signer.sign(encodeEnvelope(sampleMessage({ id: 'other', keys: [`id:${id}`], version: 1e9 }))),
       ];
       for (let round = 0; round < 20; round += 1)
         for (const payload of garbage) await c.admin.publish(c.channel, payload);
@@ -205,7 +208,13 @@ const scenarios: Scenario[] = [
     async heal() {},
     async signals(c) {
       for (const replica of c.replicas) {
-        const expected = { malformed_json: 40, unsupported_version: 20, foreign_cache: 20, key_mismatch: 20 };
+        const expected = {
+          unsigned: 40,
+          malformed_json: 20,
+          unsupported_version: 20,
+          foreign_cache: 20,
+          key_mismatch: 20,
+        };
         for (const [reason, count] of Object.entries(expected)) {
           expect([replica.id, reason, await replica.metric('cache_invalidations_rejected_total', { reason })]).toEqual([
             replica.id,

@@ -32,7 +32,7 @@ describe.each(['pubsub-flush', 'stream'] as const)('outbox in %s mode', (syncMod
     const cachedVersion = ((await (await fetch(`${others[0]!.url}/books/${id}`)).json()) as { version: number })
       .version;
 
-    expect((await fetch(`${crashing.adminUrl}/chaos/crash-before-publish`, { method: 'POST' })).status).toBe(200);
+    expect((await crashing.chaos('crash-before-publish')).status).toBe(200);
     const crashedAt = Date.now();
     await fetch(`${crashing.url}/books/${id}`, {
       method: 'PATCH',

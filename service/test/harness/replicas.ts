@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
+import { freshSigningKeys } from '../../local-stack/signing-keys';
+import { parseSigningKeys } from '../../src/sync/signing';
 import { loadConfig } from '../../src/wiring/config';
 import { createReplica, type Replica, type ReplicaConfig } from '../../src/wiring/replica';
 
 export interface RunningReplica extends Replica {
   id: string;
+  config: ReplicaConfig;
   url: string;
   server: Server;
   stop(): Promise<void>;
@@ -27,6 +30,7 @@ export function testConfig(overrides: Partial<ReplicaConfig> = {}): ReplicaConfi
     STALE_CHECK_GRACE_MS: 25,
     MAX_BODY_BYTES: 16 * 1024,
     LOG_LEVEL: 'silent',
+    SYNC_SIGNING_KEYS: parseSigningKeys(freshSigningKeys('test')),
     ...overrides,
   };
 }
@@ -40,6 +44,7 @@ export async function startReplica(config: ReplicaConfig): Promise<RunningReplic
   const port = typeof address === 'object' && address ? address.port : 0;
   return Object.assign(replica, {
     id: config.REPLICA_ID,
+    config,
     url: `http://127.0.0.1:${port}`,
     server,
     async stop() {

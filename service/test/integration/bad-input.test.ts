@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
 const VALID = { name: 'Existing', author: 'A. Author', year: 1999 };
@@ -66,6 +67,45 @@ describe('bad input gets a 4xx JSON error and never a write', () => {
     ['an unknown book', 'PATCH', '/books/0123456789abcdef01234567', { year: 1 }, json, 404, 'not_found'],
     ['an unknown route', 'GET', '/nothing-here', undefined, {}, 404, 'not_found'],
     ['a method the route does not allow', 'POST', '/books/:id', VALID, json, 405, 'method_not_allowed'],
+    ...['PROPFIND', 'LOCK', 'SEARCH', 'PURGE'].map(
+      (method): Row => [`an unknown method ${method}`, method, '/books', undefined, {}, 501, 'not_implemented'],
+    ),
+    [
+      'a corrupt gzip body',
+      'POST',
+      '/books',
+      'not gzip',
+      { ...json, 'content-encoding': 'gzip' },
+      400,
+      'malformed_body',
+    ],
+    [
+      'a corrupt deflate body',
+      'POST',
+      '/books',
+      'not deflate',
+      { ...json, 'content-encoding': 'deflate' },
+      400,
+      'malformed_body',
+    ],
+    [
+      'an unknown content encoding',
+      'POST',
+      '/books',
+      '{}',
+      { ...json, 'content-encoding': 'compress' },
+      415,
+      'unsupported_media_type',
+    ],
+    [
+      '2,000 unknown query parameters',
+      'GET',
+      `/books?${Array.from({ length: 2000 }, (_, i) => `p${i}=1`).join('&')}`,
+      undefined,
+      {},
+      400,
+      'invalid_query',
+    ],
   ];
 
   it.each(rows)('%s (%s %s)', async (_name, method, path, body, headers, status, code) => {
@@ -73,6 +113,19 @@ describe('bad input gets a 4xx JSON error and never a write', () => {
     expect(response.status).toBe(status);
     expect(response.json).toEqual({ error: { code, message: expect.any(String) } });
     expect(response.text).not.toMatch(/at .*\.(ts|js):\d+/);
+    expect(response.text.length).toBeLessThan(400);
+  });
+
+  it('answers TRACE (which fetch will not send) with 501, not 500', async () => {
+    const { port } = new URL(a.url);
+    const answer = await new Promise<string>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end('TRACE /books HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => resolve(text));
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 501 /);
+    expect(answer).toContain('"code":"not_implemented"');
   });
 
   it('left the data and the channel untouched', async () => {

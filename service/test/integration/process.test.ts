@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
-import { waitFor } from '../../local-stack/processes';
+import { startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
+import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
 import { uniqueName } from '../harness/replicas';
 
@@ -23,6 +25,8 @@ describe('replica processes started like npm start', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_BSP_SCHEDULE_DELAY: '100',
       LOG_LEVEL: 'debug',
+      SYNC_SIGNING_KEYS: freshSigningKeys('p'),
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
     };
     [r1, r2] = await Promise.all([spawnReplica(uniqueName('p1'), env), spawnReplica(uniqueName('p2'), env)]);
   });
@@ -133,6 +137,64 @@ describe('replica processes started like npm start', () => {
     expect(output).toContain('Invalid configuration');
     for (const name of ['PORT', 'REDIS_URL', 'CACHE_MAX_KEYS']) expect(output).toContain(`${name}=`);
     expect(output).not.toMatch(/\n\s+at /);
+  });
+
+  it('cuts a client that trickles its headers at HTTP_HEADERS_TIMEOUT_MS (2 s here), and keeps serving', async () => {
+    const { port } = new URL(r1.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    socket.on('data', (chunk) => (answer += chunk));
+    socket.on('close', () => (closed = true));
+    socket.on('error', () => undefined);
+    socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n');
+    const trickle = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 200);
+    try {
+      // Without the deadline the trickle would hold the socket for as long as it goes on.
+      await waitFor(() => closed, { timeoutMs: 15_000, message: 'the server closed the trickling connection' });
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect((await fetch(`${r1.url}/healthz`)).status).toBe(200);
+  });
+
+  it('never prints a secret: not in config errors, not in a debug run that fails to authenticate', async () => {
+    const secrets = [
+      'hunter2-redis-password',
+      'hunter2-mongo-password',
+      'signing-secret-0123456789',
+      'chaos-token-0123456789',
+    ];
+    const invalid = await runReplicaToExit({
+      REDIS_URL: `redis://user:${secrets[0]}@127.0.0.1:notaport`,
+      MONGODB_URI: `mongo://user:${secrets[1]}@127.0.0.1/books`,
+      SYNC_SIGNING_KEYS: `k 1:${secrets[2]}`,
+      CHAOS_ENABLED: '1',
+      CHAOS_TOKEN: 'short',
+    });
+    expect(invalid.code).toBe(2);
+    for (const name of ['REDIS_URL', 'MONGODB_URI', 'SYNC_SIGNING_KEYS', 'CHAOS_TOKEN']) {
+      expect(invalid.output).toContain(`${name}=`);
+    }
+    const guarded = await startRedis(['--requirepass', 'the-right-password']);
+    try {
+      const debug = await runReplicaToExit({
+        REDIS_URL: `redis://:${secrets[0]}@127.0.0.1:${guarded.port}`,
+        MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
+        SYNC_SIGNING_KEYS: `k1:${secrets[2]}`,
+        CHAOS_ENABLED: '1',
+        CHAOS_TOKEN: secrets[3]!,
+        LOG_LEVEL: 'trace',
+      });
+      expect(debug.code).toBe(1);
+      expect(debug.output).toMatch(/WRONGPASS/);
+      for (const output of [invalid.output, debug.output]) {
+        for (const secret of secrets) expect(output).not.toContain(secret);
+      }
+    } finally {
+      await guarded.destroy();
+    }
   });
 
   it('shuts down on SIGTERM: drains, leaves the member registry, closes connections, exits 0', async () => {

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { waitFor } from '../../local-stack/processes';
 import { subscriberClientId } from '../../local-stack/redis-clients';
 import { encodeEnvelope } from '../../src/sync/envelope';
+import { EnvelopeSigner } from '../../src/sync/signing';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
@@ -12,12 +13,14 @@ describe('faults on the subscriber side', () => {
   let c: RunningReplica;
   let raw: Redis;
   let channel: string;
+  let signer: EnvelopeSigner;
 
   beforeAll(async () => {
     replicas = await startCluster(3);
     [a, b, c] = replicas as [RunningReplica, RunningReplica, RunningReplica];
     raw = new Redis(process.env.REDIS_URL ?? '');
-    channel = (a.transport as unknown as { options: { channel: string } }).options.channel;
+    channel = a.config.INVALIDATION_CHANNEL;
+    signer = new EnvelopeSigner(a.config.SYNC_SIGNING_KEYS!);
     await waitFor(async () => (await metricValue(a, 'cache_invalidation_members')) === 3, { message: '3 members' });
   });
   afterAll(async () => {
@@ -72,14 +75,24 @@ describe('faults on the subscriber side', () => {
     await http('GET', `${c.url}/books/${id}`);
     expect(c.cache.peek(`id:${id}`)).toBeDefined();
 
+    // Unsigned, from anyone on the channel; then signed with the replicas' key but malformed.
+    const sign = (body: string) => signer.sign(body);
+    const valid = encodeEnvelope(sampleMessage({ id, keys: [`id:${id}`], version: 99, publishedAt: Date.now() }));
     const bad: [string, string][] = [
-      ['malformed_json', 'book:1'],
-      ['malformed_json', '{"v":1,"keys":'],
-      ['invalid_envelope', '[]'],
-      ['unsupported_version', JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`], version: 99 }), v: 2 })],
-      ['foreign_cache', encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 99 }))],
-      ['key_mismatch', encodeEnvelope(sampleMessage({ id: 'someone-else', keys: [`id:${id}`], version: 99 }))],
-      ['invalid_envelope', JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`] }), version: '99' })],
+      ['unsigned', 'book:1'],
+      ['unsigned', '[]'],
+      ['unsigned', valid],
+      ['unknown_key', new EnvelopeSigner([{ id: 'other', secret: Buffer.alloc(32, 1) }]).sign(valid)],
+      ['bad_signature', sign(valid).replace('"version":99', '"version":98')],
+      ['malformed_json', sign('{"v":1,"keys":}')],
+      ['invalid_envelope', sign('{"v":1}')],
+      [
+        'unsupported_version',
+        sign(JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`], version: 99 }), v: 2 })),
+      ],
+      ['foreign_cache', sign(encodeEnvelope(sampleMessage({ cache: 'author', id, keys: [`id:${id}`], version: 99 })))],
+      ['key_mismatch', sign(encodeEnvelope(sampleMessage({ id: 'someone-else', keys: [`id:${id}`], version: 99 })))],
+      ['invalid_envelope', sign(JSON.stringify({ ...sampleMessage({ id, keys: [`id:${id}`] }), version: '99' }))],
       ['oversized', 'x'.repeat(70 * 1024)],
     ];
     const before = Object.fromEntries(

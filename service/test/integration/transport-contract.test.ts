@@ -136,4 +136,13 @@ describe.each([
     await members.leave('b');
     expect(await members.countLive(now, 10_000)).toBe(1);
   });
+
+  it('never counts a member registered into the future', async () => {
+    await harness.make(uniqueName('m'));
+    const members = harness.membership();
+    const now = Date.now();
+    await members.heartbeat('from-the-future', now + 3_600_000, 3000);
+    expect(await members.heartbeat('a', now, 3000)).toBe(1);
+    expect(await members.countLive(now + 60_000, 3000)).toBe(0);
+  });
 });

@@ -5,6 +5,7 @@ import { waitFor } from '../../local-stack/processes';
 import { localConfig, type Prometheus, startPrometheus } from '../../local-stack/prometheus';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import { type ReplicaProcess, spawnReplica } from '../../local-stack/replica-process';
+import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { type Probe, startProbe } from '../../src/probe/probe';
 import { interpolate, panelQueries } from '../harness/dashboards';
 import { uniqueName } from '../harness/replicas';
@@ -23,14 +24,16 @@ describe('every dashboard query against a real Prometheus that scraped real repl
   let redis: Redis;
   let probe: Probe;
   let probeServer: Server;
+  const channel = uniqueName('book-channel');
 
   beforeAll(async () => {
     const env = {
       MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
       REDIS_URL: process.env.REDIS_URL ?? '',
-      INVALIDATION_CHANNEL: uniqueName('book-channel'),
+      INVALIDATION_CHANNEL: channel,
       STALE_CHECK_SAMPLE_RATE: '1',
       LOG_LEVEL: 'warn',
+      SYNC_SIGNING_KEYS: freshSigningKeys('dash'),
     };
     replicas = await Promise.all(['book-1', 'book-2', 'book-3'].map((id) => spawnReplica(id, env)));
     probe = await startProbe({
@@ -116,6 +119,15 @@ describe('every dashboard query against a real Prometheus that scraped real repl
       { timeoutMs: 20_000, message: 'stale reads and the reconnect scraped' },
     );
     console.log(`subscriber killed ${kills} time(s) before a write was lost`);
+    // Someone without the key publishes on the channel: the Channel trust row must show it.
+    await redis.publish(
+      channel,
+      JSON.stringify({ v: 1, type: 'heartbeat', origin: 'intruder', epoch: 'e', seq: 1, publishedAt: Date.now() }),
+    );
+    await waitFor(async () => (await scalar('sum(cache_invalidations_rejected_total{reason="unsigned"})')) >= 3, {
+      timeoutMs: 20_000,
+      message: 'the forged message rejected on every replica, and scraped',
+    });
     // Let recording rules evaluate over the fault before reading the panels.
     await waitFor(
       async () => (await prometheus.query('replica:cache_stale_reads:rate1m{replica="book-3"} > 0')).length > 0,
@@ -160,6 +172,9 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     expect(panel('Stale reads (probe)')[0]!.max).toBeGreaterThan(0);
     expect(panel('Replicas up')[0]!.max).toBe(3);
     expect(panel('Writes and invalidations per second')[0]!.max).toBeGreaterThan(0);
+    expect(panel('Forged or implausible messages')[0]!.max).toBeGreaterThan(0);
+    expect(panel('Signing')[0]!.max).toBe(1);
+    expect(panel('Senders tracked')[0]!.max).toBeGreaterThanOrEqual(2);
 
     // Exemplars on the lag histogram reach Prometheus with the trace id label Grafana links on.
     const end = Date.now() / 1000;

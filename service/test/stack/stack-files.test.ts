@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
@@ -7,8 +8,8 @@ import { ROOT } from '../../local-stack/processes';
 import { committedDashboards, panelQueries } from '../harness/dashboards';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const run = (command: string, args: string[], cwd = ROOT) => {
-  const result = spawnSync(command, args, { cwd, encoding: 'utf8' });
+const run = (command: string, args: string[], cwd = ROOT, env: NodeJS.ProcessEnv = process.env) => {
+  const result = spawnSync(command, args, { cwd, encoding: 'utf8', env });
   if (result.error) throw result.error;
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 };
@@ -27,9 +28,28 @@ describe('docker-compose.yml', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
   const services = compose.services;
 
-  it('is valid for docker-compose (config -q, no engine needed)', () => {
-    const result = run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']);
-    expect(result).toEqual({ status: 0, output: '' });
+  it('is valid for docker-compose (config -q, no engine needed), with the signing key make up writes', () => {
+    const env = {
+      ...process.env,
+      SYNC_SIGNING_KEYS: 'k1:a-key-of-at-least-16-bytes',
+      CHAOS_TOKEN: 'a-token-of-16-chars',
+    };
+    expect(run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], ROOT, env)).toEqual({
+      status: 0,
+      output: '',
+    });
+  });
+
+  it('refuses to start replicas without a signing key (make up writes one to .env)', () => {
+    const env = { ...process.env, SYNC_SIGNING_KEYS: '', CHAOS_TOKEN: 'a-token-of-16-chars' };
+    // From an empty project folder, so that a .env left by a local `make up` is not read.
+    const empty = mkdtempSync(join(tmpdir(), 'lcs-compose-'));
+    const args = ['-f', join(ROOT, 'docker-compose.yml'), '--project-directory', empty, 'config', '-q'];
+    const result = run('docker-compose', args, ROOT, env);
+    rmSync(empty, { recursive: true, force: true });
+    expect(result.status).not.toBe(0);
+    expect(result.output).toContain('run make up, which writes a fresh signing key to .env');
+    expect(read('.gitignore')).toMatch(/^\.env$/m);
   });
 
   it('has the stack the user flow needs, on the right networks', () => {

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { waitFor } from '../../local-stack/processes';
 import { createAdminServer } from '../../src/chaos/admin-server';
 import { ChaosSwitch } from '../../src/chaos/chaos-switch';
@@ -6,6 +6,8 @@ import { FaultyTransport } from '../../src/chaos/faulty-transport';
 import { encodeEnvelope } from '../../src/sync/envelope';
 import { MemoryBus } from '../../src/sync/memory-transport';
 import { sampleMessage } from '../harness/fixtures';
+
+const JSON_WITH_TOKEN = { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' };
 
 describe('chaos switch, fault-injecting transport and the admin API', () => {
   let crashes = 0;
@@ -16,7 +18,8 @@ describe('chaos switch, fault-injecting transport and the admin API', () => {
   const chaos = new ChaosSwitch(faulty, () => {
     crashes += 1;
   });
-  const server = createAdminServer(chaos);
+  const TOKEN = 'test-token-0123456789';
+  const server = createAdminServer(chaos, TOKEN);
   let base = '';
   beforeAll(async () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -26,8 +29,8 @@ describe('chaos switch, fault-injecting transport and the admin API', () => {
   });
   afterAll(() => new Promise((resolve) => server.close(resolve)));
 
-  const call = async (method: string, path: string) => {
-    const response = await fetch(`${base}${path}`, { method });
+  const call = async (method: string, path: string, headers: Record<string, string> = JSON_WITH_TOKEN) => {
+    const response = await fetch(`${base}${path}`, { method, headers });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
   const invalidation = (seq: number) => encodeEnvelope(sampleMessage({ seq }));
@@ -93,5 +96,44 @@ describe('chaos switch, fault-injecting transport and the admin API', () => {
     const response = await call(method, path);
     expect(response.status).toBe(status);
     expect(response.body).toEqual({ error: { code: expect.any(String), message: expect.any(String) } });
+  });
+
+  it.each([
+    ['no token', { 'content-type': 'application/json' }, 401],
+    ['a wrong token', { authorization: 'Bearer nope', 'content-type': 'application/json' }, 401],
+    ['a token one character short', { ...JSON_WITH_TOKEN, authorization: 'Bearer test-token-012345678' }, 401],
+    ['no content type', { authorization: JSON_WITH_TOKEN.authorization }, 415],
+    ['a form content type', { ...JSON_WITH_TOKEN, 'content-type': 'application/x-www-form-urlencoded' }, 415],
+  ])('POST with %s is refused, and nothing armed', async (_what, headers, status) => {
+    const response = await call('POST', '/chaos/crash-before-publish', headers);
+    expect(response.status).toBe(status);
+    expect(chaos.state().crashBeforePublish).toBe(false);
+  });
+
+  /** Raw HTTP, for what fetch refuses to send. */
+  const rawRequest = (text: string) =>
+    new Promise<string>((resolve) => {
+      const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.end(text));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', () => resolve(answer));
+    });
+
+  it.each([
+    ['a path that is no URL', 'GET //%%% HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 40[01]/],
+    ['a bad escape', 'GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 40[01]/],
+    ['an unknown method', 'BREW /chaos HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 40[015]/],
+    ['no request line', 'GARBAGE\r\n\r\n', /^HTTP\/1\.1 400/],
+    ['a 20 KB header', `GET /chaos HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, /^HTTP\/1\.1 4\d\d/],
+    [
+      'a truncated body',
+      `POST /chaos/crash-before-publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{"a"`,
+      /^HTTP\/1\.1 401/,
+    ],
+  ])('survives %s', async (_what, request, answer) => {
+    expect(await rawRequest(request)).toMatch(answer);
+    // Still up, and nothing armed.
+    expect((await call('GET', '/chaos')).body).toMatchObject({ crashBeforePublish: false });
   });
 });

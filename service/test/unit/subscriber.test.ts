@@ -23,7 +23,7 @@ function setup() {
       },
       onInvalidation: ({ lagSeconds }) => {
         seen.applied += 1;
-        seen.lags.push(lagSeconds);
+        seen.lags.push(lagSeconds ?? Number.NaN);
       },
     },
   });

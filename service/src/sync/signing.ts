@@ -1,0 +1,82 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** A signing key: its id travels in every message, its secret never does. */
+export interface SigningKey {
+  id: string;
+  secret: Buffer;
+}
+
+export const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
+/** Secrets shorter than this are refused at start: HMAC-SHA256 is only as strong as its key. */
+export const MIN_SECRET_BYTES = 16;
+
+export type VerifyResult =
+  | { ok: true; body: string }
+  | { ok: false; reason: 'unsigned' | 'unknown_key' | 'bad_signature' };
+
+// The signature is appended as the last two members of the JSON object, so a signed message is
+// still one JSON object; it covers the exact bytes of the message without them.
+const TRAILER = /,"kid":"([A-Za-z0-9_.-]{1,32})","sig":"([A-Za-z0-9_-]{43})"\}$/;
+
+const mac = (secret: Buffer, body: string) => createHmac('sha256', secret).update(body).digest();
+
+/**
+ * HMAC-SHA256 over a message's exact bytes with a key id. The first key signs, every key
+ * verifies, so keys rotate with no downtime: add the new key second everywhere, then first, then
+ * drop the old one.
+ */
+export class EnvelopeSigner {
+  private readonly byId: Map<string, Buffer>;
+
+  constructor(private readonly keys: SigningKey[]) {
+    if (keys.length === 0) throw new Error('no signing keys');
+    this.byId = new Map(keys.map((k) => [k.id, k.secret]));
+  }
+
+  /** `body` is one encoded JSON object. */
+  sign(body: string): string {
+    const key = this.keys[0]!;
+    return `${body.slice(0, -1)},"kid":"${key.id}","sig":"${mac(key.secret, body).toString('base64url')}"}`;
+  }
+
+  verify(raw: string): VerifyResult {
+    const trailer = TRAILER.exec(raw);
+    if (!trailer) return { ok: false, reason: 'unsigned' };
+    const secret = this.byId.get(trailer[1]!);
+    if (!secret) return { ok: false, reason: 'unknown_key' };
+    const body = `${raw.slice(0, trailer.index)}}`;
+    const given = Buffer.from(trailer[2]!, 'base64url');
+    const expected = mac(secret, body);
+    return given.length === expected.length && timingSafeEqual(given, expected)
+      ? { ok: true, body }
+      : { ok: false, reason: 'bad_signature' };
+  }
+}
+
+/** A receiver without keys accepts signed messages too (it verifies nothing): the body without the signature. */
+export function unsignedBody(raw: string): string {
+  const trailer = TRAILER.exec(raw);
+  return trailer ? `${raw.slice(0, trailer.index)}}` : raw;
+}
+
+/** Parses `id:secret,id:secret` (the first signs); throws a message that never contains a secret. */
+export function parseSigningKeys(list: string): SigningKey[] {
+  const keys = list
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry, i) => {
+      const colon = entry.indexOf(':');
+      const id = colon > 0 ? entry.slice(0, colon) : '';
+      const secret = colon > 0 ? entry.slice(colon + 1) : '';
+      if (!KEY_ID.test(id))
+        throw new Error(`key ${i + 1}: the id must be 1-32 letters, digits, dot, dash or underscore`);
+      if (Buffer.byteLength(secret) < MIN_SECRET_BYTES) {
+        throw new Error(`key ${id}: the secret must be at least ${MIN_SECRET_BYTES} bytes`);
+      }
+      return { id, secret: Buffer.from(secret) };
+    });
+  if (keys.length === 0) throw new Error('give at least one id:secret');
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new Error('key ids must be unique');
+  return keys;
+}
