@@ -10,15 +10,18 @@ export interface RedisTransportOptions {
   /** Stream mode: the capped stream every invalidation is appended to, atomically with its PUBLISH. */
   log?: { key: string; maxLen: number };
   onError?: (role: 'publisher' | 'subscriber', error: Error) => void;
+  /** With a rediss:// URL: the CA that signed the server's certificate (the system's CAs otherwise). */
+  tlsCa?: Buffer;
 }
 
-// One script, so the append and the publish happen together or not at all.
+// One script, so the append and the publish happen together or not at all. The channel is an
+// argument, not a key: an ACL user holds keys (~) and channels (&) apart.
 const PUBLISH_AND_LOG = `
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
-return redis.call('PUBLISH', KEYS[2], ARGV[1])`;
+return redis.call('PUBLISH', ARGV[3], ARGV[1])`;
 
 type LoggingRedis = Redis & {
-  publishAndLog(stream: string, channel: string, payload: string, maxLen: number): Promise<number>;
+  publishAndLog(stream: string, payload: string, maxLen: number, channel: string): Promise<number>;
 };
 
 const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
@@ -34,6 +37,8 @@ export class RedisTransport implements InvalidationTransport {
   private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
   private handler?: (payload: string) => void;
   private closing = false;
+  /** The first connection error since connect() began: why it failed, if it does. */
+  private firstError?: Error;
   subscriberState: SubscriberState = 'down';
 
   constructor(private readonly options: RedisTransportOptions) {
@@ -41,6 +46,7 @@ export class RedisTransport implements InvalidationTransport {
       lazyConnect: true,
       retryStrategy: reconnectDelay,
       commandTimeout: options.commandTimeoutMs ?? 1000,
+      ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
     };
     this.publisher = new Redis(options.url, {
       ...common,
@@ -55,9 +61,15 @@ export class RedisTransport implements InvalidationTransport {
       commandTimeout: undefined,
       maxRetriesPerRequest: null,
     });
-    this.publisher.defineCommand('publishAndLog', { numberOfKeys: 2, lua: PUBLISH_AND_LOG });
-    this.publisher.on('error', (error) => options.onError?.('publisher', error));
-    this.subscriber.on('error', (error) => options.onError?.('subscriber', error));
+    this.publisher.defineCommand('publishAndLog', { numberOfKeys: 1, lua: PUBLISH_AND_LOG });
+    this.publisher.on('error', (error) => {
+      this.firstError ??= error;
+      options.onError?.('publisher', error);
+    });
+    this.subscriber.on('error', (error) => {
+      this.firstError ??= error;
+      options.onError?.('subscriber', error);
+    });
     this.subscriber.on('message', (channel: string, payload: string) => {
       if (channel === options.channel) this.handler?.(payload);
     });
@@ -69,12 +81,15 @@ export class RedisTransport implements InvalidationTransport {
 
   /** Connects both connections; on failure, closes both and rejects. */
   async connect(): Promise<void> {
+    this.firstError = undefined;
     try {
       await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
     } catch (error) {
       this.publisher.disconnect();
       this.subscriber.disconnect();
-      throw error;
+      // ioredis rejects with "Connection is closed."; the error event said why (TLS, auth, refused).
+      const why = this.firstError ?? (error as Error);
+      throw new Error(`cannot connect to Redis: ${why.message}`, { cause: why });
     }
   }
 
@@ -84,7 +99,7 @@ export class RedisTransport implements InvalidationTransport {
 
   async appendAndPublish(payload: string): Promise<number> {
     const { key, maxLen } = this.logOptions();
-    return (this.publisher as LoggingRedis).publishAndLog(key, this.options.channel, payload, maxLen);
+    return (this.publisher as LoggingRedis).publishAndLog(key, payload, maxLen, this.options.channel);
   }
 
   /** The invalidation log (stream mode), read with the publisher connection. */

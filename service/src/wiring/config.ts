@@ -52,6 +52,7 @@ const configSchema = z.object({
     ),
   MONGODB_URI: optionalUrl(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017/books'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   CACHE_TTL_SECONDS: integer(1, 86400).default(300),
   CACHE_MAX_KEYS: integer(1, 10_000_000).default(100_000),
   INVALIDATION_CHANNEL: z
@@ -111,7 +112,9 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   REPLICA_ID:
     'replica id (default: the host name): `X-Replica`, envelope `origin`, connection names, `service.instance.id`',
   MONGODB_URI: 'the source of truth',
-  REDIS_URL: 'Pub/Sub bus, member registry and (stream mode) log',
+  REDIS_URL:
+    'Pub/Sub bus, member registry and (stream mode) log; `rediss://` for TLS, `redis://user:password@host` for an ACL user',
+  REDIS_TLS_CA_FILE: 'with `rediss://`: a PEM file of the CA that signed the Redis certificate (else the system CAs)',
   CACHE_TTL_SECONDS: 'local entry TTL: how long a lost invalidation can leave an entry stale in `pubsub` mode',
   CACHE_MAX_KEYS: 'local entries at most; the oldest-written is evicted first',
   INVALIDATION_CHANNEL: 'Pub/Sub channel; the stream log is `<channel>:log`, the registry `members:<channel>`',

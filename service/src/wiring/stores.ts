@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BookRepository } from '../books/book-repository';
 import { ChaosSwitch } from '../chaos/chaos-switch';
@@ -28,6 +29,7 @@ export async function connectStores(config: ReplicaConfig, logger: Logger): Prom
         ? { key: `${config.INVALIDATION_CHANNEL}:log`, maxLen: config.STREAM_MAXLEN }
         : undefined,
     onError: (role, error) => logger.debug({ err: error, role }, 'redis connection error'),
+    tlsCa: config.REDIS_TLS_CA_FILE ? readFileSync(config.REDIS_TLS_CA_FILE) : undefined,
   });
   const repository = await BookRepository.connect(config.MONGODB_URI, { outbox: config.SYNC_MODE !== 'pubsub' });
   try {

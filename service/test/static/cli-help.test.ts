@@ -11,6 +11,7 @@ const COMMANDS: [string, string[]][] = [
   ['make experiment', [process.execPath, '--import', 'tsx', 'bench/experiment.ts', '--help']],
   ['npm run dashboards', [process.execPath, '--import', 'tsx', 'dashboards/src/generate.ts', '--help']],
   ['make deps', ['bash', 'scripts/deps.sh', '--help']],
+  ['npm run docs', [process.execPath, '--import', 'tsx', 'scripts/docs.ts', '--help']],
 ];
 
 describe('every command answers --help', () => {

@@ -103,7 +103,7 @@ describe('README and docs', () => {
 
   it("docs/architecture.md's file table is the tree", () => {
     const listed = [...read('docs/architecture.md').matchAll(/^\| `([^`]+\.ts)` \|/gm)].map((m) => m[1]!).sort();
-    const tree = ['service/src', 'service/local-stack', 'service/demo', 'bench', 'dashboards/src']
+    const tree = ['service/src', 'service/local-stack', 'service/demo', 'bench', 'dashboards/src', 'scripts']
       .flatMap(walk)
       .filter((f) => f.endsWith('.ts'))
       .sort();
