@@ -127,8 +127,18 @@ export class BookRepository {
     this.model = connection.model<BookDocument>('Book', bookSchema);
   }
 
-  static async connect(uri: string, options: { outbox?: boolean } = {}): Promise<BookRepository> {
-    const connection = mongoose.createConnection(uri, { sanitizeFilter: true, serverSelectionTimeoutMS: 5000 });
+  /**
+   * `timeoutMs` bounds every operation: a server that stops answering (a hung or frozen database)
+   * fails the operation after it, instead of holding the request.
+   */
+  static async connect(uri: string, options: { outbox?: boolean; timeoutMs?: number } = {}): Promise<BookRepository> {
+    const timeoutMs = options.timeoutMs ?? 5000;
+    const connection = mongoose.createConnection(uri, {
+      sanitizeFilter: true,
+      serverSelectionTimeoutMS: timeoutMs,
+      connectTimeoutMS: timeoutMs,
+      socketTimeoutMS: timeoutMs,
+    });
     await connection.asPromise();
     const repository = new BookRepository(connection, options.outbox);
     await repository.model.createIndexes();

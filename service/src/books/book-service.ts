@@ -1,9 +1,22 @@
 import type { Logger } from 'pino';
 import type { LocalCache } from '../cache/local-cache';
+import { preciseNow } from '../sync/clock';
 import type { Change } from '../sync/invalidation-publisher';
 import type { Book, BookInput, BookPatch } from './book';
 import { type BookRepository, firstWriteAfter, type WriteResult } from './book-repository';
 import { idKey, isIdKey, nameKey } from './keys';
+
+/** The database did not answer a write in time: it may or may not have been applied. */
+export class WriteOutcomeUnknownError extends Error {
+  constructor(readonly id: string) {
+    super('the database did not answer in time: the write may or may not have been applied');
+    this.name = 'WriteOutcomeUnknownError';
+  }
+}
+
+/** Errors after a write was sent, with no answer: a timeout or a connection lost mid-write. */
+const isUnknownOutcome = (error: unknown): boolean =>
+  /^Mongo(Network|NetworkTimeout)Error$/.test((error as { name?: string }).name ?? '');
 
 export type CacheStatus = 'HIT' | 'MISS';
 export interface Read {
@@ -71,13 +84,46 @@ export class BookService {
   }
 
   async update(id: string, changes: BookPatch): Promise<Book | null> {
-    const result = await this.options.repository.update(id, changes);
+    const result = await this.announcingUnknownOutcome('update', id, changes.name, () =>
+      this.options.repository.update(id, changes),
+    );
     return result ? this.afterWrite('update', result) : null;
   }
 
   async delete(id: string): Promise<Book | null> {
-    const result = await this.options.repository.delete(id);
+    const result = await this.announcingUnknownOutcome('delete', id, undefined, () =>
+      this.options.repository.delete(id),
+    );
     return result ? this.afterWrite('delete', result) : null;
+  }
+
+  /**
+   * A write whose outcome is unknown (the database stopped answering after it was sent) may still
+   * commit. Evicting is always safe, so every version of the book is evicted here and announced
+   * before the error goes back: no replica keeps the older version once the database recovers.
+   */
+  private async announcingUnknownOutcome<T>(
+    op: Change['op'],
+    id: string,
+    newName: string | undefined,
+    write: () => Promise<T>,
+  ): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isUnknownOutcome(error)) throw error;
+      const cached = this.options.cache.peek(idKey(id));
+      const keys = [
+        ...new Set([idKey(id), ...(cached ? [nameKey(cached.name)] : []), ...(newName ? [nameKey(newName)] : [])]),
+      ];
+      const version = Number.MAX_SAFE_INTEGER;
+      for (const key of keys) this.options.cache.evictOlderThan(key, id, version, 'local_write');
+      await this.options.publisher
+        .publish({ keys, id, version, op, committedAt: preciseNow() })
+        .catch((failure) => this.options.logger.warn({ err: failure, id }, 'unknown-outcome write not announced'));
+      this.options.logger.warn({ id, op }, 'write outcome unknown (database timed out): every version evicted');
+      throw new WriteOutcomeUnknownError(id);
+    }
   }
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {

@@ -60,6 +60,13 @@ function fromLibraryError(error: ThrownByLibraries): HttpError | undefined {
 /** MongoDB out of reach (a partition, a restart): the client may retry, so 503 rather than 500. */
 function fromDatabaseError(error: unknown): HttpError | undefined {
   const name = (error as { name?: string }).name ?? '';
+  if (name === 'WriteOutcomeUnknownError') {
+    return new HttpError(
+      503,
+      'write_outcome_unknown',
+      'the database did not answer in time: the write may or may not have been applied (it was announced); read the book before retrying',
+    );
+  }
   if (/^Mongo(ose)?(ServerSelection|Network|NotConnected|NetworkTimeout)Error$/.test(name)) {
     return new HttpError(503, 'database_unavailable', 'the database is unreachable; try again');
   }

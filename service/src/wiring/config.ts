@@ -51,6 +51,7 @@ const configSchema = z.object({
         .slice(0, 64),
     ),
   MONGODB_URI: optionalUrl(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017/books'),
+  MONGODB_TIMEOUT_MS: integer(100, 120_000).default(3000),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   CACHE_TTL_SECONDS: integer(1, 86400).default(300),
@@ -112,6 +113,8 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   REPLICA_ID:
     'replica id (default: the host name): `X-Replica`, envelope `origin`, connection names, `service.instance.id`',
   MONGODB_URI: 'the source of truth',
+  MONGODB_TIMEOUT_MS:
+    'every MongoDB operation fails after this long without an answer: reads and readyz answer 503, a write of unknown outcome is announced and answers 503',
   REDIS_URL:
     'Pub/Sub bus, member registry and (stream mode) log; `rediss://` for TLS, `redis://user:password@host` for an ACL user',
   REDIS_TLS_CA_FILE: 'with `rediss://`: a PEM file of the CA that signed the Redis certificate (else the system CAs)',

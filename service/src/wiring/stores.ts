@@ -31,7 +31,10 @@ export async function connectStores(config: ReplicaConfig, logger: Logger): Prom
     onError: (role, error) => logger.debug({ err: error, role }, 'redis connection error'),
     tlsCa: config.REDIS_TLS_CA_FILE ? readFileSync(config.REDIS_TLS_CA_FILE) : undefined,
   });
-  const repository = await BookRepository.connect(config.MONGODB_URI, { outbox: config.SYNC_MODE !== 'pubsub' });
+  const repository = await BookRepository.connect(config.MONGODB_URI, {
+    outbox: config.SYNC_MODE !== 'pubsub',
+    timeoutMs: config.MONGODB_TIMEOUT_MS,
+  });
   try {
     await redis.connect();
   } catch (error) {
