@@ -112,9 +112,32 @@ const isDuplicateKey = (error: unknown) => {
   return code === 11000 || (code === 1 && /UNIQUE constraint failed/.test(message ?? ''));
 };
 
+/** A conditional write (If-Match) expected another version than the book has. */
+export class VersionConflictError extends Error {
+  constructor(readonly id: string) {
+    super('the book is at another version than the one this write expects');
+    this.name = 'VersionConflictError';
+  }
+}
+
+/** Claims on (book, version) by conditional writes in flight; a unique index lets one win. */
+interface VersionClaim {
+  book: Types.ObjectId;
+  version: number;
+  at: Date;
+}
+const claimSchema = new Schema<VersionClaim>(
+  { book: { type: Schema.Types.ObjectId, required: true }, version: { type: Number, required: true }, at: Date },
+  { versionKey: false },
+);
+claimSchema.index({ book: 1, version: 1 }, { unique: true });
+/** A claim older than this was left by a writer that died mid-write. */
+const CLAIM_STALE_MS = 30_000;
+
 /** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
 export class BookRepository {
   private readonly model: Model<BookDocument>;
+  private readonly claims: Model<VersionClaim>;
 
   /**
    * With `outbox`, every write also marks the book, in the same operation, as having an
@@ -125,6 +148,7 @@ export class BookRepository {
     private readonly outbox = false,
   ) {
     this.model = connection.model<BookDocument>('Book', bookSchema);
+    this.claims = connection.model<VersionClaim>('VersionClaim', claimSchema, 'version_claims');
   }
 
   /**
@@ -142,6 +166,7 @@ export class BookRepository {
     await connection.asPromise();
     const repository = new BookRepository(connection, options.outbox);
     await repository.model.createIndexes();
+    await repository.claims.createIndexes();
     return repository;
   }
 
@@ -184,13 +209,22 @@ export class BookRepository {
     return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes };
   }
 
-  /** Applies `changes` and bumps the version atomically; null if the book does not exist. */
-  async update(id: string, changes: BookPatch): Promise<WriteResult | null> {
+  /**
+   * Applies `changes` and bumps the version atomically; null if the book does not exist. With
+   * `expected` (If-Match), only if the book is at that version, else VersionConflictError.
+   */
+  async update(id: string, changes: BookPatch, expected?: number): Promise<WriteResult | null> {
+    if (expected === undefined) return this.applyUpdate(id, changes);
+    return this.conditionally(id, expected, () => this.applyUpdate(id, changes, expected));
+  }
+
+  private async applyUpdate(id: string, changes: BookPatch, expected?: number): Promise<WriteResult | null> {
+    const version = expected === undefined ? {} : { version: expected };
     const updatedAt = new Date();
     try {
       const before = await this.model
         .findOneAndUpdate(
-          { _id: new Types.ObjectId(id), ...live() },
+          { _id: new Types.ObjectId(id), ...live(), ...version },
           {
             $set: { ...changes, updatedAt, ...(this.outbox ? { 'outbox.op': 'update' } : {}) },
             // An earlier write's mark may still be unpublished: keep the oldest time, so a chain of
@@ -207,7 +241,7 @@ export class BookRepository {
           { returnDocument: 'before', runValidators: true },
         )
         .lean<BookDocument>();
-      if (!before) return null;
+      if (!before) return this.missingOrConflict(id, expected);
       const committedAt = preciseNow();
       const after: BookDocument = { ...before, ...definedOnly(changes), version: before.version + 1, updatedAt };
       return { before: toBook(before), after: toBook(after), committedAt };
@@ -221,8 +255,13 @@ export class BookRepository {
    * Deletes the book; the returned `after` carries the version the deletion takes (last + 1).
    * With the outbox the document stays, marked deleted, until its invalidation is published.
    */
-  async delete(id: string): Promise<WriteResult | null> {
-    const filter = { _id: new Types.ObjectId(id), ...live() };
+  async delete(id: string, expected?: number): Promise<WriteResult | null> {
+    if (expected === undefined) return this.applyDelete(id);
+    return this.conditionally(id, expected, () => this.applyDelete(id, expected));
+  }
+
+  private async applyDelete(id: string, expected?: number): Promise<WriteResult | null> {
+    const filter = { _id: new Types.ObjectId(id), ...live(), ...(expected === undefined ? {} : { version: expected }) };
     const now = new Date();
     const doc = this.outbox
       ? await this.model
@@ -233,9 +272,48 @@ export class BookRepository {
           })
           .lean<BookDocument>()
       : await this.model.findOneAndDelete(filter).lean<BookDocument>();
-    if (!doc) return null;
+    if (!doc) return this.missingOrConflict(id, expected);
     const before = toBook(doc);
     return { before, after: { ...before, version: before.version + 1 }, committedAt: preciseNow() };
+  }
+
+  /**
+   * Runs a write conditional on `expected`, after claiming (book, expected) in a unique index: of
+   * writers racing on one version exactly one goes ahead. That holds on MongoDB and on FerretDB v1
+   * alike, whose updates are not atomic (FerretDB#3040) but whose unique indexes are.
+   */
+  private async conditionally<T>(id: string, expected: number, write: () => Promise<T>): Promise<T> {
+    const book = new Types.ObjectId(id);
+    const claim = async () => {
+      try {
+        await this.claims.create({ book, version: expected, at: new Date() });
+        return true;
+      } catch (error) {
+        if (isDuplicateKey(error)) return false;
+        throw error;
+      }
+    };
+    if (!(await claim())) {
+      const stale = await this.claims.deleteOne({
+        book,
+        version: expected,
+        at: mongoose.trusted({ $lt: new Date(Date.now() - CLAIM_STALE_MS) }),
+      });
+      if (stale.deletedCount !== 1 || !(await claim())) throw new VersionConflictError(id);
+    }
+    try {
+      return await write();
+    } finally {
+      await this.claims.deleteOne({ book, version: expected }).catch(() => undefined);
+    }
+  }
+
+  /** A conditional write matched nothing: the book is gone (null) or at another version. */
+  private async missingOrConflict(id: string, expected: number | undefined): Promise<null> {
+    if (expected !== undefined && (await this.model.exists({ _id: new Types.ObjectId(id), ...live() }))) {
+      throw new VersionConflictError(id);
+    }
+    return null;
   }
 
   async count(): Promise<number> {

@@ -83,16 +83,17 @@ export class BookService {
     return this.afterWrite('create', await this.options.repository.create(input));
   }
 
-  async update(id: string, changes: BookPatch): Promise<Book | null> {
+  /** `expected`: the version the client read (If-Match); the write fails with a conflict otherwise. */
+  async update(id: string, changes: BookPatch, expected?: number): Promise<Book | null> {
     const result = await this.announcingUnknownOutcome('update', id, changes.name, () =>
-      this.options.repository.update(id, changes),
+      this.options.repository.update(id, changes, expected),
     );
     return result ? this.afterWrite('update', result) : null;
   }
 
-  async delete(id: string): Promise<Book | null> {
+  async delete(id: string, expected?: number): Promise<Book | null> {
     const result = await this.announcingUnknownOutcome('delete', id, undefined, () =>
-      this.options.repository.delete(id),
+      this.options.repository.delete(id, expected),
     );
     return result ? this.afterWrite('delete', result) : null;
   }

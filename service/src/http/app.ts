@@ -44,6 +44,7 @@ export function createApp(options: AppOptions): Koa {
 
   const respond = (ctx: Context, book: Book, cache: 'HIT' | 'MISS', status = 200) => {
     ctx.set('X-Cache', cache);
+    ctx.set('ETag', etagOf(book.version));
     ctx.status = status;
     ctx.body = book;
   };
@@ -56,6 +57,8 @@ export function createApp(options: AppOptions): Koa {
   const respondRead = (ctx: Context, read: Read | null, what: string) => {
     if (!read) throw notFound(`no book with that ${what}`);
     respond(ctx, read.book, read.cache);
+    // If-None-Match names the version served: 304, no body (Koa compares it with the ETag).
+    if (ctx.fresh) ctx.status = 304;
     if (read.cache === 'HIT') {
       const servedAt = Date.now();
       ctx.res.once('finish', () => books.auditHit(read.book, servedAt));
@@ -68,7 +71,7 @@ export function createApp(options: AppOptions): Koa {
   const update = (schema: typeof bookInputSchema | typeof bookPatchSchema) => async (ctx: Context) => {
     const id = bookId(ctx);
     const changes = parseBody(ctx, schema);
-    const book = await guardDuplicate(books.update(id, changes));
+    const book = await guardDuplicate(books.update(id, changes, ifMatch(ctx)));
     if (!book) throw notFound('no book with that id');
     respond(ctx, book, 'MISS');
   };
@@ -76,7 +79,7 @@ export function createApp(options: AppOptions): Koa {
   router.patch('/books/:id', update(bookPatchSchema));
 
   router.delete('/books/:id', async (ctx) => {
-    const book = await books.delete(bookId(ctx));
+    const book = await books.delete(bookId(ctx), ifMatch(ctx));
     if (!book) throw notFound('no book with that id');
     ctx.set('X-Cache', 'MISS');
     ctx.body = { id: book.id, version: book.version, deleted: true };
@@ -123,6 +126,18 @@ const requireJsonBody: Koa.Middleware = async (ctx, next) => {
   }
   await next();
 };
+
+/** A book version as a strong entity tag. */
+const etagOf = (version: number) => `"${version}"`;
+
+/** The version `If-Match` requires, if any: one strong tag, or `*` (any version: no condition). */
+function ifMatch(ctx: Context): number | undefined {
+  const header = ctx.get('If-Match').trim();
+  if (header === '' || header === '*') return undefined;
+  const match = /^"(\d{1,15})"$/.exec(header);
+  if (!match) throw badRequest('invalid_precondition', 'If-Match must be one strong entity tag such as "3", or *');
+  return Number(match[1]);
+}
 
 export function bookId(ctx: Context): string {
   const id = ctx.params.id ?? '';

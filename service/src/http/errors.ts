@@ -60,6 +60,13 @@ function fromLibraryError(error: ThrownByLibraries): HttpError | undefined {
 /** MongoDB out of reach (a partition, a restart): the client may retry, so 503 rather than 500. */
 function fromDatabaseError(error: unknown): HttpError | undefined {
   const name = (error as { name?: string }).name ?? '';
+  if (name === 'VersionConflictError') {
+    return new HttpError(
+      412,
+      'precondition_failed',
+      'the book is not at the version If-Match names: read it and retry',
+    );
+  }
   if (name === 'WriteOutcomeUnknownError') {
     return new HttpError(
       503,
