@@ -56,11 +56,11 @@ demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURAT
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts
 
-# A fresh signing key and chaos token for the replicas, kept out of git; docker compose reads .env by itself.
+# Fresh secrets for the stack (signing key, chaos token, the replicas' Redis password), kept out of git; docker compose reads .env by itself.
 random = process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))
 .env:
-	@printf 'SYNC_SIGNING_KEYS=k1:%s\nCHAOS_TOKEN=%s\n' "$$(node -e "$(random)")" "$$(node -e "$(random)")" > .env
-	@echo "wrote .env: a fresh SYNC_SIGNING_KEYS and CHAOS_TOKEN for the replicas (not committed)"
+	@printf 'SYNC_SIGNING_KEYS=k1:%s\nCHAOS_TOKEN=%s\nREDIS_REPLICA_PASSWORD=%s\n' "$$(node -e "$(random)")" "$$(node -e "$(random)")" "$$(node -e "$(random)")" > .env
+	@echo "wrote .env: a fresh SYNC_SIGNING_KEYS, CHAOS_TOKEN and REDIS_REPLICA_PASSWORD (not committed)"
 
 up: .env ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer)
 	SYNC_MODE=$(or $(SYNC_MODE),pubsub) $(COMPOSE) up -d --build

@@ -408,9 +408,13 @@ export const rows: [string, LaidOut[]][] = [
               expr: `sum by (replica, status_code) (rate(http_server_request_duration_seconds_count{${REPLICA_SELECTOR}, status_code=~"4..|5.."}[$__rate_interval]))`,
               legend: '{{replica}} {{status_code}}',
             },
+            {
+              expr: `sum by (replica) (${rate('cache_write_outcome_unknown_total')})`,
+              legend: '{{replica}} writes of unknown outcome',
+            },
           ],
           description:
-            '4xx (bad input, not found) and 5xx. A partitioned replica answers 503 on cache misses it cannot load from MongoDB.',
+            '4xx (bad input, not found, 412 stale If-Match) and 5xx. A partitioned replica answers 503 on cache misses it cannot load from MongoDB; a database that does not answer within MONGODB_TIMEOUT_MS gives 503, and a write it never acknowledged counts as of unknown outcome (announced anyway).',
         },
       },
       {

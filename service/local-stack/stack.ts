@@ -6,6 +6,7 @@ import { type Probe, startProbe } from '../src/probe/probe';
 import type { SyncMode } from '../src/sync/recovery';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
+import { REPLICA_USER, replicaUserArgs } from './redis-acl';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
 import { freshSigningKeys } from './signing-keys';
 import { TcpProxy } from './tcp-proxy';
@@ -114,7 +115,11 @@ async function build(
   cleanups: (() => Promise<unknown>)[],
   stopAll: () => Promise<void>,
 ): Promise<Stack> {
-  const redis = await startRedis(options.redisArgs);
+  // Replicas connect as the least-privilege user docs/security.md gives (defined on the command
+  // line, so it survives a Redis restart); the stack's own admin client is the default user.
+  const channel = uniqueName('book-channel');
+  const redisPassword = randomBytes(18).toString('base64url');
+  const redis = await startRedis([...(options.redisArgs ?? []), ...replicaUserArgs(channel, redisPassword)]);
   cleanups.push(() => redis.destroy());
   const mongo = options.mongoUri ? undefined : await startMongo();
   if (mongo) cleanups.push(() => mongo.destroy());
@@ -122,7 +127,6 @@ async function build(
   const admin = new Redis(redis.url);
   admin.on('error', () => undefined); // it reconnects by itself when Redis restarts
   cleanups.push(async () => admin.disconnect());
-  const channel = uniqueName('book-channel');
   const database = uniqueName('books');
   const replicas: StackReplica[] = [];
   const count = options.replicas ?? 3;
@@ -134,7 +138,7 @@ async function build(
     spawnReplica(id, {
       PORT: String(port),
       MONGODB_URI: `${mongoUri}/${database}`,
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      REDIS_URL: `redis://${REPLICA_USER}:${redisPassword}@127.0.0.1:${proxy.port}`,
       INVALIDATION_CHANNEL: channel,
       CACHE_TTL_SECONDS: String(options.ttlSeconds),
       HEARTBEAT_INTERVAL_MS: String(options.heartbeatMs ?? 250),

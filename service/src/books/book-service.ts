@@ -50,6 +50,8 @@ export interface BookServiceOptions {
    */
   staleCheckGraceMs?: number;
   stale?: StaleObserver;
+  /** A write timed out after it was sent: it may still commit (it is announced all the same). */
+  onOutcomeUnknown?: (op: Change['op']) => void;
   /** Runs between the database commit and the publish: the chaos switch's crash-after-commit. */
   afterCommit?: () => void;
   /** The sync policy's verdict: false while the cache is not trusted (reads bypass it). */
@@ -122,6 +124,7 @@ export class BookService {
       await this.options.publisher
         .publish({ keys, id, version, op, committedAt: preciseNow() })
         .catch((failure) => this.options.logger.warn({ err: failure, id }, 'unknown-outcome write not announced'));
+      this.options.onOutcomeUnknown?.(op);
       this.options.logger.warn({ id, op }, 'write outcome unknown (database timed out): every version evicted');
       throw new WriteOutcomeUnknownError(id);
     }

@@ -82,15 +82,16 @@ export class RedisTransport implements InvalidationTransport {
   /** Connects both connections; on failure, closes both and rejects. */
   async connect(): Promise<void> {
     this.firstError = undefined;
-    try {
-      await Promise.all([this.publisher.connect(), this.subscriber.connect()]);
-    } catch (error) {
-      this.publisher.disconnect();
-      this.subscriber.disconnect();
-      // ioredis rejects with "Connection is closed."; the error event said why (TLS, auth, refused).
-      const why = this.firstError ?? (error as Error);
-      throw new Error(`cannot connect to Redis: ${why.message}`, { cause: why });
-    }
+    // Both settle before either is torn down: disconnecting one mid-handshake (TLS) leaves its
+    // socket to emit an error nobody listens to any more.
+    const [publisher, subscriber] = await Promise.allSettled([this.publisher.connect(), this.subscriber.connect()]);
+    const failed = [publisher, subscriber].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return;
+    this.publisher.disconnect();
+    this.subscriber.disconnect();
+    // ioredis rejects with "Connection is closed."; the error event said why (TLS, auth, refused).
+    const why = this.firstError ?? (failed.reason as Error);
+    throw new Error(`cannot connect to Redis: ${why.message}`, { cause: why });
   }
 
   async publish(payload: string): Promise<number> {

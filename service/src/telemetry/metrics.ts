@@ -90,6 +90,10 @@ export function createMetrics(cache: string, values: LabelValues) {
       'When the last message (heartbeats included) arrived from another replica.',
     ),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
+    outcomeUnknown: counter(
+      'cache_write_outcome_unknown_total',
+      'Writes the database did not answer in time (MONGODB_TIMEOUT_MS): they may still commit, and were announced.',
+    ),
     origins: gauge('cache_invalidation_origins', 'Senders whose message sequences this replica tracks (bounded).'),
     timesRefused: counter(
       'cache_invalidation_times_refused_total',
@@ -168,6 +172,7 @@ export function createMetrics(cache: string, values: LabelValues) {
     g.set(labels, 0);
   for (const field of ['published_at', 'committed_at']) metrics.timesRefused.inc({ cache, field }, 0);
   metrics.origins.set(labels, 0);
+  metrics.outcomeUnknown.inc(labels, 0);
   metrics.signing.set(labels, 0);
   metrics.trusted.set(labels, 1);
   metrics.trustedOldName.set(labels, 1);

@@ -69,6 +69,7 @@ export async function createReplica(
     staleCheckSampleRate: config.STALE_CHECK_SAMPLE_RATE,
     staleCheckGraceMs: config.STALE_CHECK_GRACE_MS,
     stale: staleMetricsObserver(metrics),
+    onOutcomeUnknown: () => metrics.outcomeUnknown.inc({ cache: CACHE_NAME }),
     afterCommit: chaos && (() => chaos.afterCommit()),
     outbox: config.SYNC_MODE !== 'pubsub',
     trusted: () => sync.policy.trusted(),

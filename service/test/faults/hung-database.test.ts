@@ -70,6 +70,8 @@ describe('a hung database', () => {
     expect(patched.status).toBe(503);
     expect(patched.json).toEqual({ error: { code: 'write_outcome_unknown', message: expect.any(String) } });
     expect(ready).toBe(503);
+    const metrics = await (await fetch(`${writer.url}/metrics`)).text();
+    expect(metrics).toMatch(/^cache_write_outcome_unknown_total\{[^}]*\} 1$/m);
 
     // The database is back; whatever it holds now, every replica serves exactly that.
     const truth = await waitFor(

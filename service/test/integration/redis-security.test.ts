@@ -5,20 +5,12 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { freePort, ROOT, ServerProcess, startRedis, waitFor } from '../../local-stack/processes';
+import { replicaAclRules } from '../../local-stack/redis-acl';
 import { createReplica } from '../../src/wiring/replica';
 import { http, type RunningReplica, startCluster, testConfig, uniqueName } from '../harness/replicas';
 
-/** The ACL docs/security.md gives replicas, read from the doc itself, for a channel and password. */
-function replicaAcl(user: string, password: string, channel: string): string[] {
-  const doc = readFileSync(join(ROOT, 'docs/security.md'), 'utf8');
-  const line = /^ACL SETUSER .+$/m.exec(doc)?.[0];
-  if (!line) throw new Error('docs/security.md has no ACL SETUSER line');
-  return line
-    .replaceAll('book-channel', channel)
-    .replace('book-replica', user)
-    .replace('>CHANGE-ME', `>${password}`)
-    .split(' ');
-}
+/** The ACL line docs/security.md gives users is the one the local stack and compose apply. */
+const docsAclLine = () => /^ACL SETUSER .+$/m.exec(readFileSync(join(ROOT, 'docs/security.md'), 'utf8'))?.[0];
 
 describe('Redis with a least-privilege ACL user', () => {
   let redis: ServerProcess & { url: string };
@@ -30,7 +22,7 @@ describe('Redis with a least-privilege ACL user', () => {
   beforeAll(async () => {
     redis = await startRedis();
     admin = new Redis(redis.url);
-    await admin.call(...(replicaAcl('book-replica', password, channel) as [string, ...string[]]));
+    await admin.call('ACL', 'SETUSER', 'book-replica', 'on', `>${password}`, ...replicaAclRules(channel));
     const url = `redis://book-replica:${password}@127.0.0.1:${redis.port}`;
     replicas = await startCluster(2, {
       REDIS_URL: url,
@@ -59,6 +51,10 @@ describe('Redis with a least-privilege ACL user', () => {
     expect(v3).toBe((v2 as number) + 1);
     expect(await admin.zcard(`members:${channel}`)).toBe(2);
     expect(await admin.xlen(`${channel}:log`)).toBeGreaterThan(0);
+  });
+
+  it('is the ACL docs/security.md gives', () => {
+    expect(docsAclLine()).toBe(`ACL SETUSER book-replica on >CHANGE-ME ${replicaAclRules('book-channel').join(' ')}`);
   });
 
   it('cannot flush, read other keys, or publish on other channels', async () => {

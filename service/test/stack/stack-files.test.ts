@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
 import { ROOT } from '../../local-stack/processes';
+import { replicaUserArgs } from '../../local-stack/redis-acl';
 import { committedDashboards, panelQueries } from '../harness/dashboards';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -24,24 +25,40 @@ type Service = {
   mem_limit?: string;
 };
 
+/** What `make up` writes to .env. */
+const STACK_SECRETS = {
+  SYNC_SIGNING_KEYS: 'k1:a-key-of-at-least-16-bytes',
+  CHAOS_TOKEN: 'a-token-of-16-chars',
+  REDIS_REPLICA_PASSWORD: 'a-redis-password',
+};
+
 describe('docker-compose.yml', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
   const services = compose.services;
 
-  it('is valid for docker-compose (config -q, no engine needed), with the signing key make up writes', () => {
-    const env = {
-      ...process.env,
-      SYNC_SIGNING_KEYS: 'k1:a-key-of-at-least-16-bytes',
-      CHAOS_TOKEN: 'a-token-of-16-chars',
-    };
+  it('is valid for docker-compose (config -q, no engine needed), with the secrets make up writes', () => {
+    const env = { ...process.env, ...STACK_SECRETS };
     expect(run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], ROOT, env)).toEqual({
       status: 0,
       output: '',
     });
   });
 
+  it('gives the replicas the least-privilege Redis user of docs/security.md, and connects them as it', () => {
+    const redis = compose.services.redis as Service & { command: string[] };
+    const user = redis.command.slice(redis.command.indexOf('--user'));
+    expect(user).toEqual(
+      replicaUserArgs(
+        'book-channel',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's variable syntax, not a template string.
+        '${REDIS_REPLICA_PASSWORD:?run make up, which writes a fresh Redis password to .env}',
+      ),
+    );
+    expect(read('docker-compose.yml')).toContain('REDIS_URL: redis://book-replica:${REDIS_REPLICA_PASSWORD');
+  });
+
   it('refuses to start replicas without a signing key (make up writes one to .env)', () => {
-    const env = { ...process.env, SYNC_SIGNING_KEYS: '', CHAOS_TOKEN: 'a-token-of-16-chars' };
+    const env = { ...process.env, ...STACK_SECRETS, SYNC_SIGNING_KEYS: '' };
     // From an empty project folder, so that a .env left by a local `make up` is not read.
     const empty = mkdtempSync(join(tmpdir(), 'lcs-compose-'));
     const args = ['-f', join(ROOT, 'docker-compose.yml'), '--project-directory', empty, 'config', '-q'];

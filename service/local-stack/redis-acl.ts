@@ -1,0 +1,48 @@
+/** The commands a replica sends: connection set-up, Pub/Sub, the member registry, the stream log. */
+const REPLICA_COMMANDS = [
+  'hello',
+  'auth',
+  'client|setname',
+  'info',
+  'ping',
+  'quit',
+  'publish',
+  'subscribe',
+  'unsubscribe',
+  'multi',
+  'exec',
+  'zadd',
+  'zremrangebyscore',
+  'zcount',
+  'zrem',
+  'eval',
+  'evalsha',
+  'xadd',
+  'xrange',
+  'xinfo|stream',
+];
+
+/**
+ * The least-privilege Redis ACL rules of a replica: its channel, its two keys, its commands. One
+ * definition for the local stack, docker-compose.yml and docs/security.md (tests check they agree).
+ */
+export const replicaAclRules = (channel: string): string[] => [
+  'resetchannels',
+  `&${channel}`,
+  'resetkeys',
+  `~members:${channel}`,
+  `~${channel}:log`,
+  '-@all',
+  ...REPLICA_COMMANDS.map((command) => `+${command}`),
+];
+
+export const REPLICA_USER = 'book-replica';
+
+/** redis-server arguments that define the replica user (they survive a restart, unlike ACL SETUSER). */
+export const replicaUserArgs = (channel: string, password: string): string[] => [
+  '--user',
+  REPLICA_USER,
+  'on',
+  `>${password}`,
+  ...replicaAclRules(channel),
+];
