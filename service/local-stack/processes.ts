@@ -121,12 +121,23 @@ export class ServerProcess {
   }
 }
 
-export async function startRedis(extraArgs: string[] = []): Promise<ServerProcess & { url: string }> {
+/** PEM files for a TLS-only redis-server: its certificate and key, and the CA clients check it with. */
+export interface RedisTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+export async function startRedis(extraArgs: string[] = [], tls?: RedisTls): Promise<ServerProcess & { url: string }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'lcs-redis-'));
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key]
+    : ['--port', String(port)];
+  const trust = tls ? ['--tls-ca-cert-file', tls.ca, '--tls-auth-clients', 'no'] : [];
   const server = new ServerProcess('redis-server', port, dir, 'redis-server', [
-    '--port',
-    String(port),
+    ...listen,
+    ...trust,
     '--bind',
     '127.0.0.1',
     '--save',
@@ -138,7 +149,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<ServerProces
     ...extraArgs,
   ]);
   await server.start();
-  return Object.assign(server, { url: `redis://127.0.0.1:${port}` });
+  return Object.assign(server, { url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` });
 }
 
 export function ferretdbBinary(): string {

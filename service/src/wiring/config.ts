@@ -31,15 +31,18 @@ const signingKeys = z
   })
   .optional();
 
+const bindAddress = (fallback: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or a host name')
+    .default(fallback);
+
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ratio = z.coerce.number().min(0).max(1);
 
 const configSchema = z.object({
   PORT: integer(0, 65535).default(3000),
-  HTTP_HOST: z
-    .string()
-    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or a host name')
-    .default('0.0.0.0'),
+  HTTP_HOST: bindAddress('0.0.0.0'),
   HTTP_HEADERS_TIMEOUT_MS: integer(1000, 600_000).default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: integer(1000, 600_000).default(30_000),
   REPLICA_ID: z
@@ -74,10 +77,7 @@ const configSchema = z.object({
     .default('0')
     .transform((v) => v === '1'),
   CHAOS_PORT: integer(0, 65535).default(9000),
-  CHAOS_HOST: z
-    .string()
-    .regex(/^[A-Za-z0-9.:-]{1,253}$/, 'must be an IP address or a host name')
-    .default('127.0.0.1'),
+  CHAOS_HOST: bindAddress('127.0.0.1'),
   CHAOS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Coalesce the invalidations of one event-loop turn into one message (see envelope.ts). */
   SYNC_COALESCE: z

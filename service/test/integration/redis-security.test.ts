@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { freePort, ROOT, ServerProcess, startRedis, waitFor } from '../../local-stack/processes';
+import { ROOT, type ServerProcess, startRedis, waitFor } from '../../local-stack/processes';
 import { replicaAclRules } from '../../local-stack/redis-acl';
 import { createReplica } from '../../src/wiring/replica';
 import { http, type RunningReplica, startCluster, testConfig, uniqueName } from '../harness/replicas';
@@ -74,7 +74,7 @@ describe('Redis with a least-privilege ACL user', () => {
 
 describe('Redis over TLS (rediss://)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lcs-tls-'));
-  let redis: ServerProcess;
+  let redis: ServerProcess & { url: string };
   let url = '';
   let replicas: RunningReplica[] = [];
   const openssl = (...args: string[]) => {
@@ -129,31 +129,12 @@ describe('Redis over TLS (rediss://)', () => {
       '-out',
       'server.pem',
     );
-    const port = await freePort();
-    redis = new ServerProcess('redis-server (TLS)', port, dir, 'redis-server', [
-      '--port',
-      '0',
-      '--tls-port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--tls-cert-file',
-      join(dir, 'server.pem'),
-      '--tls-key-file',
-      join(dir, 'server.key'),
-      '--tls-ca-cert-file',
-      join(dir, 'ca.pem'),
-      '--tls-auth-clients',
-      'no',
-      '--dir',
-      dir,
-    ]);
-    await redis.start();
-    url = `rediss://127.0.0.1:${port}`;
+    redis = await startRedis([], {
+      cert: join(dir, 'server.pem'),
+      key: join(dir, 'server.key'),
+      ca: join(dir, 'ca.pem'),
+    });
+    url = redis.url;
   });
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
