@@ -210,7 +210,9 @@ class RedisStreamLog implements InvalidationLog {
     try {
       info = (await this.redis.call('XINFO', 'STREAM', this.key)) as unknown[];
     } catch (error) {
-      if (/no such key/i.test((error as Error).message)) return { payloads: [], reachesBack: true };
+      // No log at all: Redis restarted without persistence (or it was deleted), and whatever it
+      // held is gone. Before the first write there is nothing cached to lose by flushing either.
+      if (/no such key/i.test((error as Error).message)) return { payloads: [], reachesBack: false };
       throw error;
     }
     const field = (name: string) => String(info[info.indexOf(name) + 1] ?? '0');

@@ -210,4 +210,19 @@ describe('stream recovery', () => {
     });
     expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(2);
   });
+
+  it('flushes when the log is gone altogether (a Redis restarted without persistence)', async () => {
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const id = (await http('POST', `${a.url}/books`, { name: 'Log lost', author: 'n/a', year: 1 })).json.id as string;
+    await http('GET', `${b.url}/books/${id}`);
+    await b.chaos!.pauseSubscriberFor(400);
+    await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
+    const redis = new Redis(process.env.REDIS_URL ?? '');
+    await redis.del(`${channel}:log`).finally(() => redis.disconnect());
+    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
+    await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
+      message: 'flush instead of an empty replay',
+    });
+    expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(2);
+  });
 });
