@@ -69,10 +69,16 @@ export function analysisMarkdown(r: BenchResults): string {
     );
   }
   if (h.growth2to16 > 4) {
+    const atMost =
+      mostLag && mostFloor
+        ? `, and at ${most} replicas the service's p99 is ${x(mostLag.p99Ms / mostFloor.p99Ms)} the floor's`
+        : '';
     lines.push(
       `- **Lag p99 from ${fewest} to ${most} replicas (${x(h.growth2to16)}).** The raw floor, bare subscriber processes doing nothing else, ` +
-        `grows ${x(h.floorGrowth2to16)} over the same range${mostLag && mostFloor ? `, and at ${most} replicas the service's p99 is ${x(mostLag.p99Ms / mostFloor.p99Ms)} the floor's` : ''}: ` +
-        `${most} receiving processes on ${cpus().length} cores wait for a core. The bound is cores per receiver on this machine, not Redis or the sync path.`,
+        `grows ${x(h.floorGrowth2to16)} over the same range${atMost}. ` +
+        (h.floorGrowth2to16 >= h.growth2to16
+          ? `${most} receiving processes on ${cpus().length} cores wait for a core: the bound is cores per receiver on this machine, not Redis or the sync path.`
+          : `The service grows faster than the floor: with ${most} receivers on ${cpus().length} cores, each message's own receive work (parse, verify, validate, span, metrics) queues behind the others'.`),
     );
   }
   if (h.lagOverFloor > 2) {
