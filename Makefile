@@ -62,8 +62,13 @@ random = process.stdout.write(require('crypto').randomBytes(32).toString('base64
 	@printf 'SYNC_SIGNING_KEYS=k1:%s\nCHAOS_TOKEN=%s\nREDIS_REPLICA_PASSWORD=%s\n' "$$(node -e "$(random)")" "$$(node -e "$(random)")" "$$(node -e "$(random)")" > .env
 	@echo "wrote .env: a fresh SYNC_SIGNING_KEYS, CHAOS_TOKEN and REDIS_REPLICA_PASSWORD (not committed)"
 
+# The sync mode lives in .env, so every later recreate (restart-replica, a plain compose up) keeps it.
+set-sync-mode = { grep -v '^SYNC_MODE=' .env > .env.next; echo 'SYNC_MODE=$(1)' >> .env.next; mv .env.next .env; }
+
 up: .env ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer)
-	SYNC_MODE=$(or $(SYNC_MODE),pubsub) $(COMPOSE) up -d --build
+	@case "$(or $(SYNC_MODE),pubsub)" in pubsub|pubsub-flush|stream) ;; *) echo "give SYNC_MODE=pubsub, pubsub-flush or stream"; exit 2;; esac
+	@$(if $(SYNC_MODE),$(call set-sync-mode,$(SYNC_MODE)),grep -q '^SYNC_MODE=' .env || $(call set-sync-mode,pubsub))
+	$(COMPOSE) up -d --build
 	@echo
 	@echo "  Grafana     http://localhost:3000   (dashboard: Local cache sync, anonymous viewer)"
 	@echo "  Prometheus  http://localhost:9090   (alerts: http://localhost:9090/alerts)"
@@ -75,7 +80,8 @@ down: ## Stop the stack and delete its data
 
 sync-mode: ## Recreate book-1..4 in MODE=pubsub|pubsub-flush|stream: Sync row shows the mode; staleness stays bounded in the safer modes
 	@case "$(MODE)" in pubsub|pubsub-flush|stream) ;; *) echo "give MODE=pubsub, pubsub-flush or stream"; exit 2;; esac
-	SYNC_MODE=$(MODE) $(COMPOSE) up -d --no-deps book-1 book-2 book-3 book-4
+	@$(call set-sync-mode,$(MODE))
+	$(COMPOSE) up -d --no-deps book-1 book-2 book-3 book-4
 
 logs: ## Follow the stack's logs (S=book-2 for one service)
 	$(COMPOSE) logs -f --tail=100 $(S)

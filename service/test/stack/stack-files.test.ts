@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -55,6 +55,31 @@ describe('docker-compose.yml', () => {
       ),
     );
     expect(read('docker-compose.yml')).toContain('REDIS_URL: redis://book-replica:${REDIS_REPLICA_PASSWORD');
+  });
+
+  it('keeps the sync mode across make targets: a later recreate uses the mode last asked for', () => {
+    // A copy of the Makefile and compose file, with `true` for docker compose: what each target
+    // leaves in .env is what any recreate (make restart-replica, compose up) will use.
+    const dir = mkdtempSync(join(tmpdir(), 'lcs-make-'));
+    try {
+      for (const file of ['Makefile', 'docker-compose.yml']) copyFileSync(join(ROOT, file), join(dir, file));
+      const make = (...args: string[]) => run('make', ['--no-print-directory', ...args, 'COMPOSE=true'], dir);
+      const modeOfBook2 = () => {
+        const config = run('docker-compose', ['-f', 'docker-compose.yml', 'config'], dir);
+        return /book-2:[\s\S]*?SYNC_MODE: (\S+)/.exec(config.output)?.[1];
+      };
+      expect(make('up', 'SYNC_MODE=stream').status).toBe(0);
+      expect(modeOfBook2()).toBe('stream');
+      expect(make('restart-replica', 'N=2').status).toBe(0);
+      expect(modeOfBook2()).toBe('stream');
+      expect(make('sync-mode', 'MODE=pubsub-flush').status).toBe(0);
+      expect(make('up').status).toBe(0);
+      expect(modeOfBook2()).toBe('pubsub-flush');
+      expect(make('up', 'SYNC_MODE=bogus').status).not.toBe(0);
+      expect(modeOfBook2()).toBe('pubsub-flush');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses to start replicas without a signing key (make up writes one to .env)', () => {
