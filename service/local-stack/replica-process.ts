@@ -13,10 +13,18 @@ export interface ReplicaProcess {
 }
 
 /** Starts the built replica exactly as `npm start` does: node --require dist/telemetry/register.js dist/main.js. */
-function launch(env: Record<string, string>, nodeArgs: string[] = []) {
+function launch(env: Record<string, string>, nodeArgs: string[] = [], wrapper: string[] = []) {
   const main = join(ROOT, 'dist/main.js');
   if (!existsSync(main)) throw new Error('dist/main.js is missing: run `npm run build` first (make test does)');
-  const child = spawn(process.execPath, [...nodeArgs, '--require', join(ROOT, 'dist/telemetry/register.js'), main], {
+  const command = [
+    ...wrapper,
+    process.execPath,
+    ...nodeArgs,
+    '--require',
+    join(ROOT, 'dist/telemetry/register.js'),
+    main,
+  ];
+  const child = spawn(command[0]!, command.slice(1), {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -26,14 +34,22 @@ function launch(env: Record<string, string>, nodeArgs: string[] = []) {
   return { child, output: () => captured.text };
 }
 
-/** `nodeArgs` go to node itself (such as --cpu-prof, which NODE_OPTIONS refuses). */
+/**
+ * `nodeArgs` go to node itself (such as --cpu-prof, which NODE_OPTIONS refuses); `wrapper` runs
+ * before node (such as unshare, to run it as PID 1 the way a container does).
+ */
 export async function spawnReplica(
   id: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  wrapper: string[] = [],
 ): Promise<ReplicaProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const { child, output } = launch({ REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env }, nodeArgs);
+  const { child, output } = launch(
+    { REPLICA_ID: id, PORT: String(port), LOG_LEVEL: 'info', ...env },
+    nodeArgs,
+    wrapper,
+  );
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
   );

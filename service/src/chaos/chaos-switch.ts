@@ -1,6 +1,15 @@
 import type { FaultyTransport } from './faulty-transport';
 
 /**
+ * Dies at once: SIGKILL. A process that is PID 1 (node as a container's entrypoint) is not killed
+ * by a signal it sends itself, so it then exits on the spot: nothing asynchronous (no publish) runs.
+ */
+function crashNow(): void {
+  process.kill(process.pid, 'SIGKILL');
+  process.exit(137);
+}
+
+/**
  * Fault injection inside a replica, armed only through the admin port when CHAOS_ENABLED=1.
  * The crash sits between the database commit and the publish (the book service calls
  * `afterCommit`); every other fault lives in the transport wrapper.
@@ -10,7 +19,7 @@ export class ChaosSwitch {
 
   constructor(
     private readonly transport?: FaultyTransport,
-    private readonly crash: () => void = () => process.kill(process.pid, 'SIGKILL'),
+    private readonly crash: () => void = crashNow,
   ) {}
 
   armCrashBeforePublish(): void {
