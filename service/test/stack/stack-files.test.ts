@@ -44,6 +44,12 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('runs every replica under an init, not as PID 1', () => {
+    for (const name of ['book-1', 'book-2', 'book-3', 'book-4']) {
+      expect([name, (services[name] as Service & { init?: boolean }).init]).toEqual([name, true]);
+    }
+  });
+
   it('gives the replicas the least-privilege Redis user of docs/security.md, and connects them as it', () => {
     const redis = compose.services.redis as Service & { command: string[] };
     const user = redis.command.slice(redis.command.indexOf('--user'));
