@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
-import { startRedis, waitFor } from '../../local-stack/processes';
+import { freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
@@ -237,5 +237,28 @@ describe('replica processes started like npm start', () => {
     } finally {
       redis.disconnect();
     }
+  });
+});
+
+describe('shutdown with the trace collector gone', () => {
+  it('still exits 0: spans it cannot flush are reported, not fatal', async () => {
+    const closed = await freePort(); // nothing listens there
+    const replica = await spawnReplica(uniqueName('otlp-gone'), {
+      MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
+      REDIS_URL: process.env.REDIS_URL ?? '',
+      INVALIDATION_CHANNEL: uniqueName('book-channel'),
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+      SHUTDOWN_TIMEOUT_MS: '30000',
+      SYNC_SIGNING_KEYS: freshSigningKeys('otlp'),
+    });
+    const created = await fetch(`${replica.url}/books`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: uniqueName('spans'), author: 'n/a', year: 1 }),
+    });
+    expect(created.status).toBe(201);
+    const code = await replica.stop('SIGTERM');
+    expect([code, replica.output().slice(-1500)]).toEqual([0, expect.stringContaining('shutdown complete')]);
   });
 });

@@ -44,6 +44,11 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('lets the anonymous viewer follow an exemplar to its trace (Explore needs viewers_can_edit)', () => {
+    const grafana = services.grafana as Service & { environment?: Record<string, string> };
+    expect(grafana.environment?.GF_USERS_VIEWERS_CAN_EDIT).toBe('true');
+  });
+
   it('runs every replica under an init, not as PID 1', () => {
     for (const name of ['book-1', 'book-2', 'book-3', 'book-4']) {
       expect([name, (services[name] as Service & { init?: boolean }).init]).toEqual([name, true]);
