@@ -49,6 +49,27 @@ describe('docker-compose.yml', () => {
     expect(grafana.environment?.GF_USERS_VIEWERS_CAN_EDIT).toBe('true');
   });
 
+  it('calls MongoDB healthy only once it has a primary (the healthcheck script, run against stand-ins)', () => {
+    const test = (services.mongo as Service & { healthcheck: { test: string[] } }).healthcheck.test;
+    const script = test[test.indexOf('--eval') + 1]!;
+    const exitCode = (state: 'new' | 'electing' | 'primary') => {
+      let code: number | undefined;
+      const rs = {
+        status: () => {
+          if (state === 'new') throw new Error('no replset config has been received');
+          return { ok: 1 };
+        },
+        initiate: () => ({ ok: 1 }),
+      };
+      const db = { hello: () => ({ isWritablePrimary: state === 'primary' }) };
+      new Function('rs', 'db', 'quit', script)(rs, db, (c: number) => {
+        code ??= c;
+      });
+      return code;
+    };
+    expect([exitCode('new'), exitCode('electing'), exitCode('primary')]).toEqual([1, 1, 0]);
+  });
+
   it('runs every replica under an init, not as PID 1', () => {
     for (const name of ['book-1', 'book-2', 'book-3', 'book-4']) {
       expect([name, (services[name] as Service & { init?: boolean }).init]).toEqual([name, true]);
