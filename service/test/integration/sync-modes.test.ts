@@ -198,13 +198,17 @@ describe('stream recovery', () => {
   it('flushes when the log no longer reaches back far enough', async () => {
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: 'Trimmed', author: 'n/a', year: 1 })).json.id as string;
+    // The previous case's recovery may still be finishing: b caches nothing until it trusts its cache.
+    await waitFor(() => b.policy.trusted(), { message: 'b trusts its cache' });
     await http('GET', `${b.url}/books/${id}`);
-    await b.chaos!.pauseSubscriberFor(400);
+    expect(b.cache.peek(`id:${id}`)?.version).toBe(1);
+    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
+    // Long enough that the write and the trim are surely done before b resubscribes and recovers.
+    await b.chaos!.pauseSubscriberFor(2000);
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     // Trim the log entirely, as MAXLEN would after a long outage.
     const redis = new Redis(process.env.REDIS_URL ?? '');
     await redis.xtrim(`${channel}:log`, 'MAXLEN', 0).finally(() => redis.disconnect());
-    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
     await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
       message: 'flush instead of replay',
     });
@@ -214,12 +218,16 @@ describe('stream recovery', () => {
   it('flushes when the log is gone altogether (a Redis restarted without persistence)', async () => {
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: 'Log lost', author: 'n/a', year: 1 })).json.id as string;
+    // The previous case's recovery may still be finishing: b caches nothing until it trusts its cache.
+    await waitFor(() => b.policy.trusted(), { message: 'b trusts its cache' });
     await http('GET', `${b.url}/books/${id}`);
-    await b.chaos!.pauseSubscriberFor(400);
+    expect(b.cache.peek(`id:${id}`)?.version).toBe(1);
+    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
+    // Long enough that the write and the loss of the log are surely done before b recovers.
+    await b.chaos!.pauseSubscriberFor(2000);
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     const redis = new Redis(process.env.REDIS_URL ?? '');
     await redis.del(`${channel}:log`).finally(() => redis.disconnect());
-    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
     await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
       message: 'flush instead of an empty replay',
     });
