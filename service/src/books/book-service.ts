@@ -4,7 +4,7 @@ import { preciseNow } from '../sync/clock';
 import type { Change } from '../sync/invalidation-publisher';
 import type { Book, BookInput, BookPatch } from './book';
 import { type BookRepository, firstWriteAfter, type WriteResult } from './book-repository';
-import { idKey, isIdKey, nameKey } from './keys';
+import { idKey, isIdKey, keysOf, nameKey } from './keys';
 
 /** The database did not answer a write in time: it may or may not have been applied. */
 export class WriteOutcomeUnknownError extends Error {
@@ -116,9 +116,7 @@ export class BookService {
     } catch (error) {
       if (!isUnknownOutcome(error)) throw error;
       const cached = this.options.cache.peek(idKey(id));
-      const keys = [
-        ...new Set([idKey(id), ...(cached ? [nameKey(cached.name)] : []), ...(newName ? [nameKey(newName)] : [])]),
-      ];
+      const keys = keysOf(id, [cached?.name, newName]);
       const version = Number.MAX_SAFE_INTEGER;
       for (const key of keys) this.options.cache.evictOlderThan(key, id, version, 'local_write');
       await this.options.publisher
@@ -149,7 +147,7 @@ export class BookService {
   private async afterWrite(op: Change['op'], result: WriteResult): Promise<Book> {
     const { before, after, committedAt } = result;
     this.options.afterCommit?.();
-    const keys = [...new Set([idKey(after.id), nameKey(after.name), ...(before ? [nameKey(before.name)] : [])])];
+    const keys = keysOf(after.id, [after.name, before?.name]);
     for (const key of keys) this.options.cache.evictOlderThan(key, after.id, after.version, 'local_write');
     this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');
     try {

@@ -3,5 +3,10 @@ export const idKey = (id: string): string => `id:${id}`;
 export const nameKey = (name: string): string => `name:${name}`;
 export const isIdKey = (key: string): boolean => key.startsWith('id:');
 
+/** Every key a write of book `id` can leave stale: by id, and by each name it had or has now. */
+export const keysOf = (id: string, names: (string | undefined)[]): string[] => [
+  ...new Set([idKey(id), ...names.flatMap((name) => (name === undefined ? [] : [nameKey(name)]))]),
+];
+
 /** Whether a key in a message about book `id` is one that book can own (the sync layer receives this check). */
 export const isKeyOfBook = (key: string, id: string): boolean => key === idKey(id) || key.startsWith('name:');

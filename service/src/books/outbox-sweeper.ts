@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { BookRepository, OutboxEntry } from './book-repository';
 import type { ChangePublisher } from './book-service';
-import { idKey, nameKey } from './keys';
+import { keysOf } from './keys';
 
 export interface OutboxSweeperOptions {
   repository: BookRepository;
@@ -18,7 +18,7 @@ export interface OutboxSweeperOptions {
 }
 
 /** Every cache key an outbox entry's write may have left stale. */
-export const outboxKeys = (entry: OutboxEntry) => [idKey(entry.id), ...entry.names.map(nameKey)];
+export const outboxKeys = (entry: OutboxEntry) => keysOf(entry.id, entry.names);
 
 /**
  * Closes the crash-after-commit window: every replica looks for outbox marks left by writes whose

@@ -34,6 +34,7 @@ export interface ReceiveObserver {
 export const TIME_HORIZON_MS = 10 * 60_000;
 /** How far ahead of this clock a sender's timestamp may be to be used. */
 export const CLOCK_SKEW_MS = 5_000;
+const isPlausibleTime = (at: number, now: number) => at >= now - TIME_HORIZON_MS && at <= now + CLOCK_SKEW_MS;
 
 export interface AppliedInvalidation {
   message: InvalidationMessage;
@@ -135,7 +136,7 @@ export class InvalidationSubscriber<V extends Versioned> {
 
   /** A sender's time, in epoch ms, if it is plausible here; reports it otherwise. */
   private plausible(field: 'published_at' | 'committed_at', at: number, now: number): number | undefined {
-    if (at >= now - TIME_HORIZON_MS && at <= now + CLOCK_SKEW_MS) return at;
+    if (isPlausibleTime(at, now)) return at;
     this.observer.onImplausibleTime?.(field, `${at} is ${((at - now) / 1000).toFixed(0)} s from now`);
     return undefined;
   }
@@ -185,7 +186,7 @@ export class InvalidationSubscriber<V extends Versioned> {
     if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
     // Only a plausible time may move where a replay starts: a forged future one would skip what was missed.
     const now = Date.now();
-    if (message.publishedAt >= now - TIME_HORIZON_MS && message.publishedAt <= now + CLOCK_SKEW_MS) {
+    if (isPlausibleTime(message.publishedAt, now)) {
       this.lastAppliedPublishedAt = Math.max(this.lastAppliedPublishedAt, Math.min(message.publishedAt, now));
     }
   }
