@@ -1,7 +1,6 @@
 import { waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, spawnReplica } from '../../local-stack/replica-process';
-import { freshSigningKeys } from '../../local-stack/signing-keys';
-import { uniqueName } from '../harness/replicas';
+import { processEnv, uniqueName } from '../harness/replicas';
 
 /**
  * The database freezes (SIGSTOP on the real MongoDB-wire server) while a write is in flight.
@@ -14,14 +13,7 @@ describe('a hung database', () => {
   const mongoPid = Number(process.env.TEST_MONGO_PID);
 
   beforeAll(async () => {
-    const env = {
-      MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      INVALIDATION_CHANNEL: uniqueName('book-channel'),
-      SYNC_SIGNING_KEYS: freshSigningKeys('hung'),
-      MONGODB_TIMEOUT_MS: '1000',
-      LOG_LEVEL: 'warn',
-    };
+    const env = processEnv('hung', { MONGODB_TIMEOUT_MS: '1000', LOG_LEVEL: 'warn' });
     replicas = await Promise.all(['w', 'r'].map((n) => spawnReplica(uniqueName(n), env)));
   });
   afterAll(async () => {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { freePort, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, spawnReplica } from '../../local-stack/replica-process';
-import { freshSigningKeys } from '../../local-stack/signing-keys';
-import { uniqueName } from '../harness/replicas';
+import { processEnv, uniqueName } from '../harness/replicas';
 
 /**
  * make crash-before-publish in Docker: the replica is its container's PID 1 (node as the
@@ -23,13 +22,7 @@ describe.each([
   let adminPort = 0;
 
   beforeAll(async () => {
-    const env = {
-      MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      INVALIDATION_CHANNEL: uniqueName('book-channel'),
-      SYNC_SIGNING_KEYS: freshSigningKeys('pid1'),
-      LOG_LEVEL: 'warn',
-    };
+    const env = processEnv('pid1', { LOG_LEVEL: 'warn' });
     other = await spawnReplica(uniqueName('other'), env);
     adminPort = await freePort();
     crashing = await spawnReplica(

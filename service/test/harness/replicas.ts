@@ -16,6 +16,15 @@ export interface RunningReplica extends Replica {
 
 export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
+/** The environment of a built replica process on the test servers: its own database and channel, signing on. */
+export const processEnv = (tag: string, overrides: Record<string, string> = {}): Record<string, string> => ({
+  MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
+  REDIS_URL: process.env.REDIS_URL ?? '',
+  INVALIDATION_CHANNEL: uniqueName('book-channel'),
+  SYNC_SIGNING_KEYS: freshSigningKeys(tag),
+  ...overrides,
+});
+
 export function testConfig(overrides: Partial<ReplicaConfig> = {}): ReplicaConfig {
   return {
     ...loadConfig({}),

@@ -5,7 +5,7 @@ import { freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
-import { uniqueName } from '../harness/replicas';
+import { processEnv, uniqueName } from '../harness/replicas';
 
 const SPAN_KIND = { SERVER: 2, PRODUCER: 4, CONSUMER: 5 };
 
@@ -243,15 +243,14 @@ describe('replica processes started like npm start', () => {
 describe('shutdown with the trace collector gone', () => {
   it('still exits 0: spans it cannot flush are reported, not fatal', async () => {
     const closed = await freePort(); // nothing listens there
-    const replica = await spawnReplica(uniqueName('otlp-gone'), {
-      MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      INVALIDATION_CHANNEL: uniqueName('book-channel'),
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
-      SHUTDOWN_TIMEOUT_MS: '30000',
-      SYNC_SIGNING_KEYS: freshSigningKeys('otlp'),
-    });
+    const replica = await spawnReplica(
+      uniqueName('otlp-gone'),
+      processEnv('otlp', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
+        OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+        SHUTDOWN_TIMEOUT_MS: '30000',
+      }),
+    );
     const created = await fetch(`${replica.url}/books`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -195,29 +195,14 @@ describe('stream recovery', () => {
       expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(ids.indexOf(id) < 3 ? 2 : 1);
   });
 
-  it('flushes when the log no longer reaches back far enough', async () => {
+  it.each([
+    // Trimmed entirely, as MAXLEN would after a long outage.
+    ['no longer reaches back far enough', (redis: Redis) => redis.xtrim(`${channel}:log`, 'MAXLEN', 0)],
+    ['is gone altogether (a Redis restarted without persistence)', (redis: Redis) => redis.del(`${channel}:log`)],
+  ])('flushes when the log %s', async (what, loseTheLog) => {
     const [a, b] = replicas as [RunningReplica, RunningReplica];
-    const id = (await http('POST', `${a.url}/books`, { name: 'Trimmed', author: 'n/a', year: 1 })).json.id as string;
-    // The previous case's recovery may still be finishing: b caches nothing until it trusts its cache.
-    await waitFor(() => b.policy.trusted(), { message: 'b trusts its cache' });
-    await http('GET', `${b.url}/books/${id}`);
-    expect(b.cache.peek(`id:${id}`)?.version).toBe(1);
-    const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
-    // Long enough that the write and the trim are surely done before b resubscribes and recovers.
-    await b.chaos!.pauseSubscriberFor(2000);
-    await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
-    // Trim the log entirely, as MAXLEN would after a long outage.
-    const redis = new Redis(process.env.REDIS_URL ?? '');
-    await redis.xtrim(`${channel}:log`, 'MAXLEN', 0).finally(() => redis.disconnect());
-    await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
-      message: 'flush instead of replay',
-    });
-    expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(2);
-  });
-
-  it('flushes when the log is gone altogether (a Redis restarted without persistence)', async () => {
-    const [a, b] = replicas as [RunningReplica, RunningReplica];
-    const id = (await http('POST', `${a.url}/books`, { name: 'Log lost', author: 'n/a', year: 1 })).json.id as string;
+    const id = (await http('POST', `${a.url}/books`, { name: `Log ${what}`, author: 'n/a', year: 1 })).json
+      .id as string;
     // The previous case's recovery may still be finishing: b caches nothing until it trusts its cache.
     await waitFor(() => b.policy.trusted(), { message: 'b trusts its cache' });
     await http('GET', `${b.url}/books/${id}`);
@@ -227,9 +212,9 @@ describe('stream recovery', () => {
     await b.chaos!.pauseSubscriberFor(2000);
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     const redis = new Redis(process.env.REDIS_URL ?? '');
-    await redis.del(`${channel}:log`).finally(() => redis.disconnect());
+    await loseTheLog(redis).finally(() => redis.disconnect());
     await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
-      message: 'flush instead of an empty replay',
+      message: 'flush instead of replay',
     });
     expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(2);
   });

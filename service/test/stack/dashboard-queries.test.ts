@@ -5,10 +5,9 @@ import { waitFor } from '../../local-stack/processes';
 import { localConfig, type Prometheus, startPrometheus } from '../../local-stack/prometheus';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import { type ReplicaProcess, spawnReplica } from '../../local-stack/replica-process';
-import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { type Probe, startProbe } from '../../src/probe/probe';
 import { interpolate, panelQueries } from '../harness/dashboards';
-import { uniqueName } from '../harness/replicas';
+import { processEnv, uniqueName } from '../harness/replicas';
 
 const SCRAPE_SECONDS = 1;
 /** What Grafana makes of $__rate_interval at this scrape interval and a 15-minute view. */
@@ -27,14 +26,7 @@ describe('every dashboard query against a real Prometheus that scraped real repl
   const channel = uniqueName('book-channel');
 
   beforeAll(async () => {
-    const env = {
-      MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
-      REDIS_URL: process.env.REDIS_URL ?? '',
-      INVALIDATION_CHANNEL: channel,
-      STALE_CHECK_SAMPLE_RATE: '1',
-      LOG_LEVEL: 'warn',
-      SYNC_SIGNING_KEYS: freshSigningKeys('dash'),
-    };
+    const env = processEnv('dash', { INVALIDATION_CHANNEL: channel, STALE_CHECK_SAMPLE_RATE: '1', LOG_LEVEL: 'warn' });
     replicas = await Promise.all(['book-1', 'book-2', 'book-3'].map((id) => spawnReplica(id, env)));
     probe = await startProbe({
       targets: replicas.map((r) => r.url),
