@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo:
-# redis-server, prometheus, tmux, docker-compose (static checks only) and chromium (apt), a
+# redis-server, prometheus, tmux, openssl, docker-compose (static checks only) and chromium (apt), a
 # MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), and
 # the npm packages (npm ci).
 set -euo pipefail
@@ -20,6 +20,8 @@ command -v redis-server >/dev/null || missing_apt+=(redis-server)
 command -v prometheus >/dev/null || missing_apt+=(prometheus)
 command -v promtool >/dev/null || missing_apt+=(prometheus)
 command -v tmux >/dev/null || missing_apt+=(tmux)
+# The Redis TLS test makes its own CA and certificates.
+command -v openssl >/dev/null || missing_apt+=(openssl)
 command -v docker-compose >/dev/null || missing_apt+=(docker-compose)
 # Headless Chromium for the report screenshot test (never a downloaded browser).
 command -v chromium >/dev/null || missing_apt+=(chromium)
