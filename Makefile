@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
-	crash-before-publish sync-mode demo experiment
+	crash-before-publish sync-mode demo experiment k8s-check
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -29,11 +29,15 @@ typecheck: deps ## Type-check everything, tests included
 lint: deps ## Lint with Biome
 	npm run lint
 
-test: deps ## Type-check, lint, and run every test against real Redis and MongoDB-wire servers
+test: deps ## Type-check, lint, check the Helm chart, and run every test against real Redis (standalone, Sentinel, Cluster) and MongoDB-wire servers
 	npm run typecheck
 	npm run lint
+	bash scripts/k8s-check.sh
 	npm run build
 	npm test
+
+k8s-check: deps ## The Helm chart offline: helm lint --strict, render every ci/ values file, validate against the Kubernetes schemas
+	bash scripts/k8s-check.sh
 
 test-unit: deps ## Unit tests only
 	npx jest --runInBand service/test/unit
@@ -50,8 +54,8 @@ bench-profile: build ## CPU profile of one replica serving cached reads under lo
 start: build ## Run one replica from the environment (see README: Configuration)
 	npm start
 
-demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURATION=60 runs a fault and writes a report
-	node --import tsx service/demo/main.ts $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE))
+demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURATION=60 runs a fault and writes a report; TOPOLOGY=sentinel|cluster
+	node --import tsx service/demo/main.ts $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE)) $(if $(TOPOLOGY),--topology $(TOPOLOGY))
 
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts

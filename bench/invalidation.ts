@@ -135,7 +135,7 @@ export async function startLagBench(
   const channel = options.channel ?? servers.channel;
   const replicas: ReplicaProcess[] = [];
   const transport = new RedisTransport({
-    url: servers.redisUrl,
+    topology: { kind: 'standalone', url: servers.redisUrl },
     channel,
     replicaId: 'bench',
     commandTimeoutMs: 10_000,

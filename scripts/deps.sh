@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo:
-# redis-server, prometheus, tmux, openssl, docker-compose (static checks only) and chromium (apt), a
-# MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), and
-# the npm packages (npm ci).
+# redis-server, prometheus, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
+# a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), helm and
+# kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,6 +47,15 @@ if ! command -v mongod >/dev/null && [ ! -x "$CACHE_DIR/bin/ferretdb" ]; then
   (cd "$CACHE_DIR/ferretdb-src" && go build -o "$CACHE_DIR/bin/ferretdb" ./cmd/ferretdb)
   rm -rf "$CACHE_DIR/ferretdb-src"
 fi
+
+# helm and kubernetes-validate for make k8s-check (the Helm chart, checked offline).
+command -v python3 >/dev/null && python3 -c 'import ensurepip' 2>/dev/null || {
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  echo "deps: installing python3-venv with apt-get"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+}
+bash scripts/k8s-tools.sh
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "deps: npm ci"

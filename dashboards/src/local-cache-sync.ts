@@ -137,13 +137,17 @@ export const rows: [string, LaidOut[]][] = [
       {
         build: timeseries,
         spec: {
-          title: 'Subscriber reconnects and publish errors',
+          title: 'Subscriber reconnects, failovers and publish errors',
           unit: 'short',
           width: 12,
           queries: [
             {
               expr: `sum by (replica) (${increase('cache_invalidation_subscriber_reconnects_total')})`,
               legend: 'reconnects {{replica}}',
+            },
+            {
+              expr: `sum by (replica) (${increase('cache_invalidation_subscriber_failovers_total')})`,
+              legend: 'failovers {{replica}}',
             },
             {
               expr: `sum by (replica) (${increase('cache_invalidation_publish_errors_total')})`,
@@ -155,7 +159,7 @@ export const rows: [string, LaidOut[]][] = [
             },
           ],
           description:
-            'Reconnects after a lost subscriber connection (Redis restart, heal, CLIENT KILL); publish errors while Redis is unreachable; messages rejected as malformed or foreign (garbage on the channel).',
+            'Reconnects after a lost subscriber connection (Redis restart, heal, CLIENT KILL); failovers: a reconnect onto another Redis server (Sentinel or Cluster promoted a replica); publish errors while Redis is unreachable or failing over (nothing is queued); messages rejected as malformed or foreign (garbage on the channel).',
         },
       },
     ],
@@ -228,9 +232,13 @@ export const rows: [string, LaidOut[]][] = [
               expr: `max by (replica, mode) (cache_sync_mode{${REPLICA_SELECTOR}}) == 1`,
               legend: '{{replica}} {{mode}}',
             },
+            {
+              expr: `max by (replica, topology) (cache_redis_topology{${REPLICA_SELECTOR}}) == 1`,
+              legend: '{{replica}} on {{topology}} Redis',
+            },
           ],
           description:
-            "Each replica's SYNC_MODE (make sync-mode MODE=...). pubsub is the classic pattern: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.",
+            "Each replica's SYNC_MODE (make sync-mode MODE=...) and Redis topology (standalone, sentinel, cluster). pubsub is the classic pattern: what it misses stays stale until TTL. pubsub-flush and stream bypass the cache while the bus cannot be trusted, then flush or replay exactly what was missed.",
         },
       },
       {

@@ -6,11 +6,12 @@ import { ferretdbBinary, onPath, ROOT } from '../local-stack/processes';
 import { type Stack, startStack } from '../local-stack/stack';
 import { parseOptions } from '../src/cli';
 import { SYNC_MODES } from '../src/sync/recovery';
+import { TOPOLOGIES, type TopologyKind } from '../src/sync/redis-topology';
 import { Monitor } from './monitor';
 import { writeReport } from './report';
 import { renderPlain, renderView, type ViewState } from './view';
 
-const USAGE = `usage: make demo [SCENARIO=<fault> DURATION=<seconds>] [MODE=<mode>]
+const USAGE = `usage: make demo [SCENARIO=<fault> DURATION=<seconds>] [MODE=<mode>] [TOPOLOGY=<topology>]
    or: node --import tsx service/demo/main.ts [options]
 The whole stack on local binaries (redis-server, a MongoDB-wire server, 3 replicas, the probe,
 Prometheus). Without --scenario: a live view where keys inject faults (q quits).
@@ -20,19 +21,31 @@ Prometheus). Without --scenario: a live view where keys inject faults (q quits).
   --ttl S        cache TTL of the replicas (default 300)
   --rate N       probe operations per second (default 50)
   --mode M       sync mode: ${SYNC_MODES.join(', ')} (default pubsub)
+  --topology T   Redis: ${TOPOLOGIES.join(', ')} (default standalone); sentinel and cluster add
+                 the failover fault (key f kills the master, b starts it again as a replica)
   --help         this text`;
 
-const optionsSchema = z.object({
-  scenario: z
-    .string()
-    .refine(isFaultName, `must be one of ${Object.keys(FAULTS).join(', ')}`)
-    .optional(),
-  duration: z.coerce.number().int().min(10).max(3600).default(60),
-  report: z.string().optional(),
-  ttl: z.coerce.number().int().min(1).max(86400).default(300),
-  rate: z.coerce.number().positive().max(5000).default(50),
-  mode: z.enum(SYNC_MODES).default('pubsub'),
-});
+const optionsSchema = z
+  .object({
+    scenario: z
+      .string()
+      .refine(isFaultName, `must be one of ${Object.keys(FAULTS).join(', ')}`)
+      .optional(),
+    duration: z.coerce.number().int().min(10).max(3600).default(60),
+    report: z.string().optional(),
+    ttl: z.coerce.number().int().min(1).max(86400).default(300),
+    rate: z.coerce.number().positive().max(5000).default(50),
+    mode: z.enum(SYNC_MODES).default('pubsub'),
+    topology: z.enum(TOPOLOGIES as [TopologyKind, ...TopologyKind[]]).default('standalone'),
+  })
+  .refine((o) => o.scenario !== 'failover' || o.topology !== 'standalone', {
+    message: 'needs --topology sentinel or cluster (standalone Redis has no replica to fail over to)',
+    path: ['scenario'],
+  })
+  .refine((o) => o.scenario !== 'cut' || o.topology === 'standalone', {
+    message: 'needs --topology standalone (the cuttable proxies sit in front of one Redis)',
+    path: ['scenario'],
+  });
 
 /** What the demo needs on this machine, and how to get what is missing. */
 function missingBinaries(): string[] {
@@ -53,8 +66,13 @@ async function main(): Promise<number> {
     return 3;
   }
 
+  const redisServers = {
+    standalone: 'redis-server',
+    sentinel: 'a Sentinel set (2 redis-servers, 3 Sentinels)',
+    cluster: 'a 6-node Redis Cluster',
+  };
   process.stdout.write(
-    'demo: starting redis-server, the MongoDB-wire server, 3 replicas, the probe and prometheus...\n',
+    `demo: starting ${redisServers[options.topology]}, the MongoDB-wire server, 3 replicas, the probe and prometheus...\n`,
   );
   const startedAt = Date.now();
   const stack = await startStack({
@@ -65,6 +83,7 @@ async function main(): Promise<number> {
     seed: 1,
     heartbeatMs: 500,
     syncMode: options.mode,
+    topology: options.topology,
   });
   let stopped = false;
   const stop = async () => {
@@ -164,8 +183,9 @@ const KEY_FAULTS: Record<string, FaultName> = {
   R: 'restart-redis',
   x: 'crash',
   g: 'garbage',
+  f: 'failover',
 };
-const KEY_HEALS: Record<string, FaultName> = { r: 'kill', u: 'pause', h: 'cut' };
+const KEY_HEALS: Record<string, FaultName> = { r: 'kill', u: 'pause', h: 'cut', b: 'failover' };
 
 /** The live view: redrawn every second; keys inject and heal faults; q or Ctrl-C stops everything. */
 async function interactive(stack: Stack, monitor: Monitor, urls: string[]): Promise<number> {

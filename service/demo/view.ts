@@ -35,7 +35,7 @@ function row(r: ReplicaSample, selected: boolean): string {
 }
 
 export const KEYS = 'keys: 1-9 pick  k kill  r restart  p pause  u resume  c cut  h heal';
-export const KEYS2 = '      R restart Redis  x crash before publish  g garbage  m mode  q quit';
+export const KEYS2 = '      R restart Redis  x crash  g garbage  f/b kill/back master  m mode  q quit';
 
 /** The live view as text lines, at most `width` columns and `height` lines (80x24 by default). */
 export function renderView(state: ViewState, width = 80, height = 24): string[] {

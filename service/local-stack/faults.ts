@@ -11,6 +11,7 @@ export const FAULTS = {
   'restart-redis': { label: 'restart Redis', describe: () => 'stopped Redis' },
   crash: { label: 'crash before publish', describe: (r: string) => `armed crash-before-publish on ${r}` },
   garbage: { label: 'garbage', describe: () => 'published garbage on the channel' },
+  failover: { label: 'kill the master', describe: () => "killed the channel's Redis master (SIGKILL)" },
 } as const;
 export type FaultName = keyof typeof FAULTS;
 export const isFaultName = (name: string): name is FaultName => Object.hasOwn(FAULTS, name);
@@ -26,7 +27,7 @@ export async function inject(stack: Stack, fault: FaultName, i: number): Promise
       replica.process.child.kill('SIGSTOP');
       break;
     case 'cut':
-      replica.proxy.cutOff();
+      proxyOf(stack, i).cutOff();
       break;
     case 'restart-redis':
       await stack.redis.stop();
@@ -35,6 +36,10 @@ export async function inject(stack: Stack, fault: FaultName, i: number): Promise
       const response = await replica.chaos('crash-before-publish');
       if (!response.ok) throw new Error(`chaos switch refused: ${response.status}`);
       break;
+    }
+    case 'failover': {
+      const { promotedAfterMs } = await topologyOf(stack).killMaster(stack.channel);
+      return `${FAULTS.failover.describe()}; a replica took over after ${(promotedAfterMs / 1000).toFixed(1)} s`;
     }
     case 'garbage':
       for (const payload of [
@@ -64,14 +69,28 @@ export async function heal(stack: Stack, fault: FaultName, i: number): Promise<s
       replica.process.child.kill('SIGCONT');
       return `resumed ${replica.id}`;
     case 'cut':
-      replica.proxy.restore();
+      proxyOf(stack, i).restore();
       return `reconnected ${replica.id} to Redis`;
     case 'restart-redis':
       await stack.redis.start();
       return 'started Redis again';
     case 'garbage':
       return 'garbage stopped';
+    case 'failover':
+      await topologyOf(stack).restartKilled();
+      return 'started the old master again (it rejoins as a replica)';
   }
+}
+
+function proxyOf(stack: Stack, i: number) {
+  const proxy = stack.replicas[i]!.proxy;
+  if (!proxy) throw new Error('cut needs the standalone topology (a proxy between each replica and Redis)');
+  return proxy;
+}
+
+function topologyOf(stack: Stack) {
+  if (!stack.servers) throw new Error('failover needs TOPOLOGY=sentinel or cluster (standalone Redis has no replica)');
+  return stack.servers;
 }
 
 /**

@@ -1,4 +1,6 @@
-/** The commands a replica sends: connection set-up, Pub/Sub, the member registry, the stream log. */
+import { channelKeys } from '../src/sync/redis-topology';
+
+/** The commands a replica sends: connection set-up, Pub/Sub (sharded in a Cluster), the member registry, the stream log. */
 const REPLICA_COMMANDS = [
   'hello',
   'auth',
@@ -9,6 +11,12 @@ const REPLICA_COMMANDS = [
   'publish',
   'subscribe',
   'unsubscribe',
+  'spublish',
+  'ssubscribe',
+  'sunsubscribe',
+  'cluster|slots',
+  'cluster|info',
+  'cluster|keyslot',
   'multi',
   'exec',
   'zadd',
@@ -30,8 +38,8 @@ export const replicaAclRules = (channel: string): string[] => [
   'resetchannels',
   `&${channel}`,
   'resetkeys',
-  `~members:${channel}`,
-  `~${channel}:log`,
+  `~${channelKeys(channel).members}`,
+  `~${channelKeys(channel).log}`,
   '-@all',
   ...REPLICA_COMMANDS.map((command) => `+${command}`),
 ];

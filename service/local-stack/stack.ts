@@ -4,9 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { type Probe, startProbe } from '../src/probe/probe';
 import type { SyncMode } from '../src/sync/recovery';
+import type { TopologyKind } from '../src/sync/redis-topology';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
 import { REPLICA_USER, replicaUserArgs } from './redis-acl';
+import { type RedisServers, startRedisCluster, startSentinelSet } from './redis-topologies';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
 import { freshSigningKeys } from './signing-keys';
 import { TcpProxy } from './tcp-proxy';
@@ -39,7 +41,8 @@ export interface StackReplica {
   url: string;
   adminUrl: string;
   port: number;
-  proxy: TcpProxy;
+  /** Between the replica and Redis (standalone only): the `cut` fault. */
+  proxy?: TcpProxy;
   process: ReplicaProcess;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** Calls the chaos admin API (`/chaos/<action>`), with the stack's token. */
@@ -48,7 +51,11 @@ export interface StackReplica {
 }
 
 export interface Stack {
+  /** Standalone: the one Redis. Sentinel or Cluster: the node that held the channel at start. */
   redis: ServerProcess & { url: string };
+  readonly topology: TopologyKind;
+  /** Sentinel or Cluster: every server of the topology, and the master kill (the `failover` fault). */
+  servers?: RedisServers;
   /** The MongoDB-wire server the stack started (none when given a MONGODB_URI). */
   mongo?: ServerProcess & { uri: string; kind: string };
   prometheus?: Prometheus;
@@ -83,6 +90,8 @@ export interface StackOptions {
   heartbeatMs?: number;
   logLevel?: string;
   syncMode?: SyncMode;
+  /** Standalone (default; each replica behind a cuttable proxy), or a Sentinel set or a 6-node Cluster. */
+  topology?: TopologyKind;
   redisArgs?: string[];
   /** Replicas (by index) that take the probe's writes; default all. */
   writers?: number[];
@@ -119,8 +128,20 @@ async function build(
   // line, so it survives a Redis restart); the stack's own admin client is the default user.
   const channel = uniqueName('book-channel');
   const redisPassword = randomBytes(18).toString('base64url');
-  const redis = await startRedis([...(options.redisArgs ?? []), ...replicaUserArgs(channel, redisPassword)]);
-  cleanups.push(() => redis.destroy());
+  const topology = options.topology ?? 'standalone';
+  const userArgs = [...(options.redisArgs ?? []), ...replicaUserArgs(channel, redisPassword)];
+  let servers: RedisServers | undefined;
+  let redis: ServerProcess & { url: string };
+  if (topology === 'standalone') {
+    redis = await startRedis(userArgs);
+    cleanups.push(() => redis.destroy());
+  } else {
+    const started = topology === 'sentinel' ? await startSentinelSet(userArgs) : await startRedisCluster(userArgs);
+    servers = started;
+    cleanups.push(() => started.destroy());
+    const master = await started.masterOf(channel);
+    redis = Object.assign(master, { url: `redis://127.0.0.1:${master.port}` });
+  }
   const mongo = options.mongoUri ? undefined : await startMongo();
   if (mongo) cleanups.push(() => mongo.destroy());
   const mongoUri = options.mongoUri ?? mongo!.uri;
@@ -134,11 +155,15 @@ async function build(
   const signingKeys = freshSigningKeys();
   const chaosToken = randomBytes(24).toString('base64url');
 
-  const launch = async (id: string, port: number, adminPort: number, proxy: TcpProxy) =>
+  const redisEnv = (proxy?: TcpProxy): Record<string, string> =>
+    servers
+      ? servers.env({ username: REPLICA_USER, password: redisPassword })
+      : { REDIS_URL: `redis://${REPLICA_USER}:${redisPassword}@127.0.0.1:${proxy!.port}` };
+  const launch = async (id: string, port: number, adminPort: number, proxy?: TcpProxy) =>
     spawnReplica(id, {
       PORT: String(port),
       MONGODB_URI: `${mongoUri}/${database}`,
-      REDIS_URL: `redis://${REPLICA_USER}:${redisPassword}@127.0.0.1:${proxy.port}`,
+      ...redisEnv(proxy),
       INVALIDATION_CHANNEL: channel,
       CACHE_TTL_SECONDS: String(options.ttlSeconds),
       HEARTBEAT_INTERVAL_MS: String(options.heartbeatMs ?? 250),
@@ -155,9 +180,11 @@ async function build(
     });
 
   for (let i = 1; i <= count; i += 1) {
-    const proxy = new TcpProxy('127.0.0.1', redis.port);
-    await proxy.listen();
-    cleanups.push(() => proxy.close());
+    const proxy = servers ? undefined : new TcpProxy('127.0.0.1', redis.port);
+    if (proxy) {
+      await proxy.listen();
+      cleanups.push(() => proxy.close());
+    }
     const [port, adminPort] = [await freePort(), await freePort()];
     const id = `book-${i}`;
     const replica: StackReplica = {
@@ -233,6 +260,8 @@ async function build(
 
   return {
     redis,
+    topology,
+    servers,
     mongo,
     prometheus,
     probeMetricsUrl,
@@ -246,12 +275,12 @@ async function build(
     replicas,
     probe,
     resources() {
-      const servers = [redis, mongo, prometheus].filter((x) => x !== undefined);
+      const owned = [...(servers?.processes() ?? [redis]), mongo, prometheus].filter((x) => x !== undefined);
       return {
-        pids: [...servers.map((x) => x.pid), ...replicas.map((r) => r.process.child.pid)].filter(
+        pids: [...owned.map((x) => x.pid), ...replicas.map((r) => r.process.child.pid)].filter(
           (pid) => pid !== undefined,
         ),
-        dirs: servers.map((x) => x.dataDir),
+        dirs: owned.map((x) => x.dataDir),
       };
     },
     restart,

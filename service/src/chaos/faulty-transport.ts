@@ -1,4 +1,10 @@
-import type { InvalidationLog, InvalidationTransport, MembershipRegistry, SubscriberState } from '../sync/transport';
+import type {
+  InvalidationLog,
+  InvalidationTransport,
+  MembershipRegistry,
+  SubscriberState,
+  SubscriberStateListener,
+} from '../sync/transport';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -69,7 +75,7 @@ export class FaultyTransport implements InvalidationTransport {
     return this.inner.unsubscribe();
   }
 
-  onSubscriberState(listener: (state: SubscriberState) => void): void {
+  onSubscriberState(listener: SubscriberStateListener): void {
     this.inner.onSubscriberState(listener);
   }
 

@@ -47,11 +47,22 @@ export interface InvalidationPublisherOptions {
   /** Signs every message (see signing.ts); unsigned without. */
   signer?: EnvelopeSigner;
   /**
+   * Retry a rejected invalidation (same payload, same sequence number) for this long before
+   * giving up (the safer modes: a failover lasts seconds, and the write waits it out). 0: one try.
+   */
+  retryForMs?: number;
+  /**
    * Coalesce the invalidations of one turn of the event loop into one message (at most
    * MAX_KEYS_PER_MESSAGE keys): under a high write rate, fewer, larger messages. A lone write is
    * still sent alone, as a plain v1 invalidation.
    */
   coalesce?: boolean;
+}
+
+class RetriesExhausted extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+  }
 }
 
 /** Coalesced messages stay well under MAX_MESSAGE_BYTES (header, trace context and signature included). */
@@ -156,17 +167,17 @@ export class InvalidationPublisher {
             try {
               const payload = this.encode(message);
               span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
-              const delivered = appendToLog
-                ? await transport.appendAndPublish(payload)
-                : await transport.publish(payload);
+              const delivered = await this.sendWithRetry(() =>
+                appendToLog ? transport.appendAndPublish(payload) : transport.publish(payload),
+              );
               span.setAttribute('messaging.redis.receivers', delivered);
               const traceId = recordedTraceId(span);
               for (const invalidation of invalidationsOf(message))
                 this.observer.onPublished?.(invalidation, delivered, traceId);
               this.checkReceivers(delivered);
             } catch (error) {
-              this.observer.onPublishError?.(error as Error, 'invalidation');
-              throw error;
+              if (!(error instanceof RetriesExhausted)) this.observer.onPublishError?.(error as Error, 'invalidation');
+              throw error instanceof RetriesExhausted ? error.cause : error;
             }
           },
           links,
@@ -175,6 +186,21 @@ export class InvalidationPublisher {
       for (const p of group) p.resolve();
     } catch (error) {
       for (const p of group) p.reject(error as Error);
+    }
+  }
+
+  /** Every rejected attempt is counted; the last error is thrown once retryForMs has passed. */
+  private async sendWithRetry(send: () => Promise<number>): Promise<number> {
+    const deadline = Date.now() + (this.options.retryForMs ?? 0);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await send();
+      } catch (error) {
+        this.observer.onPublishError?.(error as Error, 'invalidation');
+        const delay = Math.min(25 * 2 ** attempt, 250);
+        if (Date.now() + delay > deadline) throw new RetriesExhausted(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
   }
 

@@ -1,4 +1,10 @@
-import type { InvalidationLog, InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
+import type {
+  InvalidationLog,
+  InvalidationTransport,
+  MembershipRegistry,
+  SubscriberState,
+  SubscriberStateListener,
+} from './transport';
 
 /** An in-process bus with Redis Pub/Sub's semantics: fire-and-forget, delivered to current subscribers only. */
 export class MemoryBus {
@@ -30,7 +36,7 @@ export class MemoryBus {
 
 export class MemoryTransport implements InvalidationTransport {
   private handler?: (payload: string) => void;
-  private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
+  private readonly stateListeners: SubscriberStateListener[] = [];
   subscriberState: SubscriberState = 'down';
 
   constructor(private readonly bus: MemoryBus) {}
@@ -75,18 +81,18 @@ export class MemoryTransport implements InvalidationTransport {
     };
   }
 
-  onSubscriberState(listener: (state: SubscriberState) => void): void {
+  onSubscriberState(listener: SubscriberStateListener): void {
     this.stateListeners.push(listener);
   }
 
-  /** Simulates losing or regaining the subscriber connection. */
-  setConnected(connected: boolean): void {
+  /** Simulates losing or regaining the subscriber connection (on `node`, to simulate a failover). */
+  setConnected(connected: boolean, node = 'memory'): void {
     if (connected) this.bus.subscribers.add(this);
     else this.bus.subscribers.delete(this);
     const state: SubscriberState = connected ? 'up' : 'down';
     if (state === this.subscriberState) return;
     this.subscriberState = state;
-    for (const listener of this.stateListeners) listener(state);
+    for (const listener of this.stateListeners) listener(state, connected ? node : undefined);
   }
 
   async close(): Promise<void> {

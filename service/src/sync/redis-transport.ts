@@ -1,81 +1,97 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import type { InvalidationLog, InvalidationTransport, MembershipRegistry, SubscriberState } from './transport';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import {
+  type ChannelSubscription,
+  reconnectDelay,
+  ServerSubscription,
+  ShardedSubscription,
+} from './redis-subscription';
+import { channelKeys, commandClient, type RedisTopology } from './redis-topology';
+import type {
+  InvalidationLog,
+  InvalidationTransport,
+  MembershipRegistry,
+  SubscriberState,
+  SubscriberStateListener,
+} from './transport';
 
 export interface RedisTransportOptions {
-  url: string;
+  topology: RedisTopology;
   channel: string;
   /** Names the connections in CLIENT LIST, e.g. `book-1:publisher`. */
   replicaId: string;
   commandTimeoutMs?: number;
-  /** Stream mode: the capped stream every invalidation is appended to, atomically with its PUBLISH. */
-  log?: { key: string; maxLen: number };
+  /** Stream mode: the capped stream every invalidation is appended to, atomically with its publish. */
+  log?: { maxLen: number };
   onError?: (role: 'publisher' | 'subscriber', error: Error) => void;
-  /** With a rediss:// URL: the CA that signed the server's certificate (the system's CAs otherwise). */
-  tlsCa?: Buffer;
 }
 
 // One script, so the append and the publish happen together or not at all. The channel is an
-// argument, not a key: an ACL user holds keys (~) and channels (&) apart.
-const PUBLISH_AND_LOG = `
+// argument, not a key: an ACL user holds keys (~) and channels (&) apart. In a Cluster the log's
+// hash tag puts it in the channel's slot, so the script and the SPUBLISH run on the same shard.
+const appendAndPublishScript = (publish: 'PUBLISH' | 'SPUBLISH') => `
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])
-return redis.call('PUBLISH', ARGV[3], ARGV[1])`;
+return redis.call('${publish}', ARGV[3], ARGV[1])`;
 
-type LoggingRedis = Redis & {
+type LoggingClient = (Redis | Cluster) & {
   publishAndLog(stream: string, payload: string, maxLen: number, channel: string): Promise<number>;
 };
 
-const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2000);
-
 /**
  * Redis Pub/Sub over two connections: a publisher that fails fast while Redis is away (so a
- * write is never held hostage by the bus), and a subscriber that resubscribes on every
- * reconnect and reports when it is really subscribed again.
+ * write is never held hostage by the bus, and nothing is queued to be flushed into a failover
+ * gap), and a subscriber that resubscribes on every reconnect, follows a failover to the new
+ * master, and reports when it is really subscribed again and on which server. On a Cluster it
+ * uses sharded Pub/Sub (SPUBLISH/SSUBSCRIBE) on the channel's slot.
  */
 export class RedisTransport implements InvalidationTransport {
-  private readonly publisher: Redis;
-  private readonly subscriber: Redis;
-  private readonly stateListeners: ((state: SubscriberState) => void)[] = [];
+  private readonly publisher: Redis | Cluster;
+  private readonly subscription: ChannelSubscription;
+  private readonly sharded: boolean;
+  private readonly stateListeners: SubscriberStateListener[] = [];
   private handler?: (payload: string) => void;
-  private closing = false;
   /** The first connection error since connect() began: why it failed, if it does. */
   private firstError?: Error;
   subscriberState: SubscriberState = 'down';
 
   constructor(private readonly options: RedisTransportOptions) {
+    const { topology, replicaId } = options;
     const common: RedisOptions = {
       lazyConnect: true,
       retryStrategy: reconnectDelay,
       commandTimeout: options.commandTimeoutMs ?? 1000,
-      ...(options.tlsCa ? { tls: { ca: options.tlsCa } } : {}),
     };
-    this.publisher = new Redis(options.url, {
+    this.sharded = topology.kind === 'cluster';
+    this.publisher = commandClient(topology, {
       ...common,
-      connectionName: `${options.replicaId}:publisher`,
+      connectionName: `${replicaId}:publisher`,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
     });
-    this.subscriber = new Redis(options.url, {
-      ...common,
-      connectionName: `${options.replicaId}:subscriber`,
-      autoResubscribe: false,
-      commandTimeout: undefined,
-      maxRetriesPerRequest: null,
+    const events = {
+      onMessage: (payload: string) => this.handler?.(payload),
+      onState: (state: SubscriberState, node?: string) => this.setState(state, node),
+      onError: (error: Error) => {
+        this.firstError ??= error;
+        options.onError?.('subscriber', error);
+      },
+    };
+    const subscriberOptions = { ...common, connectionName: `${replicaId}:subscriber` };
+    this.subscription =
+      topology.kind === 'cluster'
+        ? new ShardedSubscription(
+            this.publisher as Cluster,
+            options.channel,
+            { ...subscriberOptions, username: topology.username, password: topology.password },
+            events,
+          )
+        : new ServerSubscription(topology, options.channel, subscriberOptions, events);
+    this.publisher.defineCommand('publishAndLog', {
+      numberOfKeys: 1,
+      lua: appendAndPublishScript(this.sharded ? 'SPUBLISH' : 'PUBLISH'),
     });
-    this.publisher.defineCommand('publishAndLog', { numberOfKeys: 1, lua: PUBLISH_AND_LOG });
-    this.publisher.on('error', (error) => {
+    this.publisher.on('error', (error: Error) => {
       this.firstError ??= error;
       options.onError?.('publisher', error);
-    });
-    this.subscriber.on('error', (error) => {
-      this.firstError ??= error;
-      options.onError?.('subscriber', error);
-    });
-    this.subscriber.on('message', (channel: string, payload: string) => {
-      if (channel === options.channel) this.handler?.(payload);
-    });
-    this.subscriber.on('close', () => this.setState('down'));
-    this.subscriber.on('ready', () => {
-      if (this.handler && !this.closing) void this.resubscribe();
     });
   }
 
@@ -84,28 +100,31 @@ export class RedisTransport implements InvalidationTransport {
     this.firstError = undefined;
     // Both settle before either is torn down: disconnecting one mid-handshake (TLS) leaves its
     // socket to emit an error nobody listens to any more.
-    const [publisher, subscriber] = await Promise.allSettled([this.publisher.connect(), this.subscriber.connect()]);
+    const [publisher, subscriber] = await Promise.allSettled([this.publisher.connect(), this.subscription.connect()]);
     const failed = [publisher, subscriber].find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (!failed) return;
     this.publisher.disconnect();
-    this.subscriber.disconnect();
+    this.subscription.disconnect();
     // ioredis rejects with "Connection is closed."; the error event said why (TLS, auth, refused).
     const why = this.firstError ?? (failed.reason as Error);
     throw new Error(`cannot connect to Redis: ${why.message}`, { cause: why });
   }
 
   async publish(payload: string): Promise<number> {
-    return this.publisher.publish(this.options.channel, payload);
+    return this.sharded
+      ? Number(await (this.publisher as Cluster).spublish(this.options.channel, payload))
+      : this.publisher.publish(this.options.channel, payload);
   }
 
   async appendAndPublish(payload: string): Promise<number> {
-    const { key, maxLen } = this.logOptions();
-    return (this.publisher as LoggingRedis).publishAndLog(key, payload, maxLen, this.options.channel);
+    const { maxLen } = this.logOptions();
+    return (this.publisher as LoggingClient).publishAndLog(this.keys().log, payload, maxLen, this.options.channel);
   }
 
   /** The invalidation log (stream mode), read with the publisher connection. */
   log(): InvalidationLog {
-    return new RedisStreamLog(this.publisher, this.logOptions().key);
+    this.logOptions();
+    return new RedisStreamLog(this.publisher, this.keys().log);
   }
 
   ready(): boolean {
@@ -118,50 +137,43 @@ export class RedisTransport implements InvalidationTransport {
 
   async subscribe(onMessage: (payload: string) => void): Promise<void> {
     this.handler = onMessage;
-    await this.resubscribe();
+    await this.subscription.start();
   }
 
-  onSubscriberState(listener: (state: SubscriberState) => void): void {
+  onSubscriberState(listener: SubscriberStateListener): void {
     this.stateListeners.push(listener);
   }
 
-  membership(key = `members:${this.options.channel}`): MembershipRegistry {
-    return new RedisMembership(this.publisher, key);
+  membership(): MembershipRegistry {
+    return new RedisMembership(this.publisher, this.keys().members);
   }
 
   async unsubscribe(): Promise<void> {
     this.handler = undefined;
-    this.setState('down');
-    await this.subscriber.unsubscribe(this.options.channel);
+    await this.subscription.stop();
   }
 
   async close(): Promise<void> {
-    this.closing = true;
+    this.handler = undefined;
     this.setState('down');
-    await Promise.allSettled([this.subscriber.quit(), this.publisher.quit()]);
-    this.subscriber.disconnect();
+    await Promise.allSettled([this.subscription.close(), this.publisher.quit()]);
+    this.subscription.disconnect();
     this.publisher.disconnect();
   }
 
-  private logOptions(): { key: string; maxLen: number } {
+  private keys() {
+    return channelKeys(this.options.channel);
+  }
+
+  private logOptions(): { maxLen: number } {
     if (!this.options.log) throw new Error('this transport was made without an invalidation log');
     return this.options.log;
   }
 
-  private async resubscribe(): Promise<void> {
-    try {
-      await this.subscriber.subscribe(this.options.channel);
-      this.setState('up');
-    } catch (error) {
-      // The connection dropped mid-subscribe; the next 'ready' tries again.
-      this.options.onError?.('subscriber', error as Error);
-    }
-  }
-
-  private setState(state: SubscriberState): void {
+  private setState(state: SubscriberState, node?: string): void {
     if (state === this.subscriberState) return;
     this.subscriberState = state;
-    for (const listener of this.stateListeners) listener(state);
+    for (const listener of this.stateListeners) listener(state, node);
   }
 }
 
@@ -171,7 +183,7 @@ export const MEMBER_CLOCK_SKEW_MS = 5000;
 /** Members in a sorted set scored by their last heartbeat (epoch ms). */
 class RedisMembership implements MembershipRegistry {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly key: string,
   ) {}
 
@@ -200,7 +212,7 @@ class RedisMembership implements MembershipRegistry {
 /** A capped Redis Stream of invalidation payloads, read by time (stream ids are milliseconds). */
 class RedisStreamLog implements InvalidationLog {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis | Cluster,
     private readonly key: string,
   ) {}
 

@@ -1,4 +1,5 @@
 export type SubscriberState = 'up' | 'down';
+export type SubscriberStateListener = (state: SubscriberState, node?: string) => void;
 
 /**
  * What the sync layer needs from a message bus: behaviour, never a client. Redis Pub/Sub in
@@ -14,8 +15,11 @@ export interface InvalidationTransport {
   subscribe(onMessage: (payload: string) => void): Promise<void>;
   /** Stops delivering (whatever is published meanwhile is lost to this subscriber) until `subscribe` again. */
   unsubscribe(): Promise<void>;
-  /** Called on every change of the subscriber's connection: up once (re)subscribed, down when lost. */
-  onSubscriberState(listener: (state: SubscriberState) => void): void;
+  /**
+   * Called on every change of the subscriber's connection: up once (re)subscribed, with the server
+   * (host:port) it is subscribed on (another one after a failover), down when lost.
+   */
+  onSubscriberState(listener: SubscriberStateListener): void;
   readonly subscriberState: SubscriberState;
   /** Whether a publish can go out now and reach the channel's subscribers, this one included. */
   ready(): boolean;

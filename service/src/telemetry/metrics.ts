@@ -85,6 +85,11 @@ export function createMetrics(cache: string, values: LabelValues) {
       'cache_invalidation_subscriber_reconnects_total',
       'Times the invalidation subscriber came back after losing its connection.',
     ),
+    failovers: counter(
+      'cache_invalidation_subscriber_failovers_total',
+      'Times the invalidation subscriber came back on another Redis server than before (a Sentinel or Cluster failover).',
+    ),
+    topology: gauge('cache_redis_topology', '1 on the Redis topology the replica runs on.', ['cache', 'topology']),
     lastReceived: gauge(
       'cache_invalidation_last_received_timestamp_seconds',
       'When the last message (heartbeats included) arrived from another replica.',

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { SYNC_MODES } from '../sync/recovery';
+import { parseNodes, type RedisNode, type RedisTopology } from '../sync/redis-topology';
 import { parseSigningKeys, type SigningKey } from '../sync/signing';
 
 const optionalUrl = (protocols: string[]) =>
@@ -31,6 +32,18 @@ const signingKeys = z
   })
   .optional();
 
+const nodeList = z
+  .string()
+  .transform((value, ctx): RedisNode[] => {
+    try {
+      return parseNodes(value);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: `must be host:port,host:port...: ${(error as Error).message}` });
+      return z.NEVER;
+    }
+  })
+  .optional();
+
 const bindAddress = (fallback: string) =>
   z
     .string()
@@ -55,8 +68,17 @@ const configSchema = z.object({
     ),
   MONGODB_URI: optionalUrl(['mongodb:', 'mongodb+srv:']).default('mongodb://127.0.0.1:27017/books'),
   MONGODB_TIMEOUT_MS: integer(100, 120_000).default(3000),
-  REDIS_URL: optionalUrl(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']).optional(),
   REDIS_TLS_CA_FILE: z.string().min(1).optional(),
+  REDIS_SENTINELS: nodeList,
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, dot, dash or underscore')
+    .optional(),
+  REDIS_SENTINEL_PASSWORD: z.string().min(1).optional(),
+  REDIS_CLUSTER_NODES: nodeList,
+  REDIS_USERNAME: z.string().min(1).optional(),
+  REDIS_PASSWORD: z.string().min(1).optional(),
   CACHE_TTL_SECONDS: integer(1, 86400).default(300),
   CACHE_MAX_KEYS: integer(1, 10_000_000).default(100_000),
   INVALIDATION_CHANNEL: z
@@ -70,6 +92,7 @@ const configSchema = z.object({
   FENCE_MS: integer(0, 3_600_000).default(10_000),
   STREAM_MAXLEN: integer(100, 100_000_000).default(100_000),
   OUTBOX_AGE_MS: integer(100, 600_000).default(1500),
+  PUBLISH_RETRY_MS: integer(0, 60_000).default(5000),
   STALE_CHECK_SAMPLE_RATE: ratio.default(0),
   STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
   CHAOS_ENABLED: z
@@ -97,10 +120,75 @@ const configSchema = z.object({
 });
 
 const checkedSchema = configSchema.superRefine((config, ctx) => {
-  if (config.CHAOS_ENABLED && !config.CHAOS_TOKEN) {
-    ctx.addIssue({ code: 'custom', path: ['CHAOS_TOKEN'], message: 'is required when CHAOS_ENABLED=1' });
+  const problem = (name: keyof Config, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
+  if (config.CHAOS_ENABLED && !config.CHAOS_TOKEN) problem('CHAOS_TOKEN', 'is required when CHAOS_ENABLED=1');
+  // One topology, named by exactly one variable; its options only with it.
+  const named = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter(
+    (n) => config[n] !== undefined,
+  );
+  if (named.length > 1) {
+    problem(
+      named[1]!,
+      `cannot be combined with ${named[0]}: give one of REDIS_URL (standalone), REDIS_SENTINELS or REDIS_CLUSTER_NODES`,
+    );
+  }
+  const standalone = !config.REDIS_SENTINELS && !config.REDIS_CLUSTER_NODES;
+  if (config.REDIS_SENTINELS && !config.REDIS_SENTINEL_NAME) {
+    problem('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS: the master name the Sentinels monitor');
+  }
+  for (const name of ['REDIS_SENTINEL_NAME', 'REDIS_SENTINEL_PASSWORD'] as const) {
+    if (config[name] !== undefined && !config.REDIS_SENTINELS) problem(name, 'is only used with REDIS_SENTINELS');
+  }
+  for (const name of ['REDIS_USERNAME', 'REDIS_PASSWORD'] as const) {
+    if (config[name] !== undefined && standalone) {
+      problem(name, 'is for REDIS_SENTINELS or REDIS_CLUSTER_NODES; standalone takes its credentials in REDIS_URL');
+    }
+  }
+  if (config.REDIS_TLS_CA_FILE && !standalone) {
+    problem(
+      'REDIS_TLS_CA_FILE',
+      'TLS is supported with a standalone REDIS_URL (rediss://) only, not yet with Sentinel or Cluster',
+    );
+  }
+  if (config.REDIS_TLS_CA_FILE && config.REDIS_URL && !config.REDIS_URL.startsWith('rediss:')) {
+    problem('REDIS_TLS_CA_FILE', 'is only used with a rediss:// REDIS_URL');
   }
 });
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** The Redis topology the variables name (standalone on DEFAULT_REDIS_URL when none is). */
+export function redisTopology(
+  config: Pick<
+    Config,
+    | 'REDIS_URL'
+    | 'REDIS_TLS_CA_FILE'
+    | 'REDIS_SENTINELS'
+    | 'REDIS_SENTINEL_NAME'
+    | 'REDIS_SENTINEL_PASSWORD'
+    | 'REDIS_CLUSTER_NODES'
+    | 'REDIS_USERNAME'
+    | 'REDIS_PASSWORD'
+  >,
+  readFile: (path: string) => Buffer,
+): RedisTopology {
+  const credentials = { username: config.REDIS_USERNAME, password: config.REDIS_PASSWORD };
+  if (config.REDIS_SENTINELS) {
+    return {
+      kind: 'sentinel',
+      sentinels: config.REDIS_SENTINELS,
+      name: config.REDIS_SENTINEL_NAME ?? '',
+      sentinelPassword: config.REDIS_SENTINEL_PASSWORD,
+      ...credentials,
+    };
+  }
+  if (config.REDIS_CLUSTER_NODES) return { kind: 'cluster', nodes: config.REDIS_CLUSTER_NODES, ...credentials };
+  return {
+    kind: 'standalone',
+    url: config.REDIS_URL ?? DEFAULT_REDIS_URL,
+    tlsCa: config.REDIS_TLS_CA_FILE ? readFile(config.REDIS_TLS_CA_FILE) : undefined,
+  };
+}
 
 export type Config = z.infer<typeof configSchema>;
 
@@ -116,11 +204,20 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   MONGODB_TIMEOUT_MS:
     'every MongoDB operation fails after this long without an answer: reads and readyz answer 503, a write of unknown outcome is announced and answers 503',
   REDIS_URL:
-    'Pub/Sub bus, member registry and (stream mode) log; `rediss://` for TLS, `redis://user:password@host` for an ACL user',
+    'standalone Redis (the default topology; unset: `redis://127.0.0.1:6379`): bus, member registry and (stream mode) log; `rediss://` for TLS, `redis://user:password@host` for an ACL user',
   REDIS_TLS_CA_FILE: 'with `rediss://`: a PEM file of the CA that signed the Redis certificate (else the system CAs)',
+  REDIS_SENTINELS:
+    'Sentinel topology: `host:port,...` of the Sentinels; the replica follows the master they name through failovers',
+  REDIS_SENTINEL_NAME: 'required with REDIS_SENTINELS: the monitored master name',
+  REDIS_SENTINEL_PASSWORD: "with REDIS_SENTINELS: the Sentinels' own password, if they require one",
+  REDIS_CLUSTER_NODES:
+    "Cluster topology: `host:port,...` of some cluster nodes; sharded Pub/Sub (SPUBLISH/SSUBSCRIBE) on the channel's slot",
+  REDIS_USERNAME: 'with REDIS_SENTINELS or REDIS_CLUSTER_NODES: the ACL user on the data nodes',
+  REDIS_PASSWORD: 'with REDIS_SENTINELS or REDIS_CLUSTER_NODES: the password on the data nodes',
   CACHE_TTL_SECONDS: 'local entry TTL: how long a lost invalidation can leave an entry stale in `pubsub` mode',
   CACHE_MAX_KEYS: 'local entries at most; the oldest-written is evicted first',
-  INVALIDATION_CHANNEL: 'Pub/Sub channel; the stream log is `<channel>:log`, the registry `members:<channel>`',
+  INVALIDATION_CHANNEL:
+    'Pub/Sub channel; the stream log is `{<channel>}:log`, the registry `{<channel>}:members` (one Cluster slot)',
   HEARTBEAT_INTERVAL_MS: 'heartbeat period; members expire after 15 of them',
   SYNC_MODE: '`pubsub` (classic), `pubsub-flush` or `stream`: see docs/sync-modes.md',
   SYNC_SILENCE_MS: 'peers silent this long (while some are live) make the cache untrusted (safer modes)',
@@ -128,6 +225,8 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   FENCE_MS: 'how long an invalidation fences older fills (safer modes)',
   STREAM_MAXLEN: 'approximate cap of the stream log (`stream` mode)',
   OUTBOX_AGE_MS: 'an outbox mark older than this is republished by a sweeper (safer modes)',
+  PUBLISH_RETRY_MS:
+    'safer modes: a write whose invalidation Redis rejects (a failover) retries it this long before answering, then leaves it to the outbox; `pubsub` tries once',
   STALE_CHECK_SAMPLE_RATE: 'fraction of cache hits checked against MongoDB, off the request path',
   STALE_CHECK_GRACE_MS:
     'a hit counts as stale only if the newer version was written more than this before it was served (clock skew between hosts; one machine: 0)',
@@ -147,7 +246,7 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
 };
 
 /** Variables whose values are never printed: secrets whole, URLs without their password. */
-const SECRET = new Set<string>(['SYNC_SIGNING_KEYS', 'CHAOS_TOKEN']);
+const SECRET = new Set<string>(['SYNC_SIGNING_KEYS', 'CHAOS_TOKEN', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD']);
 const WITH_PASSWORD = new Set<string>(['MONGODB_URI', 'REDIS_URL', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
 
 /** A value as it may appear in an error or a log: secrets redacted, URL passwords masked. */
@@ -165,7 +264,8 @@ export function configDefaults(): Record<keyof Config, string> {
     Object.keys(CONFIG_HELP).map((name) => {
       const value = (defaults as Record<string, unknown>)[name];
       const written = typeof value === 'boolean' ? (value ? '1' : '0') : value === undefined ? '' : String(value);
-      return [name, name === 'REPLICA_ID' ? 'host name' : written];
+      const shown: Record<string, string> = { REPLICA_ID: 'host name', REDIS_URL: DEFAULT_REDIS_URL };
+      return [name, shown[name] ?? written];
     }),
   ) as Record<keyof Config, string>;
 }

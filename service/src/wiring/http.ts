@@ -1,12 +1,14 @@
-import { Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { BookRepository } from '../books/book-repository';
 import type { BookService } from '../books/book-service';
 import { createApp } from '../http/app';
 import { benchRoutes, type LagSamples } from '../http/bench-routes';
+import { commandClient } from '../sync/redis-topology';
 import type { InvalidationTransport } from '../sync/transport';
 import { type Metrics, renderMetrics } from '../telemetry/metrics';
+import { redisTopology } from './config';
 import { requestMetricsObserver } from './observers';
 import type { ReplicaConfig } from './replica';
 
@@ -24,7 +26,12 @@ interface HttpParts {
 export function createHttp(config: ReplicaConfig, parts: HttpParts): { app: Koa; close(): Promise<void> } {
   const { books, repository, transport, metrics, logger, lagSamples } = parts;
   // The bench's "global cache" read path gets a Redis connection of its own.
-  const globalCache = lagSamples ? new Redis(config.REDIS_URL, { lazyConnect: true }) : undefined;
+  const globalCache = lagSamples
+    ? commandClient(
+        redisTopology(config, (path) => readFileSync(path)),
+        { lazyConnect: true },
+      )
+    : undefined;
   const app = createApp({
     replicaId: config.REPLICA_ID,
     books,

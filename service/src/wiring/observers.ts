@@ -4,7 +4,7 @@ import type { RequestObserver } from '../http/request-timing';
 import type { PublishObserver } from '../sync/invalidation-publisher';
 import type { ReceiveObserver } from '../sync/invalidation-subscriber';
 import { type RecoveryReason, SYNC_MODES, type SyncMode } from '../sync/recovery';
-import type { SubscriberState } from '../sync/transport';
+import type { SubscriberStateListener } from '../sync/transport';
 import { type Logger, ThrottledLog } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 
@@ -71,15 +71,26 @@ export function receiveMetricsObserver(metrics: Metrics, logger: Logger): Receiv
   };
 }
 
-/** Tracks subscriber_up and counts a reconnect each time it comes back after having been up. */
-export function subscriberStateMetrics(metrics: Metrics, logger: Logger): (state: SubscriberState) => void {
+/**
+ * Tracks subscriber_up, counts a reconnect each time it comes back after having been up, and a
+ * failover when it comes back on another server than the one it was on.
+ */
+export function subscriberStateMetrics(metrics: Metrics, logger: Logger): SubscriberStateListener {
   const labels = { cache: metrics.cache };
+  let lastNode: string | undefined;
   let wasUp = false;
-  return (state) => {
+  return (state, node) => {
     metrics.subscriberUp.set(labels, state === 'up' ? 1 : 0);
     if (state === 'up' && wasUp) metrics.reconnects.inc(labels);
-    if (state === 'up') wasUp = true;
-    logger.info({ state }, `invalidation subscriber ${state}`);
+    const from = lastNode;
+    const failover = state === 'up' && wasUp && node !== undefined && from !== undefined && node !== from;
+    if (failover) metrics.failovers.inc(labels);
+    if (state === 'up') {
+      wasUp = true;
+      lastNode = node ?? lastNode;
+    }
+    if (failover) logger.warn({ from, node }, 'invalidation subscriber moved to another Redis server (failover)');
+    else logger.info({ state, node }, `invalidation subscriber ${state}`);
   };
 }
 

@@ -5,6 +5,7 @@ import { ChaosSwitch } from '../chaos/chaos-switch';
 import { FaultyTransport } from '../chaos/faulty-transport';
 import { RedisTransport } from '../sync/redis-transport';
 import type { InvalidationTransport } from '../sync/transport';
+import { redisTopology } from './config';
 import type { ReplicaConfig } from './replica';
 
 export interface Stores {
@@ -21,15 +22,11 @@ export interface Stores {
  */
 export async function connectStores(config: ReplicaConfig, logger: Logger): Promise<Stores> {
   const redis = new RedisTransport({
-    url: config.REDIS_URL,
+    topology: redisTopology(config, (path) => readFileSync(path)),
     channel: config.INVALIDATION_CHANNEL,
     replicaId: config.REPLICA_ID,
-    log:
-      config.SYNC_MODE === 'stream'
-        ? { key: `${config.INVALIDATION_CHANNEL}:log`, maxLen: config.STREAM_MAXLEN }
-        : undefined,
+    log: config.SYNC_MODE === 'stream' ? { maxLen: config.STREAM_MAXLEN } : undefined,
     onError: (role, error) => logger.debug({ err: error, role }, 'redis connection error'),
-    tlsCa: config.REDIS_TLS_CA_FILE ? readFileSync(config.REDIS_TLS_CA_FILE) : undefined,
   });
   const repository = await BookRepository.connect(config.MONGODB_URI, {
     outbox: config.SYNC_MODE !== 'pubsub',

@@ -7,10 +7,12 @@ import type { LocalCache } from '../cache/local-cache';
 import { InvalidationPublisher } from '../sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../sync/invalidation-subscriber';
 import { pubsubPolicy, RecoveringPolicy, type SyncPolicy } from '../sync/recovery';
+import { TOPOLOGIES } from '../sync/redis-topology';
 import { EnvelopeSigner } from '../sync/signing';
 import { evictWrite, StreamReplay } from '../sync/stream-replay';
 import type { InvalidationTransport } from '../sync/transport';
 import type { Metrics } from '../telemetry/metrics';
+import { redisTopology } from './config';
 import { publishMetricsObserver, receiveMetricsObserver, subscriberStateMetrics, syncMetrics } from './observers';
 import type { ReplicaConfig } from './replica';
 
@@ -39,6 +41,9 @@ export async function startSync(config: ReplicaConfig, parts: SyncParts): Promis
   const { cache, transport, repository, metrics, logger } = parts;
   const signer = config.SYNC_SIGNING_KEYS ? new EnvelopeSigner(config.SYNC_SIGNING_KEYS) : undefined;
   metrics.signing.set({ cache: metrics.cache }, signer ? 1 : 0);
+  const topology = redisTopology(config, () => Buffer.alloc(0)).kind;
+  for (const each of TOPOLOGIES)
+    metrics.topology.set({ cache: metrics.cache, topology: each }, each === topology ? 1 : 0);
   if (!signer) {
     logger.warn(
       'SYNC_SIGNING_KEYS is not set: messages are not signed, and anyone who can publish on the channel can forge them',
@@ -71,6 +76,7 @@ export async function startSync(config: ReplicaConfig, parts: SyncParts): Promis
     appendToLog: config.SYNC_MODE === 'stream',
     signer,
     coalesce: config.SYNC_COALESCE,
+    retryForMs: config.SYNC_MODE === 'pubsub' ? 0 : config.PUBLISH_RETRY_MS,
   });
   publisher.observe({ onMembership: (members) => policy.setLiveMembers(members) });
   await publisher.heartbeat();

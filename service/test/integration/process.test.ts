@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
+import { channelKeys } from '../../src/sync/redis-topology';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
 import { processEnv, uniqueName } from '../harness/replicas';
 
@@ -200,7 +201,7 @@ describe('replica processes started like npm start', () => {
   it('shuts down on SIGTERM: drains, leaves the member registry, closes connections, exits 0', async () => {
     const redis = new Redis(process.env.REDIS_URL ?? '');
     try {
-      expect(await redis.zscore(`members:${channel}`, r1.id)).not.toBeNull();
+      expect(await redis.zscore(channelKeys(channel).members, r1.id)).not.toBeNull();
       const clients = async () =>
         String(await redis.call('CLIENT', 'LIST'))
           .split('\n')
@@ -232,7 +233,7 @@ describe('replica processes started like npm start', () => {
         .find((line) => line.includes('shutting down'));
       expect(JSON.parse(shutdownLog ?? '{}')).toMatchObject({ signal: 'SIGTERM', inFlight: 1 });
       expect(r1.output()).toContain('shutdown complete');
-      expect(await redis.zscore(`members:${channel}`, r1.id)).toBeNull();
+      expect(await redis.zscore(channelKeys(channel).members, r1.id)).toBeNull();
       expect(await clients()).toBe(0);
     } finally {
       redis.disconnect();

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { ROOT, type ServerProcess, startRedis, waitFor } from '../../local-stack/processes';
 import { replicaAclRules } from '../../local-stack/redis-acl';
+import { channelKeys } from '../../src/sync/redis-topology';
 import { createReplica } from '../../src/wiring/replica';
 import { http, type RunningReplica, startCluster, testConfig, uniqueName } from '../harness/replicas';
 
@@ -49,8 +50,8 @@ describe('Redis with a least-privilege ACL user', () => {
     await waitFor(() => reader.transport.subscriberState === 'up' && reader.policy.trusted(), { message: 'recovered' });
     expect((await http('GET', `${reader.url}/books/${id}`)).json.version).toBe(v3);
     expect(v3).toBe((v2 as number) + 1);
-    expect(await admin.zcard(`members:${channel}`)).toBe(2);
-    expect(await admin.xlen(`${channel}:log`)).toBeGreaterThan(0);
+    expect(await admin.zcard(channelKeys(channel).members)).toBe(2);
+    expect(await admin.xlen(channelKeys(channel).log)).toBeGreaterThan(0);
   });
 
   it('is the ACL docs/security.md gives', () => {

@@ -3,6 +3,7 @@ import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import type { Book } from '../../src/books/book';
 import type { SyncMode } from '../../src/sync/recovery';
+import { channelKeys } from '../../src/sync/redis-topology';
 import { http, metricValue, type RunningReplica, startCluster, uniqueName } from '../harness/replicas';
 
 const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
@@ -197,8 +198,11 @@ describe('stream recovery', () => {
 
   it.each([
     // Trimmed entirely, as MAXLEN would after a long outage.
-    ['no longer reaches back far enough', (redis: Redis) => redis.xtrim(`${channel}:log`, 'MAXLEN', 0)],
-    ['is gone altogether (a Redis restarted without persistence)', (redis: Redis) => redis.del(`${channel}:log`)],
+    ['no longer reaches back far enough', (redis: Redis) => redis.xtrim(channelKeys(channel).log, 'MAXLEN', 0)],
+    [
+      'is gone altogether (a Redis restarted without persistence)',
+      (redis: Redis) => redis.del(channelKeys(channel).log),
+    ],
   ])('flushes when the log %s', async (what, loseTheLog) => {
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: `Log ${what}`, author: 'n/a', year: 1 })).json

@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
+import { type RedisServers, startRedisCluster, startSentinelSet } from '../../local-stack/redis-topologies';
 import { MemoryBus } from '../../src/sync/memory-transport';
+import type { RedisTopology, TopologyKind } from '../../src/sync/redis-topology';
 import { RedisTransport } from '../../src/sync/redis-transport';
 import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
 import { uniqueName } from '../harness/replicas';
@@ -30,36 +32,55 @@ function memoryHarness(): Harness {
   };
 }
 
-function redisHarness(): Harness {
+/** Real Redis servers of a topology, started once for the whole suite of that topology. */
+let servers: Partial<Record<TopologyKind, RedisServers>> = {};
+
+function redisHarness(kind: TopologyKind): Harness {
   const channel = uniqueName('contract');
   const made: RedisTransport[] = [];
-  const admin = new Redis(process.env.REDIS_URL ?? '');
+  const topology: RedisTopology =
+    kind === 'standalone' ? { kind, url: process.env.REDIS_URL ?? '' } : servers[kind]!.topology();
+  const admins: Redis[] = [];
+  // The server the subscribers are on: the one Redis, the Sentinels' master, the slot's master.
+  const adminOnChannel = async () => {
+    const admin =
+      kind === 'standalone'
+        ? new Redis(process.env.REDIS_URL ?? '')
+        : servers[kind]!.client(await servers[kind]!.masterOf(channel));
+    admins.push(admin);
+    return admin;
+  };
   return {
     async make(name) {
-      const transport = new RedisTransport({
-        url: process.env.REDIS_URL ?? '',
-        channel,
-        replicaId: name,
-        log: { key: `${channel}:log`, maxLen: 1000 },
-      });
+      const transport = new RedisTransport({ topology, channel, replicaId: name, log: { maxLen: 1000 } });
       await transport.connect();
       made.push(transport);
       return transport;
     },
     membership: () => made[0]!.membership(),
     async dropSubscriber(_transport, name) {
-      await killSubscriber(admin, name);
+      await killSubscriber(await adminOnChannel(), name);
     },
     async close() {
       await Promise.all(made.map((t) => t.close()));
-      admin.disconnect();
+      for (const admin of admins) admin.disconnect();
     },
   };
 }
 
+beforeAll(async () => {
+  servers = { sentinel: await startSentinelSet(), cluster: await startRedisCluster() };
+}, 90_000);
+
+afterAll(async () => {
+  for (const each of Object.values(servers)) await each.destroy();
+});
+
 describe.each([
   ['in-memory', memoryHarness],
-  ['Redis Pub/Sub', redisHarness],
+  ['Redis Pub/Sub (standalone)', () => redisHarness('standalone')],
+  ['Redis Pub/Sub (Sentinel)', () => redisHarness('sentinel')],
+  ['Redis sharded Pub/Sub (Cluster)', () => redisHarness('cluster')],
 ])('transport contract: %s', (_name, makeHarness) => {
   let harness: Harness;
   beforeEach(() => {
@@ -145,4 +166,70 @@ describe.each([
     expect(await members.heartbeat('a', now, 3000)).toBe(1);
     expect(await members.countLive(now + 60_000, 3000)).toBe(0);
   });
+});
+
+/**
+ * A master killed under a steady stream of publishes (last: it leaves the topology with one master
+ * fewer). Expected before the kill: every publish either fails or reports how many subscribers
+ * got it, and those reports are exact (the subscriber receives precisely the payloads reported as
+ * delivered to one); the subscriber goes down, then comes back up on another server.
+ */
+describe.each(['sentinel', 'cluster'] as const)('transport across a failover: %s', (kind) => {
+  it('reports every publish exactly and resubscribes on the new master', async () => {
+    const harness = redisHarness(kind);
+    try {
+      const [sender, x] = await Promise.all(['s', 'x'].map((n) => harness.make(uniqueName(n))));
+      const states: string[] = [];
+      x!.onSubscriberState((state, node) => states.push(`${state}${node ? `@${node}` : ''}`));
+      const got = new Set<string>();
+      await x!.subscribe((p) => got.add(p));
+      const outcomes: { payload: string; delivered?: number; error?: string }[] = [];
+      let sending = true;
+      const loop = (async () => {
+        for (let i = 0; sending; i += 1) {
+          const payload = `m${i}`;
+          try {
+            outcomes.push({ payload, delivered: await sender!.publish(payload) });
+          } catch (error) {
+            outcomes.push({ payload, error: (error as Error).message });
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+      const channel = (x as unknown as { options: { channel: string } }).options.channel;
+      const { promotedAfterMs } = await servers[kind]!.killMaster(channel);
+      await waitFor(() => states.filter((s) => s.startsWith('up')).length === 2, {
+        timeoutMs: 20_000,
+        message: `resubscribed (states ${states})`,
+      });
+      await waitFor(() => outcomes.slice(-20).every((o) => o.delivered === 1), {
+        timeoutMs: 20_000,
+        message: 'publishes reach the subscriber again',
+      });
+      sending = false;
+      await loop;
+      const undelivered = () => outcomes.filter((o) => o.delivered === 1 && !got.has(o.payload)).map((o) => o.payload);
+      await waitFor(() => undelivered().length === 0, { message: 'every reported delivery arrived' }).catch(
+        () => undefined,
+      );
+      expect({ undelivered: undelivered(), states, outcomes: outcomes.map((o) => o.delivered ?? o.error) }).toEqual({
+        undelivered: [],
+        states,
+        outcomes: outcomes.map((o) => o.delivered ?? o.error),
+      });
+      const ups = states.filter((s) => s.startsWith('up'));
+      expect(states.map((s) => s.split('@')[0])).toEqual(['up', 'down', 'up']);
+      expect(ups[0]).not.toEqual(ups[1]);
+      const reportedDelivered = outcomes.filter((o) => o.delivered === 1).map((o) => o.payload);
+      expect([...got].sort()).toEqual([...reportedDelivered].sort());
+      const failed = outcomes.filter((o) => o.error !== undefined).length;
+      const toNobody = outcomes.filter((o) => o.delivered === 0).length;
+      expect(failed + toNobody).toBeGreaterThan(0); // the gap was real, and every loss in it was reported
+      console.log(
+        `${kind}: promoted after ${promotedAfterMs} ms; ${outcomes.length} publishes, ${failed} rejected, ${toNobody} to 0 receivers, ${reportedDelivered.length} delivered`,
+      );
+    } finally {
+      await harness.close();
+    }
+  }, 60_000);
 });

@@ -278,7 +278,10 @@ describe('dashboards/', () => {
         .map((d) => d.file)
         .sort(),
     );
-    for (const { file, json } of generated) expect(read(`dashboards/${file}`)).toBe(json);
+    for (const { file, json } of generated) {
+      expect(read(`dashboards/${file}`)).toBe(json);
+      expect(read(`deploy/helm/local-cache-sync/dashboards/${file}`)).toBe(json);
+    }
   });
 
   it('follow the dashboard-linter habits', () => {

@@ -11,6 +11,8 @@ const COMMANDS: [string, string[]][] = [
   ['make experiment', [process.execPath, '--import', 'tsx', 'bench/experiment.ts', '--help']],
   ['npm run dashboards', [process.execPath, '--import', 'tsx', 'dashboards/src/generate.ts', '--help']],
   ['make deps', ['bash', 'scripts/deps.sh', '--help']],
+  ['make k8s-check', ['bash', 'scripts/k8s-check.sh', '--help']],
+  ['k8s tools', ['bash', 'scripts/k8s-tools.sh', '--help']],
   ['npm run docs', [process.execPath, '--import', 'tsx', 'scripts/docs.ts', '--help']],
 ];
 

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../src/wiring/config';
+import { ConfigError, loadConfig, redisTopology } from '../../src/wiring/config';
 
 describe('loadConfig', () => {
   it('applies defaults', () => {
@@ -57,5 +57,62 @@ describe('loadConfig', () => {
       ].sort(),
     );
     expect((caught as Error).message).toContain('PORT="eighty"');
+  });
+
+  describe('Redis topology', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+    const topology = (env: Record<string, string>) => redisTopology(loadConfig(env), () => Buffer.from('ca'));
+
+    it('is standalone on the default URL, Sentinel or Cluster when named', () => {
+      expect(topology({})).toEqual({ kind: 'standalone', url: 'redis://127.0.0.1:6379', tlsCa: undefined });
+      expect(
+        topology({
+          REDIS_SENTINELS: 's1:26379, s2:26379,[::1]:26380',
+          REDIS_SENTINEL_NAME: 'mymaster',
+          REDIS_USERNAME: 'book-replica',
+          REDIS_PASSWORD: 'pw',
+        }),
+      ).toEqual({
+        kind: 'sentinel',
+        sentinels: [
+          { host: 's1', port: 26379 },
+          { host: 's2', port: 26379 },
+          { host: '::1', port: 26380 },
+        ],
+        name: 'mymaster',
+        sentinelPassword: undefined,
+        username: 'book-replica',
+        password: 'pw',
+      });
+      expect(topology({ REDIS_CLUSTER_NODES: 'n1:7000,n2:7001' })).toMatchObject({
+        kind: 'cluster',
+        nodes: [
+          { host: 'n1', port: 7000 },
+          { host: 'n2', port: 7001 },
+        ],
+      });
+    });
+
+    it.each([
+      [{ REDIS_URL: 'redis://a:6379', REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
+      [{ REDIS_SENTINELS: 's:26379', REDIS_CLUSTER_NODES: 'n:7000', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_CLUSTER_NODES'],
+      [{ REDIS_SENTINELS: 's:26379' }, 'REDIS_SENTINEL_NAME'],
+      [{ REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINEL_NAME'],
+      [{ REDIS_PASSWORD: 'secret-value' }, 'REDIS_PASSWORD'],
+      [{ REDIS_CLUSTER_NODES: 'n:7000', REDIS_TLS_CA_FILE: '/ca.pem' }, 'REDIS_TLS_CA_FILE'],
+      [{ REDIS_CLUSTER_NODES: 'n:7000,nohost' }, 'REDIS_CLUSTER_NODES'],
+      [{ REDIS_SENTINELS: 's:99999', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
+    ])('refuses %j with one clear error on %s', (env, name) => {
+      const found = problems(env);
+      expect(found.map((p) => p.split('=')[0])).toEqual([name]);
+      expect(found.join('\n')).not.toContain('secret-value');
+    });
   });
 });
