@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
-	crash-before-publish sync-mode demo experiment k8s-check
+	crash-before-publish sync-mode demo experiment k8s-check failover
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -69,9 +69,19 @@ random = process.stdout.write(require('crypto').randomBytes(32).toString('base64
 # The sync mode lives in .env, so every later recreate (restart-replica, a plain compose up) keeps it.
 set-sync-mode = { grep -v '^SYNC_MODE=' .env > .env.next; echo 'SYNC_MODE=$(1)' >> .env.next; mv .env.next .env; }
 
-up: .env ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer)
+# The Redis topology lives in .env too: the replicas' Redis variables (exactly one topology set, the
+# others empty) and the compose profile that starts its servers.
+topology-env = pw=$$(sed -n 's/^REDIS_REPLICA_PASSWORD=//p' .env); case "$(1)" in \
+	standalone) printf 'COMPOSE_PROFILES=\nREDIS_URL=redis://book-replica:%s@redis:6379\n' "$$pw";; \
+	sentinel) printf 'COMPOSE_PROFILES=sentinel\nREDIS_SENTINELS=redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379\nREDIS_SENTINEL_NAME=mymaster\nREDIS_USERNAME=book-replica\nREDIS_PASSWORD=%s\n' "$$pw";; \
+	cluster) printf 'COMPOSE_PROFILES=cluster\nREDIS_CLUSTER_NODES=redis-cluster-1:6379,redis-cluster-2:6379,redis-cluster-3:6379\nREDIS_USERNAME=book-replica\nREDIS_PASSWORD=%s\n' "$$pw";; esac
+set-topology = { grep -v -E '^(TOPOLOGY|COMPOSE_PROFILES|REDIS_URL|REDIS_SENTINELS|REDIS_SENTINEL_NAME|REDIS_CLUSTER_NODES|REDIS_USERNAME|REDIS_PASSWORD)=' .env > .env.next; { $(call topology-env,$(1)); echo 'TOPOLOGY=$(1)'; } >> .env.next; mv .env.next .env; }
+
+up: .env ## Start the stack (docker compose): Grafana opens on the "Local cache sync" dashboard (SYNC_MODE=stream to start safer; TOPOLOGY=sentinel|cluster)
 	@case "$(or $(SYNC_MODE),pubsub)" in pubsub|pubsub-flush|stream) ;; *) echo "give SYNC_MODE=pubsub, pubsub-flush or stream"; exit 2;; esac
+	@case "$(or $(TOPOLOGY),standalone)" in standalone|sentinel|cluster) ;; *) echo "give TOPOLOGY=standalone, sentinel or cluster"; exit 2;; esac
 	@$(if $(SYNC_MODE),$(call set-sync-mode,$(SYNC_MODE)),grep -q '^SYNC_MODE=' .env || $(call set-sync-mode,pubsub))
+	@$(if $(TOPOLOGY),$(call set-topology,$(TOPOLOGY)),grep -q '^TOPOLOGY=' .env || $(call set-topology,standalone))
 	$(COMPOSE) up -d --build
 	@echo
 	@echo "  Grafana     http://localhost:3000   (dashboard: Local cache sync, anonymous viewer)"
@@ -116,6 +126,9 @@ restart-redis: ## Restart Redis: publish errors, reconnects and missed messages 
 
 crash-before-publish: ## Replica N's next write commits, then it dies unpublished: stale reads on the others, no message missed
 	$(COMPOSE) exec -T $(call replica) node -e "fetch('http://127.0.0.1:9000/chaos/crash-before-publish',{method:'POST',headers:{authorization:'Bearer '+process.env.CHAOS_TOKEN,'content-type':'application/json'}}).then(r=>r.text()).then(console.log)"
+
+failover: ## Kill the Redis master of a TOPOLOGY=sentinel or cluster stack: Delivery shows failovers, publish errors, missed
+	@COMPOSE="$(COMPOSE)" bash scripts/compose-failover.sh
 
 clean: ## Remove build output and cached binaries
 	rm -rf dist .cache coverage

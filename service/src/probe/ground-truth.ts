@@ -51,8 +51,17 @@ const STALE_READS_KEPT = 100_000;
  * read's response arrived: the replica may have served it after that write committed, which a
  * check inside the replica rightly calls stale while the probe cannot.
  */
+/** A write acknowledged with a version no higher than one acknowledged before it was sent: the database lost a write. */
+export interface LostWrite {
+  id: string;
+  /** The version acknowledged earlier, which a later write did not build on. */
+  lostVersion: number;
+  at: number;
+}
+
 export class GroundTruth {
   private readonly acks = new Map<string, Ack[]>();
+  readonly lostWrites: LostWrite[] = [];
   private readonly episodes = new Map<string, Episode>();
   private readonly freshReads = new Map<string, FreshRead[]>();
   private readonly ambiguous = new Map<string, number>();
@@ -61,6 +70,13 @@ export class GroundTruth {
 
   recordAck(id: string, version: number, ackAt: number, sentAt?: number): void {
     const list = this.acks.get(id) ?? [];
+    if (sentAt !== undefined) {
+      // Versions only grow: a write sent after version v was acknowledged must get more than v.
+      const earlier = list.filter((a) => a.sentAt !== undefined && a.ackAt < sentAt && a.version >= version);
+      if (earlier.length > 0) {
+        this.lostWrites.push({ id, lostVersion: Math.max(...earlier.map((a) => a.version)), at: ackAt });
+      }
+    }
     list.push({ version, ackAt, sentAt });
     if (list.length > ACKS_KEPT) list.shift();
     this.acks.set(id, list);

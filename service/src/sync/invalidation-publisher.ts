@@ -47,8 +47,11 @@ export interface InvalidationPublisherOptions {
   /** Signs every message (see signing.ts); unsigned without. */
   signer?: EnvelopeSigner;
   /**
-   * Retry a rejected invalidation (same payload, same sequence number) for this long before
-   * giving up (the safer modes: a failover lasts seconds, and the write waits it out). 0: one try.
+   * While the bus has been failing for less than this, a rejected invalidation is retried (same
+   * payload, same sequence number) until the bus takes it: a failover lasts seconds, and the write
+   * waits it out, so an acknowledged write's invalidation was published. Once the bus has failed
+   * for longer (an outage, not a failover), writes stop waiting: one try each, the outbox catches
+   * up. 0: one try always (pubsub).
    */
   retryForMs?: number;
   /**
@@ -88,6 +91,8 @@ export class InvalidationPublisher {
   private expectedReceivers = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private observer: PublishObserver;
+  /** When publishes (heartbeats included) started failing, if they still are. */
+  private failingSince?: number;
 
   constructor(private readonly options: InvalidationPublisherOptions) {
     this.observer = options.observer ?? {};
@@ -189,16 +194,20 @@ export class InvalidationPublisher {
     }
   }
 
-  /** Every rejected attempt is counted; the last error is thrown once retryForMs has passed. */
+  /** Every rejected attempt is counted; retries end retryForMs after the bus started failing. */
   private async sendWithRetry(send: () => Promise<number>): Promise<number> {
-    const deadline = Date.now() + (this.options.retryForMs ?? 0);
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await send();
+        const delivered = await send();
+        this.failingSince = undefined;
+        return delivered;
       } catch (error) {
         this.observer.onPublishError?.(error as Error, 'invalidation');
+        this.failingSince ??= Date.now();
         const delay = Math.min(25 * 2 ** attempt, 250);
-        if (Date.now() + delay > deadline) throw new RetriesExhausted(error as Error);
+        if (Date.now() + delay > this.failingSince + (this.options.retryForMs ?? 0)) {
+          throw new RetriesExhausted(error as Error);
+        }
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -223,7 +232,9 @@ export class InvalidationPublisher {
         publishedAt: preciseNow(),
       };
       this.checkReceivers(await transport.publish(this.encode(message)));
+      this.failingSince = undefined;
     } catch (error) {
+      this.failingSince ??= Date.now();
       this.observer.onPublishError?.(error as Error, 'heartbeat');
     }
   }

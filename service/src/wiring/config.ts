@@ -226,7 +226,7 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   STREAM_MAXLEN: 'approximate cap of the stream log (`stream` mode)',
   OUTBOX_AGE_MS: 'an outbox mark older than this is republished by a sweeper (safer modes)',
   PUBLISH_RETRY_MS:
-    'safer modes: a write whose invalidation Redis rejects (a failover) retries it this long before answering, then leaves it to the outbox; `pubsub` tries once',
+    'safer modes: while Redis has been failing for less than this (a failover), a write retries its rejected invalidation until Redis takes it; past it (an outage) writes stop waiting and the outbox catches up; `pubsub` tries once',
   STALE_CHECK_SAMPLE_RATE: 'fraction of cache hits checked against MongoDB, off the request path',
   STALE_CHECK_GRACE_MS:
     'a hit counts as stale only if the newer version was written more than this before it was served (clock skew between hosts; one machine: 0)',

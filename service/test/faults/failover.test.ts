@@ -1,5 +1,4 @@
 import { Witness } from '../../../bench/witness';
-import { inject } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';
 import type { SyncMode } from '../../src/sync/recovery';
@@ -29,8 +28,8 @@ describe('Redis failover', () => {
     if (rows.length > 0)
       console.log(
         [
-          '| topology | mode | promoted after | rejected | to fewer receivers | missed | stale reads after recovery | stale reads (probe, whole run) |',
-          '|---|---|---|---|---|---|---|---|',
+          '| topology | mode | promoted after | rejected | to fewer receivers | missed | stale reads after recovery | stale reads (probe, whole run) | writes the database lost |',
+          '|---|---|---|---|---|---|---|---|---|',
           ...rows,
         ].join('\n'),
       );
@@ -58,9 +57,14 @@ describe('Redis failover', () => {
         expect(before.failovers).toBe(0);
 
         const killedAt = Date.now();
-        const described = await inject(c, 'failover', 0);
-        const promotedAfterMs = Number(/after ([\d.]+) s/.exec(described)?.[1]) * 1000;
+        const killing = c.servers!.killMaster(c.channel);
+        // The witness is written inside the gap: its invalidation is rejected (pubsub: lost, and
+        // the book stays stale until TTL) or retried until the new master takes it (safer modes).
+        await waitFor(async () => (await c.replicas[0]!.metric('cache_invalidation_subscriber_up')) === 0, {
+          message: 'the gap has begun',
+        });
         await written.write(0);
+        const { promotedAfterMs } = await killing;
         await moreWrites(c, 60);
         const healedAt = Date.now();
 
@@ -89,8 +93,15 @@ describe('Redis failover', () => {
         const fewer = await sum(c, 'cache_invalidation_receivers_missing_total');
         const missed = await sum(c, 'cache_invalidations_missed_total');
         const summary = c.probe.summary();
+        // FerretDB's updates are not atomic (FerretDB#3040): a write racing the outbox mark's
+        // clearing can be undone in the database itself, and then every replica serves the older
+        // version, from MongoDB. The probe sees it as a version acknowledged twice; those books
+        // are not the sync's doing, and only FerretDB may lose writes.
+        const lostWrites = c.probe.truth.lostWrites;
+        const lostBooks = new Set(lostWrites.map((w) => w.id));
+        if (lostWrites.length > 0) expect(process.env.MONGO_WIRE_SERVER).toMatch(/FerretDB/);
         const staleAfterRecovery = c.probe.truth.staleReads.filter(
-          (r) => r.sentAt > recoveredAt && r.requiredAckAt < healedAt,
+          (r) => r.sentAt > recoveredAt && r.requiredAckAt < healedAt && !lostBooks.has(r.id),
         );
         const witnessed = await Promise.all(
           c.replicas.map(
@@ -98,13 +109,16 @@ describe('Redis failover', () => {
           ),
         );
         rows.push(
-          `| ${topology} | ${mode} | ${(promotedAfterMs / 1000).toFixed(1)} s | ${rejected} | ${fewer} | ${missed} | ${staleAfterRecovery.length} | ${summary.replicas.map((r) => r.stale).join(' / ')} |`,
+          `| ${topology} | ${mode} | ${(promotedAfterMs / 1000).toFixed(1)} s | ${rejected} | ${fewer} | ${missed} | ${staleAfterRecovery.length} | ${summary.replicas.map((r) => r.stale).join(' / ')} | ${lostWrites.length} |`,
         );
 
         expect(await sum(c, 'cache_invalidation_subscriber_failovers_total')).toBe(c.replicas.length);
         expect(rejected + fewer + missed).toBeGreaterThan(0); // the gap lost messages, and they were counted
         expect(recoveredAt - killedAt).toBeLessThan(60_000);
-        if (mode !== 'pubsub') {
+        if (mode === 'pubsub') {
+          // The classic pattern: counted, not repaired.
+          expect(witnessed.some((version) => version < written.writtenVersion)).toBe(true);
+        } else {
           expect({ staleAfterRecovery, witnessed }).toEqual({
             staleAfterRecovery: [],
             witnessed: c.replicas.map(() => written.writtenVersion),

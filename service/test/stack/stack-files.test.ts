@@ -1,11 +1,13 @@
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
-import { ROOT } from '../../local-stack/processes';
+import { freePort, ROOT, startRedis, waitFor } from '../../local-stack/processes';
 import { replicaUserArgs } from '../../local-stack/redis-acl';
+import { loadConfig, redisTopology } from '../../src/wiring/config';
 import { committedDashboards, panelQueries } from '../harness/dashboards';
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
@@ -33,7 +35,9 @@ const STACK_SECRETS = {
 };
 
 describe('docker-compose.yml', () => {
-  const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, Service> };
+  const compose = parse(read('docker-compose.yml'), { merge: true, maxAliasCount: 1000 }) as {
+    services: Record<string, Service>;
+  };
   const services = compose.services;
 
   it('is valid for docker-compose (config -q, no engine needed), with the secrets make up writes', () => {
@@ -86,7 +90,135 @@ describe('docker-compose.yml', () => {
         '${REDIS_REPLICA_PASSWORD:?run make up, which writes a fresh Redis password to .env}',
       ),
     );
-    expect(read('docker-compose.yml')).toContain('REDIS_URL: redis://book-replica:${REDIS_REPLICA_PASSWORD');
+    expect(read('Makefile')).toContain('REDIS_URL=redis://book-replica:%s@redis:6379');
+  });
+
+  it('runs the sentinel and cluster data nodes with the same user (their entrypoint, run here on redis-server)', async () => {
+    const node = (compose as unknown as { 'x-redis-node': { entrypoint: string[] } })['x-redis-node'];
+    const [shell, flag, script, argv0] = node.entrypoint;
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'lcs-node-'));
+    // Compose turns $$ into $ before the shell sees it.
+    const child = spawn(shell!, [flag!, script!.replaceAll('$$', '$'), argv0!, '--port', String(port), '--dir', dir], {
+      env: { ...process.env, REDIS_REPLICA_PASSWORD: 'a-redis-password' },
+      stdio: 'ignore',
+    });
+    const admin = new Redis({ port, lazyConnect: true, retryStrategy: () => 100 });
+    admin.on('error', () => undefined);
+    try {
+      await waitFor(async () => (await admin.connect().then(() => true)) && admin.status === 'ready', {
+        message: 'the node answers',
+      });
+      const rules = String(await admin.call('ACL', 'LIST'))
+        .split(',')
+        .find((u) => u.includes('book-replica'));
+      const local = await startRedis(replicaUserArgs('book-channel', 'a-redis-password'));
+      const reference = new Redis(local.url);
+      const expected = String(await reference.call('ACL', 'LIST'))
+        .split(',')
+        .find((u) => u.includes('book-replica'));
+      reference.disconnect();
+      await local.destroy();
+      const tokens = (line?: string) => line?.split(' ').sort();
+      expect(tokens(rules)).toEqual(tokens(expected));
+      expect(String(await admin.config('GET', 'client-output-buffer-limit'))).toContain('pubsub 262144 65536 5');
+    } finally {
+      admin.disconnect();
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps the Redis topology across make targets, and each one is a configuration the replica accepts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lcs-make-'));
+    try {
+      for (const file of ['Makefile', 'docker-compose.yml']) copyFileSync(join(ROOT, file), join(dir, file));
+      const make = (...args: string[]) => run('make', ['--no-print-directory', ...args, 'COMPOSE=true'], dir);
+      const book2 = () => {
+        // Without the harness' own REDIS_URL: compose would take the shell's value over .env's.
+        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REDIS_')));
+        const config = parse(run('docker-compose', ['-f', 'docker-compose.yml', 'config'], dir, env).output) as {
+          services: Record<string, { environment: Record<string, string> }>;
+        };
+        return { env: config.services['book-2']!.environment, services: Object.keys(config.services) };
+      };
+      const expectations = {
+        standalone: ['REDIS_URL', 'redis'],
+        sentinel: ['REDIS_SENTINELS', 'redis-sentinel-3'],
+        cluster: ['REDIS_CLUSTER_NODES', 'redis-cluster-init'],
+      };
+      for (const [topology, [variable, server]] of Object.entries(expectations)) {
+        expect(make('up', `TOPOLOGY=${topology}`).status).toBe(0);
+        expect(make('restart-replica', 'N=2').status).toBe(0);
+        const { env, services } = book2();
+        expect(services).toContain(server);
+        const config = loadConfig(env);
+        expect([topology, config[variable as 'REDIS_URL']]).toEqual([
+          topology,
+          expect.any(topology === 'standalone' ? String : Array),
+        ]);
+        expect(redisTopology(config, () => Buffer.alloc(0)).kind).toBe(topology);
+      }
+      const profiles = () => /^COMPOSE_PROFILES=(.*)$/m.exec(readFileSync(join(dir, '.env'), 'utf8'))?.[1];
+      expect(profiles()).toBe('cluster');
+      expect(make('up', 'TOPOLOGY=standalone').status).toBe(0);
+      expect(profiles()).toBe(''); // the sentinel and cluster servers are not started
+      expect(make('up', 'TOPOLOGY=bogus').status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('make failover kills the master the Sentinels name, or the master of the channel slot (canned answers)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lcs-failover-'));
+    try {
+      // A stand-in for docker compose: redis-cli answers from files, kills are recorded; node 1 is dead.
+      const fake = join(dir, 'compose');
+      writeFileSync(
+        fake,
+        `#!/usr/bin/env bash
+case "$1" in
+  exec) service=$3; shift 6
+    [ "$service" = redis-cluster-1 ] && exit 1
+    case "$*" in
+      "SENTINEL get-master-addr-by-name mymaster") printf 'redis-replica\n6379\n';;
+      "CLUSTER KEYSLOT book-channel") echo 13562;;
+      "CLUSTER NODES") cat "${dir}/nodes";;
+    esac;;
+  kill) echo "$4" >> "${dir}/killed";;
+esac
+`,
+        { mode: 0o755 },
+      );
+      writeFileSync(
+        join(dir, 'nodes'),
+        [
+          'a1 10.0.0.2:6379@16379,redis-cluster-1 master,fail - 0 0 1 disconnected',
+          'a2 10.0.0.3:6379@16379,redis-cluster-2 master - 0 0 2 connected 5461-10922',
+          'a3 10.0.0.4:6379@16379,redis-cluster-3 myself,master - 0 0 3 connected 10923-12000 12001-16383',
+          'a4 10.0.0.5:6379@16379,redis-cluster-4 slave a3 0 0 3 connected',
+          'a6 10.0.0.7:6379@16379,redis-cluster-6 master - 0 0 7 connected 0-5460',
+          '',
+        ].join('\n'),
+      );
+      const failover = (topology: string) => {
+        writeFileSync(join(dir, '.env'), `TOPOLOGY=${topology}\n`);
+        mkdirSync(join(dir, 'scripts'), { recursive: true });
+        copyFileSync(join(ROOT, 'scripts/compose-failover.sh'), join(dir, 'scripts/compose-failover.sh'));
+        return spawnSync('bash', ['scripts/compose-failover.sh'], {
+          cwd: dir,
+          env: { ...process.env, COMPOSE: fake },
+          encoding: 'utf8',
+        });
+      };
+      const sentinel = failover('sentinel');
+      expect({ status: sentinel.status, out: sentinel.stdout + sentinel.stderr }).toMatchObject({ status: 0 });
+      expect(failover('cluster').status).toBe(0);
+      expect(readFileSync(join(dir, 'killed'), 'utf8')).toBe('redis-replica\nredis-cluster-3\n');
+      expect(failover('standalone').status).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps the sync mode across make targets: a later recreate uses the mode last asked for', () => {
@@ -140,8 +272,19 @@ describe('docker-compose.yml', () => {
         'prometheus',
         'redis',
         'redis-exporter',
+        // TOPOLOGY=sentinel and TOPOLOGY=cluster (compose profiles)
+        'redis-master',
+        'redis-replica',
+        'redis-sentinel-1',
+        'redis-sentinel-2',
+        'redis-sentinel-3',
+        ...[1, 2, 3, 4, 5, 6].map((n) => `redis-cluster-${n}`),
+        'redis-cluster-init',
       ].sort(),
     );
+    for (const [name, service] of Object.entries(services).filter(([n]) => n.startsWith('redis-'))) {
+      expect([name, service.networks]).toEqual([name, ['bus']]);
+    }
     for (const n of [1, 2, 3, 4]) expect(services[`book-${n}`]!.networks!.sort()).toEqual(['bus', 'front']);
     for (const name of ['mongo', 'redis', 'redis-exporter']) expect(services[name]!.networks).toEqual(['bus']);
     // The probe reaches replicas as users do, never the bus.
@@ -191,7 +334,8 @@ describe('docker-compose.yml', () => {
     expect(named).toContain('redis');
     const network = /^BUS_NETWORK := (\S+)$/m.exec(makefile)?.[1];
     expect(
-      (parse(read('docker-compose.yml')) as { networks: Record<string, { name: string }> }).networks.bus!.name,
+      (parse(read('docker-compose.yml'), { maxAliasCount: 1000 }) as { networks: Record<string, { name: string }> })
+        .networks.bus!.name,
     ).toBe(network);
     const help = run('make', ['help']).output;
     for (const target of [

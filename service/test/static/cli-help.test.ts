@@ -13,6 +13,7 @@ const COMMANDS: [string, string[]][] = [
   ['make deps', ['bash', 'scripts/deps.sh', '--help']],
   ['make k8s-check', ['bash', 'scripts/k8s-check.sh', '--help']],
   ['k8s tools', ['bash', 'scripts/k8s-tools.sh', '--help']],
+  ['make failover', ['bash', 'scripts/compose-failover.sh', '--help']],
   ['npm run docs', [process.execPath, '--import', 'tsx', 'scripts/docs.ts', '--help']],
 ];
 

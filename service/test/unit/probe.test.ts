@@ -119,3 +119,16 @@ describe('probe summary', () => {
     expect(table).toContain('2.110');
   });
 });
+
+describe('GroundTruth: writes the database lost', () => {
+  it('flags a write acknowledged with a version no higher than one acknowledged before it was sent', () => {
+    const truth = new GroundTruth();
+    truth.recordAck('a', 1, 100, 90);
+    truth.recordAck('a', 2, 200, 150); // built on 1
+    truth.recordAck('b', 5, 210, 150);
+    truth.recordAck('b', 6, 220, 155); // concurrent with the first: fine either way
+    expect(truth.lostWrites).toEqual([]);
+    truth.recordAck('a', 2, 300, 250); // sent after 2 was acknowledged, and got 2 again: 2 was lost
+    expect(truth.lostWrites).toEqual([{ id: 'a', lostVersion: 2, at: 300 }]);
+  });
+});

@@ -144,3 +144,65 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     a.cache.close();
   });
 });
+
+describe('InvalidationPublisher when the bus rejects (a failover)', () => {
+  /** A transport that rejects every publish until `rejecting` is set to false. */
+  function flakyPublisher(retryForMs: number) {
+    const bus = new MemoryBus();
+    const transport = bus.transport();
+    const sent: string[] = [];
+    let rejecting = true;
+    let errors = 0;
+    const flaky = Object.assign(Object.create(transport), {
+      publish: async (payload: string) => {
+        if (rejecting) throw new Error('Connection is closed.');
+        sent.push(payload);
+        return 0;
+      },
+    }) as MemoryTransport;
+    const publisher = new InvalidationPublisher({
+      transport: flaky,
+      membership: bus.membership(),
+      channel: 'c',
+      cache: 'book',
+      origin: 'a',
+      heartbeatIntervalMs: 1000,
+      memberTimeoutMs: 15_000,
+      retryForMs,
+      observer: { onPublishError: () => void (errors += 1) },
+    });
+    return {
+      publisher,
+      sent,
+      errors: () => errors,
+      heal: () => void (rejecting = false),
+    };
+  }
+  const change = { keys: [`id:${ID}`], id: ID, version: 2, op: 'update' as const, committedAt: Date.now() };
+
+  it('retries the same message (same sequence number) until the bus takes it, counting each rejection', async () => {
+    const p = flakyPublisher(5000);
+    const published = p.publisher.publish(change);
+    await waitFor(() => p.errors() >= 3, { message: 'three rejections' });
+    p.heal();
+    await published;
+    expect(p.sent).toHaveLength(1);
+    expect(decodeEnvelope(p.sent[0]!, BOOK_SCOPE)).toMatchObject({ ok: true, message: { seq: 1, id: ID, version: 2 } });
+  });
+
+  it('stops waiting once the bus has failed longer than retryForMs: later writes try once', async () => {
+    const p = flakyPublisher(200);
+    const started = Date.now();
+    await expect(p.publisher.publish(change)).rejects.toThrow('Connection is closed.');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(100);
+    const before = p.errors();
+    await expect(p.publisher.publish(change)).rejects.toThrow('Connection is closed.');
+    expect(p.errors() - before).toBe(1);
+  });
+
+  it('tries once with retryForMs 0 (pubsub mode)', async () => {
+    const p = flakyPublisher(0);
+    await expect(p.publisher.publish(change)).rejects.toThrow('Connection is closed.');
+    expect(p.errors()).toBe(1);
+  });
+});
