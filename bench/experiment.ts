@@ -1,6 +1,7 @@
 // `make experiment`: every sync mode through the same faults, with the same probe seed, and a
-// comparison table (reports/experiment-<date>/ and the README's "Sync modes compared").
-import { mkdirSync, writeFileSync } from 'node:fs';
+// comparison table (reports/experiment-<date>/, docs/experiment.md), plus the Redis master killed
+// on a Sentinel set and a Cluster (the failover table, also written into the README).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { type FaultName, heal, inject, pauseUntilCut } from '../service/local-stack/faults';
@@ -8,9 +9,12 @@ import { ROOT, waitFor } from '../service/local-stack/processes';
 import { type Stack, startStack } from '../service/local-stack/stack';
 import { answerHelp } from '../service/src/cli';
 import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
+import type { TopologyKind } from '../service/src/sync/redis-topology';
 import { Witness, type WitnessResult } from './witness';
 
-const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage'];
+const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage', 'failover'];
+/** The failover fault runs on each of these (the others on standalone Redis). */
+const FAILOVER_TOPOLOGIES: TopologyKind[] = ['sentinel', 'cluster'];
 const TTL_SECONDS = 300;
 const FAULT_SECONDS = Number(process.env.FAULT_SECONDS ?? 6);
 const OBSERVE_SECONDS = Number(process.env.OBSERVE_SECONDS ?? 10);
@@ -19,6 +23,17 @@ const SEED = 42;
 interface Row {
   mode: SyncMode;
   fault: FaultName;
+  topology: TopologyKind;
+  /** The failover fault only: what the kill cost and what was counted. */
+  failover?: {
+    promotedAfterSeconds: number;
+    publishErrors: number;
+    receiversMissing: number;
+    recoveredAfterSeconds: number;
+    staleAfterRecovery: number;
+    /** Writes the database itself lost (see GroundTruth.lostWrites): not the sync's doing. */
+    lostWrites: number;
+  };
   staleReads: number;
   maxStaleWindow: number;
   p99StaleWindow: number;
@@ -45,10 +60,24 @@ async function totals(stack: Stack, name: string, labels: Record<string, string>
   return sum;
 }
 
-async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
+/** After a failover: every replica subscribed on the new master (and, in the safer modes, trusting its cache). */
+async function recovered(stack: Stack): Promise<void> {
+  for (const replica of stack.replicas) {
+    await waitFor(
+      async () =>
+        (await replica.metric('cache_invalidation_subscriber_up')) === 1 &&
+        (await replica.metric('cache_invalidation_subscriber_failovers_total')) >= 1 &&
+        (await replica.metric('cache_sync_trusted')) === 1,
+      { timeoutMs: 60_000, message: `${replica.id} back on the new master` },
+    );
+  }
+}
+
+async function run(mode: SyncMode, fault: FaultName, topology: TopologyKind): Promise<Row> {
   const stack = await startStack({
     ttlSeconds: TTL_SECONDS,
     syncMode: mode,
+    topology,
     seed: SEED,
     heartbeatMs: 1000,
     probeRate: 150,
@@ -69,9 +98,29 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
       await totals(stack, 'cache_gets_total', { result: 'miss' }),
     ];
     const startedAt = Date.now();
+    let failover: Row['failover'];
+    let recoveredAt = 0;
     if (fault === 'pause') await pauseUntilCut(stack, 2);
-    else await inject(stack, fault, fault === 'crash' ? 0 : 2);
-    await witness.write(fault === 'crash' ? 0 : 1);
+    else if (fault === 'failover') {
+      // The witness is written inside the gap, through book-2, as soon as its subscriber is down.
+      const killing = stack.servers!.killMaster(stack.channel);
+      await waitFor(async () => (await stack.replicas[1]!.metric('cache_invalidation_subscriber_up')) === 0, {
+        message: 'the gap has begun',
+      });
+      await witness.write(1);
+      const { promotedAfterMs } = await killing;
+      await recovered(stack);
+      recoveredAt = Date.now();
+      failover = {
+        promotedAfterSeconds: promotedAfterMs / 1000,
+        publishErrors: 0,
+        receiversMissing: 0,
+        recoveredAfterSeconds: (recoveredAt - startedAt) / 1000,
+        staleAfterRecovery: 0,
+        lostWrites: 0,
+      };
+    } else await inject(stack, fault, fault === 'crash' ? 0 : 2);
+    if (fault !== 'failover') await witness.write(fault === 'crash' ? 0 : 1);
     await sleep(FAULT_SECONDS * 1000);
     await heal(stack, fault, fault === 'crash' ? 0 : 2);
     await sleep(OBSERVE_SECONDS * 1000);
@@ -86,9 +135,22 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
     const hits = (await totals(stack, 'cache_gets_total', { result: 'hit' })) - hits0;
     const misses = (await totals(stack, 'cache_gets_total', { result: 'miss' })) - misses0;
     const recoveryCount = await totals(stack, 'cache_sync_recovery_seconds_count');
+    if (failover) {
+      failover.publishErrors = await totals(stack, 'cache_invalidation_publish_errors_total');
+      failover.receiversMissing = await totals(stack, 'cache_invalidation_receivers_missing_total');
+      // Reads after every replica was back of writes acknowledged before: what recovery left stale.
+      // Books whose write the database itself lost (FerretDB's non-atomic updates) are left out, and counted.
+      const lost = new Set(stack.probe.truth.lostWrites.map((w) => w.id));
+      failover.lostWrites = stack.probe.truth.lostWrites.length;
+      failover.staleAfterRecovery = stack.probe.truth.staleReads.filter(
+        (r) => r.sentAt > recoveredAt && r.requiredAckAt < recoveredAt && !lost.has(r.id),
+      ).length;
+    }
     return {
       mode,
       fault,
+      topology,
+      failover,
       staleReads: probe.replicas.reduce((a, r) => a + r.stale, 0),
       maxStaleWindow: Math.max(...probe.replicas.map((r) => r.maxStaleWindowSeconds)),
       p99StaleWindow: Math.max(...probe.replicas.map((r) => r.p99StaleWindowSeconds)),
@@ -109,6 +171,41 @@ async function run(mode: SyncMode, fault: FaultName): Promise<Row> {
 function witnessCell({ seconds, open }: WitnessResult): string {
   const worst = seconds.indexOf(Math.max(...seconds));
   return open[worst] ? `> ${seconds[worst]!.toFixed(1)} s, open` : `${seconds[worst]!.toFixed(2)} s`;
+}
+
+function failoverTable(rows: Row[]): string {
+  const lines = [
+    '| topology | mode | master gap (kill to promotion) | every replica back after | publishes rejected | to fewer receivers | messages missed | stale reads (probe) | stale reads after recovery | witness stale window | writes the database lost |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    const f = r.failover!;
+    lines.push(
+      `| ${r.topology} | ${r.mode} | ${f.promotedAfterSeconds.toFixed(1)} s | ${f.recoveredAfterSeconds.toFixed(1)} s | ${f.publishErrors} | ${f.receiversMissing} | ${r.missed} | ${r.staleReads} | ${f.staleAfterRecovery} | ${witnessCell(r.witness)} | ${f.lostWrites} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** What the failover table says, from its numbers. */
+function failoverReading(rows: Row[]): string {
+  const lines: string[] = [];
+  for (const mode of new Set(rows.map((r) => r.mode))) {
+    const of = rows.filter((r) => r.mode === mode);
+    const counted = of.map((r) => r.failover!.publishErrors + r.failover!.receiversMissing + r.missed);
+    const after = of.reduce((n, r) => n + r.failover!.staleAfterRecovery, 0);
+    const open = of.filter((r) => r.witness.open.some(Boolean)).map((r) => r.topology);
+    const lost = of.reduce((n, r) => n + r.failover!.lostWrites, 0);
+    lines.push(
+      `- **${mode}**: ${of.map((r, i) => `${r.topology} ${counted[i]}`).join(', ')} losses counted (rejected + fewer receivers + missed); ` +
+        `${after} stale reads after every replica was back` +
+        (lost > 0 ? ` (${lost} writes lost by the database itself, FerretDB's non-atomic updates, left out)` : '') +
+        (open.length > 0
+          ? `; the witness book was still stale at the end on ${open.join(', ')} (until the TTL, ${TTL_SECONDS} s).`
+          : '; the witness book was fresh everywhere by the end.'),
+    );
+  }
+  return lines.join('\n');
 }
 
 function table(rows: Row[]): string {
@@ -147,10 +244,24 @@ function reading(rows: Row[]): string {
   return lines.join('\n');
 }
 
+/** The README's failover table lives between these markers; only this command writes it. */
+const README_START = '<!-- failover-table: written by make experiment -->';
+const README_END = '<!-- /failover-table -->';
+
+function writeReadmeBlock(body: string, date: string): void {
+  const path = join(ROOT, 'README.md');
+  const readme = readFileSync(path, 'utf8');
+  const [start, end] = [readme.indexOf(README_START), readme.indexOf(README_END)];
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} block`);
+  const block = `${README_START}\nMeasured by \`make experiment\` on ${date.slice(0, 10)}:\n\n${body}\n${README_END}`;
+  writeFileSync(path, readme.slice(0, start) + block + readme.slice(end + README_END.length));
+}
+
 const USAGE = `usage: make experiment   (or npx tsx bench/experiment.ts)
-Every sync mode through every fault with the same probe seed (about 14 minutes); writes the
-comparison table and its reading to reports/experiment-<date>/ and, when every mode and fault ran,
-to docs/experiment.md.
+Every sync mode through every fault with the same probe seed (about 18 minutes); the failover
+fault kills the Redis master of a Sentinel set and of a Cluster. Writes the comparison table and
+its reading to reports/experiment-<date>/ and, when every mode and fault ran, to docs/experiment.md;
+when every mode ran the failover, its table to the README too.
 Environment:
   MODES=a,b    sync modes to run (default: ${SYNC_MODES.join(', ')})
   FAULTS=a,b   faults to run (default: ${FAULTS.join(', ')})
@@ -167,22 +278,33 @@ async function main() {
     );
   const rows: Row[] = [];
   for (const fault of faults) {
-    for (const mode of modes) {
-      process.stdout.write(`experiment: ${mode} / ${fault} ... `);
-      const row = await run(mode, fault);
-      rows.push(row);
-      process.stdout.write(`${row.staleReads} stale reads, max window ${row.maxStaleWindow.toFixed(2)} s\n`);
+    for (const topology of fault === 'failover' ? FAILOVER_TOPOLOGIES : (['standalone'] as TopologyKind[])) {
+      for (const mode of modes) {
+        process.stdout.write(`experiment: ${mode} / ${fault}${fault === 'failover' ? ` (${topology})` : ''} ... `);
+        const row = await run(mode, fault, topology);
+        rows.push(row);
+        process.stdout.write(`${row.staleReads} stale reads, max window ${row.maxStaleWindow.toFixed(2)} s\n`);
+      }
     }
   }
+  const standalone = rows.filter((r) => r.fault !== 'failover');
+  const failovers = rows.filter((r) => r.fault === 'failover');
   const date = new Date().toISOString();
   const dir = join(ROOT, 'reports', `experiment-${date.replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
   const header = `Run ${date} on ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}; TTL ${TTL_SECONDS} s, probe 150 ops/s (80 % reads, 30 books, uniform, writes through book-2), seed ${SEED}, fault ${FAULT_SECONDS} s, then ${OBSERVE_SECONDS} s observed.`;
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ date, rows }, null, 2)}\n`);
-  const markdown = `# Sync modes through the faults (\`make experiment\`)\n\n${header}\n\n${table(rows)}\n\n${reading(rows)}\n`;
+  const failoverSection =
+    failovers.length > 0
+      ? `## The Redis master killed (Sentinel and Cluster)\n\nSIGKILL of the master holding the channel, under the same probe traffic; DOWN_AFTER 1 s (Sentinel down-after-milliseconds, Cluster node-timeout). "Stale reads after recovery": reads sent after every replica was back on the new master (and trusted its cache) that returned a version older than one acknowledged before then.\n\n${failoverTable(failovers)}\n\n${failoverReading(failovers)}\n`
+      : '';
+  const standaloneSection = standalone.length > 0 ? `${table(standalone)}\n\n${reading(standalone)}\n\n` : '';
+  const markdown = `# Sync modes through the faults (\`make experiment\`)\n\n${header}\n\n${standaloneSection}${failoverSection}`;
   writeFileSync(join(dir, 'table.md'), markdown);
-  const complete = modes.length === SYNC_MODES.length && faults.length === FAULTS.length;
+  const allModes = modes.length === SYNC_MODES.length;
+  const complete = allModes && faults.length === FAULTS.length;
   if (complete) writeFileSync(join(ROOT, 'docs/experiment.md'), markdown);
+  if (allModes && faults.includes('failover')) writeReadmeBlock(failoverTable(failovers), date);
   process.stdout.write(`\n${markdown}\nwritten to ${dir}${complete ? ' and docs/experiment.md' : ''}\n`);
 }
 

@@ -7,6 +7,7 @@ import type { ReplicaProcess } from '../service/local-stack/replica-process';
 import { scrapeMetric } from '../service/local-stack/stack';
 import { nearestRank } from '../service/src/probe/summary';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
+import type { RedisTopology } from '../service/src/sync/redis-topology';
 import { RedisTransport } from '../service/src/sync/redis-transport';
 import { EnvelopeSigner, parseSigningKeys } from '../service/src/sync/signing';
 import type { BenchServers } from './servers';
@@ -129,13 +130,19 @@ export interface LagBench {
 /** `signed` (the default) signs every message and starts the replicas with the run's keys. */
 export async function startLagBench(
   servers: BenchServers,
-  options: { coalesce: boolean; signed?: boolean; channel?: string },
+  options: {
+    coalesce: boolean;
+    signed?: boolean;
+    channel?: string;
+    /** Another Redis topology than the bench's standalone server, and the replicas' variables for it. */
+    redis?: { topology: RedisTopology; env: Record<string, string> };
+  },
 ): Promise<LagBench> {
   const signed = options.signed ?? true;
   const channel = options.channel ?? servers.channel;
   const replicas: ReplicaProcess[] = [];
   const transport = new RedisTransport({
-    topology: { kind: 'standalone', url: servers.redisUrl },
+    topology: options.redis?.topology ?? { kind: 'standalone', url: servers.redisUrl },
     channel,
     replicaId: 'bench',
     commandTimeoutMs: 10_000,
@@ -178,6 +185,7 @@ export async function startLagBench(
           servers.replica(`bench-${i + 1}`, {
             BENCH_ROUTES: '1',
             INVALIDATION_CHANNEL: channel,
+            ...(options.redis ? { REDIS_URL: '', ...options.redis.env } : {}),
             SYNC_SIGNING_KEYS: signed ? servers.signingKeys : '',
           }),
         );

@@ -121,6 +121,32 @@ function signingMarkdown(r: BenchResults): string[] {
   ];
 }
 
+/** Sharded Pub/Sub on a Cluster against PUBLISH on one server (interleaved, median and spread), and the 2x target. */
+function topologyMarkdown(r: BenchResults): string[] {
+  const of = (topology: string, pick: (l: BenchResults['topologies'][number]) => number) =>
+    r.topologies.filter((l) => l.topology === topology).map(pick);
+  const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
+  const line = (what: string, pick: (l: BenchResults['topologies'][number]) => number) => {
+    const [cluster, standalone] = [of('cluster', pick), of('standalone', pick)];
+    return `| ${what} | ${ms(median(cluster))} (${range(cluster)}) | ${ms(median(standalone))} (${range(standalone)}) | ${x(median(cluster) / median(standalone))} |`;
+  };
+  const p99 = median(of('cluster', (l) => l.p99Ms)) / median(of('standalone', (l) => l.p99Ms));
+  const lost = r.topologies.reduce((n, l) => n + l.lost + l.missed, 0);
+  return [
+    '## Redis Cluster: sharded Pub/Sub against one server',
+    '',
+    `Lag with ${r.plan.throughputReplicas} replicas at ${int(r.plan.signingRate)}/s on a 6-node Redis Cluster (SPUBLISH to the master of the channel's slot, replicas SSUBSCRIBEd there) and on the standalone server (PUBLISH), runs interleaved, ${r.plan.topologyRepeats} of each (median, and the range):`,
+    '',
+    '| | Cluster (SPUBLISH) | standalone (PUBLISH) | Cluster / standalone |',
+    '|---|---|---|---|',
+    line('lag p50', (l) => l.p50Ms),
+    line('lag p99', (l) => l.p99Ms),
+    '',
+    `- Target: SPUBLISH lag p99 within 2x of standalone: ${x(p99)}, ${p99 <= 2 ? 'met' : 'missed'}. ${lost === 0 ? 'Nothing lost or missed' : `${lost} messages lost or missed`} in these runs.`,
+    '',
+  ];
+}
+
 /** bench/RESULTS.md: the date, the machine, the command, the tables, the targets and their reading. */
 export function resultsMarkdown(r: BenchResults): string {
   const h = headline(r);
@@ -183,6 +209,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ),
     '',
     ...signingMarkdown(r),
+    ...topologyMarkdown(r),
     `## Memory at ${int(r.memory.entries)} entries`,
     '',
     `- ${int(r.memory.bookBytesPerEntry)} bytes of heap per book object, plus ${int(r.memory.cacheBytesPerEntry)} bytes per entry for the cache to hold it (key string, node-cache's wrapper, the write-order map): ${int(r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)} bytes per cached book, ${((r.memory.entries * (r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)) / 2 ** 20).toFixed(0)} MiB for ${int(r.memory.entries)}.`,

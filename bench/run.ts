@@ -1,8 +1,9 @@
+import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
 import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
 import { type ReadCostRow, type ReadPathRow, readCostBench, readPathBench } from './read-path';
-import { startBenchServers } from './servers';
+import { type BenchServers, startBenchServers } from './servers';
 import { type SigningCost, signingCost } from './signing-cost';
 
 export interface BenchPlan {
@@ -24,6 +25,8 @@ export interface BenchPlan {
   /** Lag with signing on and off, interleaved, this many times each (at `signingRate`, `throughputReplicas`). */
   signingRepeats: number;
   signingRate: number;
+  /** Lag on a 6-node Redis Cluster (SPUBLISH) against standalone (PUBLISH), interleaved, this many times each. */
+  topologyRepeats: number;
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -40,6 +43,7 @@ export const FULL_PLAN: BenchPlan = {
   signingRounds: 200_000,
   signingRepeats: 3,
   signingRate: 1000,
+  topologyRepeats: 3,
 };
 
 export interface ThroughputStep extends RunResult {
@@ -67,9 +71,44 @@ export interface BenchResults {
   lag: RunResult[];
   throughput: ThroughputStep[];
   signing: { cost: SigningCost; lag: (RunResult & { signed: boolean })[] };
+  /** Lag at `signingRate` to `throughputReplicas` replicas, standalone and Cluster runs interleaved. */
+  topologies: (RunResult & { topology: 'standalone' | 'cluster' })[];
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+/** SPUBLISH on a 6-node Cluster against PUBLISH on the standalone server: same replicas count, rate and payloads. */
+async function topologyLag(servers: BenchServers, plan: BenchPlan): Promise<BenchResults['topologies']> {
+  log('starting a 6-node Redis Cluster');
+  const cluster = await startRedisCluster();
+  const results: BenchResults['topologies'] = [];
+  const benches = {
+    standalone: await startLagBench(servers, { coalesce: true, channel: `${servers.channel}-standalone` }),
+    cluster: await startLagBench(servers, {
+      coalesce: true,
+      channel: `${servers.channel}-cluster`,
+      redis: {
+        topology: cluster.topology(),
+        env: { REDIS_CLUSTER_NODES: cluster.env({ username: '', password: '' }).REDIS_CLUSTER_NODES! },
+      },
+    }),
+  };
+  try {
+    await benches.standalone.scale(plan.throughputReplicas);
+    await benches.cluster.scale(plan.throughputReplicas);
+    for (let i = 0; i < plan.topologyRepeats; i += 1) {
+      for (const topology of ['standalone', 'cluster'] as const) {
+        log(`lag on ${topology} Redis at ${plan.signingRate}/s, round ${i + 1}`);
+        results.push({ ...(await benches[topology].run(plan.signingRate, plan.stepSeconds)), topology });
+      }
+    }
+  } finally {
+    await benches.standalone.stop();
+    await benches.cluster.stop();
+    await cluster.destroy();
+  }
+  return results;
+}
 
 /** Every measurement of `make bench`, against real servers and replica processes. */
 export async function runBench(plan: BenchPlan): Promise<BenchResults> {
@@ -147,9 +186,11 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       await benches.signed.stop();
       await benches.unsigned.stop();
     }
+    const topologies = await topologyLag(servers, plan);
     return {
       date: new Date().toISOString(),
       signing: { cost, lag: signingLag },
+      topologies,
       plan,
       mongoKind: servers.mongoKind,
       clone,

@@ -20,6 +20,7 @@ const TINY: BenchPlan = {
   throughputRates: [500],
   signingRounds: 2_000,
   signingRepeats: 1,
+  topologyRepeats: 1,
   signingRate: 200,
 };
 
@@ -66,7 +67,12 @@ describe('make bench (smoke run)', () => {
       [true, 0, 0, true],
       [false, 0, 0, true],
     ]);
+    expect(results.topologies.map((l) => [l.topology, l.lost, l.missed, l.count > 0])).toEqual([
+      ['standalone', 0, 0, true],
+      ['cluster', 0, 0, true],
+    ]);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/SPUBLISH lag p99 within 2x of standalone: [\d.]+x, (met|missed)/);
     expect(markdown).toContain('| local cache |');
     expect(markdown).toContain('## Reading the targets');
     expect(Number.isFinite(headline(results).localOverRedis)).toBe(true);

@@ -169,13 +169,19 @@ describe('InvalidationPublisher when the bus rejects (a failover)', () => {
       heartbeatIntervalMs: 1000,
       memberTimeoutMs: 15_000,
       retryForMs,
-      observer: { onPublishError: () => void (errors += 1) },
+      observer: {
+        onPublishError: () => {
+          errors += 1;
+        },
+      },
     });
     return {
       publisher,
       sent,
       errors: () => errors,
-      heal: () => void (rejecting = false),
+      heal: () => {
+        rejecting = false;
+      },
     };
   }
   const change = { keys: [`id:${ID}`], id: ID, version: 2, op: 'update' as const, committedAt: Date.now() };
