@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,4 +104,49 @@ describe('make demo, scripted', () => {
       await browser.close();
     }
   }, 60_000);
+});
+
+/** `make demo TOPOLOGY=sentinel SCENARIO=failover DURATION=16`: the master killed, in pubsub mode. */
+describe('make demo on a Sentinel set, scripted failover', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lcs-demo-failover-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('kills the master under traffic: every replica misses messages, and nothing is left behind', async () => {
+    const args = ['--scenario', 'failover', '--topology', 'sentinel', '--duration', '16', '--report', dir];
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect({ code, tail: output.slice(-2000) }).toEqual({
+      code: 0,
+      tail: expect.stringContaining('report written to'),
+    });
+    expect(output).toMatch(/starting a Sentinel set/);
+    expect(output).toMatch(/killed the channel's Redis master \(SIGKILL\); a replica took over after \d+\.\d s/);
+    const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunReport;
+    expect(report.replicas.map((r) => r.missed > 0)).toEqual([true, true, true]);
+    // 2 data nodes, 3 Sentinels, the MongoDB-wire server, 3 replicas: all gone.
+    expect(report.resources.pids.length).toBeGreaterThanOrEqual(9);
+    expect(report.resources.pids.filter(isAlive)).toEqual([]);
+    expect(report.resources.dirs.filter((d) => existsSync(d))).toEqual([]);
+  }, 120_000);
+
+  it('refuses a failover on standalone Redis, and a cut on a Sentinel set, with one clear error each', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), ...args], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+    const failover = run('--scenario', 'failover');
+    expect([failover.status, failover.stderr]).toEqual([
+      2,
+      expect.stringMatching(/--scenario: needs --topology sentinel or cluster/),
+    ]);
+    const cut = run('--scenario', 'cut', '--topology', 'sentinel');
+    expect([cut.status, cut.stderr]).toEqual([2, expect.stringMatching(/--scenario: needs --topology standalone/)]);
+  });
 });
