@@ -98,16 +98,18 @@ const median = (values: number[]) => {
   return sorted[Math.floor((sorted.length - 1) / 2)] ?? Number.NaN;
 };
 
+/** One table row comparing runs of two kinds (interleaved): each kind's median and range, and their ratio. */
+function comparedRow<T>(what: string, a: T[], b: T[], pick: (run: T) => number): string {
+  const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
+  const [va, vb] = [a.map(pick), b.map(pick)];
+  return `| ${what} | ${ms(median(va))} (${range(va)}) | ${ms(median(vb))} (${range(vb)}) | ${x(median(va) / median(vb))} |`;
+}
+
 /** What signing costs: per message, and in lag against the same run unsigned (interleaved, median and spread). */
 function signingMarkdown(r: BenchResults): string[] {
   const { cost, lag } = r.signing;
-  const of = (signed: boolean, pick: (l: (typeof lag)[number]) => number) =>
-    lag.filter((l) => l.signed === signed).map(pick);
-  const line = (what: string, pick: (l: (typeof lag)[number]) => number) => {
-    const [on, off] = [of(true, pick), of(false, pick)];
-    const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
-    return `| ${what} | ${ms(median(on))} (${range(on)}) | ${ms(median(off))} (${range(off)}) | ${x(median(on) / median(off))} |`;
-  };
+  const [on, off] = [lag.filter((l) => l.signed), lag.filter((l) => !l.signed)];
+  const line = (what: string, pick: (l: (typeof lag)[number]) => number) => comparedRow(what, on, off, pick);
   return [
     `## Signing: HMAC-SHA256 on every message`,
     '',
@@ -123,14 +125,10 @@ function signingMarkdown(r: BenchResults): string[] {
 
 /** Sharded Pub/Sub on a Cluster against PUBLISH on one server (interleaved, median and spread), and the 2x target. */
 function topologyMarkdown(r: BenchResults): string[] {
-  const of = (topology: string, pick: (l: BenchResults['topologies'][number]) => number) =>
-    r.topologies.filter((l) => l.topology === topology).map(pick);
-  const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
-  const line = (what: string, pick: (l: BenchResults['topologies'][number]) => number) => {
-    const [cluster, standalone] = [of('cluster', pick), of('standalone', pick)];
-    return `| ${what} | ${ms(median(cluster))} (${range(cluster)}) | ${ms(median(standalone))} (${range(standalone)}) | ${x(median(cluster) / median(standalone))} |`;
-  };
-  const p99 = median(of('cluster', (l) => l.p99Ms)) / median(of('standalone', (l) => l.p99Ms));
+  type Run = BenchResults['topologies'][number];
+  const of = (topology: Run['topology']) => r.topologies.filter((l) => l.topology === topology);
+  const line = (what: string, pick: (l: Run) => number) => comparedRow(what, of('cluster'), of('standalone'), pick);
+  const p99 = median(of('cluster').map((l) => l.p99Ms)) / median(of('standalone').map((l) => l.p99Ms));
   const lost = r.topologies.reduce((n, l) => n + l.lost + l.missed, 0);
   return [
     '## Redis Cluster: sharded Pub/Sub against one server',
