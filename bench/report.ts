@@ -145,6 +145,28 @@ function topologyMarkdown(r: BenchResults): string[] {
   ];
 }
 
+/** Cached reads with the default telemetry settings against the same build with tracing off, and the 0.9x target. */
+function tracingMarkdown(r: BenchResults): string[] {
+  const [on, off] = [r.tracing.filter((t) => t.tracing === 'default'), r.tracing.filter((t) => t.tracing === 'off')];
+  const rps = (runs: typeof on) => runs.map((t) => t.requestsPerSecond);
+  const share = median(rps(on)) / median(rps(off));
+  const cell = (v: number[]) => `${int(median(v))} (${int(Math.min(...v))} to ${int(Math.max(...v))})`;
+  return [
+    '## Tracing on the read path',
+    '',
+    `Cached reads (GET /books/:id, a local hit) at ${r.plan.connections} connections on two replica processes, one with the default telemetry settings (writes and invalidations always traced, reads sampled by OTEL_TRACES_SAMPLER, default parent-based 5 %; no per-middleware spans), one with OTEL_SDK_DISABLED=true; runs of ${r.plan.tracingSeconds} s alternated, ${r.plan.tracingRepeats} of each (median, and the range):`,
+    '',
+    '| | default telemetry | tracing off | default / off |',
+    '|---|---|---|---|',
+    `| requests/s | ${cell(rps(on))} | ${cell(rps(off))} | ${x(share)} |`,
+    comparedRow('latency p50', on, off, (t) => t.p50Ms),
+    comparedRow('latency p99', on, off, (t) => t.p99Ms),
+    '',
+    `- Target: cached reads with default telemetry at least 0.9x the requests/s with tracing off: ${x(share)}, ${share >= 0.9 ? 'met' : 'missed'}.`,
+    '',
+  ];
+}
+
 /** bench/RESULTS.md: the date, the machine, the command, the tables, the targets and their reading. */
 export function resultsMarkdown(r: BenchResults): string {
   const h = headline(r);
@@ -208,6 +230,7 @@ export function resultsMarkdown(r: BenchResults): string {
     '',
     ...signingMarkdown(r),
     ...topologyMarkdown(r),
+    ...tracingMarkdown(r),
     `## Memory at ${int(r.memory.entries)} entries`,
     '',
     `- ${int(r.memory.bookBytesPerEntry)} bytes of heap per book object, plus ${int(r.memory.cacheBytesPerEntry)} bytes per entry for the cache to hold it (key string, node-cache's wrapper, the write-order map): ${int(r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)} bytes per cached book, ${((r.memory.entries * (r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)) / 2 ** 20).toFixed(0)} MiB for ${int(r.memory.entries)}.`,

@@ -5,6 +5,7 @@ import { type MemoryResult, memoryBench } from './memory';
 import { type ReadCostRow, type ReadPathRow, readCostBench, readPathBench } from './read-path';
 import { type BenchServers, startBenchServers } from './servers';
 import { type SigningCost, signingCost } from './signing-cost';
+import { type TracingRun, tracingCostBench } from './tracing-cost';
 
 export interface BenchPlan {
   cloneRounds: number;
@@ -27,6 +28,9 @@ export interface BenchPlan {
   signingRate: number;
   /** Lag on a 6-node Redis Cluster (SPUBLISH) against standalone (PUBLISH), interleaved, this many times each. */
   topologyRepeats: number;
+  /** Cached reads with default telemetry against tracing off, interleaved, this many runs of `tracingSeconds` each. */
+  tracingRepeats: number;
+  tracingSeconds: number;
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -44,6 +48,8 @@ export const FULL_PLAN: BenchPlan = {
   signingRepeats: 3,
   signingRate: 1000,
   topologyRepeats: 3,
+  tracingRepeats: 3,
+  tracingSeconds: 5,
 };
 
 export interface ThroughputStep extends RunResult {
@@ -73,6 +79,7 @@ export interface BenchResults {
   signing: { cost: SigningCost; lag: (RunResult & { signed: boolean })[] };
   /** Lag at `signingRate` to `throughputReplicas` replicas, standalone and Cluster runs interleaved. */
   topologies: (RunResult & { topology: 'standalone' | 'cluster' })[];
+  tracing: TracingRun[];
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -120,6 +127,12 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
   try {
     log('read path (autocannon)');
     const readPath = await readPathBench(servers, { durationSeconds: plan.readSeconds, connections: plan.connections });
+    log('cached reads with default telemetry and with tracing off');
+    const tracing = await tracingCostBench(servers, {
+      repeats: plan.tracingRepeats,
+      seconds: plan.tracingSeconds,
+      connections: plan.connections,
+    });
     log('read cost without HTTP');
     const readCost = await readCostBench(servers, plan.readCostRounds);
 
@@ -191,6 +204,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       date: new Date().toISOString(),
       signing: { cost, lag: signingLag },
       topologies,
+      tracing,
       plan,
       mongoKind: servers.mongoKind,
       clone,

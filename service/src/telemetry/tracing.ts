@@ -1,13 +1,82 @@
+import { type Attributes, type Context, type Link, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { KoaInstrumentation } from '@opentelemetry/instrumentation-koa';
+import { KoaInstrumentation, KoaLayerType } from '@opentelemetry/instrumentation-koa';
 import { MongooseInstrumentation } from '@opentelemetry/instrumentation-mongoose';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { NoopSpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  NoopSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
+  type SamplingResult,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace';
 
 export const SERVICE_NAME = 'book-service';
+
+/** Reads are sampled at this ratio unless OTEL_TRACES_SAMPLER says otherwise; writes always are. */
+export const DEFAULT_READ_SAMPLE_RATIO = 0.05;
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Writes and their invalidations are the point of tracing here: a request with a write method and
+ * a PRODUCER span are always sampled, and a CONSUMER span follows its producer's decision (the
+ * traceparent it carries), whatever sampler reads use. Everything else (reads, and the database
+ * and Redis spans under them) follows `reads`.
+ */
+export class WritesAlwaysSampler implements Sampler {
+  constructor(private readonly reads: Sampler) {}
+
+  shouldSample(
+    context: Context,
+    traceId: string,
+    spanName: string,
+    spanKind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+  ): SamplingResult {
+    const method = attributes['http.request.method'] ?? attributes['http.method'];
+    const write = spanKind === SpanKind.SERVER && typeof method === 'string' && !READ_METHODS.has(method.toUpperCase());
+    if (write || spanKind === SpanKind.PRODUCER) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    if (spanKind === SpanKind.CONSUMER) {
+      const parent = trace.getSpanContext(context);
+      const sampled = parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
+      return { decision: sampled ? SamplingDecision.RECORD_AND_SAMPLED : SamplingDecision.NOT_RECORD };
+    }
+    return this.reads.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+  }
+
+  toString(): string {
+    return `WritesAlwaysSampler{reads=${this.reads.toString()}}`;
+  }
+}
+
+/** The standard OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, for reads (default: parent-based, DEFAULT_READ_SAMPLE_RATIO). */
+export function readSampler(env: NodeJS.ProcessEnv): Sampler {
+  const name = env.OTEL_TRACES_SAMPLER ?? 'parentbased_traceidratio';
+  const arg = env.OTEL_TRACES_SAMPLER_ARG === undefined ? Number.NaN : Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = arg >= 0 && arg <= 1 ? arg : DEFAULT_READ_SAMPLE_RATIO;
+  const root: Record<string, () => Sampler> = {
+    always_on: () => new AlwaysOnSampler(),
+    always_off: () => new AlwaysOffSampler(),
+    traceidratio: () => new TraceIdRatioBasedSampler(ratio),
+  };
+  const base = name.replace(/^parentbased_/, '');
+  if (!root[base]) {
+    // Loaded before the logger (register.ts): stderr is where a replica's start-up problems go.
+    process.stderr.write(
+      `OTEL_TRACES_SAMPLER="${name.slice(0, 64)}" is not always_on, always_off, traceidratio or parentbased_*: reads use parentbased_traceidratio ${ratio}\n`,
+    );
+  }
+  const make = root[base] ?? root.traceidratio!;
+  return name.startsWith('parentbased_') || !root[base] ? new ParentBasedSampler({ root: make() }) : make();
+}
 
 let activeSdk: NodeSDK | undefined;
 
@@ -19,9 +88,10 @@ export async function stopTracing(): Promise<void> {
 
 /**
  * Starts the OpenTelemetry SDK. Must run before koa, ioredis and mongoose are loaded, so it is
- * preloaded with `node --require` (see register.ts). Spans are always recorded, so that trace ids
- * reach the envelope, the logs and the lag exemplars; they are exported only when
- * OTEL_EXPORTER_OTLP_ENDPOINT is set.
+ * preloaded with `node --require` (see register.ts). Writes, their PRODUCER and CONSUMER spans are
+ * always sampled, so their trace ids reach the envelope, the logs and the lag exemplars; reads
+ * are sampled (WritesAlwaysSampler); spans are exported only when OTEL_EXPORTER_OTLP_ENDPOINT is
+ * set. OTEL_SDK_DISABLED=true turns tracing off altogether.
  */
 export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
   // Metrics go through Prometheus and logs through stdout; OTLP carries traces only.
@@ -38,9 +108,11 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
       'service.instance.id': env.REPLICA_ID ?? 'unknown',
     }),
     ...exportOrRecordOnly,
+    sampler: new WritesAlwaysSampler(readSampler(env)),
     instrumentations: [
       new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/healthz' }),
-      new KoaInstrumentation(),
+      // Router spans name the route; one span per middleware tells nothing and costs on every read.
+      new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
       new MongooseInstrumentation(),
       new IORedisInstrumentation(),
     ],

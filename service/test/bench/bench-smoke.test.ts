@@ -21,6 +21,8 @@ const TINY: BenchPlan = {
   signingRounds: 2_000,
   signingRepeats: 1,
   topologyRepeats: 1,
+  tracingRepeats: 1,
+  tracingSeconds: 1,
   signingRate: 200,
 };
 
@@ -71,7 +73,12 @@ describe('make bench (smoke run)', () => {
       ['standalone', 0, 0, true],
       ['cluster', 0, 0, true],
     ]);
+    expect(results.tracing.map((t) => [t.tracing, t.requestsPerSecond > 0])).toEqual([
+      ['default', true],
+      ['off', true],
+    ]);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/at least 0\.9x the requests\/s with tracing off: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/SPUBLISH lag p99 within 2x of standalone: [\d.]+x, (met|missed)/);
     expect(markdown).toContain('| local cache |');
     expect(markdown).toContain('## Reading the targets');

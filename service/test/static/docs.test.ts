@@ -44,7 +44,14 @@ function knownVariables(): Set<string> {
     for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]+): /gm)) if (file === 'docker-compose.yml') known.add(m[1]!);
   }
   // OpenTelemetry's own variables, read by its SDK.
-  for (const name of ['OTEL_SERVICE_NAME', 'OTEL_TRACES_SAMPLER', 'OTEL_BSP_*']) known.add(name);
+  for (const name of [
+    'OTEL_SERVICE_NAME',
+    'OTEL_TRACES_SAMPLER',
+    'OTEL_TRACES_SAMPLER_ARG',
+    'OTEL_SDK_DISABLED',
+    'OTEL_BSP_*',
+  ])
+    known.add(name);
   return known;
 }
 
