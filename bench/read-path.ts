@@ -2,8 +2,11 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import type { Book } from '../service/src/books/book';
 import { BookRepository } from '../service/src/books/book-repository';
-import { LocalCache } from '../service/src/cache/local-cache';
+import { EVICTION_REASONS, LocalCache } from '../service/src/cache/local-cache';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
+import { REJECT_REASONS } from '../service/src/sync/envelope';
+import { createMetrics } from '../service/src/telemetry/metrics';
+import { cacheMetricsObserver } from '../service/src/wiring/observers';
 import { type BenchServers, postBook, ratio } from './servers';
 
 export interface ReadPathRow {
@@ -109,4 +112,44 @@ export async function readCostBench(
     redis.disconnect();
     await repository.close();
   }
+}
+
+export interface HitPathCost {
+  /** Nanoseconds per get, a bare LocalCache, one value per repetition. */
+  bareNs: number[];
+  /** The same with the replica's cache observer (metrics) attached, interleaved with the bare runs. */
+  withMetricsNs: number[];
+}
+
+/** A local hit alone, and with what a replica hangs on it (cacheMetricsObserver), `repeats` times each. */
+export function hitPathCost(rounds: number, repeats: number): HitPathCost {
+  const make = (withMetrics: boolean) => {
+    const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 1000 });
+    if (withMetrics) {
+      const metrics = createMetrics('book', { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
+      cache.observe(cacheMetricsObserver(metrics, () => cache.size));
+    }
+    const book = { ...BENCH_BOOK, id: '6566f0c1a1b2c3d4e5f60718', version: 1 } as unknown as Book;
+    cache.set(`id:${book.id}`, book);
+    return cache;
+  };
+  const time = (cache: LocalCache<Book>) => {
+    const key = 'id:6566f0c1a1b2c3d4e5f60718';
+    for (let i = 0; i < Math.min(rounds, 100_000); i += 1) cache.get(key);
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < rounds; i += 1) if (!cache.get(key)) throw new Error('read missed');
+    return Number(process.hrtime.bigint() - started) / rounds;
+  };
+  const caches = { bare: make(false), withMetrics: make(true) };
+  const result: HitPathCost = { bareNs: [], withMetricsNs: [] };
+  try {
+    for (let i = 0; i < repeats; i += 1) {
+      result.bareNs.push(time(caches.bare));
+      result.withMetricsNs.push(time(caches.withMetrics));
+    }
+  } finally {
+    caches.bare.close();
+    caches.withMetrics.close();
+  }
+  return result;
 }

@@ -2,7 +2,14 @@ import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
 import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
-import { type ReadCostRow, type ReadPathRow, readCostBench, readPathBench } from './read-path';
+import {
+  type HitPathCost,
+  hitPathCost,
+  type ReadCostRow,
+  type ReadPathRow,
+  readCostBench,
+  readPathBench,
+} from './read-path';
 import { type BenchServers, startBenchServers } from './servers';
 import { type SigningCost, signingCost } from './signing-cost';
 import { type TracingRun, tracingCostBench } from './tracing-cost';
@@ -31,6 +38,9 @@ export interface BenchPlan {
   /** Cached reads with default telemetry against tracing off, interleaved, this many runs of `tracingSeconds` each. */
   tracingRepeats: number;
   tracingSeconds: number;
+  /** Gets per repetition, and repetitions, of the hit path alone and with the replica's metrics. */
+  hitRounds: number;
+  hitRepeats: number;
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -50,6 +60,8 @@ export const FULL_PLAN: BenchPlan = {
   topologyRepeats: 3,
   tracingRepeats: 3,
   tracingSeconds: 5,
+  hitRounds: 2_000_000,
+  hitRepeats: 5,
 };
 
 export interface ThroughputStep extends RunResult {
@@ -80,6 +92,7 @@ export interface BenchResults {
   /** Lag at `signingRate` to `throughputReplicas` replicas, standalone and Cluster runs interleaved. */
   topologies: (RunResult & { topology: 'standalone' | 'cluster' })[];
   tracing: TracingRun[];
+  hitPath: HitPathCost;
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -121,6 +134,8 @@ async function topologyLag(servers: BenchServers, plan: BenchPlan): Promise<Benc
 export async function runBench(plan: BenchPlan): Promise<BenchResults> {
   log('node-cache clone cost');
   const clone = cloneCost(plan.cloneRounds);
+  log('hit path alone and with the metrics observer');
+  const hitPath = hitPathCost(plan.hitRounds, plan.hitRepeats);
   log(`memory at ${plan.memoryEntries} entries`);
   const memory = memoryBench(plan.memoryEntries);
   const servers = await startBenchServers();
@@ -205,6 +220,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       signing: { cost, lag: signingLag },
       topologies,
       tracing,
+      hitPath,
       plan,
       mongoKind: servers.mongoKind,
       clone,

@@ -34,10 +34,29 @@ export function createMetrics(cache: string, values: LabelValues) {
   const histogram = (name: string, help: string, buckets: number[], enableExemplars = false) =>
     new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars });
 
+  // Lookups are the hot path: counted in plain numbers (see getTally) and handed to prom-client
+  // only when it collects, not on every get.
+  const getTally = { hits: 0, misses: 0 };
+  const reported = { hits: 0, misses: 0 };
+  const gets = new Counter({
+    name: 'cache_gets_total',
+    help: 'Cache lookups by result.',
+    labelNames: ['cache', 'result'],
+    registers,
+    collect() {
+      this.labels({ cache, result: 'hit' }).inc(getTally.hits - reported.hits);
+      this.labels({ cache, result: 'miss' }).inc(getTally.misses - reported.misses);
+      reported.hits = getTally.hits;
+      reported.misses = getTally.misses;
+    },
+  });
+
   const metrics = {
     registry,
     cache,
-    gets: counter('cache_gets_total', 'Cache lookups by result.', ['cache', 'result']),
+    gets,
+    /** Cache hits and misses so far; cache_gets_total reads them at every scrape. */
+    getTally,
     puts: counter('cache_puts_total', 'Entries written into the local cache.'),
     size: gauge('cache_size', 'Entries in the local cache.'),
     evictions: counter('cache_evictions_total', 'Entries removed from the local cache, by reason.', [

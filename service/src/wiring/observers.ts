@@ -13,11 +13,14 @@ import type { Metrics } from '../telemetry/metrics';
 /** Turns what the cache core reports into metrics. */
 export function cacheMetricsObserver<V extends Versioned>(metrics: Metrics, size: () => number): CacheObserver<V> {
   const labels = { cache: metrics.cache };
-  const hit = metrics.gets.labels({ ...labels, result: 'hit' });
-  const miss = metrics.gets.labels({ ...labels, result: 'miss' });
+  const tally = metrics.getTally;
   return {
-    onHit: () => hit.inc(),
-    onMiss: () => miss.inc(),
+    onHit: () => {
+      tally.hits += 1;
+    },
+    onMiss: () => {
+      tally.misses += 1;
+    },
     onPut: () => {
       metrics.puts.inc(labels);
       metrics.size.set(labels, size());

@@ -23,6 +23,8 @@ const TINY: BenchPlan = {
   topologyRepeats: 1,
   tracingRepeats: 1,
   tracingSeconds: 1,
+  hitRounds: 10_000,
+  hitRepeats: 1,
   signingRate: 200,
 };
 
@@ -77,7 +79,9 @@ describe('make bench (smoke run)', () => {
       ['default', true],
       ['off', true],
     ]);
+    expect([results.hitPath.bareNs.length, results.hitPath.withMetricsNs.length]).toEqual([1, 1]);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/hit path with metrics at most 2x the bare get: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/at least 0\.9x the requests\/s with tracing off: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/SPUBLISH lag p99 within 2x of standalone: [\d.]+x, (met|missed)/);
     expect(markdown).toContain('| local cache |');
