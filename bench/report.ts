@@ -102,7 +102,9 @@ const median = (values: number[]) => {
 function comparedRow<T>(what: string, a: T[], b: T[], pick: (run: T) => number): string {
   const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
   const [va, vb] = [a.map(pick), b.map(pick)];
-  return `| ${what} | ${ms(median(va))} (${range(va)}) | ${ms(median(vb))} (${range(vb)}) | ${x(median(va) / median(vb))} |`;
+  // autocannon reports whole milliseconds: a median of 0 has no ratio.
+  const ratio = median(vb) > 0 ? x(median(va) / median(vb)) : 'n/a';
+  return `| ${what} | ${ms(median(va))} (${range(va)}) | ${ms(median(vb))} (${range(vb)}) | ${ratio} |`;
 }
 
 /** What signing costs: per message, and in lag against the same run unsigned (interleaved, median and spread). */
