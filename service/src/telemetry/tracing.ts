@@ -27,8 +27,9 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /**
  * Writes and their invalidations are the point of tracing here: a request with a write method and
  * a PRODUCER span are always sampled, and a CONSUMER span follows its producer's decision (the
- * traceparent it carries), whatever sampler reads use. Everything else (reads, and the database
- * and Redis spans under them) follows `reads`.
+ * traceparent it carries), whatever sampler reads use. A read request that gets a span at all was
+ * chosen before it had one (readRequestTraced: a read left out costs no span and no context), so
+ * it is sampled too. Everything else follows `reads`.
  */
 export class WritesAlwaysSampler implements Sampler {
   constructor(private readonly reads: Sampler) {}
@@ -42,8 +43,8 @@ export class WritesAlwaysSampler implements Sampler {
     links: Link[],
   ): SamplingResult {
     const method = attributes['http.request.method'] ?? attributes['http.method'];
-    const write = spanKind === SpanKind.SERVER && typeof method === 'string' && !READ_METHODS.has(method.toUpperCase());
-    if (write || spanKind === SpanKind.PRODUCER) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    const request = spanKind === SpanKind.SERVER && typeof method === 'string';
+    if (request || spanKind === SpanKind.PRODUCER) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     if (spanKind === SpanKind.CONSUMER) {
       const parent = trace.getSpanContext(context);
       const sampled = parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED;
@@ -57,11 +58,40 @@ export class WritesAlwaysSampler implements Sampler {
   }
 }
 
-/** The standard OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, for reads (default: parent-based, DEFAULT_READ_SAMPLE_RATIO). */
-export function readSampler(env: NodeJS.ProcessEnv): Sampler {
+/** The standard OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, read once: which reads are traced. */
+function readSampling(env: NodeJS.ProcessEnv) {
   const name = env.OTEL_TRACES_SAMPLER ?? 'parentbased_traceidratio';
   const arg = env.OTEL_TRACES_SAMPLER_ARG === undefined ? Number.NaN : Number(env.OTEL_TRACES_SAMPLER_ARG);
   const ratio = arg >= 0 && arg <= 1 ? arg : DEFAULT_READ_SAMPLE_RATIO;
+  const base = name.replace(/^parentbased_/, '');
+  const known = ['always_on', 'always_off', 'traceidratio'].includes(base);
+  const chance = base === 'always_on' ? 1 : base === 'always_off' ? 0 : ratio;
+  return { name, ratio, base, known, chance, followParent: name.startsWith('parentbased_') || !known };
+}
+
+const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-([0-9a-f]{2})$/;
+
+/**
+ * Whether a read request is traced at all, decided before the HTTP instrumentation makes a span:
+ * with a parent-based sampler, as its traceparent says; otherwise (and without one) by the
+ * sampler's chance. Write requests are always traced.
+ */
+export function readRequestTraced(
+  env: NodeJS.ProcessEnv,
+  random: () => number = Math.random,
+): (method: string | undefined, traceparent: string | string[] | undefined) => boolean {
+  const { chance, followParent } = readSampling(env);
+  return (method, traceparent) => {
+    if (!READ_METHODS.has((method ?? 'GET').toUpperCase())) return true;
+    const parent = typeof traceparent === 'string' ? TRACEPARENT.exec(traceparent) : null;
+    if (parent && followParent) return (Number.parseInt(parent[1]!, 16) & 1) === 1;
+    return random() < chance;
+  };
+}
+
+/** The standard OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, for spans that are neither requests nor messages. */
+export function readSampler(env: NodeJS.ProcessEnv): Sampler {
+  const { name, ratio } = readSampling(env);
   const root: Record<string, () => Sampler> = {
     always_on: () => new AlwaysOnSampler(),
     always_off: () => new AlwaysOffSampler(),
@@ -102,6 +132,7 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
   const exportOrRecordOnly = endpoint
     ? { traceExporter: new OTLPTraceExporter() }
     : { spanProcessors: [new NoopSpanProcessor()] };
+  const traced = readRequestTraced(env);
   const sdk = new NodeSDK({
     resource: resourceFromAttributes({
       'service.name': env.OTEL_SERVICE_NAME ?? SERVICE_NAME,
@@ -110,7 +141,10 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK {
     ...exportOrRecordOnly,
     sampler: new WritesAlwaysSampler(readSampler(env)),
     instrumentations: [
-      new HttpInstrumentation({ ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/healthz' }),
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) =>
+          req.url === '/metrics' || req.url === '/healthz' || !traced(req.method, req.headers.traceparent),
+      }),
       // Router spans name the route; one span per middleware tells nothing and costs on every read.
       new KoaInstrumentation({ ignoreLayersType: [KoaLayerType.MIDDLEWARE] }),
       new MongooseInstrumentation(),
