@@ -99,12 +99,12 @@ const median = (values: number[]) => {
 };
 
 /** One table row comparing runs of two kinds (interleaved): each kind's median and range, and their ratio. */
-function comparedRow<T>(what: string, a: T[], b: T[], pick: (run: T) => number): string {
-  const range = (v: number[]) => `${ms(Math.min(...v))} to ${ms(Math.max(...v))}`;
+function comparedRow<T>(what: string, a: T[], b: T[], pick: (run: T) => number, format = ms): string {
+  const range = (v: number[]) => `${format(Math.min(...v))} to ${format(Math.max(...v))}`;
   const [va, vb] = [a.map(pick), b.map(pick)];
   // autocannon reports whole milliseconds: a median of 0 has no ratio.
   const ratio = median(vb) > 0 ? x(median(va) / median(vb)) : 'n/a';
-  return `| ${what} | ${ms(median(va))} (${range(va)}) | ${ms(median(vb))} (${range(vb)}) | ${ratio} |`;
+  return `| ${what} | ${format(median(va))} (${range(va)}) | ${format(median(vb))} (${range(vb)}) | ${ratio} |`;
 }
 
 /** What signing costs: per message, and in lag against the same run unsigned (interleaved, median and spread). */
@@ -168,7 +168,6 @@ function tracingMarkdown(r: BenchResults): string[] {
   const [on, off] = [r.tracing.filter((t) => t.tracing === 'default'), r.tracing.filter((t) => t.tracing === 'off')];
   const rps = (runs: typeof on) => runs.map((t) => t.requestsPerSecond);
   const share = median(rps(on)) / median(rps(off));
-  const cell = (v: number[]) => `${int(median(v))} (${int(Math.min(...v))} to ${int(Math.max(...v))})`;
   return [
     '## Tracing on the read path',
     '',
@@ -176,7 +175,7 @@ function tracingMarkdown(r: BenchResults): string[] {
     '',
     '| | default telemetry | tracing off | default / off |',
     '|---|---|---|---|',
-    `| requests/s | ${cell(rps(on))} | ${cell(rps(off))} | ${x(share)} |`,
+    comparedRow('requests/s', on, off, (t) => t.requestsPerSecond, int),
     comparedRow('latency p50', on, off, (t) => t.p50Ms),
     comparedRow('latency p99', on, off, (t) => t.p99Ms),
     '',

@@ -54,6 +54,32 @@ const replicasInSync = async (servers: ServerProcess[]) => {
   return true;
 };
 
+/**
+ * SIGKILLs the master `find` names, then waits until it names another node that serves as master
+ * (and `settled` holds): the time from the kill to the promotion.
+ */
+async function killAndAwaitPromotion(
+  find: () => Promise<ServerProcess>,
+  message: string,
+  settled: () => Promise<boolean> = async () => true,
+): Promise<{ killed: ServerProcess; promotedAfterMs: number }> {
+  const killed = await find();
+  const at = Date.now();
+  await killed.stop('SIGKILL');
+  await waitFor(
+    async () => {
+      const now = await find();
+      return now !== killed && (await roleOf(now)) === 'master' && (await settled());
+    },
+    { timeoutMs: 30_000, intervalMs: 50, message },
+  );
+  return { killed, promotedAfterMs: Date.now() - at };
+}
+
+const restartDead = async (servers: ServerProcess[]) => {
+  for (const server of servers) if (!server.alive()) await server.start();
+};
+
 /** 1 master, 1 replica, 3 Sentinels (quorum 2) monitoring it as `mymaster`. */
 export async function startSentinelSet(userArgs: string[] = []): Promise<RedisServers> {
   const name = 'mymaster';
@@ -128,23 +154,8 @@ export async function startSentinelSet(userArgs: string[] = []): Promise<RedisSe
       topology,
       masterOf: () => currentMaster(),
       client: (server) => new Redis({ port: server.port, host: '127.0.0.1' }),
-      async killMaster() {
-        const killed = await currentMaster();
-        const at = Date.now();
-        await killed.stop('SIGKILL');
-        await waitFor(
-          async () => (await currentMaster()) !== killed && (await roleOf(await currentMaster())) === 'master',
-          {
-            timeoutMs: 30_000,
-            intervalMs: 50,
-            message: 'the Sentinels promote the replica',
-          },
-        );
-        return { killed, promotedAfterMs: Date.now() - at };
-      },
-      restartKilled: async () => {
-        for (const server of dataNodes) if (!server.alive()) await server.start();
-      },
+      killMaster: () => killAndAwaitPromotion(currentMaster, 'the Sentinels promote the replica'),
+      restartKilled: () => restartDead(dataNodes),
       processes: () => [...started],
       destroy,
     };
@@ -218,22 +229,9 @@ export async function startRedisCluster(userArgs: string[] = []): Promise<RedisS
       topology,
       masterOf,
       client: (server) => new Redis({ port: server.port, host: '127.0.0.1' }),
-      async killMaster(channel) {
-        const killed = await masterOf(channel);
-        const at = Date.now();
-        await killed.stop('SIGKILL');
-        await waitFor(
-          async () => {
-            const now = await masterOf(channel);
-            return now !== killed && (await roleOf(now)) === 'master' && (await allOk());
-          },
-          { timeoutMs: 30_000, intervalMs: 50, message: "a replica takes over the channel's slot" },
-        );
-        return { killed, promotedAfterMs: Date.now() - at };
-      },
-      restartKilled: async () => {
-        for (const node of nodes) if (!node.alive()) await node.start();
-      },
+      killMaster: (channel) =>
+        killAndAwaitPromotion(() => masterOf(channel), "a replica takes over the channel's slot", allOk),
+      restartKilled: () => restartDead(nodes),
       processes: () => [...nodes],
       destroy,
     };

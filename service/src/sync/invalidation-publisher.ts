@@ -62,12 +62,6 @@ export interface InvalidationPublisherOptions {
   coalesce?: boolean;
 }
 
-class RetriesExhausted extends Error {
-  constructor(override readonly cause: Error) {
-    super(cause.message);
-  }
-}
-
 /** Coalesced messages stay well under MAX_MESSAGE_BYTES (header, trace context and signature included). */
 const BATCH_BYTES = MAX_MESSAGE_BYTES - 4096;
 
@@ -181,8 +175,8 @@ export class InvalidationPublisher {
                 this.observer.onPublished?.(invalidation, delivered, traceId);
               this.checkReceivers(delivered);
             } catch (error) {
-              if (!(error instanceof RetriesExhausted)) this.observer.onPublishError?.(error as Error, 'invalidation');
-              throw error instanceof RetriesExhausted ? error.cause : error;
+              this.observer.onPublishError?.(error as Error, 'invalidation');
+              throw error;
             }
           },
           links,
@@ -194,7 +188,10 @@ export class InvalidationPublisher {
     }
   }
 
-  /** Every rejected attempt is counted; retries end retryForMs after the bus started failing. */
+  /**
+   * Retries end retryForMs after the bus started failing. Each rejection retried is counted here;
+   * the last one is thrown, and counted by the caller like any other publish error.
+   */
   private async sendWithRetry(send: () => Promise<number>): Promise<number> {
     for (let attempt = 0; ; attempt += 1) {
       try {
@@ -202,12 +199,10 @@ export class InvalidationPublisher {
         this.failingSince = undefined;
         return delivered;
       } catch (error) {
-        this.observer.onPublishError?.(error as Error, 'invalidation');
         this.failingSince ??= Date.now();
         const delay = Math.min(25 * 2 ** attempt, 250);
-        if (Date.now() + delay > this.failingSince + (this.options.retryForMs ?? 0)) {
-          throw new RetriesExhausted(error as Error);
-        }
+        if (Date.now() + delay > this.failingSince + (this.options.retryForMs ?? 0)) throw error;
+        this.observer.onPublishError?.(error as Error, 'invalidation');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

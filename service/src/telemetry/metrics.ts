@@ -171,7 +171,6 @@ export function createMetrics(cache: string, values: LabelValues) {
   };
 
   const labels = { cache };
-  for (const result of ['hit', 'miss']) metrics.gets.inc({ cache, result }, 0);
   for (const reason of values.evictionReasons) metrics.evictions.inc({ cache, reason }, 0);
   for (const reason of values.rejectReasons) metrics.rejected.inc({ cache, reason }, 0);
   for (const c of [

@@ -19,30 +19,24 @@ const optionalUrl = (protocols: string[]) =>
       `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
     );
 
-/** Signing keys: `id:secret,...`; a problem is reported without the secret. */
-const signingKeys = z
-  .string()
-  .transform((value, ctx): SigningKey[] => {
-    try {
-      return parseSigningKeys(value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-      return z.NEVER;
-    }
-  })
-  .optional();
+/** A variable parsed by `parse`, whose error (prefixed with `expected`) is the problem reported. */
+const parsedBy = <T>(parse: (value: string) => T, expected = '') =>
+  z
+    .string()
+    .transform((value, ctx): T => {
+      try {
+        return parse(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `${expected}${(error as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .optional();
 
-const nodeList = z
-  .string()
-  .transform((value, ctx): RedisNode[] => {
-    try {
-      return parseNodes(value);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: `must be host:port,host:port...: ${(error as Error).message}` });
-      return z.NEVER;
-    }
-  })
-  .optional();
+/** Signing keys: `id:secret,...`; a problem is reported without the secret. */
+const signingKeys = parsedBy<SigningKey[]>(parseSigningKeys);
+
+const nodeList = parsedBy<RedisNode[]>(parseNodes, 'must be host:port,host:port...: ');
 
 const bindAddress = (fallback: string) =>
   z

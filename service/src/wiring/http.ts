@@ -1,14 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { BookRepository } from '../books/book-repository';
 import type { BookService } from '../books/book-service';
 import { createApp } from '../http/app';
 import { benchRoutes, type LagSamples } from '../http/bench-routes';
-import { commandClient } from '../sync/redis-topology';
+import { commandClient, type RedisTopology } from '../sync/redis-topology';
 import type { InvalidationTransport } from '../sync/transport';
 import { type Metrics, renderMetrics } from '../telemetry/metrics';
-import { redisTopology } from './config';
 import { requestMetricsObserver } from './observers';
 import type { ReplicaConfig } from './replica';
 
@@ -20,18 +18,15 @@ interface HttpParts {
   logger: Logger;
   /** BENCH_ROUTES=1 only. */
   lagSamples?: LagSamples;
+  /** Where the bench's global-cache reads go (BENCH_ROUTES=1 only). */
+  redis: RedisTopology;
 }
 
 /** The Koa app (not listening): book and ops routes; ready when MongoDB, Redis and the subscriber are. */
 export function createHttp(config: ReplicaConfig, parts: HttpParts): { app: Koa; close(): Promise<void> } {
-  const { books, repository, transport, metrics, logger, lagSamples } = parts;
+  const { books, repository, transport, metrics, logger, lagSamples, redis } = parts;
   // The bench's "global cache" read path gets a Redis connection of its own.
-  const globalCache = lagSamples
-    ? commandClient(
-        redisTopology(config, (path) => readFileSync(path)),
-        { lazyConnect: true },
-      )
-    : undefined;
+  const globalCache = lagSamples ? commandClient(redis, { lazyConnect: true }) : undefined;
   const app = createApp({
     replicaId: config.REPLICA_ID,
     books,

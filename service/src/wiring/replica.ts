@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type Koa from 'koa';
 import type { Book } from '../books/book';
 import type { BookRepository } from '../books/book-repository';
@@ -11,7 +12,7 @@ import type { SyncPolicy } from '../sync/recovery';
 import type { InvalidationTransport } from '../sync/transport';
 import { createLogger, type Logger } from '../telemetry/logger';
 import { createMetrics, type Metrics } from '../telemetry/metrics';
-import type { Config } from './config';
+import { type Config, redisTopology } from './config';
 import { createHttp } from './http';
 import { cacheMetricsObserver, staleMetricsObserver } from './observers';
 import { connectStores } from './stores';
@@ -52,9 +53,11 @@ export async function createReplica(
   logger = createLogger(config.REPLICA_ID, config.LOG_LEVEL),
 ): Promise<Replica> {
   const metrics = createMetrics(CACHE_NAME, { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
-  const { repository, transport, chaos, ...stores } = await connectStores(config, logger);
+  // Read once (a TLS CA file among it), for the bus, the topology gauge and the bench's Redis reads.
+  const redis = redisTopology(config, (path) => readFileSync(path));
+  const { repository, transport, chaos, ...stores } = await connectStores(config, redis, logger);
   const cache = createCache(config, metrics);
-  const sync = await startSync(config, { cache, transport, repository, metrics, logger });
+  const sync = await startSync(config, { cache, transport, repository, metrics, logger, topology: redis.kind });
   const lagSamples = config.BENCH_ROUTES ? new LagSamples() : undefined;
   if (lagSamples) {
     sync.subscriber.observe({
@@ -74,7 +77,7 @@ export async function createReplica(
     outbox: config.SYNC_MODE !== 'pubsub',
     trusted: () => sync.policy.trusted(),
   });
-  const http = createHttp(config, { books, repository, transport, metrics, logger, lagSamples });
+  const http = createHttp(config, { books, repository, transport, metrics, logger, lagSamples, redis });
 
   return {
     app: http.app,

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BookRepository } from '../books/book-repository';
 import { ChaosSwitch } from '../chaos/chaos-switch';
 import { FaultyTransport } from '../chaos/faulty-transport';
+import type { RedisTopology } from '../sync/redis-topology';
 import { RedisTransport } from '../sync/redis-transport';
 import type { InvalidationTransport } from '../sync/transport';
-import { redisTopology } from './config';
 import type { ReplicaConfig } from './replica';
 
 export interface Stores {
@@ -20,9 +19,9 @@ export interface Stores {
  * MongoDB, the source of truth, and the Redis bus. The safer modes close the crash-after-commit
  * window with an outbox in the book document; stream mode appends every invalidation to a log.
  */
-export async function connectStores(config: ReplicaConfig, logger: Logger): Promise<Stores> {
+export async function connectStores(config: ReplicaConfig, topology: RedisTopology, logger: Logger): Promise<Stores> {
   const redis = new RedisTransport({
-    topology: redisTopology(config, (path) => readFileSync(path)),
+    topology,
     channel: config.INVALIDATION_CHANNEL,
     replicaId: config.REPLICA_ID,
     log: config.SYNC_MODE === 'stream' ? { maxLen: config.STREAM_MAXLEN } : undefined,

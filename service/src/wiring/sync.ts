@@ -7,12 +7,11 @@ import type { LocalCache } from '../cache/local-cache';
 import { InvalidationPublisher } from '../sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../sync/invalidation-subscriber';
 import { pubsubPolicy, RecoveringPolicy, type SyncPolicy } from '../sync/recovery';
-import { TOPOLOGIES } from '../sync/redis-topology';
+import { TOPOLOGIES, type TopologyKind } from '../sync/redis-topology';
 import { EnvelopeSigner } from '../sync/signing';
 import { evictWrite, StreamReplay } from '../sync/stream-replay';
 import type { InvalidationTransport } from '../sync/transport';
 import type { Metrics } from '../telemetry/metrics';
-import { redisTopology } from './config';
 import { publishMetricsObserver, receiveMetricsObserver, subscriberStateMetrics, syncMetrics } from './observers';
 import type { ReplicaConfig } from './replica';
 
@@ -31,6 +30,7 @@ interface SyncParts {
   repository: BookRepository;
   metrics: Metrics;
   logger: Logger;
+  topology: TopologyKind;
 }
 
 /**
@@ -41,7 +41,7 @@ export async function startSync(config: ReplicaConfig, parts: SyncParts): Promis
   const { cache, transport, repository, metrics, logger } = parts;
   const signer = config.SYNC_SIGNING_KEYS ? new EnvelopeSigner(config.SYNC_SIGNING_KEYS) : undefined;
   metrics.signing.set({ cache: metrics.cache }, signer ? 1 : 0);
-  const topology = redisTopology(config, () => Buffer.alloc(0)).kind;
+  const { topology } = parts;
   for (const each of TOPOLOGIES)
     metrics.topology.set({ cache: metrics.cache, topology: each }, each === topology ? 1 : 0);
   if (!signer) {

@@ -17,6 +17,17 @@ const run = (command: string, args: string[], cwd = ROOT, env: NodeJS.ProcessEnv
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
 };
 
+/** Runs `test` in a copy of the Makefile and compose file, with `true` for docker compose. */
+function inMakefileCopy(test: (dir: string, make: (...args: string[]) => ReturnType<typeof run>) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'lcs-make-'));
+  try {
+    for (const file of ['Makefile', 'docker-compose.yml']) copyFileSync(join(ROOT, file), join(dir, file));
+    test(dir, (...args) => run('make', ['--no-print-directory', ...args, 'COMPOSE=true'], dir));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 type Service = {
   image?: string;
   build?: unknown;
@@ -130,10 +141,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('keeps the Redis topology across make targets, and each one is a configuration the replica accepts', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lcs-make-'));
-    try {
-      for (const file of ['Makefile', 'docker-compose.yml']) copyFileSync(join(ROOT, file), join(dir, file));
-      const make = (...args: string[]) => run('make', ['--no-print-directory', ...args, 'COMPOSE=true'], dir);
+    inMakefileCopy((dir, make) => {
       const book2 = () => {
         // Without the harness' own REDIS_URL: compose would take the shell's value over .env's.
         const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('REDIS_')));
@@ -164,9 +172,7 @@ describe('docker-compose.yml', () => {
       expect(make('up', 'TOPOLOGY=standalone').status).toBe(0);
       expect(profiles()).toBe(''); // the sentinel and cluster servers are not started
       expect(make('up', 'TOPOLOGY=bogus').status).not.toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('make failover kills the master the Sentinels name, or the master of the channel slot (canned answers)', () => {
@@ -222,12 +228,8 @@ esac
   });
 
   it('keeps the sync mode across make targets: a later recreate uses the mode last asked for', () => {
-    // A copy of the Makefile and compose file, with `true` for docker compose: what each target
-    // leaves in .env is what any recreate (make restart-replica, compose up) will use.
-    const dir = mkdtempSync(join(tmpdir(), 'lcs-make-'));
-    try {
-      for (const file of ['Makefile', 'docker-compose.yml']) copyFileSync(join(ROOT, file), join(dir, file));
-      const make = (...args: string[]) => run('make', ['--no-print-directory', ...args, 'COMPOSE=true'], dir);
+    // What each target leaves in .env is what any recreate (make restart-replica, compose up) will use.
+    inMakefileCopy((dir, make) => {
       const modeOfBook2 = () => {
         const config = run('docker-compose', ['-f', 'docker-compose.yml', 'config'], dir);
         return /book-2:[\s\S]*?SYNC_MODE: (\S+)/.exec(config.output)?.[1];
@@ -241,9 +243,7 @@ esac
       expect(modeOfBook2()).toBe('pubsub-flush');
       expect(make('up', 'SYNC_MODE=bogus').status).not.toBe(0);
       expect(modeOfBook2()).toBe('pubsub-flush');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('refuses to start replicas without a signing key (make up writes one to .env)', () => {
