@@ -171,7 +171,7 @@ function tracingMarkdown(r: BenchResults): string[] {
   return [
     '## Tracing on the read path',
     '',
-    `Cached reads (GET /books/:id, a local hit) at ${r.plan.connections} connections on two replica processes, one with the default telemetry settings (writes and invalidations always traced, reads sampled by OTEL_TRACES_SAMPLER, default parent-based 5 %; no per-middleware spans), one with OTEL_SDK_DISABLED=true; runs of ${r.plan.tracingSeconds} s alternated, ${r.plan.tracingRepeats} of each (median, and the range):`,
+    `Cached reads (GET /books/:id, a local hit) at ${r.plan.connections} connections on two replica processes, one with the default telemetry settings (writes and invalidations always traced, reads sampled by OTEL_TRACES_SAMPLER, default parent-based 5 %; a SERVER span only for a traced request, no HTTP or Koa instrumentation), one with OTEL_SDK_DISABLED=true (nothing patched); runs of ${r.plan.tracingSeconds} s alternated, ${r.plan.tracingRepeats} of each (median, and the range):`,
     '',
     '| | default telemetry | tracing off | default / off |',
     '|---|---|---|---|',

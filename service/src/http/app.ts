@@ -7,6 +7,7 @@ import { BOOK_ID_PATTERN, type Book, bookInputSchema, bookPatchSchema } from '..
 import { DuplicateNameError } from '../books/book-repository';
 import type { BookService, Read } from '../books/book-service';
 import { badRequest, errorMiddleware, HttpError, notFound, validationError } from './errors';
+import { type RequestTraced, requestSpans } from './request-spans';
 import { type RequestObserver, requestTiming } from './request-timing';
 
 export interface ReadinessCheck {
@@ -21,6 +22,8 @@ export interface AppOptions {
   /** The /metrics body for a scraper's Accept header. */
   metrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
   onRequest?: RequestObserver;
+  /** With it, traced requests get a SERVER span (see request-spans.ts). */
+  traced?: RequestTraced;
   readiness: ReadinessCheck[];
   maxBodyBytes: number;
   /** More routes behind the same middleware (the bench-only read paths). */
@@ -33,6 +36,7 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa();
   const router = new Router();
 
+  if (options.traced) app.use(requestSpans(options.traced));
   if (options.onRequest) app.use(requestTiming(options.onRequest));
   app.use(async (ctx, next) => {
     ctx.set('X-Replica', replicaId);

@@ -7,6 +7,7 @@ import { benchRoutes, type LagSamples } from '../http/bench-routes';
 import { commandClient, type RedisTopology } from '../sync/redis-topology';
 import type { InvalidationTransport } from '../sync/transport';
 import { type Metrics, renderMetrics } from '../telemetry/metrics';
+import { tracedRequests } from '../telemetry/sampling';
 import { requestMetricsObserver } from './observers';
 import type { ReplicaConfig } from './replica';
 
@@ -33,6 +34,7 @@ export function createHttp(config: ReplicaConfig, parts: HttpParts): { app: Koa;
     logger,
     metrics: (accept) => renderMetrics(metrics.registry, accept),
     onRequest: requestMetricsObserver(metrics),
+    traced: tracedRequests(),
     maxBodyBytes: config.MAX_BODY_BYTES,
     extraRoutes:
       globalCache && lagSamples

@@ -1,11 +1,7 @@
 import { context, ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { AlwaysOffSampler, SamplingDecision } from '@opentelemetry/sdk-trace';
-import {
-  DEFAULT_READ_SAMPLE_RATIO,
-  readRequestTraced,
-  readSampler,
-  WritesAlwaysSampler,
-} from '../../src/telemetry/tracing';
+import { DEFAULT_READ_SAMPLE_RATIO, readRequestTraced } from '../../src/telemetry/sampling';
+import { readSampler, WritesAlwaysSampler } from '../../src/telemetry/tracing';
 
 const TRACE = '0af7651916cd43dd8448eb211c80319c';
 const sampled = (s: WritesAlwaysSampler, kind: SpanKind, attributes = {}, parent = ROOT_CONTEXT) =>
