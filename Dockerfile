@@ -1,5 +1,5 @@
 # The Book service replica: build with dev dependencies, run with production ones only, as non-root.
-FROM node:20.19.0-bookworm-slim AS build
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -7,7 +7,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY service/src service/src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:20.19.0-bookworm-slim
+FROM node:24.21.0-bookworm-slim
 ENV NODE_ENV=production PORT=3000
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./

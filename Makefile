@@ -1,5 +1,7 @@
 # Local caches kept in sync over Redis: see README.md.
 SHELL := /bin/bash
+# Node 24 from `make deps` when the machine's node is older (scripts/deps.sh): every recipe uses it.
+export PATH := $(CURDIR)/.cache/node/node_modules/node/bin:$(PATH)
 .DEFAULT_GOAL := help
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \

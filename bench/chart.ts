@@ -1,4 +1,5 @@
-import type { RunResult } from './invalidation';
+import { type LagStep, median } from './lag-steps';
+import { PEER_SYSTEMS } from './peers';
 import type { ReadPathRow } from './read-path';
 
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -46,13 +47,8 @@ function bars(
   return parts.join('\n');
 }
 
-/** The README's chart: read-path throughput, and lag p99 by replica count against the raw PUBLISH floor. */
-export function benchChart(
-  readPath: ReadPathRow[],
-  lag: RunResult[],
-  floor: { receivers: number; rate: number; p99Ms: number }[],
-  rate: number,
-): string {
+/** The README's chart: read-path throughput, and lag p99 by replica count against the raw floor and the peers (medians). */
+export function benchChart(readPath: ReadPathRow[], steps: LagStep[], rate: number): string {
   const width = 960;
   const height = 340;
   const readBars = readPath.map((row, i) => ({
@@ -60,14 +56,16 @@ export function benchChart(
     value: row.requestsPerSecond,
     color: COLORS[i % COLORS.length]!,
   }));
-  const atRate = lag.filter((r) => r.rate === rate);
-  const lagBars = atRate.flatMap((r) => [
-    {
-      label: 'raw',
-      value: floor.find((f) => f.receivers === r.replicas && f.rate === rate)?.p99Ms ?? 0,
-      color: '#999',
-    },
-    { label: 'service', value: r.p99Ms, color: COLORS[0]! },
+  const atRate = steps.filter((step) => step.rate === rate);
+  const p99 = (runs: { p99Ms: number }[]) => median(runs.map((run) => run.p99Ms));
+  const lagBars = atRate.flatMap((step) => [
+    { label: 'raw', value: p99(step.floor), color: '#999' },
+    { label: 'service', value: p99(step.service), color: COLORS[0]! },
+    ...PEER_SYSTEMS.filter((system) => step.peers[system].length > 0).map((system, i) => ({
+      label: system === 'bentocache' ? 'bento' : 'csc',
+      value: p99(step.peers[system]),
+      color: COLORS[(i + 1) % COLORS.length]!,
+    })),
   ]);
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
@@ -81,7 +79,7 @@ export function benchChart(
       `invalidation lag p99 at ${rate}/s (ms), by replicas`,
       lagBars,
       (v) => v.toFixed(1),
-      atRate.map((r) => `${r.replicas} replicas`),
+      atRate.map((step) => `${step.receivers} replicas`),
     ),
     '</svg>',
   ].join('\n');

@@ -41,10 +41,10 @@ export function stats(samplesMs: number[]): LatencyStats {
   };
 }
 
-const now = () => performance.timeOrigin + performance.now();
+export const now = () => performance.timeOrigin + performance.now();
 
 /** Calls `tick(n)` with how many sends are due, every millisecond, for `seconds`; resolves with the count sent. */
-async function paced(
+export async function paced(
   rate: number,
   seconds: number,
   tick: (due: number) => void,
@@ -68,6 +68,48 @@ async function paced(
   return { sent, elapsed: (performance.now() - started) / 1000 };
 }
 
+export interface Receivers {
+  /** Waits for every receiver to exit and returns what each printed after "ready" (JSON). */
+  results(): Promise<unknown[]>;
+  kill(): void;
+}
+
+/**
+ * Starts one receiving process per argument list (node <args>) and waits until each has printed
+ * "ready", calling `poke` every 100 ms meanwhile (for receivers that are ready once a message got through).
+ */
+export async function startReceivers(argsList: string[][], poke?: () => unknown): Promise<Receivers> {
+  const children = argsList.map((args) => spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const outputs = children.map((child) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => (text += chunk));
+    return () => text;
+  });
+  const exited = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+  const kill = () => {
+    for (const child of children) child.kill();
+  };
+  const poking = poke && setInterval(poke, 100);
+  try {
+    await waitFor(() => outputs.every((out) => out().startsWith('ready\n')), {
+      timeoutMs: 30_000,
+      message: `${argsList.length} receivers ready`,
+    });
+  } catch (error) {
+    kill();
+    throw error;
+  } finally {
+    clearInterval(poking);
+  }
+  return {
+    async results() {
+      await Promise.all(exited);
+      return outputs.map((out) => JSON.parse(out().slice('ready\n'.length)) as unknown);
+    },
+    kill,
+  };
+}
+
 /**
  * The floor: a raw PUBLISH from this process to `receivers` bare subscriber processes (plain
  * ioredis, nothing else), message to message, so the floor pays the same process count and
@@ -81,36 +123,25 @@ export async function rawPublishFloor(
 ): Promise<LatencyStats> {
   const channel = `floor-${randomBytes(4).toString('hex')}`;
   const publisher = new Redis(redisUrl);
-  const children = Array.from({ length: receivers }, () =>
-    spawn(process.execPath, [join(ROOT, 'bench/raw-subscriber.cjs'), redisUrl, channel], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    }),
-  );
-  const outputs = children.map((child) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => (text += chunk));
-    return () => text;
-  });
+  const script = join(ROOT, 'bench/raw-subscriber.cjs');
   try {
-    await waitFor(() => outputs.every((out) => out().startsWith('ready')), {
-      timeoutMs: 15_000,
-      message: 'raw subscribers ready',
-    });
-    // A payload the size of an invalidation envelope.
-    const padding = 'x'.repeat(300);
-    const { sent } = await paced(rate, seconds, (due) => {
-      for (let i = 0; i < due; i += 1) void publisher.publish(channel, `${now()} ${padding}`);
-    });
-    const done = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
-    // Pub/Sub keeps order per connection: a subscriber that sees "end" has seen everything before it.
-    await publisher.publish(channel, `${now()} end`);
-    await Promise.all(done);
-    const lags = outputs.flatMap((out) => (JSON.parse(out().slice('ready\n'.length)) as number[]).slice(0, sent));
-    if (lags.length < sent * receivers)
-      throw new Error(`raw floor lost messages: ${lags.length} of ${sent * receivers}`);
-    return stats(lags);
+    const started = await startReceivers(Array.from({ length: receivers }, () => [script, redisUrl, channel]));
+    try {
+      // A payload the size of an invalidation envelope.
+      const padding = 'x'.repeat(300);
+      const { sent } = await paced(rate, seconds, (due) => {
+        for (let i = 0; i < due; i += 1) void publisher.publish(channel, `${now()} ${padding}`);
+      });
+      // Pub/Sub keeps order per connection: a subscriber that sees "end" has seen everything before it.
+      await publisher.publish(channel, `${now()} end`);
+      const lags = (await started.results()).flatMap((out) => (out as number[]).slice(0, sent));
+      if (lags.length < sent * receivers)
+        throw new Error(`raw floor lost messages: ${lags.length} of ${sent * receivers}`);
+      return stats(lags);
+    } finally {
+      started.kill();
+    }
   } finally {
-    for (const child of children) child.kill();
     publisher.disconnect();
   }
 }
@@ -136,6 +167,8 @@ export async function startLagBench(
     channel?: string;
     /** Another Redis topology than the bench's standalone server, and the replicas' variables for it. */
     redis?: { topology: RedisTopology; env: Record<string, string> };
+    /** More variables for the replicas. */
+    env?: Record<string, string>;
   },
 ): Promise<LagBench> {
   const signed = options.signed ?? true;
@@ -187,6 +220,7 @@ export async function startLagBench(
             INVALIDATION_CHANNEL: channel,
             ...(options.redis ? { REDIS_URL: '', ...options.redis.env } : {}),
             SYNC_SIGNING_KEYS: signed ? servers.signingKeys : '',
+            ...options.env,
           }),
         );
       replicas.push(...(await Promise.all(starting)));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ROOT } from '../service/local-stack/processes';
 import { answerHelp } from '../service/src/cli';
 import { benchChart } from './chart';
+import { lagSteps } from './lag-steps';
 import { headline, resultsMarkdown } from './report';
 import { type BenchResults, FULL_PLAN, runBench } from './run';
 
@@ -24,7 +25,7 @@ async function main() {
     writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results));
   const rate = results.plan.rates.includes(1000) ? 1000 : results.plan.rates[0]!;
-  writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, results.lag, results.floor, rate));
+  writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, lagSteps(results), rate));
   process.stdout.write(
     `${JSON.stringify(headline(results), null, 2)}\nwritten: bench/RESULTS.md, bench/results.json, docs/bench-chart.svg\n`,
   );

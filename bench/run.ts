@@ -2,6 +2,7 @@ import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
 import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
+import { PEER_SYSTEMS, type PeerRun, peerLag } from './peers';
 import {
   type HitPathCost,
   hitPathCost,
@@ -25,6 +26,8 @@ export interface BenchPlan {
   stepSeconds: number;
   replicaCounts: number[];
   rates: number[];
+  /** Each lag step (receivers x rate) runs the floor, the service and each peer this many times, interleaved. */
+  lagRepeats: number;
   /** Replicas listening, and the rates tried in order, to find the highest with zero loss. */
   throughputReplicas: number;
   throughputRates: number[];
@@ -52,6 +55,7 @@ export const FULL_PLAN: BenchPlan = {
   stepSeconds: 3,
   replicaCounts: [2, 4, 8, 16],
   rates: [100, 1000, 5000],
+  lagRepeats: 3,
   throughputReplicas: 4,
   throughputRates: [5000, 10_000, 20_000, 40_000, 80_000],
   signingRounds: 200_000,
@@ -78,15 +82,21 @@ export const isSustained = (step: RunResult) =>
 
 export interface BenchResults {
   date: string;
+  /** The Node version that measured (the replicas run the same binary). */
+  node?: string;
   plan: BenchPlan;
   mongoKind: string;
   clone: CloneCost;
   memory: MemoryResult;
   readPath: ReadPathRow[];
   readCost: ReadCostRow[];
-  /** The raw PUBLISH floor, to as many bare subscriber processes as there are replicas. */
+  /**
+   * The raw PUBLISH floor (to as many bare subscriber processes as there are replicas), the service
+   * and the peers: `lagRepeats` runs of each step, in the order measured (floor, service, peers).
+   */
   floor: (LatencyStats & { rate: number; receivers: number })[];
   lag: RunResult[];
+  peers: PeerRun[];
   throughput: ThroughputStep[];
   signing: { cost: SigningCost; lag: (RunResult & { signed: boolean })[] };
   /** Lag at `signingRate` to `throughputReplicas` replicas, standalone and Cluster runs interleaved. */
@@ -152,25 +162,24 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     const readCost = await readCostBench(servers, plan.readCostRounds);
 
     const floor: BenchResults['floor'] = [];
-    for (const receivers of plan.replicaCounts) {
-      for (const rate of plan.rates) {
-        log(`raw PUBLISH floor to ${receivers} subscriber processes at ${rate}/s`);
-        floor.push({
-          rate,
-          receivers,
-          ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds, receivers)),
-        });
-      }
-    }
-
     const lag: RunResult[] = [];
+    const peers: PeerRun[] = [];
     const lagBench = await startLagBench(servers, { coalesce: true });
     try {
       for (const count of plan.replicaCounts) {
         await lagBench.scale(count);
         for (const rate of plan.rates) {
-          log(`lag with ${count} replicas at ${rate}/s`);
-          lag.push(await lagBench.run(rate, plan.stepSeconds));
+          for (let i = 0; i < plan.lagRepeats; i += 1) {
+            log(`lag with ${count} receivers at ${rate}/s, round ${i + 1}: floor, service, ${PEER_SYSTEMS.join(', ')}`);
+            floor.push({
+              rate,
+              receivers: count,
+              ...(await rawPublishFloor(servers.redisUrl, rate, plan.stepSeconds, count)),
+            });
+            lag.push(await lagBench.run(rate, plan.stepSeconds));
+            for (const system of PEER_SYSTEMS)
+              peers.push(await peerLag(system, servers.redisUrl, count, rate, plan.stepSeconds));
+          }
         }
       }
     } finally {
@@ -217,6 +226,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     const topologies = await topologyLag(servers, plan);
     return {
       date: new Date().toISOString(),
+      node: process.version,
       signing: { cost, lag: signingLag },
       topologies,
       tracing,
@@ -229,6 +239,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       readCost,
       floor,
       lag,
+      peers,
       throughput,
     };
   } finally {

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo:
+# Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo: Node 24 LTS (from
+# the npm registry into .cache/node when the machine's node is older; the Makefile puts it first on PATH),
 # redis-server, prometheus, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
 # a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), helm and
-# kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci).
+# kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci, and bench/peers' for make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-  sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
   echo "usage: make deps   (or bash scripts/deps.sh); idempotent: installs only what is missing"
   exit 0
 fi
 
 FERRETDB_VERSION=v1.24.2
+# The Dockerfile's node image carries the same version.
+NODE_VERSION=24.21.0
 CACHE_DIR="$PWD/.cache"
+
+node_major=$(node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/' || echo 0)
+if [ "${node_major:-0}" -lt 24 ] && [ ! -x "$CACHE_DIR/node/node_modules/node/bin/node" ]; then
+  command -v npm >/dev/null || { echo "deps: no node/npm at all; install Node.js first (any version with npm)" >&2; exit 1; }
+  echo "deps: node $(node --version) is older than 24; installing Node $NODE_VERSION from the npm registry into .cache/node"
+  mkdir -p "$CACHE_DIR/node"
+  npm install --prefix "$CACHE_DIR/node" --no-save --no-audit --no-fund --loglevel=error "node@$NODE_VERSION"
+fi
+export PATH="$CACHE_DIR/node/node_modules/node/bin:$PATH"
 
 missing_apt=()
 command -v redis-server >/dev/null || missing_apt+=(redis-server)
@@ -60,4 +72,9 @@ bash scripts/k8s-tools.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "deps: npm ci"
   npm ci --no-audit --no-fund
+fi
+# The peers make bench compares with, apart from the service's packages (bench/peers/package.json).
+if [ ! -d bench/peers/node_modules ] || [ bench/peers/package-lock.json -nt bench/peers/node_modules/.package-lock.json ]; then
+  echo "deps: npm ci in bench/peers"
+  npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
 fi

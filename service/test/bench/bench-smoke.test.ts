@@ -1,4 +1,5 @@
 import { benchChart } from '../../../bench/chart';
+import { lagSteps } from '../../../bench/lag-steps';
 import { headline, resultsMarkdown } from '../../../bench/report';
 import { type BenchPlan, runBench } from '../../../bench/run';
 
@@ -16,6 +17,7 @@ const TINY: BenchPlan = {
   stepSeconds: 0.5,
   replicaCounts: [2],
   rates: [200],
+  lagRepeats: 1,
   throughputReplicas: 2,
   throughputRates: [500],
   signingRounds: 2_000,
@@ -52,6 +54,11 @@ describe('make bench (smoke run)', () => {
     // Every invalidation reached both replicas, and each lag was recorded.
     expect({ lost: lag!.lost, missed: lag!.missed, count: lag!.count }).toEqual({ lost: 0, missed: 0, count: 200 });
     expect(lag!.maxMs).toBeGreaterThanOrEqual(lag!.p99Ms);
+    // Each peer's own eviction was timed on both receivers, for every invalidation.
+    expect(results.peers.map((p) => [p.system, p.receivers, p.rate, p.count])).toEqual([
+      ['bentocache', 2, 200, 200],
+      ['node-redis', 2, 200, 200],
+    ]);
 
     expect(results.throughput.map((t) => [t.coalesce, t.rate, t.lost])).toEqual([
       [false, 500, 0],
@@ -87,6 +94,12 @@ describe('make bench (smoke run)', () => {
     expect(markdown).toContain('| local cache |');
     expect(markdown).toContain('## Reading the targets');
     expect(Number.isFinite(headline(results).localOverRedis)).toBe(true);
-    expect(benchChart(results.readPath, results.lag, results.floor, 200)).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    expect(markdown).toMatch(
+      /≤ 1\.5 × raw PUBLISH floor .* \| p50 [\d.]+x \(2 replicas\), p99 [\d.]+x \(2 replicas\) \| (met|\*\*missed\*\*) \|/,
+    );
+    expect(markdown).toMatch(/≤ BentoCache 1\.6\.1 .* \| p50 [\d.]+x, p99 [\d.]+x the peer's \|/);
+    expect(markdown).toMatch(/≤ node-redis 6\.3\.1 .* \| p50 [\d.]+x, p99 [\d.]+x the peer's \|/);
+    expect(markdown).toContain('### Against the peers');
+    expect(benchChart(results.readPath, lagSteps(results), 200)).toMatch(/^<svg[\s\S]*<\/svg>$/);
   }, 120_000);
 });

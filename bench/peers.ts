@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { ROOT, waitFor } from '../service/local-stack/processes';
+import { type LatencyStats, startReceivers, stats } from './invalidation';
+
+/** The systems the lag is compared with: each with its own local cache and its own invalidation. */
+export const PEER_SYSTEMS = ['bentocache', 'node-redis'] as const;
+export type PeerSystem = (typeof PEER_SYSTEMS)[number];
+
+export const PEER_NAMES: Record<PeerSystem, string> = {
+  bentocache: 'BentoCache 1.6.1 (memory L1, Redis L2, Redis bus)',
+  'node-redis': 'node-redis 6.3.1 client-side caching (RESP3 tracking)',
+};
+
+export interface PeerRun extends LatencyStats {
+  system: PeerSystem;
+  receivers: number;
+  rate: number;
+  achievedRate: number;
+  /** Evictions that never happened on some receiver. */
+  lost: number;
+}
+
+const PEERS = join(ROOT, 'bench/peers');
+const RECEIVER = join(PEERS, 'receiver.mjs');
+const PUBLISHER = join(PEERS, 'publisher.mjs');
+
+/**
+ * Publish-to-evict lag of a peer system: a publisher process (bench/peers/publisher.mjs)
+ * invalidates at `rate` for `seconds` with the peer's own API, and `receivers` processes
+ * (bench/peers/receiver.mjs) each hold the peer's local cache and time their own eviction. The
+ * peers run in processes of their own: they are ES modules with their own dependencies
+ * (bench/peers/package.json; BentoCache wants ioredis 5).
+ */
+export async function peerLag(
+  system: PeerSystem,
+  redisUrl: string,
+  receivers: number,
+  rate: number,
+  seconds: number,
+): Promise<PeerRun> {
+  const run = system === 'bentocache' ? bentoLag : nodeRedisLag;
+  const { lags, sent, elapsed } = await run(redisUrl, receivers, rate, seconds);
+  return {
+    system,
+    receivers,
+    rate,
+    achievedRate: sent / elapsed,
+    lost: Math.max(0, sent * receivers - lags.length),
+    ...stats(lags),
+  };
+}
+
+type Published = { sent: number; elapsed: number; sentAt: number[] };
+type Measured = { lags: number[]; sent: number; elapsed: number };
+
+async function publish(args: string[]): Promise<Published> {
+  const [result] = await (await startReceivers([[PUBLISHER, ...args]])).results();
+  return result as Published;
+}
+
+async function bentoLag(redisUrl: string, receivers: number, rate: number, seconds: number): Promise<Measured> {
+  const store = `bench${randomBytes(4).toString('hex')}`;
+  const started = await startReceivers(
+    Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store]),
+  );
+  const redis = new Redis(redisUrl);
+  try {
+    // Each receiver's bus subscribes once its store exists: wait until all of them listen.
+    await waitFor(
+      async () => {
+        const [, listening] = (await redis.pubsub('NUMSUB', `bentocache.notifications:${store}`)) as [string, number];
+        return listening >= receivers;
+      },
+      { timeoutMs: 15_000, message: `${receivers} BentoCache buses subscribed` },
+    );
+    const { sent, elapsed } = await publish(['bentocache', redisUrl, store, String(rate), String(seconds)]);
+    const lags = (await started.results()).flatMap((out) => out as number[]);
+    return { lags, sent, elapsed };
+  } finally {
+    started.kill();
+    redis.disconnect();
+  }
+}
+
+async function nodeRedisLag(redisUrl: string, receivers: number, rate: number, seconds: number): Promise<Measured> {
+  const prefix = `csc-${randomBytes(4).toString('hex')}:`;
+  const count = Math.round(rate * seconds);
+  // Every key exists and is cached by every receiver before the run: tracking reports a write
+  // only to the clients that read the key.
+  await publish(['node-redis-seed', redisUrl, prefix, String(count)]);
+  const started = await startReceivers(
+    Array.from({ length: receivers }, () => [RECEIVER, 'node-redis', redisUrl, prefix, String(count)]),
+  );
+  const redis = new Redis(redisUrl);
+  try {
+    const { sent, elapsed, sentAt } = await publish(['node-redis', redisUrl, prefix, String(rate), String(seconds)]);
+    const lags = (await started.results()).flatMap((out) =>
+      (out as [string, number][]).map(([key, at]) => at - sentAt[Number(key.slice(prefix.length))]!),
+    );
+    return { lags, sent, elapsed };
+  } finally {
+    started.kill();
+    const keys = [...Array.from({ length: count }, (_, i) => `${prefix}${i}`), `${prefix}end`];
+    for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
+    redis.disconnect();
+  }
+}

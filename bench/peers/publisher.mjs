@@ -1,0 +1,67 @@
+// The invalidating side of a peer system for make bench's peer rows (bench/peers.ts), in its own
+// process because the peers are ES modules with their own dependencies. Prints "ready", then
+// invalidates <rate>/s for <seconds> with the peer's own API, and prints {sent, elapsed, sentAt} as JSON.
+//   node publisher.mjs bentocache <redis-url> <store> <rate> <seconds>
+//     BentoCache delete of "t:<time>" keys (L1, L2 and a bus message each), then of "end".
+//   node publisher.mjs node-redis <redis-url> <key prefix> <rate> <seconds>
+//     SET of <prefix>0, <prefix>1, ... in turn (sentAt: when each was sent), then of <prefix>end.
+//   node publisher.mjs node-redis-seed <redis-url> <key prefix> <count>
+//     creates the keys the node-redis receivers cache before the run.
+const [system, url, name, rateArg, secondsArg] = process.argv.slice(2);
+const now = () => performance.timeOrigin + performance.now();
+const finish = (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+
+/** Calls send() as often as due at `rate`, every millisecond, for `seconds`. */
+async function paced(rate, seconds, send) {
+  const total = Math.round(rate * seconds);
+  const started = performance.now();
+  let sent = 0;
+  await new Promise((resolve) => {
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate));
+      for (; sent < due; sent += 1) send(sent);
+      if (sent >= total) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 1);
+  });
+  return { sent, elapsed: (performance.now() - started) / 1000 };
+}
+
+if (system === 'bentocache') {
+  const { openBento } = await import('./bento.mjs');
+  const bento = await openBento(url, name);
+  process.stdout.write('ready\n');
+  const { sent, elapsed } = await paced(Number(rateArg), Number(secondsArg), () => {
+    void bento.delete({ key: `t:${now()}` });
+  });
+  await bento.delete({ key: 'end' });
+  finish({ sent, elapsed, sentAt: [] });
+} else if (system === 'node-redis' || system === 'node-redis-seed') {
+  const { createClient } = await import('redis');
+  const client = createClient({ url });
+  await client.connect();
+  if (system === 'node-redis-seed') {
+    const count = Number(rateArg);
+    const keys = [...Array.from({ length: count }, (_, i) => `${name}${i}`), `${name}end`];
+    for (let i = 0; i < keys.length; i += 1000)
+      await Promise.all(keys.slice(i, i + 1000).map((key) => client.set(key, '1', { EX: 600 })));
+    process.stdout.write('ready\n');
+    finish({});
+  } else {
+    process.stdout.write('ready\n');
+    const sentAt = [];
+    const { sent, elapsed } = await paced(Number(rateArg), Number(secondsArg), (i) => {
+      sentAt.push(now());
+      void client.set(`${name}${i}`, '2', { EX: 600 });
+    });
+    await client.set(`${name}end`, '2', { EX: 600 });
+    finish({ sent, elapsed, sentAt });
+  }
+} else {
+  process.stderr.write(
+    'usage: node publisher.mjs bentocache|node-redis <redis-url> <store|prefix> <rate> <seconds> | node-redis-seed <redis-url> <prefix> <count>\n',
+  );
+  process.exit(2);
+}

@@ -1,0 +1,54 @@
+// One receiving process of a peer system, for make bench's peer rows (bench/peers.ts): the peer's
+// own local cache, kept in sync by the peer's own mechanism, with nothing else in the process.
+//   node receiver.mjs bentocache <redis-url> <store>
+//     BentoCache 1.6 (memory L1, Redis L2, Redis bus); keys "t:<publish time, epoch ms>"; prints
+//     "ready" once its store exists (its bus subscribes then), and on the delete of "end" every lag (ms) as JSON.
+//   node receiver.mjs node-redis <redis-url> <key prefix> <count>
+//     node-redis client-side caching (RESP3 tracking); reads and caches <prefix>0..<count-1> and
+//     <prefix>end, prints "ready", and on the invalidation of <prefix>end every [key, eviction
+//     time] as JSON (the bench knows when it wrote each key).
+const [system, url, name, count] = process.argv.slice(2);
+const now = () => performance.timeOrigin + performance.now();
+const finish = (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+
+if (system === 'bentocache') {
+  const { openBento } = await import('./bento.mjs');
+  const bento = await openBento(url, name);
+  const lags = [];
+  bento.on('bus:message:received', ({ message }) => {
+    // Emitted right before BentoCache deletes the keys from its L1, in the same synchronous run:
+    // the microtask sees the eviction done.
+    queueMicrotask(() => {
+      const at = now();
+      for (const key of message.keys) {
+        const match = /t:([0-9.]+)$/.exec(key);
+        if (match) lags.push(at - Number(match[1]));
+        else if (key.endsWith('end')) finish(lags);
+      }
+    });
+  });
+  process.stdout.write('ready\n');
+} else if (system === 'node-redis') {
+  const { BasicClientSideCache, createClient } = await import('redis');
+  const cache = new BasicClientSideCache({ ttl: 0, maxEntries: 0 });
+  const client = createClient({ url, RESP: 3, clientSideCache: cache });
+  await client.connect();
+  const keys = Array.from({ length: Number(count) }, (_, i) => `${name}${i}`);
+  for (let i = 0; i < keys.length; i += 500) await Promise.all(keys.slice(i, i + 500).map((key) => client.get(key)));
+  await client.get(`${name}end`);
+  const evicted = [];
+  // Emitted after the entry is deleted from the cache.
+  cache.on('invalidate', (key) => {
+    if (key === null) return;
+    const at = now();
+    const text = key.toString();
+    if (text === `${name}end`) finish(evicted);
+    else evicted.push([text, at]);
+  });
+  process.stdout.write('ready\n');
+} else {
+  process.stderr.write(
+    'usage: node receiver.mjs bentocache <redis-url> <bus-name> | node-redis <redis-url> <prefix> <count>\n',
+  );
+  process.exit(2);
+}
