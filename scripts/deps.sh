@@ -2,18 +2,20 @@
 # Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo: Node 24 LTS (from
 # the npm registry into .cache/node when the machine's node is older; the Makefile puts it first on PATH),
 # redis-server, prometheus, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
-# a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), helm and
+# a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), Toxiproxy
+# (Go, into .cache/bin), helm and
 # kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci, and bench/peers' for make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-  sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
   echo "usage: make deps   (or bash scripts/deps.sh); idempotent: installs only what is missing"
   exit 0
 fi
 
 FERRETDB_VERSION=v1.24.2
+TOXIPROXY_VERSION=v2.5.0
 # The Dockerfile's node image carries the same version.
 NODE_VERSION=24.21.0
 CACHE_DIR="$PWD/.cache"
@@ -58,6 +60,16 @@ if ! command -v mongod >/dev/null && [ ! -x "$CACHE_DIR/bin/ferretdb" ]; then
   echo "$FERRETDB_VERSION" > "$CACHE_DIR/ferretdb-src/build/version/version.txt"
   (cd "$CACHE_DIR/ferretdb-src" && go build -o "$CACHE_DIR/bin/ferretdb" ./cmd/ferretdb)
   rm -rf "$CACHE_DIR/ferretdb-src"
+fi
+
+# Toxiproxy: the fault tests cut a replica off Redis with it, and make bench puts network latency
+# between the replicas and their servers.
+if [ ! -x "$CACHE_DIR/bin/toxiproxy-server" ]; then
+  command -v go >/dev/null || { echo "deps: no Go toolchain to build Toxiproxy; install golang-go" >&2; exit 1; }
+  echo "deps: building Toxiproxy $TOXIPROXY_VERSION into .cache/bin"
+  build_dir=$(mktemp -d)
+  GOBIN="$build_dir" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
+  mkdir -p "$CACHE_DIR/bin" && mv "$build_dir/server" "$CACHE_DIR/bin/toxiproxy-server" && rm -rf "$build_dir"
 fi
 
 # helm and kubernetes-validate for make k8s-check (the Helm chart, checked offline).

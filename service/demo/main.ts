@@ -43,7 +43,7 @@ const optionsSchema = z
     path: ['scenario'],
   })
   .refine((o) => o.scenario !== 'cut' || o.topology === 'standalone', {
-    message: 'needs --topology standalone (the cuttable proxies sit in front of one Redis)',
+    message: 'needs --topology standalone (the Toxiproxy proxies sit in front of one Redis)',
     path: ['scenario'],
   });
 

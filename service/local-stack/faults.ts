@@ -27,7 +27,7 @@ export async function inject(stack: Stack, fault: FaultName, i: number): Promise
       replica.process.child.kill('SIGSTOP');
       break;
     case 'cut':
-      proxyOf(stack, i).cutOff();
+      await proxyOf(stack, i).cutOff();
       break;
     case 'restart-redis':
       await stack.redis.stop();
@@ -69,7 +69,7 @@ export async function heal(stack: Stack, fault: FaultName, i: number): Promise<s
       replica.process.child.kill('SIGCONT');
       return `resumed ${replica.id}`;
     case 'cut':
-      proxyOf(stack, i).restore();
+      await proxyOf(stack, i).restore();
       return `reconnected ${replica.id} to Redis`;
     case 'restart-redis':
       await stack.redis.start();

@@ -11,7 +11,7 @@ import { REPLICA_USER, replicaUserArgs } from './redis-acl';
 import { type RedisServers, startRedisCluster, startSentinelSet } from './redis-topologies';
 import { type ReplicaProcess, spawnReplica } from './replica-process';
 import { freshSigningKeys } from './signing-keys';
-import { TcpProxy } from './tcp-proxy';
+import { type ToxicProxy, Toxiproxy } from './toxiproxy';
 
 /** Sums the samples of `name` (classic text exposition) whose labels include `labels`. */
 export function sampleSum(exposition: string, name: string, labels: Record<string, string> = {}): number {
@@ -41,8 +41,8 @@ export interface StackReplica {
   url: string;
   adminUrl: string;
   port: number;
-  /** Between the replica and Redis (standalone only): the `cut` fault. */
-  proxy?: TcpProxy;
+  /** Between the replica and Redis (standalone only, a Toxiproxy proxy): the `cut` fault. */
+  proxy?: ToxicProxy;
   process: ReplicaProcess;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** Calls the chaos admin API (`/chaos/<action>`), with the stack's token. */
@@ -90,7 +90,7 @@ export interface StackOptions {
   heartbeatMs?: number;
   logLevel?: string;
   syncMode?: SyncMode;
-  /** Standalone (default; each replica behind a cuttable proxy), or a Sentinel set or a 6-node Cluster. */
+  /** Standalone (default; each replica behind a Toxiproxy proxy), or a Sentinel set or a 6-node Cluster. */
   topology?: TopologyKind;
   redisArgs?: string[];
   /** Replicas (by index) that take the probe's writes; default all. */
@@ -102,7 +102,7 @@ export interface StackOptions {
 
 /**
  * The whole system on local binaries: its own redis-server, a MongoDB-wire server, replica
- * processes (three by default) each reaching Redis through a cuttable TCP proxy, with chaos on and
+ * processes (three by default) each reaching Redis through its own Toxiproxy proxy, with chaos on and
  * every cache hit stale-checked, the probe running traffic against all of them, and Prometheus if
  * installed. Used by `make demo` and by the fault tests.
  */
@@ -155,11 +155,11 @@ async function build(
   const signingKeys = freshSigningKeys();
   const chaosToken = randomBytes(24).toString('base64url');
 
-  const redisEnv = (proxy?: TcpProxy): Record<string, string> =>
+  const redisEnv = (proxy?: ToxicProxy): Record<string, string> =>
     servers
       ? servers.env({ username: REPLICA_USER, password: redisPassword })
       : { REDIS_URL: `redis://${REPLICA_USER}:${redisPassword}@127.0.0.1:${proxy!.port}` };
-  const launch = async (id: string, port: number, adminPort: number, proxy?: TcpProxy) =>
+  const launch = async (id: string, port: number, adminPort: number, proxy?: ToxicProxy) =>
     spawnReplica(id, {
       PORT: String(port),
       MONGODB_URI: `${mongoUri}/${database}`,
@@ -179,14 +179,12 @@ async function build(
       SYNC_SIGNING_KEYS: signingKeys,
     });
 
+  const toxiproxy = servers ? undefined : await Toxiproxy.start();
+  if (toxiproxy) cleanups.push(() => toxiproxy.destroy());
   for (let i = 1; i <= count; i += 1) {
-    const proxy = servers ? undefined : new TcpProxy('127.0.0.1', redis.port);
-    if (proxy) {
-      await proxy.listen();
-      cleanups.push(() => proxy.close());
-    }
-    const [port, adminPort] = [await freePort(), await freePort()];
     const id = `book-${i}`;
+    const proxy = await toxiproxy?.proxy(`redis-for-${id}`, redis.port);
+    const [port, adminPort] = [await freePort(), await freePort()];
     const replica: StackReplica = {
       id,
       port,

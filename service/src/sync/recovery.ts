@@ -50,12 +50,18 @@ export interface RecoveringPolicyOptions {
   now?: () => number;
 }
 
+/** A failed recovery is tried again after this, doubling up to RETRY_MAX_MS. */
+export const RETRY_MIN_MS = 100;
+export const RETRY_MAX_MS = 5_000;
+
 export class RecoveringPolicy implements SyncPolicy {
   readonly mode: Exclude<SyncMode, 'pubsub'>;
   private subscriberUp = true;
   private lastMessageAt: number;
   private liveMembers = 1;
   private recovering = false;
+  /** Recoveries failed in a row: the next one waits longer (RETRY_MAX_MS at most). */
+  private failures = 0;
   /** False from a fault until the recovery after it has completed. */
   private recovered = true;
   /** The last verdict reported through onTrustChanged. */
@@ -139,17 +145,32 @@ export class RecoveringPolicy implements SyncPolicy {
     }
     this.recovering = true;
     const startedAt = this.now();
-    const delay = Math.random() * this.options.jitterMs;
+    const backoff = this.failures === 0 ? 0 : Math.min(RETRY_MIN_MS * 2 ** (this.failures - 1), RETRY_MAX_MS);
+    const delay = backoff + Math.random() * this.options.jitterMs;
     setTimeout(() => {
+      if (!this.subscriberUp) {
+        // Down again before it started: the reconnect will trigger the recovery that counts.
+        this.recovering = false;
+        this.again = undefined;
+        return;
+      }
       this.options
         .recover(reason)
         .then(
           () => {
+            this.failures = 0;
             this.options.onRecovered?.(reason, this.now() - startedAt);
             if (this.subscriberUp && !this.silent) this.recovered = true;
             this.trusted();
           },
-          (error: Error) => this.options.onRecoveryFailed?.(reason, error),
+          (error: Error) => {
+            this.failures += 1;
+            this.options.onRecoveryFailed?.(reason, error);
+            // Tried again while the subscriber is up (a reconnect triggers its own recovery): the
+            // replay's connection may come back after the subscriber's, and the cache must not
+            // stay untrusted until the next gap.
+            if (this.subscriberUp) this.again ??= reason;
+          },
         )
         .finally(() => {
           this.recovering = false;

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /** A signing key: its id travels in every message, its secret never does. */
 export interface SigningKey {
@@ -18,7 +18,9 @@ export type VerifyResult =
 // still one JSON object; it covers the exact bytes of the message without them.
 const TRAILER = /,"kid":"([A-Za-z0-9_.-]{1,32})","sig":"([A-Za-z0-9_-]{43})"\}$/;
 
-const mac = (secret: Buffer, body: string) => createHmac('sha256', secret).update(body).digest();
+// A KeyObject, made once: with a raw Buffer, OpenSSL 3.5 (Node 24) sets the key up again on every
+// call, 14.5 µs against 2.3 µs a message here (make bench, "Receive path").
+const mac = (secret: KeyObject, body: string) => createHmac('sha256', secret).update(body).digest();
 
 /**
  * HMAC-SHA256 over a message's exact bytes with a key id. The first key signs, every key
@@ -26,17 +28,19 @@ const mac = (secret: Buffer, body: string) => createHmac('sha256', secret).updat
  * drop the old one.
  */
 export class EnvelopeSigner {
-  private readonly byId: Map<string, Buffer>;
+  private readonly byId: Map<string, KeyObject>;
+  private readonly signing: { id: string; secret: KeyObject };
 
-  constructor(private readonly keys: SigningKey[]) {
+  constructor(keys: SigningKey[]) {
     if (keys.length === 0) throw new Error('no signing keys');
-    this.byId = new Map(keys.map((k) => [k.id, k.secret]));
+    this.byId = new Map(keys.map((k) => [k.id, createSecretKey(k.secret)]));
+    this.signing = { id: keys[0]!.id, secret: this.byId.get(keys[0]!.id)! };
   }
 
   /** `body` is one encoded JSON object. */
   sign(body: string): string {
-    const key = this.keys[0]!;
-    return `${body.slice(0, -1)},"kid":"${key.id}","sig":"${mac(key.secret, body).toString('base64url')}"}`;
+    const { id, secret } = this.signing;
+    return `${body.slice(0, -1)},"kid":"${id}","sig":"${mac(secret, body).toString('base64url')}"}`;
   }
 
   verify(raw: string): VerifyResult {

@@ -103,7 +103,7 @@ const scenarios: Scenario[] = [
     staleOn: [2],
     allWritesAcknowledged: true,
     async inject(c) {
-      c.replicas[2]!.proxy!.cutOff();
+      await c.replicas[2]!.proxy!.cutOff();
       await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0, {
         message: 'subscriber down',
       });
@@ -114,7 +114,7 @@ const scenarios: Scenario[] = [
       async (c) => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 0,
     ],
     async heal(c) {
-      c.replicas[2]!.proxy!.restore();
+      await c.replicas[2]!.proxy!.restore();
       await waitFor(async () => (await c.replicas[2]!.metric('cache_invalidation_subscriber_up')) === 1, {
         message: 'subscriber back',
       });
