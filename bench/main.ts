@@ -10,9 +10,11 @@ import { headline, resultsMarkdown } from './report';
 import { type BenchResults, FULL_PLAN, runBench } from './run';
 
 const USAGE = `usage: make bench   (or npm run bench -- [--render])
-Every benchmark in one run (about 9 minutes): read path, tracing and metrics on cached reads,
-invalidation lag against the raw PUBLISH floor and on a Redis Cluster, zero-loss throughput, memory. Writes bench/results.json, bench/RESULTS.md (tables and
-their analysis, both generated from the numbers) and docs/bench-chart.svg.
+Every benchmark in one run (about 25 minutes): read path (on loopback and behind Toxiproxy's latency),
+tracing and metrics on cached reads, the receive path per message, invalidation lag against the raw
+PUBLISH floor and the peers (BentoCache, node-redis client-side caching) and on a Redis Cluster,
+zero-loss throughput, memory. Writes bench/results.json, bench/RESULTS.md (tables and their
+analysis, both generated from the numbers) and docs/bench-chart.svg.
   --render   rewrite RESULTS.md and the chart from bench/results.json without measuring
   --help     this text`;
 

@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { IN_ZONE_PATHS, type InZonePath } from './in-zone';
 import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from './lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from './peers';
 import { type BenchResults, isSustained } from './run';
@@ -263,6 +264,50 @@ const peerHow: Record<PeerSystem, string> = {
     'every key is cached by every receiver before the run; the bench SETs them in turn and Redis pushes an invalidation to each receiver, which times its cache eviction.',
 };
 
+/** The read path with a network between the replica and its servers, and the 0.5x target. */
+function inZoneMarkdown(r: BenchResults): string[] {
+  const z = r.inZone;
+  if (!z) return [];
+  const of = (path: InZonePath) => z.runs.filter((run) => run.path === path);
+  const cell = (values: number[], format: (v: number) => string) => {
+    const v = spread(values);
+    return `${format(v.median)} (${format(v.min)} to ${format(v.max)})`;
+  };
+  const local = of('local cache');
+  const vsRedis = pairedRatios(p50s(local), p50s(of('Redis global cache')));
+  return [
+    '## Read path with a network: Redis and MongoDB behind Toxiproxy',
+    '',
+    `Redis and MongoDB reached through Toxiproxy with a latency toxic of ${z.toxicMs} ms on every response (Toxiproxy's latency is whole milliseconds, so this is ${z.toxicMs} ms where an in-zone round trip is about 0.25 ms): Redis PING ${ms(z.pingProxiedMs)} through it against ${ms(z.pingDirectMs)} on loopback. Latency at a fixed offered load of ${int(z.offeredRate)} requests/s (open loop, each request timed), requests/s at ${r.plan.connections} connections (autocannon), ${r.plan.inZone.seconds} s each, the sources interleaved, ${r.plan.inZone.repeats} runs each (median, and the range):`,
+    '',
+    '| served from | p50 | p99 | requests/s | p50 / local p50 |',
+    '|---|---|---|---|---|',
+    ...IN_ZONE_PATHS.map(
+      (path) =>
+        `| ${path} | ${cell(p50s(of(path)), ms)} | ${cell(p99s(of(path)), ms)} | ${cell(
+          of(path).map((run) => run.requestsPerSecond),
+          int,
+        )} | ${ratioCell(pairedRatios(p50s(of(path)), p50s(local)))} |`,
+    ),
+    '',
+    `- Target: a local hit's p50 at most 0.5x a Redis global cache read's: ${x(vsRedis.median)} (${x(vsRedis.min)} to ${x(vsRedis.max)}), ${vsRedis.median <= 0.5 ? 'met' : 'missed'}.`,
+    '',
+  ];
+}
+
+/** Where a replica's time goes for each message, in process. */
+function receiveMarkdown(r: BenchResults): string[] {
+  const c = r.receive;
+  if (!c) return [];
+  const us = (v: number) => `${v.toFixed(2)} µs`;
+  return [
+    '## Receive path per message',
+    '',
+    `${int(r.plan.receiveRounds)} signed single invalidations (distinct ids) through the parts of a replica's receive path and through the whole InvalidationSubscriber with the replica's metrics observer, in this process: JSON.parse ${us(c.parse)}, HMAC verify ${us(c.verify)}, parse and validate ${us(c.validate)}; the whole handler ${us(c.handlerUntraced)} untraced, ${us(c.handlerTraced)} with its CONSUMER span (sampled, dropped at the end). At 1,000 messages/s the traced handler takes ${((c.handlerTraced * 1000) / 10_000).toFixed(1)} % of a core per replica.`,
+    '',
+  ];
+}
+
 /** bench/RESULTS.md: the date, the machine, the command, the tables, the targets and their reading. */
 export function resultsMarkdown(r: BenchResults): string {
   const h = headline(r);
@@ -318,6 +363,8 @@ export function resultsMarkdown(r: BenchResults): string {
         `| ${t.coalesce ? 'coalesced' : 'one message a write'} | ${int(t.rate)} | ${int(t.achievedRate)} | ${int(t.messages)} | ${ms(t.p99Ms)} | ${t.missed} | ${t.lost} | ${isSustained(t) ? 'yes' : 'no'} |`,
     ),
     '',
+    ...inZoneMarkdown(r),
+    ...receiveMarkdown(r),
     ...signingMarkdown(r),
     ...topologyMarkdown(r),
     ...tracingMarkdown(r),

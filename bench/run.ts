@@ -1,5 +1,6 @@
 import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
+import { type InZoneResult, inZoneBench } from './in-zone';
 import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
 import { PEER_SYSTEMS, type PeerRun, peerLag } from './peers';
@@ -11,6 +12,7 @@ import {
   readCostBench,
   readPathBench,
 } from './read-path';
+import { type ReceiveCost, receiveCost } from './receive-cost';
 import { type BenchServers, startBenchServers } from './servers';
 import { type SigningCost, signingCost } from './signing-cost';
 import { type TracingRun, tracingCostBench } from './tracing-cost';
@@ -44,6 +46,10 @@ export interface BenchPlan {
   /** Gets per repetition, and repetitions, of the hit path alone and with the replica's metrics. */
   hitRounds: number;
   hitRepeats: number;
+  /** Messages through the receive path, in process, for its cost per message. */
+  receiveRounds: number;
+  /** The read path with Redis and MongoDB behind Toxiproxy (latency toxic on every response). */
+  inZone: { toxicMs: number; offeredRate: number; seconds: number; repeats: number };
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -66,6 +72,8 @@ export const FULL_PLAN: BenchPlan = {
   tracingSeconds: 5,
   hitRounds: 2_000_000,
   hitRepeats: 5,
+  receiveRounds: 200_000,
+  inZone: { toxicMs: 1, offeredRate: 200, seconds: 5, repeats: 3 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -103,6 +111,8 @@ export interface BenchResults {
   topologies: (RunResult & { topology: 'standalone' | 'cluster' })[];
   tracing: TracingRun[];
   hitPath: HitPathCost;
+  receive?: ReceiveCost;
+  inZone?: InZoneResult;
 }
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -146,6 +156,8 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
   const clone = cloneCost(plan.cloneRounds);
   log('hit path alone and with the metrics observer');
   const hitPath = hitPathCost(plan.hitRounds, plan.hitRepeats);
+  log('receive path per message');
+  const receive = receiveCost(plan.receiveRounds);
   log(`memory at ${plan.memoryEntries} entries`);
   const memory = memoryBench(plan.memoryEntries);
   const servers = await startBenchServers();
@@ -158,6 +170,8 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       seconds: plan.tracingSeconds,
       connections: plan.connections,
     });
+    log(`read path with Redis and MongoDB behind Toxiproxy (${plan.inZone.toxicMs} ms latency toxic)`);
+    const inZone = await inZoneBench(servers, { ...plan.inZone, connections: plan.connections });
     log('read cost without HTTP');
     const readCost = await readCostBench(servers, plan.readCostRounds);
 
@@ -231,6 +245,8 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       topologies,
       tracing,
       hitPath,
+      receive,
+      inZone,
       plan,
       mongoKind: servers.mongoKind,
       clone,

@@ -28,6 +28,8 @@ const TINY: BenchPlan = {
   hitRounds: 10_000,
   hitRepeats: 1,
   signingRate: 200,
+  receiveRounds: 2_000,
+  inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -87,7 +89,21 @@ describe('make bench (smoke run)', () => {
       ['off', true],
     ]);
     expect([results.hitPath.bareNs.length, results.hitPath.withMetricsNs.length]).toEqual([1, 1]);
+    // Each part of the receive path measured, the whole handler more than any one part.
+    const receive = results.receive!;
+    expect(receive.handlerTraced).toBeGreaterThan(receive.verify);
+    expect(receive.handlerUntraced).toBeGreaterThan(receive.verify);
+    // Through Toxiproxy a round trip costs at least its toxic; each source read at both loads.
+    const inZone = results.inZone!;
+    expect(inZone.pingProxiedMs).toBeGreaterThanOrEqual(1);
+    expect(inZone.runs.map((r) => [r.path, r.p99Ms >= r.p50Ms, r.requestsPerSecond > 0])).toEqual([
+      ['local cache', true, true],
+      ['Redis global cache', true, true],
+      ['MongoDB direct', true, true],
+    ]);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
+    expect(markdown).toContain('## Receive path per message');
     expect(markdown).toMatch(/hit path with metrics at most 2x the bare get: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/at least 0\.9x the requests\/s with tracing off: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/SPUBLISH lag p99 within 2x of standalone: [\d.]+x, (met|missed)/);
