@@ -84,7 +84,8 @@ up: .env ## Start the stack (docker compose): Grafana opens on the "Local cache 
 	@case "$(or $(TOPOLOGY),standalone)" in standalone|sentinel|cluster) ;; *) echo "give TOPOLOGY=standalone, sentinel or cluster"; exit 2;; esac
 	@$(if $(SYNC_MODE),$(call set-sync-mode,$(SYNC_MODE)),grep -q '^SYNC_MODE=' .env || $(call set-sync-mode,pubsub))
 	@$(if $(TOPOLOGY),$(call set-topology,$(TOPOLOGY)),grep -q '^TOPOLOGY=' .env || $(call set-topology,standalone))
-	$(COMPOSE) up -d --build
+	$(COMPOSE) build book-1
+	$(COMPOSE) up -d
 	@echo
 	@echo "  Grafana     http://localhost:3000   (dashboard: Local cache sync, anonymous viewer)"
 	@echo "  Prometheus  http://localhost:9090   (alerts: http://localhost:9090/alerts)"

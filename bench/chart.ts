@@ -51,9 +51,10 @@ function bars(
 export function benchChart(readPath: ReadPathRow[], steps: LagStep[], rate: number): string {
   const width = 960;
   const height = 340;
-  const readBars = readPath.map((row, i) => ({
-    label: row.path.replace(' (constant)', ''),
-    value: row.requestsPerSecond,
+  const paths = [...new Set(readPath.map((row) => row.path))];
+  const readBars = paths.map((path, i) => ({
+    label: path.replace(' (constant)', ''),
+    value: median(readPath.filter((row) => row.path === path).map((row) => row.requestsPerSecond)),
     color: COLORS[i % COLORS.length]!,
   }));
   const atRate = steps.filter((step) => step.rate === rate);

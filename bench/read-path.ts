@@ -21,6 +21,8 @@ export interface ReadPathRow {
 export interface ReadPathOptions {
   durationSeconds: number;
   connections: number;
+  /** Every path this many times, interleaved (a row per run, in the order measured). */
+  repeats: number;
 }
 
 /**
@@ -37,30 +39,36 @@ export async function readPathBench(servers: BenchServers, options: ReadPathOpti
       ['Redis global cache', `/bench/redis/books/${id}`, 'HIT'],
       ['MongoDB direct', `/bench/mongo/books/${id}`, 'MISS'],
     ];
-    const measured: Omit<ReadPathRow, 'ofBare'>[] = [];
-    for (const [path, route, expectedCache] of paths) {
-      // Warm: the first read fills the cache it reads from.
-      for (let i = 0; i < 2; i += 1) await fetch(`${replica.url}${route}`);
-      const check = await fetch(`${replica.url}${route}`);
-      if (check.status !== 200 || check.headers.get('x-cache') !== expectedCache) {
-        throw new Error(`${path}: expected 200 ${expectedCache}, got ${check.status} ${check.headers.get('x-cache')}`);
+    const rows: ReadPathRow[] = [];
+    for (let i = 0; i < options.repeats; i += 1) {
+      const measured: Omit<ReadPathRow, 'ofBare'>[] = [];
+      for (const [path, route, expectedCache] of paths) {
+        // Warm: the first read fills the cache it reads from.
+        for (let warm = 0; warm < 2; warm += 1) await fetch(`${replica.url}${route}`);
+        const check = await fetch(`${replica.url}${route}`);
+        if (check.status !== 200 || check.headers.get('x-cache') !== expectedCache) {
+          throw new Error(
+            `${path}: expected 200 ${expectedCache}, got ${check.status} ${check.headers.get('x-cache')}`,
+          );
+        }
+        const result = await autocannon({
+          url: `${replica.url}${route}`,
+          connections: options.connections,
+          duration: options.durationSeconds,
+        });
+        if (result.non2xx > 0 || result.errors > 0)
+          throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
+        measured.push({
+          path,
+          requestsPerSecond: result.requests.average,
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+        });
       }
-      const result = await autocannon({
-        url: `${replica.url}${route}`,
-        connections: options.connections,
-        duration: options.durationSeconds,
-      });
-      if (result.non2xx > 0 || result.errors > 0)
-        throw new Error(`${path}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-      measured.push({
-        path,
-        requestsPerSecond: result.requests.average,
-        p50Ms: result.latency.p50,
-        p99Ms: result.latency.p99,
-      });
+      const bare = measured[0]!.requestsPerSecond;
+      rows.push(...measured.map((row) => ({ ...row, ofBare: ratio(row.requestsPerSecond, bare) })));
     }
-    const bare = measured[0]!.requestsPerSecond;
-    return measured.map((row) => ({ ...row, ofBare: ratio(row.requestsPerSecond, bare) }));
+    return rows;
   } finally {
     await replica.stop();
   }

@@ -21,6 +21,8 @@ export interface BenchPlan {
   cloneRounds: number;
   memoryEntries: number;
   readSeconds: number;
+  /** The read path's sources, interleaved, this many times each. */
+  readRepeats: number;
   /** Sequential reads per source for the in-process read cost. */
   readCostRounds: { local: number; redis: number; mongo: number };
   connections: number;
@@ -55,7 +57,8 @@ export interface BenchPlan {
 export const FULL_PLAN: BenchPlan = {
   cloneRounds: 2_000_000,
   memoryEntries: 100_000,
-  readSeconds: 10,
+  readSeconds: 5,
+  readRepeats: 3,
   readCostRounds: { local: 1_000_000, redis: 20_000, mongo: 3_000 },
   connections: 10,
   stepSeconds: 3,
@@ -107,6 +110,8 @@ export interface BenchResults {
   peers: PeerRun[];
   throughput: ThroughputStep[];
   signing: { cost: SigningCost; lag: (RunResult & { signed: boolean })[] };
+  /** Lag at `signingRate` to `throughputReplicas` replicas by what the replicas do, and the floor, interleaved. */
+  breakdown?: { floor: LatencyStats[]; runs: (RunResult & { variant: LagVariant })[] };
   /** Lag at `signingRate` to `throughputReplicas` replicas, standalone and Cluster runs interleaved. */
   topologies: (RunResult & { topology: 'standalone' | 'cluster' })[];
   tracing: TracingRun[];
@@ -114,6 +119,10 @@ export interface BenchResults {
   receive?: ReceiveCost;
   inZone?: InZoneResult;
 }
+
+/** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
+export const LAG_VARIANTS = ['signed', 'unsigned', 'bare'] as const;
+export type LagVariant = (typeof LAG_VARIANTS)[number];
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -163,7 +172,11 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
   const servers = await startBenchServers();
   try {
     log('read path (autocannon)');
-    const readPath = await readPathBench(servers, { durationSeconds: plan.readSeconds, connections: plan.connections });
+    const readPath = await readPathBench(servers, {
+      durationSeconds: plan.readSeconds,
+      connections: plan.connections,
+      repeats: plan.readRepeats,
+    });
     log('cached reads with default telemetry and with tracing off');
     const tracing = await tracingCostBench(servers, {
       repeats: plan.tracingRepeats,
@@ -219,29 +232,41 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     log('signing: sign and verify per message');
     const cost = signingCost(plan.signingRounds);
     const signingLag: BenchResults['signing']['lag'] = [];
+    const breakdown: BenchResults['breakdown'] = { floor: [], runs: [] };
+    // Replicas as they run by default, unsigned, and unsigned with tracing off: what each costs
+    // in lag, against the raw floor to as many bare subscribers, all interleaved.
     const benches = {
       signed: await startLagBench(servers, { coalesce: true, signed: true }),
       unsigned: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-unsigned` }),
+      bare: await startLagBench(servers, {
+        coalesce: true,
+        signed: false,
+        channel: `${servers.channel}-bare`,
+        env: { OTEL_SDK_DISABLED: 'true' },
+      }),
     };
     try {
-      await benches.signed.scale(plan.throughputReplicas);
-      await benches.unsigned.scale(plan.throughputReplicas);
+      for (const bench of Object.values(benches)) await bench.scale(plan.throughputReplicas);
       for (let i = 0; i < plan.signingRepeats; i += 1) {
-        for (const signed of [true, false]) {
-          log(`lag ${signed ? 'signed' : 'unsigned'} at ${plan.signingRate}/s, round ${i + 1}`);
-          const bench = signed ? benches.signed : benches.unsigned;
-          signingLag.push({ ...(await bench.run(plan.signingRate, plan.stepSeconds)), signed });
+        log(`lag signed, unsigned, unsigned and untraced, and the floor at ${plan.signingRate}/s, round ${i + 1}`);
+        for (const variant of LAG_VARIANTS) {
+          const run = await benches[variant].run(plan.signingRate, plan.stepSeconds);
+          breakdown.runs.push({ ...run, variant });
+          if (variant !== 'bare') signingLag.push({ ...run, signed: variant === 'signed' });
         }
+        breakdown.floor.push(
+          await rawPublishFloor(servers.redisUrl, plan.signingRate, plan.stepSeconds, plan.throughputReplicas),
+        );
       }
     } finally {
-      await benches.signed.stop();
-      await benches.unsigned.stop();
+      for (const bench of Object.values(benches)) await bench.stop();
     }
     const topologies = await topologyLag(servers, plan);
     return {
       date: new Date().toISOString(),
       node: process.version,
       signing: { cost, lag: signingLag },
+      breakdown,
       topologies,
       tracing,
       hitPath,

@@ -3,7 +3,7 @@
 # the npm registry into .cache/node when the machine's node is older; the Makefile puts it first on PATH),
 # redis-server, prometheus, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
 # a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), Toxiproxy
-# (Go, into .cache/bin), helm and
+# and Jaeger v2 (Go, into .cache/bin), helm and
 # kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci, and bench/peers' for make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +16,8 @@ fi
 
 FERRETDB_VERSION=v1.24.2
 TOXIPROXY_VERSION=v2.5.0
+# Jaeger v2.13.0: its Go module is tagged v1.76.0 (the v2 binary is cmd/jaeger); docker compose runs the same release.
+JAEGER_MODULE_VERSION=v1.76.0
 # The Dockerfile's node image carries the same version.
 NODE_VERSION=24.21.0
 CACHE_DIR="$PWD/.cache"
@@ -70,6 +72,19 @@ if [ ! -x "$CACHE_DIR/bin/toxiproxy-server" ]; then
   build_dir=$(mktemp -d)
   GOBIN="$build_dir" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
   mkdir -p "$CACHE_DIR/bin" && mv "$build_dir/server" "$CACHE_DIR/bin/toxiproxy-server" && rm -rf "$build_dir"
+fi
+
+# Jaeger v2 for the test that runs the compose file's Jaeger configuration (deploy/jaeger/config.yaml).
+if [ ! -x "$CACHE_DIR/bin/jaeger" ]; then
+  command -v go >/dev/null || { echo "deps: no Go toolchain to build Jaeger; install golang-go" >&2; exit 1; }
+  echo "deps: building Jaeger v2 (module $JAEGER_MODULE_VERSION) into .cache/bin (a few minutes the first time)"
+  # Built in its own module (its go.mod has a replace directive, which `go install pkg@version` refuses);
+  # without the UI assets (a git submodule, not in the module zip): the query API is what the test reads.
+  src_dir=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_MODULE_VERSION" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
+  rm -rf "$CACHE_DIR/jaeger-src" && mkdir -p "$CACHE_DIR/bin"
+  cp -r "$src_dir" "$CACHE_DIR/jaeger-src" && chmod -R u+w "$CACHE_DIR/jaeger-src"
+  (cd "$CACHE_DIR/jaeger-src" && go build -o "$CACHE_DIR/bin/jaeger" ./cmd/jaeger)
+  rm -rf "$CACHE_DIR/jaeger-src"
 fi
 
 # helm and kubernetes-validate for make k8s-check (the Helm chart, checked offline).

@@ -73,6 +73,8 @@ export class ServerProcess {
     readonly dataDir: string,
     private readonly command: string,
     private readonly args: string[],
+    /** More environment for the server (on top of this process's). */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   get pid(): number | undefined {
@@ -84,7 +86,10 @@ export class ServerProcess {
   }
 
   async start(): Promise<void> {
-    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(this.command, this.args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
     this.child = child;
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-4000);

@@ -12,6 +12,7 @@ const TINY: BenchPlan = {
   cloneRounds: 20_000,
   memoryEntries: 2_000,
   readSeconds: 1,
+  readRepeats: 1,
   readCostRounds: { local: 1000, redis: 100, mongo: 20 },
   connections: 2,
   stepSeconds: 0.5,
@@ -80,6 +81,13 @@ describe('make bench (smoke run)', () => {
       [true, 0, 0, true],
       [false, 0, 0, true],
     ]);
+    // The lag by what the replicas do, each variant and the floor measured, nothing lost.
+    expect(results.breakdown!.runs.map((l) => [l.variant, l.lost, l.missed, l.count > 0])).toEqual([
+      ['signed', 0, 0, true],
+      ['unsigned', 0, 0, true],
+      ['bare', 0, 0, true],
+    ]);
+    expect(results.breakdown!.floor.map((f) => f.count)).toEqual([200]);
     expect(results.topologies.map((l) => [l.topology, l.lost, l.missed, l.count > 0])).toEqual([
       ['standalone', 0, 0, true],
       ['cluster', 0, 0, true],
@@ -104,12 +112,13 @@ describe('make bench (smoke run)', () => {
     const markdown = resultsMarkdown(results);
     expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
     expect(markdown).toContain('## Receive path per message');
+    expect(markdown).toContain('## Where the lag above the floor goes');
     expect(markdown).toMatch(/hit path with metrics at most 2x the bare get: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/at least 0\.9x the requests\/s with tracing off: [\d.]+x, (met|missed)/);
     expect(markdown).toMatch(/SPUBLISH lag p99 within 2x of standalone: [\d.]+x, (met|missed)/);
     expect(markdown).toContain('| local cache |');
     expect(markdown).toContain('## Reading the targets');
-    expect(Number.isFinite(headline(results).localOverRedis)).toBe(true);
+    expect(Number.isFinite(headline(results).localOverRedis.median)).toBe(true);
     expect(markdown).toMatch(
       /≤ 1\.5 × raw PUBLISH floor .* \| p50 [\d.]+x \(2 replicas\), p99 [\d.]+x \(2 replicas\) \| (met|\*\*missed\*\*) \|/,
     );

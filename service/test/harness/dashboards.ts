@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { ROOT } from '../../local-stack/processes';
 
 export interface PanelQuery {
@@ -63,4 +64,53 @@ export function panelQueries(): PanelQuery[] {
 /** What Grafana substitutes before a query reaches Prometheus, for a given scrape interval. */
 export function interpolate(expr: string, rateInterval: string): string {
   return expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$replica', '.*');
+}
+
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'and',
+  'or',
+  'unless',
+  'offset',
+  'inf',
+  'nan',
+]);
+
+/** The metric names a PromQL expression selects (not functions, labels, strings, durations or $variables). */
+export function metricNames(expr: string): string[] {
+  const bare = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '')
+    .replace(/\[[^\]]*\]/g, '')
+    .replace(/\$\w+/g, '');
+  const names = new Set<string>();
+  for (const match of bare.matchAll(/(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:])(?!\s*\()/g)) {
+    const name = match[1]!;
+    if (!PROMQL_WORDS.has(name.toLowerCase()) && !/^\d/.test(name)) names.add(name);
+  }
+  return [...names];
+}
+
+/** The expressions of every alerting and recording rule, and the names the recording rules define. */
+export function ruleFiles(): { exprs: string[]; recorded: Set<string> } {
+  const exprs: string[] = [];
+  const recorded = new Set<string>();
+  const dir = join(ROOT, 'prometheus/rules');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yml'))) {
+    const { groups } = parse(readFileSync(join(dir, file), 'utf8')) as {
+      groups: { rules: { record?: string; expr: string }[] }[];
+    };
+    for (const rule of groups.flatMap((g) => g.rules)) {
+      exprs.push(rule.expr);
+      if (rule.record) recorded.add(rule.record);
+    }
+  }
+  return { exprs, recorded };
 }

@@ -1,12 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { waitFor } from '../../local-stack/processes';
+import { ROOT, waitFor } from '../../local-stack/processes';
 import { localConfig, type Prometheus, startPrometheus } from '../../local-stack/prometheus';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import { type ReplicaProcess, spawnReplica } from '../../local-stack/replica-process';
 import { type Probe, startProbe } from '../../src/probe/probe';
-import { interpolate, panelQueries } from '../harness/dashboards';
+import { interpolate, metricNames, panelQueries, ruleFiles } from '../harness/dashboards';
 import { processEnv, uniqueName } from '../harness/replicas';
 
 const SCRAPE_SECONDS = 1;
@@ -147,6 +149,50 @@ describe('every dashboard query against a real Prometheus that scraped real repl
         )
         .join('\n'),
     );
+
+    // Every metric a panel or a rule selects has a producer in compose at the pinned versions: a
+    // replica or the probe (scraped here, or declared on their /metrics), a recording rule, or
+    // the pinned redis_exporter's list (and the Redis version its INFO field needs).
+    const exposed = (
+      await Promise.all([
+        ...replicas.map(async (r) => (await fetch(`${r.url}/metrics`)).text()),
+        probe.metrics.registry.metrics(),
+      ])
+    ).join('\n');
+    const { exprs, recorded } = ruleFiles();
+    const exporterList = readFileSync(join(ROOT, 'prometheus/redis-exporter-metrics.txt'), 'utf8');
+    const exporterMetrics = new Set(exporterList.split('\n').filter((line) => line && !line.startsWith('#')));
+    const producers: [string, string][] = [];
+    for (const name of new Set([...panelQueries().map((q) => q.expr), ...exprs].flatMap(metricNames))) {
+      const declared = new RegExp(`^# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `, 'm').test(exposed);
+      const scraped = (await scalar(`count({__name__="${name}"})`)) > 0;
+      producers.push([
+        name,
+        recorded.has(name)
+          ? 'recording rule'
+          : scraped || declared
+            ? 'replica, probe or Prometheus'
+            : exporterMetrics.has(name)
+              ? 'redis_exporter'
+              : 'nothing',
+      ]);
+    }
+    expect(producers.filter(([, producer]) => producer === 'nothing')).toEqual([]);
+    expect(producers.filter(([, producer]) => producer === 'redis_exporter').length).toBeGreaterThan(0);
+    const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const listVersion = /redis_exporter (v[\d.]+)/.exec(exporterList)?.[1];
+    expect(compose).toContain(`image: oliver006/redis_exporter:${listVersion}`);
+    const redisVersion = /image: redis:(\d+)\.(\d+)/.exec(compose)!.slice(1).map(Number) as [number, number];
+    for (const [, major, minor, metric] of exporterList.matchAll(/^# requires-redis (\d+)\.(\d+) (\S+)$/gm)) {
+      if (!producers.some(([name]) => name === metric)) continue;
+      const enough =
+        redisVersion[0] > Number(major) || (redisVersion[0] === Number(major) && redisVersion[1] >= Number(minor));
+      expect([metric, `redis ${redisVersion.join('.')}`, enough]).toEqual([
+        metric,
+        `redis ${redisVersion.join('.')}`,
+        true,
+      ]);
+    }
 
     // Delivery and staleness panels must show the fault: at least one query of each panel non-zero.
     for (const row of ['Delivery', 'Staleness']) {

@@ -31,6 +31,7 @@ function inMakefileCopy(test: (dir: string, make: (...args: string[]) => ReturnT
 type Service = {
   image?: string;
   build?: unknown;
+  pull_policy?: string;
   healthcheck?: unknown;
   networks?: string[];
   depends_on?: Record<string, { condition: string }>;
@@ -315,6 +316,22 @@ esac
       .map(([n]) => n);
     // Both images are minimal, with no shell tool to probe with; Prometheus' up{} watches them.
     expect(withoutHealthcheck.sort()).toEqual(['jaeger', 'redis-exporter']);
+  });
+
+  it('builds the service image once: book-1 alone builds it, make up builds it before starting, nothing pulls it', () => {
+    const image = services['book-1']!.image;
+    const users = Object.entries(services).filter(([, s]) => s.image === image);
+    expect(users.map(([n]) => n).sort()).toEqual(['book-1', 'book-2', 'book-3', 'book-4', 'probe']);
+    expect(
+      Object.entries(services)
+        .filter(([, s]) => s.build)
+        .map(([n]) => n),
+    ).toEqual(['book-1']);
+    for (const [name, service] of users.filter(([n]) => n !== 'book-1'))
+      expect([name, service.pull_policy]).toEqual([name, 'never']);
+    const dryRun = spawnSync('make', ['-n', 'up'], { cwd: ROOT, encoding: 'utf8' }).stdout;
+    const commands = dryRun.split('\n').filter((line) => /compose (build|up)/.test(line));
+    expect(commands.map((line) => line.replace(/^.*?compose /, ''))).toEqual(['build book-1', 'up -d']);
   });
 
   it('builds replicas from a multi-stage, non-root Dockerfile with production dependencies only', () => {
