@@ -250,7 +250,6 @@ function tracingMarkdown(r: BenchResults): string[] {
   ];
 }
 
-const READ_PATHS = ['bare Koa (constant)', 'local cache', 'Redis global cache', 'MongoDB direct'] as const;
 const ratioCell = (v: Spread) => `${x(v.median)} (${x(v.min)} to ${x(v.max)})`;
 const msMedian = (values: number[]) => ms(median(values));
 
@@ -366,7 +365,7 @@ export function resultsMarkdown(r: BenchResults): string {
     '',
     '| served from | req/s (median, range) | p50 | p99 | of bare Koa (paired runs) |',
     '|---|---|---|---|---|',
-    ...READ_PATHS.filter((path) => r.readPath.some((row) => row.path === path)).map((path) => {
+    ...[...new Set(r.readPath.map((row) => row.path))].map((path) => {
       const rows = r.readPath.filter((row) => row.path === path);
       const rps = spread(rows.map((row) => row.requestsPerSecond));
       return `| ${path} | ${int(rps.median)} (${int(rps.min)} to ${int(rps.max)}) | ${median(p50s(rows))} ms | ${median(p99s(rows))} ms | ${ratioCell(spread(rows.map((row) => row.ofBare)))} |`;

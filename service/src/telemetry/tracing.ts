@@ -54,21 +54,20 @@ export class WritesAlwaysSampler implements Sampler {
 
 /** The standard OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, for spans that are neither requests nor messages. */
 export function readSampler(env: NodeJS.ProcessEnv): Sampler {
-  const { name, ratio } = readSampling(env);
-  const root: Record<string, () => Sampler> = {
-    always_on: () => new AlwaysOnSampler(),
-    always_off: () => new AlwaysOffSampler(),
-    traceidratio: () => new TraceIdRatioBasedSampler(ratio),
-  };
-  const base = name.replace(/^parentbased_/, '');
-  if (!root[base]) {
+  const { name, ratio, base, known, followParent } = readSampling(env);
+  if (!known) {
     // Loaded before the logger (register.ts): stderr is where a replica's start-up problems go.
     process.stderr.write(
       `OTEL_TRACES_SAMPLER="${name.slice(0, 64)}" is not always_on, always_off, traceidratio or parentbased_*: reads use parentbased_traceidratio ${ratio}\n`,
     );
   }
-  const make = root[base] ?? root.traceidratio!;
-  return name.startsWith('parentbased_') || !root[base] ? new ParentBasedSampler({ root: make() }) : make();
+  const root =
+    base === 'always_on'
+      ? new AlwaysOnSampler()
+      : base === 'always_off'
+        ? new AlwaysOffSampler()
+        : new TraceIdRatioBasedSampler(ratio);
+  return followParent ? new ParentBasedSampler({ root }) : root;
 }
 
 let activeSdk: NodeSDK | undefined;

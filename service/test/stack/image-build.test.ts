@@ -3,8 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { freePort, ROOT, waitFor } from '../../local-stack/processes';
-import { freshSigningKeys } from '../../local-stack/signing-keys';
-import { uniqueName } from '../harness/replicas';
+import { processEnv, uniqueName } from '../harness/replicas';
 
 interface Stage {
   instructions: { op: string; args: string }[];
@@ -83,12 +82,7 @@ describe('the replica image, built step by step as the Dockerfile says', () => {
       env: {
         PATH: process.env.PATH ?? '',
         ...env,
-        PORT: String(port),
-        HTTP_HOST: '127.0.0.1',
-        REPLICA_ID: uniqueName('image'),
-        MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
-        REDIS_URL: process.env.REDIS_URL ?? '',
-        SYNC_SIGNING_KEYS: freshSigningKeys('i'),
+        ...processEnv('i', { PORT: String(port), HTTP_HOST: '127.0.0.1', REPLICA_ID: uniqueName('image') }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

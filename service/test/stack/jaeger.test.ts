@@ -4,8 +4,7 @@ import { parse } from 'yaml';
 import { type Jaeger, startJaeger } from '../../local-stack/jaeger';
 import { ROOT, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, spawnReplica } from '../../local-stack/replica-process';
-import { freshSigningKeys } from '../../local-stack/signing-keys';
-import { uniqueName } from '../harness/replicas';
+import { processEnv, uniqueName } from '../harness/replicas';
 
 interface JaegerTrace {
   traceID: string;
@@ -21,14 +20,11 @@ describe('Jaeger v2 with the compose configuration', () => {
 
   beforeAll(async () => {
     jaeger = await startJaeger();
-    const env = {
-      MONGODB_URI: `${process.env.MONGODB_URI}/${uniqueName('books')}`,
-      REDIS_URL: process.env.REDIS_URL ?? '',
+    const env = processEnv('j', {
       INVALIDATION_CHANNEL: channel,
       OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpUrl,
       OTEL_BSP_SCHEDULE_DELAY: '100',
-      SYNC_SIGNING_KEYS: freshSigningKeys('j'),
-    };
+    });
     replicas.push(...(await Promise.all([spawnReplica(uniqueName('j1'), env), spawnReplica(uniqueName('j2'), env)])));
   });
   afterAll(async () => {
