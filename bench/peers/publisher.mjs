@@ -1,4 +1,4 @@
-// The invalidating side of a peer system for make bench's peer rows (bench/peers.ts), in its own
+// The invalidating side of a peer system for the peer rows of make bench (bench/peers.ts), in its own
 // process because the peers are ES modules with their own dependencies. Prints "ready", then
 // invalidates <rate>/s for <seconds> with the peer's own API, and prints {sent, elapsed, sentAt} as JSON.
 //   node publisher.mjs bentocache <redis-url> <store> <rate> <seconds>
@@ -8,6 +8,12 @@
 //   node publisher.mjs node-redis-seed <redis-url> <key prefix> <count>
 //     creates the keys the node-redis receivers cache before the run.
 const [system, url, name, rateArg, secondsArg] = process.argv.slice(2);
+const USAGE =
+  'usage: node bench/peers/publisher.mjs bentocache|node-redis <redis-url> <store|prefix> <rate> <seconds> | node-redis-seed <redis-url> <prefix> <count>\n(the invalidating side of the peer rows of make bench; see the comment at the top of this file)\n';
+if (system === '--help') {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const now = () => performance.timeOrigin + performance.now();
 const finish = (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
@@ -60,8 +66,6 @@ if (system === 'bentocache') {
     finish({ sent, elapsed, sentAt });
   }
 } else {
-  process.stderr.write(
-    'usage: node publisher.mjs bentocache|node-redis <redis-url> <store|prefix> <rate> <seconds> | node-redis-seed <redis-url> <prefix> <count>\n',
-  );
+  process.stderr.write(USAGE);
   process.exit(2);
 }

@@ -1,4 +1,4 @@
-// One receiving process of a peer system, for make bench's peer rows (bench/peers.ts): the peer's
+// One receiving process of a peer system, for the peer rows of make bench (bench/peers.ts): the peer's
 // own local cache, kept in sync by the peer's own mechanism, with nothing else in the process.
 //   node receiver.mjs bentocache <redis-url> <store>
 //     BentoCache 1.6 (memory L1, Redis L2, Redis bus); keys "t:<publish time, epoch ms>"; prints
@@ -8,6 +8,12 @@
 //     <prefix>end, prints "ready", and on the invalidation of <prefix>end every [key, eviction
 //     time] as JSON (the bench knows when it wrote each key).
 const [system, url, name, count] = process.argv.slice(2);
+const USAGE =
+  'usage: node bench/peers/receiver.mjs bentocache <redis-url> <store> | node-redis <redis-url> <prefix> <count>\n(a receiving process of the peer rows of make bench; see the comment at the top of this file)\n';
+if (system === '--help') {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const now = () => performance.timeOrigin + performance.now();
 const finish = (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
@@ -47,8 +53,6 @@ if (system === 'bentocache') {
   });
   process.stdout.write('ready\n');
 } else {
-  process.stderr.write(
-    'usage: node receiver.mjs bentocache <redis-url> <bus-name> | node-redis <redis-url> <prefix> <count>\n',
-  );
+  process.stderr.write(USAGE);
   process.exit(2);
 }
