@@ -32,19 +32,23 @@ ask() {
 case "$topology" in
   sentinel)
     NODES=(redis-sentinel-1 redis-sentinel-2 redis-sentinel-3)
-    master=$(ask 26379 SENTINEL get-master-addr-by-name mymaster | head -1)
+    # Answers are read whole before they are parsed: a reader that stops early (head, awk's exit)
+    # would SIGPIPE the writer, and pipefail would end the script.
+    answer=$(ask 26379 SENTINEL get-master-addr-by-name mymaster)
+    master=${answer%%$'\n'*}
     ;;
   cluster)
     NODES=(redis-cluster-1 redis-cluster-2 redis-cluster-3 redis-cluster-4 redis-cluster-5 redis-cluster-6)
     slot=$(ask 6379 CLUSTER KEYSLOT "$CHANNEL")
     # CLUSTER NODES: id ip:port@bus[,hostname] flags master ping pong epoch state slot-ranges...
-    master=$(ask 6379 CLUSTER NODES | awk -v slot="$slot" '
+    nodes=$(ask 6379 CLUSTER NODES)
+    master=$(awk -v slot="$slot" '
       $3 ~ /master/ && $3 !~ /fail/ {
         for (i = 9; i <= NF; i++) {
           n = split($i, range, "-"); lo = range[1]; hi = (n == 2) ? range[2] : range[1]
           if (slot + 0 >= lo + 0 && slot + 0 <= hi + 0) { split($2, addr, ","); print addr[2]; exit }
         }
-      }')
+      }' <<<"$nodes")
     ;;
   *)
     echo "failover: the stack runs on standalone Redis; start it with make up TOPOLOGY=sentinel (or cluster)" >&2

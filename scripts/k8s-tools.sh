@@ -14,14 +14,14 @@ HELM_VERSION=v3.22.0
 KUBERNETES_VALIDATE_VERSION=1.37.0
 CACHE_DIR="$PWD/.cache"
 
-if ! "$CACHE_DIR/bin/helm" version --short 2>/dev/null | grep -q "^${HELM_VERSION%.0}"; then
+if ! "$CACHE_DIR/bin/helm" version --short 2>/dev/null | grep "^${HELM_VERSION%.0}" >/dev/null; then
   command -v go >/dev/null || { echo "k8s-tools: no Go toolchain to build helm; install golang-go" >&2; exit 1; }
   echo "k8s-tools: building helm $HELM_VERSION into .cache/bin (a few minutes the first time)"
   mkdir -p "$CACHE_DIR/bin"
   GOBIN="$CACHE_DIR/bin" go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 
-if ! "$CACHE_DIR/k8s-venv/bin/kubernetes-validate" --version 2>/dev/null | grep -q "$KUBERNETES_VALIDATE_VERSION"; then
+if ! "$CACHE_DIR/k8s-venv/bin/kubernetes-validate" --version 2>/dev/null | grep "$KUBERNETES_VALIDATE_VERSION" >/dev/null; then
   echo "k8s-tools: installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION into .cache/k8s-venv"
   rm -rf "$CACHE_DIR/k8s-venv"
   python3 -m venv "$CACHE_DIR/k8s-venv"
