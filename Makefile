@@ -56,8 +56,8 @@ bench-profile: build ## CPU profile of one replica serving cached reads under lo
 start: build ## Run one replica from the environment (see README: Configuration)
 	npm start
 
-demo: build ## The stack without Docker, live view (q quits); SCENARIO=cut DURATION=60 runs a fault and writes a report; TOPOLOGY=sentinel|cluster
-	node --import tsx service/demo/main.ts $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE)) $(if $(TOPOLOGY),--topology $(TOPOLOGY))
+demo: build ## The stack without Docker: live view and page (q quits); TOUR=1 the guided tour; SCENARIO=cut DURATION=60 one fault; TOPOLOGY=sentinel|cluster
+	node --import tsx service/demo/main.ts $(if $(TOUR),--scenario tour,$(if $(SCENARIO),--scenario $(SCENARIO))) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE)) $(if $(TOPOLOGY),--topology $(TOPOLOGY))
 
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts

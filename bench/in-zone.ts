@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { type ToxicProxy, Toxiproxy } from '../service/local-stack/toxiproxy';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { nearestRank } from '../service/src/probe/summary';
+import { nearestRank } from '../service/src/telemetry/recent-samples';
 import { type BenchServers, postBook } from './servers';
 
 export const IN_ZONE_PATHS = ['local cache', 'Redis global cache', 'MongoDB direct'] as const;

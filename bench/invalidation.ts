@@ -5,11 +5,11 @@ import { Redis } from 'ioredis';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import type { ReplicaProcess } from '../service/local-stack/replica-process';
 import { scrapeMetric } from '../service/local-stack/stack';
-import { nearestRank } from '../service/src/probe/summary';
 import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
 import type { RedisTopology } from '../service/src/sync/redis-topology';
 import { RedisTransport } from '../service/src/sync/redis-transport';
 import { EnvelopeSigner, parseSigningKeys } from '../service/src/sync/signing';
+import { nearestRank } from '../service/src/telemetry/recent-samples';
 import type { BenchServers } from './servers';
 
 export interface LatencyStats {

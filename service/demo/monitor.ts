@@ -5,14 +5,20 @@ import type { Probe } from '../src/probe/probe';
 export interface ReplicaSample {
   replica: string;
   up: boolean;
+  /** Stopped by the demo (SIGSTOP): it answers nothing until resumed. */
+  paused?: boolean;
   subscriber: 'up' | 'down' | '?';
   /** Hits over lookups since the previous sample (undefined without lookups). */
   hitRatio?: number;
-  /** Publish-to-evict lag p99 since the previous sample, seconds. */
+  /** Publish-to-evict lag over the replica's last 10 s, exact quantiles of its own samples, seconds. */
+  lagP50?: number;
   lagP99?: number;
+  /** The service's counts (its /metrics), running totals across restarts. */
   missed: number;
   staleService: number;
+  /** The probe's counts: stale reads it got from this replica, books it last read stale here, longest stale episode. */
   staleProbe: number;
+  staleNow: number;
   maxStaleWindow: number;
 }
 
@@ -25,28 +31,15 @@ export interface Sample {
 interface Counters {
   hits: number;
   misses: number;
-  lagBuckets: Map<number, number>;
   missed: number;
   stale: number;
 }
 
-const LAG = 'cache_invalidation_lag_seconds_bucket';
-
-function lagBuckets(exposition: string): Map<number, number> {
-  const buckets = new Map<number, number>();
-  for (const match of exposition.matchAll(new RegExp(`^${LAG}\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm'))) {
-    buckets.set(match[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(match[1]), Number(match[2]));
-  }
-  return buckets;
-}
-
-/** The bucket bound below which 99 % of the observations in (now - before) fall. */
-function p99(now: Map<number, number>, before: Map<number, number> | undefined): number | undefined {
-  const bounds = [...now.keys()].sort((a, b) => a - b);
-  const delta = (le: number) => (now.get(le) ?? 0) - (before?.get(le) ?? 0);
-  const total = delta(Number.POSITIVE_INFINITY);
-  if (!(total > 0)) return undefined;
-  return bounds.find((le) => delta(le) >= 0.99 * total);
+const RECENT_LAG = 'cache_invalidation_lag_recent_seconds';
+/** A quantile of the replica's recent lag, or undefined when it received nothing lately. */
+function recentLag(exposition: string, quantile: string): number | undefined {
+  const match = new RegExp(`^${RECENT_LAG}\\{[^}]*q="${quantile}"[^}]*\\} (\\S+)$`, 'm').exec(exposition);
+  return match ? Number(match[1]) : undefined;
 }
 
 /**
@@ -62,6 +55,7 @@ export class Monitor {
   constructor(
     private readonly replicas: () => StackReplica[],
     private readonly probe: Probe,
+    private readonly paused: (replica: string) => boolean = () => false,
   ) {}
 
   async sample(): Promise<Sample> {
@@ -71,7 +65,9 @@ export class Monitor {
         const fromProbe = probeSummary.replicas[i];
         const base = {
           replica: replica.id,
+          paused: this.paused(replica.id),
           staleProbe: fromProbe?.stale ?? 0,
+          staleNow: fromProbe?.openEpisodes ?? 0,
           maxStaleWindow: fromProbe?.maxStaleWindowSeconds ?? 0,
         };
         const carried = this.carried.get(replica.id) ?? { missed: 0, stale: 0 };
@@ -92,7 +88,6 @@ export class Monitor {
         const now: Counters = {
           hits: sampleSum(text, 'cache_gets_total', { result: 'hit' }),
           misses: sampleSum(text, 'cache_gets_total', { result: 'miss' }),
-          lagBuckets: lagBuckets(text),
           missed: sampleSum(text, 'cache_invalidations_missed_total'),
           stale: sampleSum(text, 'cache_stale_reads_total'),
         };
@@ -110,7 +105,8 @@ export class Monitor {
           up: true,
           subscriber: sampleSum(text, 'cache_invalidation_subscriber_up') === 1 ? 'up' : 'down',
           hitRatio: lookups > 0 ? (now.hits - (before?.hits ?? 0)) / lookups : undefined,
-          lagP99: p99(now.lagBuckets, before?.lagBuckets),
+          lagP50: recentLag(text, '0.5'),
+          lagP99: recentLag(text, '0.99'),
           missed: total.missed + now.missed,
           staleService: total.stale + now.stale,
         };

@@ -1,12 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { encodeEnvelope } from '../src/sync/envelope';
 import { waitFor } from './processes';
-import { subscriberClientId } from './redis-clients';
+import { subscriberBuffer } from './redis-clients';
 import type { Stack } from './stack';
 
 /** The faults of the failure-modes table (docs/operations.md), as the demo injects them into a running stack. */
 export const FAULTS = {
   kill: { label: 'kill', describe: (r: string) => `killed ${r} (SIGKILL)` },
-  pause: { label: 'pause', describe: (r: string) => `paused ${r} (SIGSTOP)` },
+  pause: {
+    label: 'pause past the buffer limit',
+    describe: (r: string) => `paused ${r} (SIGSTOP) until Redis cut its subscriber`,
+  },
+  'short-pause': {
+    label: 'short pause',
+    describe: (r: string) => `paused ${r} (SIGSTOP); within the buffer limit Redis keeps its messages`,
+  },
   cut: { label: 'cut', describe: (r: string) => `cut ${r} off Redis` },
   'restart-redis': { label: 'restart Redis', describe: () => 'stopped Redis' },
   crash: { label: 'crash before publish', describe: (r: string) => `armed crash-before-publish on ${r}` },
@@ -16,14 +24,34 @@ export const FAULTS = {
 export type FaultName = keyof typeof FAULTS;
 export const isFaultName = (name: string): name is FaultName => Object.hasOwn(FAULTS, name);
 
+/** How far a pause has got: bytes published towards the paused replica, and what Redis itself holds for it. */
+export interface BufferProgress {
+  seconds: number;
+  /** Published on the channel since the pause (the filler); the kernel's socket buffers take the first megabytes. */
+  sent: number;
+  /** Redis' output buffer for the subscriber (CLIENT LIST omem): what the limit is checked against. */
+  held: number;
+  /** Redis has disconnected the subscriber. */
+  cut: boolean;
+}
+
 /** Injects a fault on replica `i`; returns a description for the event log. */
-export async function inject(stack: Stack, fault: FaultName, i: number): Promise<string> {
+export async function inject(
+  stack: Stack,
+  fault: FaultName,
+  i: number,
+  onBuffer?: (progress: BufferProgress) => void,
+): Promise<string> {
   const replica = stack.replicas[i]!;
   switch (fault) {
     case 'kill':
       await replica.process.stop('SIGKILL');
       break;
-    case 'pause':
+    case 'pause': {
+      const { seconds, sent } = await pauseUntilCut(stack, i, onBuffer);
+      return `${FAULTS.pause.describe(replica.id)}: ${seconds.toFixed(1)} s, ${formatBytes(sent)} sent its way`;
+    }
+    case 'short-pause':
       replica.process.child.kill('SIGSTOP');
       break;
     case 'cut':
@@ -66,6 +94,7 @@ export async function heal(stack: Stack, fault: FaultName, i: number): Promise<s
       if (!replica.alive()) await stack.restart(i);
       return `restarted ${replica.id}`;
     case 'pause':
+    case 'short-pause':
       replica.process.child.kill('SIGCONT');
       return `resumed ${replica.id}`;
     case 'cut':
@@ -93,18 +122,58 @@ function topologyOf(stack: Stack) {
   return stack.servers;
 }
 
+export const formatBytes = (bytes: number) =>
+  bytes < 1024
+    ? `${bytes} B`
+    : bytes < 1024 * 1024
+      ? `${(bytes / 1024).toFixed(0)} KB`
+      : `${(bytes / 1048576).toFixed(1)} MB`;
+
 /**
- * Pauses replica `i` and fills Redis' output buffer for its subscriber (as heavy traffic would)
- * until Redis disconnects it: the "paused past the output-buffer limit" fault, in seconds.
+ * Pauses replica `i` and publishes 70 KB messages nobody can use (every other replica rejects them
+ * as oversized, and counts them) until Redis disconnects its subscriber: the "paused past the
+ * output-buffer limit" fault, in seconds. Ordinary traffic would get there too, in minutes: Redis
+ * counts only what the kernel will not take, and the socket buffers between Redis and a paused
+ * reader (and Toxiproxy's, in front of each stack replica) hold megabytes first.
  */
-export async function pauseUntilCut(stack: Stack, i: number): Promise<void> {
-  await inject(stack, 'pause', i);
+export async function pauseUntilCut(
+  stack: Stack,
+  i: number,
+  onBuffer: (progress: BufferProgress) => void = () => undefined,
+): Promise<{ seconds: number; sent: number }> {
+  const replica = stack.replicas[i]!;
+  replica.process.child.kill('SIGSTOP');
+  // A signal is delivered asynchronously: stopped means the kernel says so.
+  await waitFor(() => stopped(replica.process.child.pid), {
+    timeoutMs: 5000,
+    intervalMs: 5,
+    message: `${replica.id} stopped`,
+  });
+  const startedAt = Date.now();
+  const elapsed = () => (Date.now() - startedAt) / 1000;
   const filler = 'x'.repeat(70 * 1024);
-  await waitFor(
-    async () => {
-      for (let n = 0; n < 50; n += 1) await stack.admin.publish(stack.channel, filler);
-      return (await subscriberClientId(stack.admin, stack.replicas[i]!.id)) === undefined;
-    },
-    { timeoutMs: 30_000, intervalMs: 1, message: 'Redis cuts the paused subscriber' },
-  );
+  let sent = 0;
+  let held = 0;
+  for (;;) {
+    const now = await subscriberBuffer(stack.admin, replica.id);
+    if (now === undefined) break;
+    held = now;
+    if (!stopped(replica.process.child.pid)) throw new Error(`${replica.id} was resumed before Redis cut it`);
+    if (elapsed() > 60) throw new Error(`Redis did not cut the paused subscriber of ${replica.id} within 60 s`);
+    onBuffer({ seconds: elapsed(), sent, held, cut: false });
+    for (let n = 0; n < 8; n += 1) await stack.admin.publish(stack.channel, filler);
+    sent += 8 * filler.length;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  onBuffer({ seconds: elapsed(), sent, held, cut: true });
+  return { seconds: elapsed(), sent };
+}
+
+/** Whether a process is stopped (SIGSTOP): its state in /proc is T. */
+function stopped(pid: number | undefined): boolean {
+  try {
+    return /^\d+ \(.*\) T/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

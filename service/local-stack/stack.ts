@@ -34,6 +34,9 @@ export async function scrapeMetric(
   return sampleSum(await (await fetch(`${baseUrl}/metrics`)).text(), name, labels);
 }
 
+/** docker-compose.yml's `--client-output-buffer-limit pubsub` value: a paused subscriber is cut within seconds. */
+export const COMPOSE_PUBSUB_LIMIT = '256kb 64kb 5';
+
 const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 export interface StackReplica {
@@ -71,6 +74,8 @@ export interface Stack {
   signingKeys: string;
   replicas: StackReplica[];
   probe: Probe;
+  /** Redis' Pub/Sub output-buffer limit when the stack set one (`hard soft seconds`). */
+  pubsubBufferLimit?: string;
   /** Starts replica i again on its old port (after a kill or a crash). */
   restart(i: number): Promise<void>;
   /** Restarts every replica, one at a time, in another sync mode. */
@@ -93,6 +98,8 @@ export interface StackOptions {
   /** Standalone (default; each replica behind a Toxiproxy proxy), or a Sentinel set or a 6-node Cluster. */
   topology?: TopologyKind;
   redisArgs?: string[];
+  /** Redis' Pub/Sub output-buffer limit, `hard soft seconds` (the demo uses the compose file's, COMPOSE_PUBSUB_LIMIT). */
+  pubsubBufferLimit?: string;
   /** Replicas (by index) that take the probe's writes; default all. */
   writers?: number[];
   probeRate?: number;
@@ -129,7 +136,10 @@ async function build(
   const channel = uniqueName('book-channel');
   const redisPassword = randomBytes(18).toString('base64url');
   const topology = options.topology ?? 'standalone';
-  const userArgs = [...(options.redisArgs ?? []), ...replicaUserArgs(channel, redisPassword)];
+  const limitArgs = options.pubsubBufferLimit
+    ? ['--client-output-buffer-limit', `pubsub ${options.pubsubBufferLimit}`]
+    : [];
+  const userArgs = [...(options.redisArgs ?? []), ...limitArgs, ...replicaUserArgs(channel, redisPassword)];
   let servers: RedisServers | undefined;
   let redis: ServerProcess & { url: string };
   if (topology === 'standalone') {
@@ -272,6 +282,7 @@ async function build(
     signingKeys,
     replicas,
     probe,
+    pubsubBufferLimit: options.pubsubBufferLimit,
     resources() {
       const owned = [...(servers?.processes() ?? [redis]), mongo, prometheus].filter((x) => x !== undefined);
       return {

@@ -1,3 +1,4 @@
+import { nearestRank } from '../telemetry/recent-samples';
 import type { GroundTruth, ReadResult } from './ground-truth';
 
 export interface ReplicaSummary {
@@ -45,12 +46,6 @@ export class ProbeTally {
     if (ok) this.writes.ok += 1;
     else this.writes.errors += 1;
   }
-}
-
-/** The nearest-rank q-quantile of values sorted ascending (0 when there are none). */
-export function nearestRank(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 const quantile = (values: number[], q: number) =>

@@ -1,9 +1,12 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
+import { nearestRank, RecentSamples } from './recent-samples';
 
 /** Buckets from 0.1 ms to 10 s with a boundary at 0.1 s (contract). */
 export const LAG_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+/** The window of cache_invalidation_lag_recent_seconds. */
+export const RECENT_LAG_SECONDS = 10;
 /** Stale windows run from milliseconds (delivered) to the TTL (lost message). */
 export const STALE_WINDOW_BUCKETS = [
   0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600,
@@ -51,10 +54,28 @@ export function createMetrics(cache: string, values: LabelValues) {
     },
   });
 
+  // Exact quantiles of the last seconds' lag, computed at scrape time from the kept samples.
+  const recentLag = new RecentSamples();
+  const recentLagQuantiles = new Gauge({
+    name: 'cache_invalidation_lag_recent_seconds',
+    help: `Publish-to-evict lag over the last ${RECENT_LAG_SECONDS} s (at most 4096 messages), exact nearest-rank quantiles; absent without messages.`,
+    labelNames: ['cache', 'q'],
+    registers,
+    collect() {
+      this.reset();
+      const sorted = recentLag.within(RECENT_LAG_SECONDS);
+      if (sorted.length === 0) return;
+      for (const q of [0.5, 0.99]) this.set({ cache, q: String(q) }, nearestRank(sorted, q));
+    },
+  });
+
   const metrics = {
     registry,
     cache,
     gets,
+    /** Lag samples behind cache_invalidation_lag_recent_seconds. */
+    recentLag,
+    recentLagQuantiles,
     /** Cache hits and misses so far; cache_gets_total reads them at every scrape. */
     getTally,
     puts: counter('cache_puts_total', 'Entries written into the local cache.'),

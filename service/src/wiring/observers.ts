@@ -63,7 +63,10 @@ export function receiveMetricsObserver(metrics: Metrics, logger: Logger): Receiv
       metrics.received.inc(labels);
       // prom-client types exemplar labels as the metric's labels; any label names are valid at runtime.
       const exemplarLabels = (traceId ? { trace_id: traceId } : {}) as Record<string, string>;
-      if (lagSeconds !== undefined) metrics.lag.observe({ labels, value: lagSeconds, exemplarLabels });
+      if (lagSeconds !== undefined) {
+        metrics.lag.observe({ labels, value: lagSeconds, exemplarLabels });
+        metrics.recentLag.observe(lagSeconds);
+      }
       if (staleWindowSeconds !== undefined) metrics.staleWindow.observe(labels, staleWindowSeconds);
     },
     onImplausibleTime: (field, detail) => {

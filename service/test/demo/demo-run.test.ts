@@ -1,10 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { RunReport } from '../../demo/report';
-import { ROOT } from '../../local-stack/processes';
+import { ROOT, waitFor } from '../../local-stack/processes';
 
 const isAlive = (pid: number) => {
   try {
@@ -15,16 +15,33 @@ const isAlive = (pid: number) => {
   }
 };
 
-/** `make demo SCENARIO=cut DURATION=20`, as a user runs it (stdout not a terminal: plain lines). */
-describe('make demo, scripted', () => {
+const launchChromium = () =>
+  chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+
+/**
+ * `make demo SCENARIO=cut DURATION=30`, as a user runs it (stdout not a terminal: plain lines),
+ * with its live page opened in headless Chromium while the run goes on.
+ */
+describe('make demo, scripted, and its live page', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lcs-demo-report-'));
   let output = '';
   let code: number | null = null;
+  let live: { url: string; shot: string; band: number; missed: number; links: string[]; errors: string[] } | undefined;
 
   beforeAll(async () => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), '--scenario', 'cut', '--duration', '20', '--report', dir],
+      ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), '--scenario', 'cut', '--duration', '30', '--report', dir],
       {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -32,9 +49,61 @@ describe('make demo, scripted', () => {
     );
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
-    code = await new Promise((resolve) => child.once('exit', resolve));
-  }, 120_000);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // Expected: once the cut is healed, book-3 counts the messages it missed, and the page shows
+    // them next to the shaded fault, before the run ends.
+    const url = await waitFor(() => /live page (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], {
+      timeoutMs: 60_000,
+      message: 'the live page URL',
+    });
+    await waitFor(() => output.includes('reconnected book-3 to Redis'), { timeoutMs: 60_000, message: 'the heal' });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 1600 } });
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      const missed = await waitFor(
+        async () => {
+          await page.goto(url);
+          const cells = await page.$$eval('#totals tr', (rows) =>
+            rows.map((row) => [...row.querySelectorAll('td')].map((td) => td.textContent ?? '')),
+          );
+          const count = Number(cells.find((c) => c[0] === 'book-3')?.[1] ?? 0);
+          return count > 0 ? count : undefined;
+        },
+        { timeoutMs: 15_000, intervalMs: 500, message: 'the live page showing book-3 missed > 0' },
+      );
+      const shot = join(dir, 'live-page.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      if (process.env.LIVE_PAGE_SCREENSHOT) copyFileSync(shot, process.env.LIVE_PAGE_SCREENSHOT);
+      live = {
+        url,
+        shot,
+        missed,
+        band: await page.$$eval('rect.fault', (rects) => rects.length),
+        links: await page.$$eval('a', (links) => links.map((a) => (a as unknown as { href: string }).href)),
+        errors,
+      };
+    } finally {
+      await browser.close();
+    }
+    code = await exited;
+  }, 150_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves a live page on loopback that shades the fault and counts the missed messages as they happen', async () => {
+    expect(live).toBeDefined();
+    expect(live!.missed).toBeGreaterThan(0);
+    expect(live!.band).toBe(5); // the cut, shaded on each of the five charts
+    expect(statSync(live!.shot).size).toBeGreaterThan(30_000);
+    expect(live!.errors).toEqual([]);
+    const prometheus = /prometheus (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
+    expect(live!.links.length).toBeGreaterThanOrEqual(7);
+    for (const link of live!.links) expect(link.startsWith(`${prometheus}/graph?g0.expr=`)).toBe(true);
+    expect(decodeURIComponent(live!.links.join(' '))).toContain('cache_invalidations_missed_total');
+    // Gone with the demo.
+    await expect(fetch(live!.url)).rejects.toThrow();
+  });
 
   it('runs traffic, cuts a replica, heals it, and reports the fault it caused', () => {
     expect({ code, tail: output.slice(-2000) }).toEqual({
@@ -42,12 +111,16 @@ describe('make demo, scripted', () => {
       tail: expect.stringContaining('report written to'),
     });
     const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunReport;
-    const faulted = report.replicas.find((r) => r.replica === report.faultedReplica)!;
-    expect(report.scenario).toBe('cut');
+    const faulted = report.replicas.find((r) => r.replica === 'book-3')!;
+    expect(report.title).toBe('cut on book-3');
+    expect(report.faults).toEqual([expect.objectContaining({ label: 'cut', replica: 'book-3', mode: 'pubsub' })]);
     expect(faulted.missed).toBeGreaterThan(0);
     expect(faulted.staleProbe).toBeGreaterThan(0);
     expect(faulted.staleService).toBeGreaterThan(0);
-    expect(report.samples.length).toBeGreaterThanOrEqual(18);
+    expect(report.samples.length).toBeGreaterThanOrEqual(28);
+    expect(report.outcomes).toHaveLength(1);
+    expect(report.outcomes[0]!.text).toMatch(/^book-3 missed \d+ messages?; it now serves \d+ stale books?/);
+    expect(output).toContain(`demo: ${report.outcomes[0]!.text}`);
     const md = readFileSync(join(dir, 'report.md'), 'utf8');
     expect(md).toContain(
       `| ${faulted.replica} | ${faulted.missed} | ${faulted.staleService} | ${faulted.staleProbe} |`,
@@ -66,17 +139,7 @@ describe('make demo, scripted', () => {
   });
 
   it('writes a report.html whose charts render in headless Chromium, offline, without errors', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
       const errors: string[] = [];
@@ -87,6 +150,7 @@ describe('make demo, scripted', () => {
       await page.goto(`file://${join(dir, 'report.html')}`);
       const charts = await page.$$eval('svg', (svgs) =>
         svgs.map((svg) => ({
+          title: svg.getAttribute('aria-label'),
           lines: svg.querySelectorAll('polyline.series').length,
           drawn: [...svg.querySelectorAll('polyline.series')].filter(
             (p) => (p as unknown as { getBBox(): { width: number } }).getBBox().width > 100,
@@ -94,7 +158,7 @@ describe('make demo, scripted', () => {
         })),
       );
       expect(charts).toHaveLength(5);
-      for (const chart of charts) expect(chart).toEqual({ lines: 3, drawn: 3 });
+      for (const chart of charts) expect(chart).toEqual({ title: chart.title, lines: 3, drawn: 3 });
       const screenshot = join(dir, 'report.png');
       await page.screenshot({ path: screenshot, fullPage: true });
       expect(statSync(screenshot).size).toBeGreaterThan(30_000);

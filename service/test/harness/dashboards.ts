@@ -61,10 +61,7 @@ export function panelQueries(): PanelQuery[] {
   return queries;
 }
 
-/** What Grafana substitutes before a query reaches Prometheus, for a given scrape interval. */
-export function interpolate(expr: string, rateInterval: string): string {
-  return expr.replaceAll('$__rate_interval', rateInterval).replaceAll('$replica', '.*');
-}
+export { interpolate } from '../../demo/live-page';
 
 const PROMQL_WORDS = new Set([
   'by',

@@ -7,6 +7,7 @@ import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
 import { freePort, ROOT, startRedis, waitFor } from '../../local-stack/processes';
 import { replicaUserArgs } from '../../local-stack/redis-acl';
+import { COMPOSE_PUBSUB_LIMIT } from '../../local-stack/stack';
 import { loadConfig, redisTopology } from '../../src/wiring/config';
 import { committedDashboards, panelQueries } from '../harness/dashboards';
 
@@ -103,6 +104,14 @@ describe('docker-compose.yml', () => {
       ),
     );
     expect(read('Makefile')).toContain('REDIS_URL=redis://book-replica:%s@redis:6379');
+  });
+
+  it('cuts a paused subscriber at the Pub/Sub buffer limit make demo uses too', () => {
+    const redis = compose.services.redis as Service & { command: string[] };
+    const limit = redis.command[redis.command.indexOf('--client-output-buffer-limit') + 1];
+    expect(limit).toBe(`pubsub ${COMPOSE_PUBSUB_LIMIT}`);
+    const node = (compose as unknown as { 'x-redis-node': { entrypoint: string[] } })['x-redis-node'];
+    expect(node.entrypoint.join(' ')).toContain(`--client-output-buffer-limit 'pubsub ${COMPOSE_PUBSUB_LIMIT}'`);
   });
 
   it('runs the sentinel and cluster data nodes with the same user (their entrypoint, run here on redis-server)', async () => {

@@ -1,6 +1,7 @@
 import { EVICTION_REASONS, LocalCache } from '../../src/cache/local-cache';
 import { REJECT_REASONS } from '../../src/sync/envelope';
 import { createMetrics } from '../../src/telemetry/metrics';
+import { nearestRank, RecentSamples } from '../../src/telemetry/recent-samples';
 import { cacheMetricsObserver } from '../../src/wiring/observers';
 
 describe('cache_gets_total from the tally the hit path keeps', () => {
@@ -23,5 +24,32 @@ describe('cache_gets_total from the tally the hit path keeps', () => {
     cache.get('id:a');
     expect(await scrape()).toEqual({ hit: 4, miss: 2 });
     cache.close();
+  });
+});
+
+describe('cache_invalidation_lag_recent_seconds: exact quantiles of the last 10 s', () => {
+  it('keeps the newest samples, forgets the old ones, and sorts what it returns', () => {
+    let clock = 0;
+    const recent = new RecentSamples(4, () => clock);
+    recent.observe(5);
+    clock = 1000;
+    for (const v of [3, 1, 2]) recent.observe(v);
+    expect([...recent.within(10)]).toEqual([1, 2, 3, 5]);
+    clock = 10_500; // the first sample is now 10.5 s old
+    expect([...recent.within(10)]).toEqual([1, 2, 3]);
+    recent.observe(4);
+    recent.observe(0); // capacity 4: the oldest samples (5, then 3) are overwritten
+    expect([...recent.within(100)]).toEqual([0, 1, 2, 4]);
+  });
+
+  it('reports nearest-rank p50 and p99 of the samples (not bucket edges), and nothing without samples', async () => {
+    const metrics = createMetrics('book', { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
+    const scrape = () => metrics.registry.getSingleMetricAsString('cache_invalidation_lag_recent_seconds');
+    expect(await scrape()).not.toMatch(/q=/);
+    for (let ms = 1; ms <= 200; ms += 1) metrics.recentLag.observe(ms / 1000);
+    const text = await scrape();
+    expect(text).toMatch(/cache_invalidation_lag_recent_seconds\{cache="book",q="0\.5"\} 0\.1$/m);
+    expect(text).toMatch(/cache_invalidation_lag_recent_seconds\{cache="book",q="0\.99"\} 0\.198$/m);
+    expect(nearestRank([1, 2, 3, 4], 0.5)).toBe(2);
   });
 });

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RunReport } from '../../demo/report';
+import { TOUR } from '../../demo/tour';
+import { ROOT } from '../../local-stack/processes';
+
+/** `make demo TOUR=1`: every step to the end, and the report comparing the two modes. */
+describe('make demo TOUR=1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lcs-demo-tour-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('walks through the faults in pubsub, then the lossy two in stream, and writes the comparison', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), '--scenario', 'tour', '--report', dir],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect({ code, tail: output.slice(-3000) }).toEqual({
+      code: 0,
+      tail: expect.stringContaining('report written to'),
+    });
+
+    for (const [n, step] of TOUR.entries())
+      expect(output).toContain(`step ${n + 1}/${TOUR.length}, ${step.mode}: ${step.say}`);
+    const report = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunReport;
+    expect(report.outcomes.map((o) => `${o.mode} ${o.fault}`)).toEqual([
+      'pubsub kill',
+      'pubsub pause past the buffer limit',
+      'pubsub cut',
+      'pubsub restart Redis',
+      'pubsub crash before publish',
+      'stream pause past the buffer limit',
+      'stream cut',
+    ]);
+    const on = (mode: string, fault: string) =>
+      report.outcomes.find((o) => o.mode === mode && o.fault === fault)!.replicas.find((r) => r.replica === 'book-3')!;
+    // The classic failure, then the same loss repaired.
+    const pubsubPause = on('pubsub', 'pause past the buffer limit');
+    expect(pubsubPause.missed).toBeGreaterThan(0);
+    expect(pubsubPause.staleProbe).toBeGreaterThan(0);
+    for (const fault of ['pause past the buffer limit', 'cut']) {
+      const stream = on('stream', fault);
+      expect({ fault, missed: stream.missed > 0, staleNow: stream.staleNow }).toEqual({
+        fault,
+        missed: true,
+        staleNow: 0,
+      });
+    }
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain('## The same faults in each mode');
+    expect(md).toMatch(
+      /\| pause past the buffer limit \| \d+ missed, \d+ stale reads, \d+ stale after \| \d+ missed, \d+ stale reads, 0 stale after \|/,
+    );
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(html.match(/<rect class="fault"/g)?.length).toBe(5 * TOUR.length);
+    expect(output).not.toContain('STILL THERE');
+  }, 300_000);
+});
