@@ -25,13 +25,16 @@ export interface Outcome {
 }
 
 export interface EventLog {
-  /** Adds an event line, or replaces the one logged with the same key. */
-  log(text: string, key?: string): void;
+  /** Adds an event line, or replaces the one logged with the same key (`last`: its final text). */
+  log(text: string, key?: string, last?: boolean): void;
 }
 
 /** Faults that hit every replica at once (the replica index is ignored). */
 const EVERYONE = new Set<FaultName>(['restart-redis', 'failover', 'garbage']);
-/** After a heal: the probe reads each book on each replica every few seconds; give it time to find what is stale. */
+/**
+ * After a heal, before the outcome is measured: a gap is counted when the next message arrives
+ * (heartbeats every 500 ms), the safer modes recover, the probe meets the first stale reads.
+ */
 const SETTLE_MS = 4000;
 
 /**
@@ -78,6 +81,7 @@ export class Director {
           ? `Redis cut ${replica}'s subscriber after ${seconds.toFixed(1)} s, ${formatBytes(sent)} sent its way: its messages are lost from now on; u resumes it`
           : `${replica} paused: ${formatBytes(sent)} sent its way, Redis holds ${formatBytes(held)} (limit ${limit})`,
         `buffer:${replica}`,
+        cut,
       );
     if (fault === 'pause')
       this.events.log(

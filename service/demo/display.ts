@@ -22,7 +22,7 @@ export class Display implements EventLog {
     this.state.urls = this.tty ? urls : [];
   }
 
-  log(text: string, key?: string): void {
+  log(text: string, key?: string, last = false): void {
     const t = this.monitor?.samples.at(-1)?.t ?? 0;
     const existing = key ? this.keyed.get(key) : undefined;
     if (existing) existing.text = text;
@@ -31,17 +31,13 @@ export class Display implements EventLog {
       this.state.events.push(event);
       if (key) this.keyed.set(key, event);
     }
+    if (key && last) this.keyed.delete(key);
     if (this.tty) return;
-    // Plain output: a progress line (keyed) at most once a second.
+    // Plain output: a progress line (keyed) at most once a second, and its last text.
     const now = Date.now();
-    if (key && now - (this.printedAt.get(key) ?? 0) < 1000 && !/cut|lost/.test(text)) return;
+    if (key && !last && now - (this.printedAt.get(key) ?? 0) < 1000) return;
     if (key) this.printedAt.set(key, now);
     process.stdout.write(`demo: ${text}\n`);
-  }
-
-  /** Forgets a keyed event's key, so the next log with it starts a new line. */
-  release(key: string): void {
-    this.keyed.delete(key);
   }
 
   start(monitor: Monitor): void {

@@ -1,4 +1,5 @@
 import { describeOutcome } from '../../demo/director';
+import { Display } from '../../demo/display';
 import { FOOTER, HEADER, HELP, KEYS, KEYS2, renderPlain, renderView, type ViewState } from '../../demo/view';
 
 const state: ViewState = {
@@ -135,5 +136,27 @@ describe('event lines after a heal', () => {
     expect(describeOutcome('kill', 'book-3', 'pubsub', replicas(0, 0), '')).toMatch(
       /came back cold: its cache died with it, so it serves 0 stale books/,
     );
+  });
+});
+
+describe('event log', () => {
+  it('updates a progress line in place until its last text, and prints plain lines at most once a second', () => {
+    const printed: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      printed.push(String(chunk));
+      return true;
+    });
+    try {
+      const display = new Display(() => 'pubsub');
+      display.log('book-3 paused: 0 B sent its way', 'buffer:book-3');
+      display.log('book-3 paused: 8 MB sent its way', 'buffer:book-3');
+      display.log('Redis cut book-3', 'buffer:book-3', true);
+      display.log('book-3 paused: 0 B sent its way', 'buffer:book-3');
+      expect(display.state.events.map((e) => e.text)).toEqual(['Redis cut book-3', 'book-3 paused: 0 B sent its way']);
+      if (!display.tty)
+        expect(printed).toEqual(['demo: book-3 paused: 0 B sent its way\n', 'demo: Redis cut book-3\n']);
+    } finally {
+      write.mockRestore();
+    }
   });
 });
