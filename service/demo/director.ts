@@ -211,7 +211,12 @@ export function describeOutcome(
       if (one.missed === 0)
         return `${replica} missed nothing: Redis held its messages within the buffer limit${fault === 'short-pause' ? '; press p to pause past it' : ''}`;
       const recovered = mode === 'pubsub' ? '' : one.staleNow === 0 ? ` and ${mode} mode repaired it` : '';
-      return `${replica} missed ${plural(one.missed, 'message')}${recovered}; it now serves ${plural(one.staleNow, 'stale book')} (probe)${one.staleNow > 0 ? `, stale until the TTL or the next write${hint}` : ''}`;
+      const text = `${replica} missed ${plural(one.missed, 'message')}${recovered}; it now serves ${plural(one.staleNow, 'stale book')} (probe)${one.staleNow > 0 ? `, stale until the TTL or the next write${hint}` : ''}`;
+      // Cut off, it could not announce its own writes either: the others served them stale.
+      const others = replicas.filter((r) => r.replica !== replica);
+      const [reads, still] = [others.reduce((n, r) => n + r.staleProbe, 0), others.reduce((n, r) => n + r.staleNow, 0)];
+      if (fault !== 'cut' || reads + still === 0) return text;
+      return `${text}; its own writes went unannounced: the others served ${plural(reads, 'stale read')} (probe), ${plural(still, 'book')} still stale there`;
     }
   }
 }

@@ -21,7 +21,7 @@ The whole stack on local binaries (redis-server, a MongoDB-wire server, 3 replic
 Prometheus), and a live page on loopback (its URL is printed). Without --scenario: a live view
 where keys inject faults (? explains the columns, q quits).
   --scenario F   run one fault and stop: ${Object.keys(FAULTS).join(', ')};
-                 or tour: the guided tour (about 2 minutes; pubsub, then stream)
+                 or tour: the guided tour (about 95 s; pubsub, then stream)
   --duration S   seconds of a one-fault run (default 60, at least 10)
   --report DIR   where a scripted run writes summary.json, report.md, report.html (default reports/)
   --page-port P  the live page's port on 127.0.0.1 (default: a free one)

@@ -128,6 +128,13 @@ describe('event lines after a heal', () => {
     expect(describeOutcome('cut', 'book-3', 'stream', replicas(40, 0), '')).toBe(
       'book-3 missed 40 messages and stream mode repaired it; it now serves 0 stale books (probe)',
     );
+    const othersStale = [
+      { replica: 'book-1', missed: 0, staleService: 3, staleProbe: 2, staleNow: 1 },
+      ...replicas(9, 4).slice(1),
+    ];
+    expect(describeOutcome('cut', 'book-3', 'pubsub', othersStale, '')).toMatch(
+      /; its own writes went unannounced: the others served 2 stale reads \(probe\), 1 book still stale there$/,
+    );
     expect(describeOutcome('short-pause', 'book-3', 'pubsub', replicas(0, 0), '')).toMatch(
       /missed nothing: Redis held its messages.*press p to pause past it/,
     );
