@@ -112,8 +112,8 @@ kill-replica: ## SIGKILL replica N: Overview "replicas up" drops, Delivery "rece
 restart-replica: ## Start replica N again: it comes back with a cold cache (Overview hit ratio dips)
 	$(COMPOSE) up -d $(call replica)
 
-pause-replica: ## Freeze replica N: Redis cuts it at the output-buffer limit; "missed" on resume, then stale reads
-	$(COMPOSE) pause $(call replica)
+pause-replica: ## Freeze replica N, then fill its buffer until Redis cuts its subscriber (the probe's traffic alone takes minutes); "missed" on resume, then stale reads
+	@COMPOSE="$(COMPOSE)" bash scripts/compose-pause.sh $(call replica)
 
 resume-replica: ## Unfreeze replica N: Delivery "missed messages" jumps, Staleness shows its stale reads
 	$(COMPOSE) unpause $(call replica)

@@ -134,7 +134,7 @@ export const formatBytes = (bytes: number) =>
  * as oversized, and counts them) until Redis disconnects its subscriber: the "paused past the
  * output-buffer limit" fault, in seconds. Ordinary traffic would get there too, in minutes: Redis
  * counts only what the kernel will not take, and the socket buffers between Redis and a paused
- * reader (and Toxiproxy's, in front of each stack replica) hold megabytes first.
+ * reader (and Toxiproxy's, in front of each stack replica) take megabytes first.
  */
 export async function pauseUntilCut(
   stack: Stack,

@@ -185,6 +185,76 @@ describe('docker-compose.yml', () => {
     });
   });
 
+  it('make pause-replica freezes the replica, then fills its buffer until Redis cuts the subscriber (a real Redis, a real frozen subscriber)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lcs-pause-'));
+    const redis = await startRedis(['--client-output-buffer-limit', `pubsub ${COMPOSE_PUBSUB_LIMIT}`]);
+    const admin = new Redis(redis.port);
+    const subscriber = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { Redis } = require(${JSON.stringify(require.resolve('ioredis'))});
+         new Redis(${redis.port}, { connectionName: 'book-3:subscriber' }).subscribe('book-channel');`,
+      ],
+      { stdio: 'ignore' },
+    );
+    const connected = async () =>
+      String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).includes(' name=book-3:subscriber ');
+    try {
+      await waitFor(connected, { message: 'the subscriber connected' });
+      // Expected first: frozen, with 1 MB sent its way (minutes of the probe's traffic, four times
+      // the 256 KB hard limit), Redis still keeps the subscriber: the socket buffers took it all.
+      subscriber.kill('SIGSTOP');
+      await waitFor(() => /^\d+ \(.*\) T/.test(readFileSync(`/proc/${subscriber.pid}/stat`, 'utf8')), {
+        message: 'the subscriber stopped',
+      });
+      for (let n = 0; n < 200; n += 1) await admin.publish('book-channel', 'm'.repeat(5000));
+      expect(await connected()).toBe(true);
+      subscriber.kill('SIGCONT');
+
+      // A stand-in for docker compose: pause stops the subscriber; exec runs the command here, its
+      // redis-cli pointed at this Redis (in the container it is the node's own).
+      mkdirSync(join(dir, 'bin'));
+      mkdirSync(join(dir, 'scripts'));
+      const redisCli = spawnSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' }).stdout.trim();
+      writeFileSync(join(dir, 'bin/redis-cli'), `#!/bin/sh\nexec ${redisCli} -p ${redis.port} "$@"\n`, { mode: 0o755 });
+      const fake = join(dir, 'compose');
+      writeFileSync(
+        fake,
+        `#!/usr/bin/env bash
+case "$1" in
+  pause) echo "$2" >> "${dir}/paused"; kill -STOP ${subscriber.pid};;
+  exec) shift 3; PATH="${dir}/bin:$PATH" exec "$@";;
+esac
+`,
+        { mode: 0o755 },
+      );
+      copyFileSync(join(ROOT, 'scripts/compose-pause.sh'), join(dir, 'scripts/compose-pause.sh'));
+      writeFileSync(join(dir, '.env'), 'TOPOLOGY=standalone\n');
+      const pause = (replica: string) =>
+        new Promise<{ status: number | null; output: string }>((resolve) => {
+          const child = spawn('bash', ['scripts/compose-pause.sh', replica], {
+            cwd: dir,
+            env: { ...process.env, COMPOSE: fake },
+          });
+          let output = '';
+          child.stdout.on('data', (chunk) => (output += chunk));
+          child.stderr.on('data', (chunk) => (output += chunk));
+          child.once('exit', (status) => resolve({ status, output }));
+        });
+      expect((await pause('book-9; rm -rf /')).status).toBe(2);
+      const paused = await pause('book-3');
+      expect(paused).toEqual({ status: 0, output: expect.stringContaining("Redis cut book-3's subscriber") });
+      expect(readFileSync(join(dir, 'paused'), 'utf8')).toBe('book-3\n');
+      expect(await connected()).toBe(false);
+    } finally {
+      subscriber.kill('SIGKILL');
+      admin.disconnect();
+      await redis.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('make failover kills the master the Sentinels name, or the master of the channel slot (canned answers)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lcs-failover-'));
     try {

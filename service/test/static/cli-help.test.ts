@@ -14,6 +14,7 @@ const COMMANDS: [string, string[]][] = [
   ['make k8s-check', ['bash', 'scripts/k8s-check.sh', '--help']],
   ['k8s tools', ['bash', 'scripts/k8s-tools.sh', '--help']],
   ['make failover', ['bash', 'scripts/compose-failover.sh', '--help']],
+  ['make pause-replica', ['bash', 'scripts/compose-pause.sh', '--help']],
   ['bench peer receiver', [process.execPath, 'bench/peers/receiver.mjs', '--help']],
   ['bench peer publisher', [process.execPath, 'bench/peers/publisher.mjs', '--help']],
   ['npm run docs', [process.execPath, '--import', 'tsx', 'scripts/docs.ts', '--help']],
