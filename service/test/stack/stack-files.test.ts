@@ -558,6 +558,24 @@ describe('dashboards/', () => {
 });
 
 describe('grafana/', () => {
+  it('runs the Grafana release whose dashboard schema the generated dashboard targets', () => {
+    const compose = parse(read('docker-compose.yml'), { merge: true, maxAliasCount: 1000 }) as {
+      services: { grafana: { image: string; healthcheck: { test: string[] } } };
+    };
+    const release = /^grafana\/grafana:(\d+\.\d+\.\d+)$/.exec(compose.services.grafana.image)?.[1];
+    // Grafana publishes @grafana/schema with each release: the dashboard schema that release writes.
+    const schemaPackage = join(ROOT, 'node_modules/@grafana/schema');
+    const published = JSON.parse(readFileSync(join(schemaPackage, 'package.json'), 'utf8')) as { version: string };
+    const types = readFileSync(join(schemaPackage, 'dist/cjs/raw/dashboard/x/types.gen.cjs'), 'utf8');
+    const releaseSchema = Number(/schemaVersion: (\d+)/.exec(types)?.[1]);
+    expect(published.version).toBe(release);
+    for (const { file, json } of committedDashboards()) {
+      expect([file, (json as unknown as { schemaVersion: number }).schemaVersion]).toEqual([file, releaseSchema]);
+    }
+    // Grafana's image installs curl on both of its bases; wget only comes with Alpine's busybox.
+    expect(compose.services.grafana.healthcheck.test.slice(0, 2)).toEqual(['CMD', 'curl']);
+  });
+
   it('provisions Prometheus with exemplar links to the Jaeger datasource, and a file provider for dashboards/', () => {
     const datasources = parse(read('grafana/provisioning/datasources/datasources.yaml')) as {
       datasources: {
