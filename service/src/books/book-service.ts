@@ -174,15 +174,17 @@ export class BookService {
 
   /**
    * Samples a cache hit for the stale check, off the request path. The HTTP layer calls it once the
-   * response has reached the client: a response nobody received (the client gave up) was no read.
+   * response is written; `delivered` is asked one turn later, so a response nobody received (the
+   * client gave up and closed its end) is not counted as a read.
    */
-  auditHit(cached: Book, servedAt: number): void {
+  auditHit(cached: Book, servedAt: number, delivered: () => boolean = () => true): void {
     const { staleCheckSampleRate, stale, repository, logger } = this.options;
     const graceMs = this.options.staleCheckGraceMs ?? 0;
     if (!stale || staleCheckSampleRate <= 0 || Math.random() >= staleCheckSampleRate) return;
     stale.onChecksPending?.(1);
     setImmediate(async () => {
       try {
+        if (!delivered()) return;
         const current = await repository.findVersion(cached.id);
         // Stale only if the first version after the cached one was written (by more than the
         // grace) before the hit was served. A deletion leaves no time behind and is not counted.

@@ -68,11 +68,7 @@ export function createApp(options: AppOptions): Koa {
       const socket = ctx.req.socket;
       // A client that gave up before the answer (a timed-out request queued in a paused process)
       // has closed its end: its EOF is read right after the request, so it is known one turn later.
-      ctx.res.once('finish', () =>
-        setImmediate(() => {
-          if (!socket.readableEnded) books.auditHit(read.book, servedAt);
-        }),
-      );
+      ctx.res.once('finish', () => books.auditHit(read.book, servedAt, () => !socket.readableEnded));
     }
   };
 
