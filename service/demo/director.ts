@@ -55,7 +55,6 @@ const SETTLE_MS = 4000;
 export class Director {
   readonly windows: FaultWindow[] = [];
   readonly outcomes: Outcome[] = [];
-  readonly paused = new Set<string>();
   private readonly baselines = new Map<string, { at: number; replicas: ReplicaSample[] }>();
 
   constructor(
@@ -82,7 +81,6 @@ export class Director {
       mode: this.stack.syncMode,
       from: this.now(),
     });
-    if (fault === 'pause' || fault === 'short-pause') this.paused.add(replica);
     const limit = this.stack.pubsubBufferLimit ?? 'default';
     const onBuffer = ({ seconds, sent, held, cut }: BufferProgress) =>
       this.events.log(
@@ -112,9 +110,8 @@ export class Director {
   /** Heals the fault; resolves with its outcome once the numbers have settled. */
   async heal(fault: FaultName, i: number): Promise<Outcome | undefined> {
     const text = await heal(this.stack, fault, i);
-    this.paused.delete(this.stack.replicas[i]!.id);
     this.events.log(text);
-    const window = [...this.windows].reverse().find((w) => w.label === FAULTS[fault].label && w.to === undefined);
+    const window = this.openWindow(this.target(fault, i), fault);
     if (window) window.to = this.now();
     return this.finish(fault, i, text);
   }
@@ -125,14 +122,19 @@ export class Director {
     this.events.log(`now in ${mode} mode: inject the same fault again and compare`);
   }
 
+  private openWindow(target: string, fault: FaultName): FaultWindow | undefined {
+    return this.windows.find((w) => w.replica === target && w.label === FAULTS[fault].label && w.to === undefined);
+  }
+
   /** Which of `faults` is going on for replica `i` (the last one when none is). */
   open(i: number, faults: FaultName[]): FaultName {
     const replica = this.stack.replicas[i]!.id;
-    return (
-      faults.find((f) =>
-        this.windows.some((w) => w.replica === replica && w.label === FAULTS[f].label && w.to === undefined),
-      ) ?? faults.at(-1)!
-    );
+    return faults.find((f) => this.openWindow(replica, f)) ?? faults.at(-1)!;
+  }
+
+  /** Stopped by a pause that is not healed yet. */
+  paused(replica: string): boolean {
+    return this.openWindow(replica, 'pause') !== undefined || this.openWindow(replica, 'short-pause') !== undefined;
   }
 
   private async watchCrash(i: number): Promise<void> {
@@ -176,26 +178,27 @@ export class Director {
     const open = episodes.filter((e) => !databaseBehind.has(e.id));
     const replicas = after.map((r) => {
       const b = before.replicas.find((x) => x.replica === r.replica);
+      const staleBooks = open.filter((e) => e.replica === r.replica).map((e) => e.id);
       return {
         replica: r.replica,
         missed: r.missed - (b?.missed ?? 0),
         staleService: r.staleService - (b?.staleService ?? 0),
         staleProbe: r.staleProbe - (b?.staleProbe ?? 0),
-        staleNow: open.filter((e) => e.replica === r.replica).length,
-        staleBooks: open.filter((e) => e.replica === r.replica).map((e) => e.id),
+        staleNow: staleBooks.length,
+        staleBooks,
       };
     });
-    const lostByDatabase = episodes.filter((e) => databaseBehind.has(e.id)).map((e) => e.id);
+    const lostByDatabase = [...new Set(episodes.filter((e) => databaseBehind.has(e.id)).map((e) => e.id))];
     const outcome: Outcome = {
       fault: FAULTS[fault].label,
       mode: this.stack.syncMode,
       replica: this.target(fault, i),
       replicas,
-      databaseBehind: [...new Set(lostByDatabase)],
+      databaseBehind: lostByDatabase,
       text:
         describeOutcome(fault, replica.id, this.stack.syncMode, replicas, healed) +
         (lostByDatabase.length > 0
-          ? ` (left out: ${plural(new Set(lostByDatabase).size, 'book')} every replica serves alike, a write the database lost)`
+          ? ` (left out: ${plural(lostByDatabase.length, 'book')} every replica serves alike, a write the database lost)`
           : ''),
     };
     this.outcomes.push(outcome);

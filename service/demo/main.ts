@@ -131,7 +131,7 @@ async function main(): Promise<number> {
     const monitor = new Monitor(
       () => stack.replicas,
       stack.probe,
-      (id) => director?.paused.has(id) ?? false,
+      (id) => director?.paused(id) ?? false,
     );
     director = new Director(stack, monitor, display);
     const title =

@@ -56,7 +56,7 @@ export function createMetrics(cache: string, values: LabelValues) {
 
   // Exact quantiles of the last seconds' lag, computed at scrape time from the kept samples.
   const recentLag = new RecentSamples();
-  const recentLagQuantiles = new Gauge({
+  new Gauge({
     name: 'cache_invalidation_lag_recent_seconds',
     help: `Publish-to-evict lag over the last ${RECENT_LAG_SECONDS} s (at most 4096 messages), exact nearest-rank quantiles; absent without messages.`,
     labelNames: ['cache', 'q'],
@@ -75,7 +75,6 @@ export function createMetrics(cache: string, values: LabelValues) {
     gets,
     /** Lag samples behind cache_invalidation_lag_recent_seconds. */
     recentLag,
-    recentLagQuantiles,
     /** Cache hits and misses so far; cache_gets_total reads them at every scrape. */
     getTally,
     puts: counter('cache_puts_total', 'Entries written into the local cache.'),

@@ -1,10 +1,11 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import type { RunReport } from '../../demo/report';
 import { ROOT, waitFor } from '../../local-stack/processes';
+import { startDemo } from '../harness/demo';
 
 const isAlive = (pid: number) => {
   try {
@@ -39,24 +40,17 @@ describe('make demo, scripted, and its live page', () => {
   let live: { url: string; shot: string; band: number; missed: number; links: string[]; errors: string[] } | undefined;
 
   beforeAll(async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), '--scenario', 'cut', '--duration', '30', '--report', dir],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const demo = startDemo(['--scenario', 'cut', '--duration', '30', '--report', dir]);
     // Expected: once the cut is healed, book-3 counts the messages it missed, and the page shows
     // them next to the shaded fault, before the run ends.
-    const url = await waitFor(() => /live page (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], {
+    const url = await waitFor(() => /live page (http:\/\/127\.0\.0\.1:\d+\/)/.exec(demo.output())?.[1], {
       timeoutMs: 60_000,
       message: 'the live page URL',
     });
-    await waitFor(() => output.includes('reconnected book-3 to Redis'), { timeoutMs: 60_000, message: 'the heal' });
+    await waitFor(() => demo.output().includes('reconnected book-3 to Redis'), {
+      timeoutMs: 60_000,
+      message: 'the heal',
+    });
     const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 1600 } });
@@ -87,7 +81,8 @@ describe('make demo, scripted, and its live page', () => {
     } finally {
       await browser.close();
     }
-    code = await exited;
+    code = await demo.exited;
+    output = demo.output();
   }, 150_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -176,15 +171,9 @@ describe('make demo on a Sentinel set, scripted failover', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('kills the master under traffic: every replica misses messages, and nothing is left behind', async () => {
-    const args = ['--scenario', 'failover', '--topology', 'sentinel', '--duration', '16', '--report', dir];
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const demo = startDemo(['--scenario', 'failover', '--topology', 'sentinel', '--duration', '16', '--report', dir]);
+    const code = await demo.exited;
+    const output = demo.output();
     expect({ code, tail: output.slice(-2000) }).toEqual({
       code: 0,
       tail: expect.stringContaining('report written to'),

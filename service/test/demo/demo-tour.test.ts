@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunReport } from '../../demo/report';
 import { TOUR } from '../../demo/tour';
-import { ROOT } from '../../local-stack/processes';
+import { startDemo } from '../harness/demo';
 
 /** `make demo TOUR=1`: every step to the end, and the report comparing the two modes. */
 describe('make demo TOUR=1', () => {
@@ -12,15 +11,9 @@ describe('make demo TOUR=1', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('walks through the faults in pubsub, then the lossy two in stream, and writes the comparison', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(ROOT, 'service/demo/main.ts'), '--scenario', 'tour', '--report', dir],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    const demo = startDemo(['--scenario', 'tour', '--report', dir]);
+    const code = await demo.exited;
+    const output = demo.output();
     expect({ code, tail: output.slice(-3000) }).toEqual({
       code: 0,
       tail: expect.stringContaining('report written to'),
