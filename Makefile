@@ -22,7 +22,7 @@ deps: ## Install what is missing: redis-server, prometheus (apt), FerretDB (Go),
 
 install: deps ## Same as deps
 
-build: deps ## Compile the service to dist/
+build: deps ## Compile the library (packages/core/dist) and the service (dist/)
 	npm run build
 
 typecheck: deps ## Type-check everything, tests included
@@ -31,11 +31,12 @@ typecheck: deps ## Type-check everything, tests included
 lint: deps ## Lint with Biome
 	npm run lint
 
-test: deps ## Type-check, lint, check the Helm chart, and run every test against real Redis (standalone, Sentinel, Cluster) and MongoDB-wire servers
+test: deps ## Type-check, lint, check the Helm chart, build the library's API reference (no warnings), and run every test against real Redis (standalone, Sentinel, Cluster) and MongoDB-wire servers
 	npm run typecheck
 	npm run lint
 	bash scripts/k8s-check.sh
 	npm run build
+	npm run docs -w @local-cache-sync/core
 	npm test
 
 k8s-check: deps ## The Helm chart offline: helm lint --strict, render every ci/ values file, validate against the Kubernetes schemas

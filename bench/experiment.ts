@@ -4,12 +4,12 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { SYNC_MODES, type SyncMode } from '../packages/core/src/sync/recovery';
+import type { TopologyKind } from '../packages/core/src/sync/redis-topology';
 import { type FaultName, heal, inject, pauseUntilCut } from '../service/local-stack/faults';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import { type Stack, startStack } from '../service/local-stack/stack';
 import { answerHelp } from '../service/src/cli';
-import { SYNC_MODES, type SyncMode } from '../service/src/sync/recovery';
-import type { TopologyKind } from '../service/src/sync/redis-topology';
 import { Witness, type WitnessResult } from './witness';
 
 const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage', 'failover'];

@@ -1,9 +1,9 @@
 import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { nearestRank } from '../packages/core/src/prometheus/recent-samples';
 import { type ToxicProxy, Toxiproxy } from '../service/local-stack/toxiproxy';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { nearestRank } from '../service/src/telemetry/recent-samples';
 import { type BenchServers, postBook } from './servers';
 
 export const IN_ZONE_PATHS = ['local cache', 'Redis global cache', 'MongoDB direct'] as const;

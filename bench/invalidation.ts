@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { nearestRank } from '../packages/core/src/prometheus/recent-samples';
+import { InvalidationPublisher } from '../packages/core/src/sync/invalidation-publisher';
+import type { RedisTopology } from '../packages/core/src/sync/redis-topology';
+import { RedisTransport } from '../packages/core/src/sync/redis-transport';
+import { EnvelopeSigner, parseSigningKeys } from '../packages/core/src/sync/signing';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import type { ReplicaProcess } from '../service/local-stack/replica-process';
 import { scrapeMetric } from '../service/local-stack/stack';
-import { InvalidationPublisher } from '../service/src/sync/invalidation-publisher';
-import type { RedisTopology } from '../service/src/sync/redis-topology';
-import { RedisTransport } from '../service/src/sync/redis-transport';
-import { EnvelopeSigner, parseSigningKeys } from '../service/src/sync/signing';
-import { nearestRank } from '../service/src/telemetry/recent-samples';
 import type { BenchServers } from './servers';
 
 export interface LatencyStats {

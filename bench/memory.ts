@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { LocalCache } from '../packages/core/src/cache/local-cache';
 import type { Book } from '../service/src/books/book';
-import { LocalCache } from '../service/src/cache/local-cache';
 import { SAMPLE_BOOK } from './clone-cost';
 
 export interface MemoryResult {

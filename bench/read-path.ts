@@ -1,12 +1,10 @@
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
+import { LocalCache } from '../packages/core/src/cache/local-cache';
 import type { Book } from '../service/src/books/book';
 import { BookRepository } from '../service/src/books/book-repository';
-import { EVICTION_REASONS, LocalCache } from '../service/src/cache/local-cache';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { REJECT_REASONS } from '../service/src/sync/envelope';
 import { createMetrics } from '../service/src/telemetry/metrics';
-import { cacheMetricsObserver } from '../service/src/wiring/observers';
 import { type BenchServers, postBook, ratio } from './servers';
 
 export interface ReadPathRow {
@@ -134,8 +132,8 @@ export function hitPathCost(rounds: number, repeats: number): HitPathCost {
   const make = (withMetrics: boolean) => {
     const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 1000 });
     if (withMetrics) {
-      const metrics = createMetrics('book', { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
-      cache.observe(cacheMetricsObserver(metrics, () => cache.size));
+      const metrics = createMetrics('book');
+      cache.observe(metrics.synced.observer);
     }
     const book = { ...BENCH_BOOK, id: '6566f0c1a1b2c3d4e5f60718', version: 1 } as unknown as Book;
     cache.set(`id:${book.id}`, book);

@@ -2,16 +2,14 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { NoopSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import pino from 'pino';
+import { LocalCache } from '../packages/core/src/cache/local-cache';
+import { decodeEnvelope, encodeEnvelope } from '../packages/core/src/sync/envelope';
+import { InvalidationSubscriber } from '../packages/core/src/sync/invalidation-subscriber';
+import { EnvelopeSigner } from '../packages/core/src/sync/signing';
 import type { Book } from '../service/src/books/book';
 import { idKey, isKeyOfBook } from '../service/src/books/keys';
-import { EVICTION_REASONS, LocalCache } from '../service/src/cache/local-cache';
-import { decodeEnvelope, encodeEnvelope, REJECT_REASONS } from '../service/src/sync/envelope';
-import { InvalidationSubscriber } from '../service/src/sync/invalidation-subscriber';
-import { EnvelopeSigner } from '../service/src/sync/signing';
 import { createMetrics } from '../service/src/telemetry/metrics';
 import { readSampler, WritesAlwaysSampler } from '../service/src/telemetry/tracing';
-import { receiveMetricsObserver } from '../service/src/wiring/observers';
 
 /** Microseconds per message of each part of the receive path, and of the whole handler. */
 export interface ReceiveCost {
@@ -59,14 +57,14 @@ export function receiveCost(rounds: number): ReceiveCost {
     return Number(process.hrtime.bigint() - started) / 1000 / batch.length;
   };
   const subscriber = () => {
-    const metrics = createMetrics('book', { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
+    const metrics = createMetrics('book');
     return new InvalidationSubscriber<Book>({
       cache: new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 100_000 }),
       scope,
       channel: 'bench',
       selfOrigin: 'receiver',
       signer,
-      observer: receiveMetricsObserver(metrics, pino({ level: 'silent' })),
+      observer: metrics.synced.observer,
     });
   };
   const batch = messages(1);

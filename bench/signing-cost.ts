@@ -1,5 +1,5 @@
-import { encodeEnvelope } from '../service/src/sync/envelope';
-import { EnvelopeSigner } from '../service/src/sync/signing';
+import { encodeEnvelope } from '../packages/core/src/sync/envelope';
+import { EnvelopeSigner } from '../packages/core/src/sync/signing';
 
 export interface SigningCost {
   /** Bytes of the message signed (a typical single invalidation with trace context). */

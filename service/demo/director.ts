@@ -1,7 +1,7 @@
+import type { SyncMode } from '../../packages/core/src/sync/recovery';
 import { type BufferProgress, FAULTS, type FaultName, formatBytes, heal, inject } from '../local-stack/faults';
 import { waitFor } from '../local-stack/processes';
 import type { Stack } from '../local-stack/stack';
-import type { SyncMode } from '../src/sync/recovery';
 import type { Monitor, ReplicaSample } from './monitor';
 
 /** A fault as the charts mark it: seconds since the demo started; `to` unset while it lasts. */

@@ -1,6 +1,6 @@
+import { SYNC_MODES } from '../../packages/core/src/sync/recovery';
 import type { FaultName } from '../local-stack/faults';
 import type { Stack } from '../local-stack/stack';
-import { SYNC_MODES } from '../src/sync/recovery';
 import type { Director } from './director';
 import type { Display } from './display';
 

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { SYNC_MODES } from '../../packages/core/src/sync/recovery';
+import { TOPOLOGIES, type TopologyKind } from '../../packages/core/src/sync/redis-topology';
 import { FAULTS, type FaultName, isFaultName } from '../local-stack/faults';
 import { ferretdbBinary, onPath, ROOT, waitFor } from '../local-stack/processes';
 import { COMPOSE_PUBSUB_LIMIT, type Stack, startStack } from '../local-stack/stack';
 import { parseOptions } from '../src/cli';
-import { SYNC_MODES } from '../src/sync/recovery';
-import { TOPOLOGIES, type TopologyKind } from '../src/sync/redis-topology';
 import { Director } from './director';
 import { Display } from './display';
 import { interactive } from './interactive';

@@ -1,7 +1,7 @@
+import type { SyncMode } from '../../packages/core/src/sync/recovery';
 import type { FaultName } from '../local-stack/faults';
 import { waitFor } from '../local-stack/processes';
 import type { Stack } from '../local-stack/stack';
-import type { SyncMode } from '../src/sync/recovery';
 import type { Director, EventLog } from './director';
 
 export interface TourStep {

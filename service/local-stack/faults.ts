@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { encodeEnvelope } from '../src/sync/envelope';
+import { encodeEnvelope } from '../../packages/core/src/sync/envelope';
 import { waitFor } from './processes';
 import { subscriberBuffer } from './redis-clients';
 import type { Stack } from './stack';

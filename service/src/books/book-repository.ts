@@ -1,5 +1,5 @@
+import { preciseNow } from '@local-cache-sync/core';
 import mongoose, { type Connection, type Model, Schema, Types } from 'mongoose';
-import { preciseNow } from '../sync/clock';
 import type { Book, BookInput, BookPatch } from './book';
 
 export class DuplicateNameError extends Error {

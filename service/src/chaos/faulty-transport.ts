@@ -4,7 +4,7 @@ import type {
   MembershipRegistry,
   SubscriberState,
   SubscriberStateListener,
-} from '../sync/transport';
+} from '@local-cache-sync/core';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,6 +31,10 @@ export class FaultyTransport implements InvalidationTransport {
   private handler?: (payload: string) => void;
 
   constructor(private readonly inner: InvalidationTransport) {}
+
+  get topology() {
+    return this.inner.topology;
+  }
 
   /** The next `count` invalidations are lost on the wire. */
   dropNextPublishes(count: number): void {

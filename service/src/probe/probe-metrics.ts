@@ -1,5 +1,5 @@
+import { STALE_WINDOW_BUCKETS } from '@local-cache-sync/core/prometheus';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { STALE_WINDOW_BUCKETS } from '../telemetry/metrics';
 
 export type ProbeMetrics = ReturnType<typeof createProbeMetrics>;
 

@@ -1,4 +1,4 @@
-import { nearestRank } from '../telemetry/recent-samples';
+import { nearestRank } from '@local-cache-sync/core/prometheus';
 import type { GroundTruth, ReadResult } from './ground-truth';
 
 export interface ReplicaSummary {

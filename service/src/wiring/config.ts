@@ -1,8 +1,13 @@
 import { hostname } from 'node:os';
+import {
+  parseNodes,
+  parseSigningKeys,
+  type RedisNode,
+  type RedisTopology,
+  type SigningKey,
+  SYNC_MODES,
+} from '@local-cache-sync/core';
 import { z } from 'zod';
-import { SYNC_MODES } from '../sync/recovery';
-import { parseNodes, type RedisNode, type RedisTopology } from '../sync/redis-topology';
-import { parseSigningKeys, type SigningKey } from '../sync/signing';
 
 const optionalUrl = (protocols: string[]) =>
   z
@@ -98,6 +103,10 @@ const configSchema = z.object({
   CHAOS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Coalesce the invalidations of one event-loop turn into one message (see envelope.ts). */
   SYNC_COALESCE: z
+    .enum(['0', '1'])
+    .default('1')
+    .transform((v) => v === '1'),
+  CACHE_COALESCE_LOADS: z
     .enum(['0', '1'])
     .default('1')
     .transform((v) => v === '1'),
@@ -229,6 +238,8 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   CHAOS_HOST: 'the address the chaos admin port binds to (loopback unless set)',
   CHAOS_TOKEN: 'required with CHAOS_ENABLED=1: every admin request carries `Authorization: Bearer <token>`',
   SYNC_COALESCE: '`1`: the invalidations of one event-loop turn share a message; `0`: one message a write',
+  CACHE_COALESCE_LOADS:
+    "`1`: concurrent misses of one key share one MongoDB read; `0`: every miss reads (the bench's baseline)",
   BENCH_ROUTES: '`1` adds the bench-only read paths under `/bench` (`make bench`); never in production',
   MAX_BODY_BYTES: 'larger request bodies get 413',
   SHUTDOWN_TIMEOUT_MS: 'on SIGTERM, force-quit after this long',

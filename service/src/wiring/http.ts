@@ -1,11 +1,10 @@
+import { commandClient, type InvalidationTransport, type RedisTopology } from '@local-cache-sync/core';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { BookRepository } from '../books/book-repository';
 import type { BookService } from '../books/book-service';
 import { createApp } from '../http/app';
 import { benchRoutes, type LagSamples } from '../http/bench-routes';
-import { commandClient, type RedisTopology } from '../sync/redis-topology';
-import type { InvalidationTransport } from '../sync/transport';
 import { type Metrics, renderMetrics } from '../telemetry/metrics';
 import { tracedRequests } from '../telemetry/sampling';
 import { requestMetricsObserver } from './observers';

@@ -1,10 +1,8 @@
+import { type InvalidationTransport, type RedisTopology, RedisTransport } from '@local-cache-sync/core';
 import type { Logger } from 'pino';
 import { BookRepository } from '../books/book-repository';
 import { ChaosSwitch } from '../chaos/chaos-switch';
 import { FaultyTransport } from '../chaos/faulty-transport';
-import type { RedisTopology } from '../sync/redis-topology';
-import { RedisTransport } from '../sync/redis-transport';
-import type { InvalidationTransport } from '../sync/transport';
 import type { ReplicaConfig } from './replica';
 
 export interface Stores {

@@ -1,8 +1,8 @@
 import { Witness } from '../../../bench/witness';
+import type { SyncMode } from '../../../packages/core/src/sync/recovery';
+import type { TopologyKind } from '../../../packages/core/src/sync/redis-topology';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';
-import type { SyncMode } from '../../src/sync/recovery';
-import type { TopologyKind } from '../../src/sync/redis-topology';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 
 /**

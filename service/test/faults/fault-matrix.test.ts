@@ -1,5 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
+import { EnvelopeSigner, parseSigningKeys } from '../../../packages/core/src/sync/signing';
 import { pauseUntilCut } from '../../local-stack/faults';
 import { ROOT, waitFor } from '../../local-stack/processes';
 import {
@@ -7,8 +9,6 @@ import {
   type StackOptions as FaultClusterOptions,
   startStack,
 } from '../../local-stack/stack';
-import { encodeEnvelope } from '../../src/sync/envelope';
-import { EnvelopeSigner, parseSigningKeys } from '../../src/sync/signing';
 import { sampleMessage } from '../harness/fixtures';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 

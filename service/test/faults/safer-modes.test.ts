@@ -1,8 +1,8 @@
 import { Witness } from '../../../bench/witness';
+import type { SyncMode } from '../../../packages/core/src/sync/recovery';
 import { type FaultName, heal, inject, pauseUntilCut } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';
-import type { SyncMode } from '../../src/sync/recovery';
 import { interpolate, panelQueries } from '../harness/dashboards';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 

@@ -1,5 +1,5 @@
+import type { CacheScope, InvalidationMessage } from '../../../packages/core/src/sync/envelope';
 import { isKeyOfBook } from '../../src/books/keys';
-import type { CacheScope, InvalidationMessage } from '../../src/sync/envelope';
 
 export const sampleMessage = (overrides: Partial<InvalidationMessage> = {}): InvalidationMessage => ({
   v: 1,

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
+import { parseSigningKeys } from '../../../packages/core/src/sync/signing';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
-import { parseSigningKeys } from '../../src/sync/signing';
 import { loadConfig } from '../../src/wiring/config';
 import { createReplica, type Replica, type ReplicaConfig } from '../../src/wiring/replica';
 

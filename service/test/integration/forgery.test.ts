@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
+import { type Envelope, encodeEnvelope } from '../../../packages/core/src/sync/envelope';
+import { MAX_JUMP } from '../../../packages/core/src/sync/gap-detector';
+import { EnvelopeSigner } from '../../../packages/core/src/sync/signing';
 import { waitFor } from '../../local-stack/processes';
-import { type Envelope, encodeEnvelope } from '../../src/sync/envelope';
-import { MAX_JUMP } from '../../src/sync/gap-detector';
-import { EnvelopeSigner } from '../../src/sync/signing';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
@@ -128,7 +128,7 @@ describe.each([
     const cached = (await http('GET', `${reader.url}/books/${bookId}`)).json.version as number;
     await waitFor(async () => (await http('GET', `${reader.url}/books/${bookId}`)).headers.get('x-cache') === 'HIT');
     const origin = writer.id;
-    const epoch = writer.publisher.epoch;
+    const epoch = writer.cache.epoch;
     const lastSeq = await waitFor(() => lastSeqOf.get(`${origin}/${epoch}`), { message: 'a message from the writer' });
     const before = {
       rejected: await metricValue(reader, 'cache_invalidations_rejected_total', { reason: attack.signedReason }),
@@ -202,7 +202,7 @@ describe('a forged future time cannot suppress stream replay (signing off)', () 
 
     await reader.chaos!.pauseSubscriberFor(400); // what is published meanwhile reaches it only through the log
     const written = (await http('PATCH', `${writer.url}/books/${id}`, { year: 2 })).json.version as number;
-    await waitFor(() => reader.transport.subscriberState === 'up' && reader.policy.trusted(), {
+    await waitFor(() => reader.transport.subscriberState === 'up' && reader.cache.trusted(), {
       message: 'subscribed and trusted again',
     });
     expect(reader.cache.peek(`id:${id}`)).toBeUndefined();

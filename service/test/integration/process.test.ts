@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { Redis } from 'ioredis';
+import { channelKeys } from '../../../packages/core/src/sync/redis-topology';
 import { freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
-import { channelKeys } from '../../src/sync/redis-topology';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
 import { processEnv, uniqueName } from '../harness/replicas';
 

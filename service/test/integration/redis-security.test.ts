@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pino from 'pino';
+import { channelKeys } from '../../../packages/core/src/sync/redis-topology';
 import { ROOT, type ServerProcess, startRedis, waitFor } from '../../local-stack/processes';
 import { replicaAclRules } from '../../local-stack/redis-acl';
-import { channelKeys } from '../../src/sync/redis-topology';
 import { createReplica } from '../../src/wiring/replica';
 import { http, type RunningReplica, startCluster, testConfig, uniqueName } from '../harness/replicas';
 
@@ -47,7 +47,7 @@ describe('Redis with a least-privilege ACL user', () => {
     await http('GET', `${reader.url}/books/${id}`);
     await reader.chaos!.pauseSubscriberFor(300);
     const v3 = (await http('PATCH', `${writer.url}/books/${id}`, { year: 3 })).json.version;
-    await waitFor(() => reader.transport.subscriberState === 'up' && reader.policy.trusted(), { message: 'recovered' });
+    await waitFor(() => reader.transport.subscriberState === 'up' && reader.cache.trusted(), { message: 'recovered' });
     expect((await http('GET', `${reader.url}/books/${id}`)).json.version).toBe(v3);
     expect(v3).toBe((v2 as number) + 1);
     expect(await admin.zcard(channelKeys(channel).members)).toBe(2);

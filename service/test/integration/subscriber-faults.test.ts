@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
+import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
+import { EnvelopeSigner } from '../../../packages/core/src/sync/signing';
 import { waitFor } from '../../local-stack/processes';
 import { subscriberClientId } from '../../local-stack/redis-clients';
-import { encodeEnvelope } from '../../src/sync/envelope';
-import { EnvelopeSigner } from '../../src/sync/signing';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 

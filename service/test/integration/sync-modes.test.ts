@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
+import type { SyncMode } from '../../../packages/core/src/sync/recovery';
+import { channelKeys } from '../../../packages/core/src/sync/redis-topology';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import type { Book } from '../../src/books/book';
-import type { SyncMode } from '../../src/sync/recovery';
-import { channelKeys } from '../../src/sync/redis-topology';
 import { http, metricValue, type RunningReplica, startCluster, uniqueName } from '../harness/replicas';
 
 const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
@@ -109,7 +109,7 @@ describe('pubsub-flush recovery', () => {
     await waitFor(
       async () => (await metricValue(b, 'cache_invalidation_last_received_timestamp_seconds')) > reconnectedAt,
     );
-    await waitFor(() => b.policy.trusted(), { message: 'trusted again' });
+    await waitFor(() => b.cache.trusted(), { message: 'trusted again' });
     const gapsBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' });
     await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.size).toBe(1);
@@ -139,14 +139,14 @@ describe('pubsub-flush recovery', () => {
     });
     await http('GET', `${b.url}/books/${id}`);
     // A stops heartbeating (as if paused); B hears nothing for longer than SYNC_SILENCE_MS.
-    a.publisher.stopHeartbeats();
+    a.cache.stopHeartbeats();
     await waitFor(async () => (await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache') === 'MISS', {
       message: 'bypass on silence',
     });
     expect(await metricValue(b, 'cache_sync_trusted')).toBe(0);
     // The old name keeps working for one release.
     expect(await metricValue(b, 'cache_sync_cache_usable')).toBe(0);
-    a.publisher.startHeartbeats();
+    a.cache.startHeartbeats();
     await waitFor(
       async () =>
         (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' })) ===
@@ -188,7 +188,7 @@ describe('stream recovery', () => {
     await waitFor(async () => (await metricValue(b, 'cache_invalidations_replayed_total')) === 3, {
       message: 'three entries replayed',
     });
-    await waitFor(() => b.policy.trusted(), { message: 'cache trusted again' });
+    await waitFor(() => b.cache.trusted(), { message: 'cache trusted again' });
 
     expect(await metricValue(b, 'cache_evictions_total', { reason: 'flush' })).toBe(0);
     expect(b.cache.size).toBe(2); // the two books nobody wrote are still cached
@@ -208,7 +208,7 @@ describe('stream recovery', () => {
     const id = (await http('POST', `${a.url}/books`, { name: `Log ${what}`, author: 'n/a', year: 1 })).json
       .id as string;
     // The previous case's recovery may still be finishing: b caches nothing until it trusts its cache.
-    await waitFor(() => b.policy.trusted(), { message: 'b trusts its cache' });
+    await waitFor(() => b.cache.trusted(), { message: 'b trusts its cache' });
     await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.peek(`id:${id}`)?.version).toBe(1);
     const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });

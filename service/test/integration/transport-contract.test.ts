@@ -1,11 +1,15 @@
 import { Redis } from 'ioredis';
+import { MemoryBus } from '../../../packages/core/src/sync/memory-transport';
+import type { RedisTopology, TopologyKind } from '../../../packages/core/src/sync/redis-topology';
+import { RedisTransport } from '../../../packages/core/src/sync/redis-transport';
+import type {
+  InvalidationTransport,
+  MembershipRegistry,
+  SubscriberState,
+} from '../../../packages/core/src/sync/transport';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import { type RedisServers, startRedisCluster, startSentinelSet } from '../../local-stack/redis-topologies';
-import { MemoryBus } from '../../src/sync/memory-transport';
-import type { RedisTopology, TopologyKind } from '../../src/sync/redis-topology';
-import { RedisTransport } from '../../src/sync/redis-transport';
-import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '../../src/sync/transport';
 import { uniqueName } from '../harness/replicas';
 
 interface Harness {

@@ -73,6 +73,9 @@ describe('the replica image, built step by step as the Dockerfile says', () => {
     for (const dev of ['typescript', 'jest', '@biomejs/biome', 'tsx'])
       expect([dev, existsSync(join(dirs.runtime, 'node_modules', dev))]).toEqual([dev, false]);
     expect(existsSync(join(dirs.runtime, 'service'))).toBe(false);
+    // The library as its package ships it: the build, linked into node_modules, no sources.
+    expect(existsSync(join(dirs.runtime, 'node_modules/@local-cache-sync/core/dist/index.js'))).toBe(true);
+    expect(existsSync(join(dirs.runtime, 'packages/core/src'))).toBe(false);
 
     const port = await freePort();
     const [node, ...args] = command;

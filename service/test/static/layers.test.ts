@@ -3,28 +3,46 @@ import { join, relative } from 'node:path';
 import { ROOT } from '../../local-stack/processes';
 
 /**
- * The layers point one way: cache core ← sync ← books ← http ← wiring; telemetry is a leaf the
- * wiring connects through observers; chaos wraps the transport. Checked on every import.
+ * The layers point one way: the library (packages/core: cache core ← sync ← the synced cache) ←
+ * books ← http ← wiring; telemetry is a leaf the wiring connects through observers; chaos wraps
+ * the transport. The service reaches the library only through its published entry points.
+ * Checked on every import.
  */
 const ALLOWED: Record<string, string[]> = {
-  cache: [],
   telemetry: [],
-  sync: ['cache'],
-  books: ['cache', 'sync'],
+  books: [],
   http: ['books'],
-  chaos: ['sync'],
+  chaos: [],
   probe: ['telemetry', 'cli'],
   cli: [],
-  wiring: ['cache', 'sync', 'books', 'http', 'telemetry', 'chaos'],
+  wiring: ['books', 'http', 'telemetry', 'chaos'],
   main: ['wiring', 'http', 'chaos', 'telemetry', 'cli'],
 };
-/** npm packages a layer must not import (the cache core knows neither metrics nor Redis). */
+/** npm packages a layer must not import. */
 const FORBIDDEN_PACKAGES: Record<string, string[]> = {
-  cache: ['prom-client', 'ioredis', '@opentelemetry/api', 'pino'],
-  sync: ['prom-client', 'mongoose'],
   books: ['prom-client', 'ioredis'],
   http: ['prom-client', 'ioredis', 'mongoose'],
 };
+
+const LIBRARY = 'packages/core';
+const libraryManifest = JSON.parse(readFileSync(join(ROOT, LIBRARY, 'package.json'), 'utf8')) as {
+  name: string;
+  exports: Record<string, unknown>;
+  dependencies: Record<string, string>;
+  peerDependencies: Record<string, string>;
+};
+/** The specifiers a user of the library may import: its package name and its exports map's subpaths. */
+const PUBLIC_ENTRIES = Object.keys(libraryManifest.exports)
+  .filter((subpath) => subpath !== './package.json')
+  .map((subpath) => (subpath === '.' ? libraryManifest.name : `${libraryManifest.name}/${subpath.slice(2)}`));
+/** Inside the library: the cache core knows nothing of sync; only the Prometheus adapter knows prom-client. */
+const LIBRARY_ALLOWED: Record<string, string[]> = {
+  cache: [],
+  sync: ['cache'],
+  prometheus: ['cache', 'sync', 'root'],
+  root: ['cache', 'sync', 'prometheus'],
+};
+const LIBRARY_FORBIDDEN = ['mongoose', 'koa', '@koa/router', 'pino', 'prom-client', 'mongodb'];
 
 const SRC = join(ROOT, 'service/src');
 const files = (dir: string): string[] =>
@@ -58,6 +76,62 @@ describe('layers', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it('service/src reaches the library only through its published entry points', () => {
+    const wrong = sources.flatMap((file) =>
+      importsOf(file)
+        .filter(
+          (spec) =>
+            (spec.startsWith(libraryManifest.name) && !PUBLIC_ENTRIES.includes(spec)) ||
+            spec === `${libraryManifest.name}/testing` ||
+            spec.includes('packages/'),
+        )
+        .map((spec) => `${relative(ROOT, file)} -> ${spec}`),
+    );
+    expect(wrong).toEqual([]);
+    // The rule can fail: an internal file or the test-only entry would be refused.
+    expect(PUBLIC_ENTRIES).toEqual([
+      '@local-cache-sync/core',
+      '@local-cache-sync/core/prometheus',
+      '@local-cache-sync/core/testing',
+    ]);
+  });
+
+  it('the library knows no books, Koa, mongoose, pino, nor (outside its adapter) prom-client, and imports only what it declares', () => {
+    const librarySrc = join(ROOT, LIBRARY, 'src');
+    const declared = new Set([
+      ...Object.keys(libraryManifest.dependencies),
+      ...Object.keys(libraryManifest.peerDependencies),
+    ]);
+    const wrong: string[] = [];
+    for (const file of files(librarySrc)) {
+      const rel = relative(librarySrc, file);
+      const layer = rel.includes('/') ? rel.split('/')[0]! : rel === 'prometheus.ts' ? 'prometheus' : 'root';
+      for (const spec of importsOf(file)) {
+        if (spec.startsWith('.')) {
+          const target = relative(librarySrc, join(file, '..', spec));
+          const targetLayer = target.startsWith('..')
+            ? 'outside'
+            : target.includes('/')
+              ? target.split('/')[0]!
+              : 'root';
+          if (targetLayer !== layer && !LIBRARY_ALLOWED[layer]!.includes(targetLayer)) wrong.push(`${rel} -> ${spec}`);
+          continue;
+        }
+        if (spec.startsWith('node:')) continue;
+        const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        const forbidden = LIBRARY_FORBIDDEN.includes(name) && !(name === 'prom-client' && layer === 'prometheus');
+        if (forbidden || !declared.has(name) || name.startsWith('@opentelemetry/sdk')) wrong.push(`${rel} -> ${spec}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    expect(Object.keys(libraryManifest.dependencies).sort()).toEqual(['node-cache', 'zod']);
+    expect(Object.keys(libraryManifest.peerDependencies).sort()).toEqual([
+      '@opentelemetry/api',
+      'ioredis',
+      'prom-client',
+    ]);
   });
 
   it('the local stack and the demo stay out of what a replica runs', () => {

@@ -1,14 +1,12 @@
-import { EVICTION_REASONS, LocalCache } from '../../src/cache/local-cache';
-import { REJECT_REASONS } from '../../src/sync/envelope';
+import { LocalCache } from '../../../packages/core/src/cache/local-cache';
+import { nearestRank, RecentSamples } from '../../../packages/core/src/prometheus/recent-samples';
 import { createMetrics } from '../../src/telemetry/metrics';
-import { nearestRank, RecentSamples } from '../../src/telemetry/recent-samples';
-import { cacheMetricsObserver } from '../../src/wiring/observers';
 
 describe('cache_gets_total from the tally the hit path keeps', () => {
   it('reports every hit and miss at each scrape, once', async () => {
-    const metrics = createMetrics('book', { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
+    const metrics = createMetrics('book');
     const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 10 });
-    cache.observe(cacheMetricsObserver(metrics, () => cache.size));
+    cache.observe(metrics.synced.observer);
     const scrape = async () => {
       const text = await metrics.registry.getSingleMetricAsString('cache_gets_total');
       const value = (result: string) => Number(new RegExp(`result="${result}"} (\\d+)`).exec(text)?.[1]);
@@ -43,10 +41,10 @@ describe('cache_invalidation_lag_recent_seconds: exact quantiles of the last 10 
   });
 
   it('reports nearest-rank p50 and p99 of the samples (not bucket edges), and nothing without samples', async () => {
-    const metrics = createMetrics('book', { evictionReasons: EVICTION_REASONS, rejectReasons: REJECT_REASONS });
+    const metrics = createMetrics('book');
     const scrape = () => metrics.registry.getSingleMetricAsString('cache_invalidation_lag_recent_seconds');
     expect(await scrape()).not.toMatch(/q=/);
-    for (let ms = 1; ms <= 200; ms += 1) metrics.recentLag.observe(ms / 1000);
+    for (let ms = 1; ms <= 200; ms += 1) metrics.synced.recentLag.observe(ms / 1000);
     const text = await scrape();
     expect(text).toMatch(/cache_invalidation_lag_recent_seconds\{cache="book",q="0\.5"\} 0\.1$/m);
     expect(text).toMatch(/cache_invalidation_lag_recent_seconds\{cache="book",q="0\.99"\} 0\.198$/m);

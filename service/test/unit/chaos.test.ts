@@ -1,10 +1,10 @@
 import { type AddressInfo, connect } from 'node:net';
+import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
+import { MemoryBus } from '../../../packages/core/src/sync/memory-transport';
 import { waitFor } from '../../local-stack/processes';
 import { createAdminServer } from '../../src/chaos/admin-server';
 import { ChaosSwitch } from '../../src/chaos/chaos-switch';
 import { FaultyTransport } from '../../src/chaos/faulty-transport';
-import { encodeEnvelope } from '../../src/sync/envelope';
-import { MemoryBus } from '../../src/sync/memory-transport';
 import { sampleMessage } from '../harness/fixtures';
 
 const JSON_WITH_TOKEN = { authorization: 'Bearer test-token-0123456789', 'content-type': 'application/json' };

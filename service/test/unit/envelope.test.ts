@@ -4,7 +4,7 @@ import {
   invalidationsOf,
   MAX_KEYS_PER_MESSAGE,
   MAX_MESSAGE_BYTES,
-} from '../../src/sync/envelope';
+} from '../../../packages/core/src/sync/envelope';
 import { BOOK_SCOPE, sampleMessage } from '../harness/fixtures';
 
 const reasonOf = (raw: string) => {

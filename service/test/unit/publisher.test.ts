@@ -1,9 +1,9 @@
+import { LocalCache } from '../../../packages/core/src/cache/local-cache';
+import { decodeEnvelope, type InvalidationMessage } from '../../../packages/core/src/sync/envelope';
+import { InvalidationPublisher } from '../../../packages/core/src/sync/invalidation-publisher';
+import { InvalidationSubscriber } from '../../../packages/core/src/sync/invalidation-subscriber';
+import { MemoryBus, type MemoryTransport } from '../../../packages/core/src/sync/memory-transport';
 import { waitFor } from '../../local-stack/processes';
-import { LocalCache } from '../../src/cache/local-cache';
-import { decodeEnvelope, type InvalidationMessage } from '../../src/sync/envelope';
-import { InvalidationPublisher } from '../../src/sync/invalidation-publisher';
-import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
-import { MemoryBus, type MemoryTransport } from '../../src/sync/memory-transport';
 import { BOOK_SCOPE } from '../harness/fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';

@@ -1,6 +1,6 @@
-import { LocalCache } from '../../src/cache/local-cache';
-import { encodeEnvelope } from '../../src/sync/envelope';
-import { InvalidationSubscriber } from '../../src/sync/invalidation-subscriber';
+import { LocalCache } from '../../../packages/core/src/cache/local-cache';
+import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
+import { InvalidationSubscriber } from '../../../packages/core/src/sync/invalidation-subscriber';
 import { BOOK_SCOPE, sampleMessage } from '../harness/fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';

@@ -5,7 +5,7 @@ import {
   ServerSubscription,
   ShardedSubscription,
 } from './redis-subscription';
-import { channelKeys, commandClient, type RedisTopology } from './redis-topology';
+import { channelKeys, commandClient, type RedisTopology, type TopologyKind } from './redis-topology';
 import type {
   InvalidationLog,
   InvalidationTransport,
@@ -52,9 +52,11 @@ export class RedisTransport implements InvalidationTransport {
   /** The first connection error since connect() began: why it failed, if it does. */
   private firstError?: Error;
   subscriberState: SubscriberState = 'down';
+  readonly topology: TopologyKind;
 
   constructor(private readonly options: RedisTransportOptions) {
     const { topology, replicaId } = options;
+    this.topology = topology.kind;
     const common: RedisOptions = {
       lazyConnect: true,
       retryStrategy: reconnectDelay,

@@ -1,3 +1,5 @@
+import type { TopologyKind } from './redis-topology';
+
 export type SubscriberState = 'up' | 'down';
 export type SubscriberStateListener = (state: SubscriberState, node?: string) => void;
 
@@ -21,6 +23,8 @@ export interface InvalidationTransport {
    */
   onSubscriberState(listener: SubscriberStateListener): void;
   readonly subscriberState: SubscriberState;
+  /** The Redis topology underneath, when there is one (metrics and logs only). */
+  readonly topology?: TopologyKind;
   /** Whether a publish can go out now and reach the channel's subscribers, this one included. */
   ready(): boolean;
   /** Resolves when the bus answers a round trip; rejects otherwise (readiness). */

@@ -17,6 +17,15 @@ export interface CacheObserver<V> {
   onEvict?(key: string, value: V, reason: EvictionReason): void;
   /** A fill carried an older version than an invalidation that overtook it, and was refused. */
   onFillRejected?(key: string, value: V): void;
+  /** A load from the source of truth started (a database read, for most users). */
+  onLoad?(key: string): void;
+  /** A miss waited for a load of the same key already under way instead of starting its own. */
+  onLoadCoalesced?(key: string): void;
+}
+
+/** A load under way, shared by the misses of its key until an invalidation or a flush of the key detaches it. */
+interface Load<V> {
+  promise: Promise<V | undefined>;
 }
 
 export interface LocalCacheOptions {
@@ -56,6 +65,7 @@ export class LocalCache<V extends Versioned> {
   private generation = 0;
   private readonly maxKeys: number;
   private observers: CacheObserver<V>[] = [];
+  private readonly loads = new Map<string, Load<V>>();
 
   constructor(options: LocalCacheOptions) {
     this.maxKeys = options.maxKeys;
@@ -117,10 +127,42 @@ export class LocalCache<V extends Versioned> {
   }
 
   /**
+   * Loads `key` from the source of truth and caches what it returns (unless `canFill` says no
+   * once it has, or a fill fence refuses it). Concurrent misses of one key share one call of
+   * `loader`. An invalidation or a flush of the key detaches the load under way: it still answers
+   * the misses that joined it (they were concurrent with the write), later misses start a load of
+   * their own, and the fill fences decide whether it is cached (with fences off, as in the
+   * classic mode, the read-populate race stays visible). A failed load rejects its waiters and
+   * leaves nothing behind.
+   */
+  load(key: string, loader: () => Promise<V | null | undefined>, canFill: () => boolean = () => true) {
+    const running = this.loads.get(key);
+    if (running) {
+      for (const o of this.observers) o.onLoadCoalesced?.(key);
+      return running.promise;
+    }
+    const token = this.generation;
+    const load: Load<V> = { promise: Promise.resolve(undefined) };
+    for (const o of this.observers) o.onLoad?.(key);
+    load.promise = (async () => {
+      try {
+        const value = (await loader()) ?? undefined;
+        if (value !== undefined && canFill()) this.set(key, value, token);
+        return value;
+      } finally {
+        if (this.loads.get(key) === load) this.loads.delete(key);
+      }
+    })();
+    this.loads.set(key, load);
+    return load.promise;
+  }
+
+  /**
    * Evicts the entry only if it holds record `id` at a version older than `version`; returns
    * whether it did. A key such as a name can move to another record, whose versions are unrelated.
    */
   evictOlderThan(key: string, id: string, version: number, reason: EvictionReason): boolean {
+    this.overtakeLoad(key);
     if (this.fenceMs > 0) this.fence(key, id, version);
     const current = this.store.get<V>(key);
     if (current === undefined || current.id !== id || current.version >= version) return false;
@@ -129,6 +171,7 @@ export class LocalCache<V extends Versioned> {
   }
 
   evict(key: string, reason: EvictionReason): boolean {
+    this.overtakeLoad(key);
     const current = this.store.get<V>(key);
     if (current === undefined) return false;
     this.remove(key, current, reason);
@@ -137,6 +180,7 @@ export class LocalCache<V extends Versioned> {
 
   flush(reason: EvictionReason = 'flush'): number {
     this.generation += 1;
+    this.loads.clear();
     const keys = [...this.writeOrder.keys()];
     for (const key of keys) this.evict(key, reason);
     return keys.length;
@@ -151,6 +195,11 @@ export class LocalCache<V extends Versioned> {
     this.store.flushAll();
     this.writeOrder.clear();
     this.store.close();
+  }
+
+  /** The load of `key` under way may have read what an invalidation just replaced: misses from now on load again. */
+  private overtakeLoad(key: string): void {
+    this.loads.delete(key);
   }
 
   /** Remembers that `id` reached `version` under `key`, so older fills of it are refused for a while. */

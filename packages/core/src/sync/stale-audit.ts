@@ -1,0 +1,79 @@
+import type { Versioned } from '../cache/local-cache';
+
+/** What the audit asks the source of truth: when the first version after `version` of record `id` was written. */
+export type WrittenAfter = (id: string, version: number) => Promise<number | undefined>;
+
+export interface StaleObserver {
+  /** A cache hit served a version older than the source's; age is how long it had been stale (s). */
+  onStaleRead?(ageSeconds: number): void;
+  /**
+   * From a write's commit to the moment this replica could no longer serve the older version (s):
+   * by invalidation (reported by the subscriber) or, here, by TTL expiry.
+   */
+  onStaleWindow?(seconds: number): void;
+  /** Sampled checks started and not finished yet (+1 when one starts, -1 when it ends). */
+  onChecksPending?(change: 1 | -1): void;
+  /** A check could not ask the source (it is down or slow); nothing was counted. */
+  onCheckFailed?(error: Error): void;
+}
+
+export interface StaleAuditOptions {
+  writtenAfter: WrittenAfter;
+  /** Fraction of cache hits checked against the source, off the request path (0: none). */
+  sampleRate: number;
+  /**
+   * A newer version counts as stale-making only if written this long before the hit: a version's
+   * write time is stamped before its commit, and a hit served between the two was not yet stale.
+   */
+  graceMs: number;
+  observer: StaleObserver;
+  random?: () => number;
+}
+
+/**
+ * Checks, off the request path, whether what the cache served was already stale: a sample of
+ * hits, and every expiry (where a lost invalidation's stale window finally ends).
+ */
+export class StaleAudit {
+  private readonly random: () => number;
+
+  constructor(private readonly options: StaleAuditOptions) {
+    this.random = options.random ?? Math.random;
+  }
+
+  /**
+   * Samples a hit for the check. `delivered` is asked one turn later, so an answer nobody received
+   * (the client gave up and closed its end) is not counted as a read.
+   */
+  hit(value: Versioned, servedAt: number, delivered: () => boolean = () => true): void {
+    const { sampleRate, observer, writtenAfter, graceMs } = this.options;
+    if (sampleRate <= 0 || this.random() >= sampleRate) return;
+    observer.onChecksPending?.(1);
+    setImmediate(async () => {
+      try {
+        if (!delivered()) return;
+        // Stale only if the first version after the cached one was written (by more than the
+        // grace) before the hit was served. A deletion leaves no time behind and is not counted.
+        const newerSince = await writtenAfter(value.id, value.version);
+        if (newerSince !== undefined && newerSince + graceMs < servedAt) {
+          observer.onStaleRead?.((servedAt - newerSince) / 1000);
+        }
+      } catch (error) {
+        observer.onCheckFailed?.(error as Error);
+      } finally {
+        observer.onChecksPending?.(-1);
+      }
+    });
+  }
+
+  /** An entry expired: if the source had moved on, its newer version only now reaches this replica. */
+  expired(value: Versioned): void {
+    const expiredAt = Date.now();
+    this.options
+      .writtenAfter(value.id, value.version)
+      .then((newerSince) => {
+        if (newerSince !== undefined) this.options.observer.onStaleWindow?.(Math.max(0, expiredAt - newerSince) / 1000);
+      })
+      .catch((error) => this.options.observer.onCheckFailed?.(error as Error));
+  }
+}

@@ -1,0 +1,188 @@
+import { createSyncedCache, type SyncedCache, type SyncedCacheObserver } from '@local-cache-sync/core';
+import { MemoryBus } from '@local-cache-sync/core/testing';
+
+interface Item {
+  id: string;
+  version: number;
+  title: string;
+}
+
+/** Polls `condition` every 5 ms until it holds; fails with `message` after `timeoutMs`. */
+async function until(condition: () => boolean, message: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${message}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** A loader the test releases by hand, counting its calls. */
+function gatedLoader(value: () => Item | undefined) {
+  const gates: (() => void)[] = [];
+  let calls = 0;
+  const loader = async () => {
+    calls += 1;
+    await new Promise<void>((resolve) => gates.push(resolve));
+    return value();
+  };
+  return {
+    loader,
+    calls: () => calls,
+    releaseAll: () => {
+      for (const open of gates.splice(0)) open();
+    },
+  };
+}
+
+const counting = () => {
+  const counts: Record<string, number> = {};
+  const observer: SyncedCacheObserver<Item> = {
+    onLoad: () => {
+      counts.load = (counts.load ?? 0) + 1;
+    },
+    onLoadCoalesced: () => {
+      counts.coalesced = (counts.coalesced ?? 0) + 1;
+    },
+    onMissed: (count) => {
+      counts.missed = (counts.missed ?? 0) + count;
+    },
+  };
+  return { counts, observer };
+};
+
+describe('createSyncedCache (public API, in-memory bus)', () => {
+  const open: SyncedCache<Item>[] = [];
+  const make = async (
+    bus: MemoryBus,
+    replicaId: string,
+    extra: Partial<Parameters<typeof createSyncedCache>[0]> = {},
+  ) => {
+    const cache = await createSyncedCache<Item>({
+      name: 'item',
+      replicaId,
+      transport: bus.transport(),
+      mode: 'pubsub',
+      heartbeatIntervalMs: 50,
+      ...extra,
+    });
+    open.push(cache);
+    return cache;
+  };
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((cache) => cache.close()));
+  });
+
+  it('concurrent misses of one key share one load; the value is cached for the next read', async () => {
+    const { counts, observer } = counting();
+    const cache = await make(new MemoryBus(), 'a', { observers: [observer] });
+    const gate = gatedLoader(() => ({ id: '1', version: 1, title: 'one' }));
+    const reads = Array.from({ length: 10 }, () => cache.getOrLoad('item:1', gate.loader));
+    await until(() => gate.calls() === 1, 'the first load started');
+    gate.releaseAll();
+    const results = await Promise.all(reads);
+    expect(gate.calls()).toBe(1);
+    expect(results.every((r) => r.value?.title === 'one' && !r.hit)).toBe(true);
+    expect(counts).toMatchObject({ load: 1, coalesced: 9 });
+    expect(await cache.getOrLoad('item:1', gate.loader)).toEqual({
+      value: expect.objectContaining({ version: 1 }),
+      hit: true,
+    });
+  });
+
+  it('without coalescing every concurrent miss loads', async () => {
+    const cache = await make(new MemoryBus(), 'a', { coalesceLoads: false });
+    const gate = gatedLoader(() => ({ id: '1', version: 1, title: 'one' }));
+    const reads = Array.from({ length: 5 }, () => cache.getOrLoad('item:1', gate.loader));
+    await until(() => gate.calls() === 5, 'five loads started');
+    gate.releaseAll();
+    await Promise.all(reads);
+    expect(gate.calls()).toBe(5);
+  });
+
+  it('a load an invalidation overtook answers its waiters but is not cached (fill fences); later misses load again', async () => {
+    const bus = new MemoryBus();
+    const reader = await make(bus, 'reader', { mode: 'pubsub-flush' });
+    const writer = await make(bus, 'writer', { mode: 'pubsub-flush' });
+    await until(() => reader.trusted(), 'reader trusts its cache');
+    let stored: Item = { id: '1', version: 1, title: 'old' };
+    const first = gatedLoader(() => ({ id: '1', version: 1, title: 'old' }));
+    const waiting = [reader.getOrLoad('item:1', first.loader), reader.getOrLoad('item:1', first.loader)];
+    await until(() => first.calls() === 1, 'the load started');
+    stored = { id: '1', version: 2, title: 'new' };
+    await writer.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
+    // Delivered by the bus; the load in flight is detached from the key at once.
+    const after = gatedLoader(() => stored);
+    await until(() => {
+      void reader.getOrLoad('item:1', after.loader);
+      return after.calls() > 0;
+    }, 'a miss after the invalidation started its own load');
+    first.releaseAll();
+    expect((await Promise.all(waiting)).map((r) => r.value?.title)).toEqual(['old', 'old']);
+    expect(reader.peek('item:1')).toBeUndefined();
+    after.releaseAll();
+    await until(() => reader.peek('item:1')?.version === 2, 'the newer load is cached');
+  });
+
+  it('a failed load is not cached and does not poison the next one', async () => {
+    const cache = await make(new MemoryBus(), 'a');
+    let fail = true;
+    const loader = async () => {
+      if (fail) throw new Error('database down');
+      return { id: '1', version: 3, title: 'three' };
+    };
+    const failed = await Promise.allSettled([cache.getOrLoad('item:1', loader), cache.getOrLoad('item:1', loader)]);
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(cache.peek('item:1')).toBeUndefined();
+    fail = false;
+    expect((await cache.getOrLoad('item:1', loader)).value?.version).toBe(3);
+    expect(cache.peek('item:1')?.version).toBe(3);
+  });
+
+  it('announce evicts older versions on every other replica, and a missing source value is not cached', async () => {
+    const bus = new MemoryBus();
+    const a = await make(bus, 'a');
+    const b = await make(bus, 'b');
+    await b.getOrLoad('item:1', async () => ({ id: '1', version: 1, title: 'one' }));
+    expect(b.peek('item:1')?.version).toBe(1);
+    await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
+    await until(() => b.peek('item:1') === undefined, 'b evicted version 1');
+    expect(await b.getOrLoad('item:2', async () => null)).toEqual({ value: undefined, hit: false });
+    expect(b.peek('item:2')).toBeUndefined();
+  });
+
+  it('counts the messages a replica missed while its subscriber was away', async () => {
+    const bus = new MemoryBus();
+    const { counts, observer } = counting();
+    const a = await make(bus, 'a');
+    const bTransport = bus.transport();
+    const b = await createSyncedCache<Item>({
+      name: 'item',
+      replicaId: 'b',
+      transport: bTransport,
+      mode: 'pubsub',
+      heartbeatIntervalMs: 50,
+      observers: [observer],
+    });
+    open.push(b);
+    await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
+    await until(() => (counts.missed ?? 0) === 0 && b.trusted(), 'b heard a');
+    bTransport.setConnected(false);
+    for (let v = 3; v < 6; v += 1) {
+      await a.announce({ keys: ['item:1'], id: '1', version: v, op: 'update', committedAt: Date.now() });
+    }
+    bTransport.setConnected(true);
+    await a.announce({ keys: ['item:1'], id: '1', version: 6, op: 'update', committedAt: Date.now() });
+    await until(() => (counts.missed ?? 0) >= 3, 'b counted what it missed');
+  });
+
+  it('refuses bad options with a clear error', async () => {
+    const bus = new MemoryBus();
+    await expect(createSyncedCache({ name: 'bad name!', replicaId: 'a', transport: bus.transport() })).rejects.toThrow(
+      /name must be/,
+    );
+    await expect(createSyncedCache({ name: 'item', replicaId: 'a' })).rejects.toThrow(/redis or transport/);
+    await expect(
+      createSyncedCache({ name: 'item', replicaId: 'a', transport: bus.transport(), ttlSeconds: -1 }),
+    ).rejects.toThrow(/ttlSeconds must be a positive number/);
+  });
+});

@@ -1,0 +1,30 @@
+import type { Change, Outbox, WrittenAfter } from '@local-cache-sync/core';
+import { type BookRepository, firstWriteAfter, type OutboxEntry } from './book-repository';
+import { keysOf } from './keys';
+
+/** Every cache key an outbox entry's write may have left stale. */
+const toChange = (entry: OutboxEntry): Change => ({
+  keys: keysOf(entry.id, entry.names),
+  id: entry.id,
+  version: entry.version,
+  op: entry.op,
+  committedAt: entry.at,
+});
+
+/** The synced cache's outbox, kept in the book documents (each write sets its mark atomically). */
+export function bookOutbox(repository: BookRepository): Outbox {
+  return {
+    pending: async () => (await repository.pendingOutbox()).map(toChange),
+    claim: async (olderThan, leaseMs) => (await repository.claimOutbox(olderThan, leaseMs)).map(toChange),
+    settle: (change) => repository.settleOutbox(change.id, change.version, change.op),
+    expedite: (change) => repository.expediteOutbox(change.id, change.version),
+  };
+}
+
+/** The stale audit's question, answered from a book's kept write times. */
+export function bookWrittenAfter(repository: BookRepository): WrittenAfter {
+  return async (id, version) => {
+    const history = await repository.findVersion(id);
+    return history ? firstWriteAfter(history, version) : undefined;
+  };
+}
