@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { loadsPerInvalidation } from './coalescing';
 import { IN_ZONE_PATHS, type InZonePath } from './in-zone';
 import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from './lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from './peers';
@@ -335,6 +336,33 @@ function receiveMarkdown(r: BenchResults): string[] {
   ];
 }
 
+/** Database reads per invalidation of a hot key, with and without the library's miss coalescing. */
+function coalescingMarkdown(r: BenchResults): string[] {
+  const runs = r.coalescing;
+  if (!runs || runs.length === 0) return [];
+  const on = runs.filter((run) => run.coalesce);
+  const off = runs.filter((run) => !run.coalesce);
+  const perWrite = (group: typeof runs) => spread(group.map(loadsPerInvalidation));
+  const [a, b] = [perWrite(on), perWrite(off)];
+  const cell = (v: Spread) => `${v.median.toFixed(1)} (${v.min.toFixed(1)} to ${v.max.toFixed(1)})`;
+  const { replicas, readRate, seconds } = r.plan.coalescing;
+  const row = (name: string, group: typeof runs, v: Spread) =>
+    `| ${name} | ${cell(v)} | ${int(median(group.map((run) => run.loads)))} | ${int(median(group.map((run) => run.coalesced)))} | ${int(median(group.map((run) => run.writes)))} | ${int(median(group.map((run) => run.reads)))} | ${group.reduce((n, run) => n + run.readErrors, 0)} |`;
+  return [
+    `## Miss coalescing: one hot book, ${replicas} replicas, ${readRate} reads/s each, rewritten every second`,
+    '',
+    `Each run reads one book through every replica for ${seconds} s and rewrites it once a second through the first; every write evicts it everywhere, and the reads that arrive before the next fill miss. Database reads are the replicas' \`cache_loads_total\`; ${on.length} runs each, alternating.`,
+    '',
+    '| getOrLoad | MongoDB reads per invalidation (median, range) | MongoDB reads | misses that waited instead | writes | reads served | read errors |',
+    '|---|---|---|---|---|---|---|',
+    row('coalesced (CACHE_COALESCE_LOADS=1)', on, a),
+    row('every miss reads (CACHE_COALESCE_LOADS=0)', off, b),
+    '',
+    `With coalescing a write costs ${a.median.toFixed(1)} MongoDB reads across the ${replicas} replicas (at best one per replica, ${replicas}: misses that arrive after an invalidation overtook a load start their own); without it, ${b.median.toFixed(1)}: every read that arrives while the first miss is still reading MongoDB reads it too, ${b.median > 0 && a.median > 0 ? x(b.median / a.median) : 'n/a'} as many.`,
+    '',
+  ];
+}
+
 /** bench/RESULTS.md: the date, the machine, the command, the tables, the targets and their reading. */
 export function resultsMarkdown(r: BenchResults): string {
   const h = headline(r);
@@ -393,6 +421,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ),
     '',
     ...inZoneMarkdown(r),
+    ...coalescingMarkdown(r),
     ...receiveMarkdown(r),
     ...breakdownMarkdown(r),
     ...signingMarkdown(r),

@@ -1,5 +1,6 @@
 import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
+import { type CoalescingPlan, type CoalescingRun, coalescingBench } from './coalescing';
 import { type InZoneResult, inZoneBench } from './in-zone';
 import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
@@ -52,6 +53,8 @@ export interface BenchPlan {
   receiveRounds: number;
   /** The read path with Redis and MongoDB behind Toxiproxy (latency toxic on every response). */
   inZone: { toxicMs: number; offeredRate: number; seconds: number; repeats: number };
+  /** A hot book read by every replica and rewritten each second, with and without miss coalescing. */
+  coalescing: CoalescingPlan;
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -77,6 +80,7 @@ export const FULL_PLAN: BenchPlan = {
   hitRepeats: 5,
   receiveRounds: 200_000,
   inZone: { toxicMs: 1, offeredRate: 200, seconds: 5, repeats: 3 },
+  coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -118,6 +122,7 @@ export interface BenchResults {
   hitPath: HitPathCost;
   receive?: ReceiveCost;
   inZone?: InZoneResult;
+  coalescing?: CoalescingRun[];
 }
 
 /** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
@@ -185,6 +190,10 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     });
     log(`read path with Redis and MongoDB behind Toxiproxy (${plan.inZone.toxicMs} ms latency toxic)`);
     const inZone = await inZoneBench(servers, { ...plan.inZone, connections: plan.connections });
+    log(
+      `miss coalescing: a hot book read by ${plan.coalescing.replicas} replicas at ${plan.coalescing.readRate}/s each, rewritten every second`,
+    );
+    const coalescing = await coalescingBench(servers, plan.coalescing);
     log('read cost without HTTP');
     const readCost = await readCostBench(servers, plan.readCostRounds);
 
@@ -272,6 +281,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       hitPath,
       receive,
       inZone,
+      coalescing,
       plan,
       mongoKind: servers.mongoKind,
       clone,

@@ -85,6 +85,17 @@ describe('the packed tarball, installed as users install it', () => {
     expect(JSON.parse(node(['consumer.mjs'], dir))).toEqual({ first: false, second: true, evicted: true });
   });
 
+  it("runs the README's quick start as written (against the test server's Redis)", () => {
+    const readme = readFileSync(join(PACKAGE, 'README.md'), 'utf8');
+    const quickStart = /## Quick start\n\n```js\n([\s\S]*?)```/.exec(readme)![1]!;
+    expect(quickStart.split('\n').length).toBeLessThanOrEqual(13);
+    writeFileSync(
+      join(dir, 'quick-start.mjs'),
+      quickStart.replace("'redis://127.0.0.1:6379'", 'process.env.REDIS_URL'),
+    );
+    expect(node(['quick-start.mjs'], dir).trim()).toBe('1 false undefined');
+  });
+
   it('works from CommonJS, with the Prometheus adapter, and refuses internal paths', () => {
     writeFileSync(
       join(dir, 'consumer.cjs'),

@@ -31,6 +31,7 @@ const TINY: BenchPlan = {
   signingRate: 200,
   receiveRounds: 2_000,
   inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
+  coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -109,7 +110,15 @@ describe('make bench (smoke run)', () => {
       ['Redis global cache', true, true],
       ['MongoDB direct', true, true],
     ]);
+    // Both deployments read the hot book and saw its writes; every read answered; loads counted.
+    expect(
+      results.coalescing!.map((c) => [c.coalesce, c.readErrors, c.writes >= 1, c.reads > 0, c.loads >= 1]),
+    ).toEqual([
+      [true, 0, true, true, true],
+      [false, 0, true, true, true],
+    ]);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/## Miss coalescing: .*\n[\s\S]*\| coalesced \(CACHE_COALESCE_LOADS=1\) \| [\d.]+ \(/);
     expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
     expect(markdown).toContain('## Receive path per message');
     expect(markdown).toContain('## Where the lag above the floor goes');
