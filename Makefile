@@ -42,8 +42,8 @@ test: deps ## Type-check, lint, check the Helm chart, build the library's API re
 k8s-check: deps ## The Helm chart offline: helm lint --strict, render every ci/ values file, validate against the Kubernetes schemas
 	bash scripts/k8s-check.sh
 
-test-unit: deps ## Unit tests only
-	npx jest --runInBand service/test/unit
+test-unit: deps ## Unit tests only (the library's and the service's)
+	npx jest --runInBand --testPathIgnorePatterns /node_modules/ 'pack\.test' -- service/test/unit packages/core/test
 
 test-integration: deps ## Integration tests only
 	npx jest --runInBand service/test/integration

@@ -1,4 +1,4 @@
-import { GapDetector, MAX_JUMP } from '../../../packages/core/src/sync/gap-detector';
+import { GapDetector, MAX_JUMP } from '../src/sync/gap-detector';
 
 const accepted = (missed: number, late = false) => ({ kind: 'accepted', missed, late });
 

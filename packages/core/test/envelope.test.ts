@@ -4,20 +4,20 @@ import {
   invalidationsOf,
   MAX_KEYS_PER_MESSAGE,
   MAX_MESSAGE_BYTES,
-} from '../../../packages/core/src/sync/envelope';
-import { BOOK_SCOPE, sampleMessage } from '../harness/fixtures';
+} from '../src/sync/envelope';
+import { SCOPE, sampleMessage } from './fixtures';
 
 const reasonOf = (raw: string) => {
-  const result = decodeEnvelope(raw, BOOK_SCOPE);
+  const result = decodeEnvelope(raw, SCOPE);
   return result.ok ? 'ok' : result.reason;
 };
 
 describe('envelope v1', () => {
   it('round-trips an invalidation and a heartbeat', () => {
     const message = sampleMessage();
-    expect(decodeEnvelope(encodeEnvelope(message), BOOK_SCOPE)).toEqual({ ok: true, message });
+    expect(decodeEnvelope(encodeEnvelope(message), SCOPE)).toEqual({ ok: true, message });
     const heartbeat = { v: 1, type: 'heartbeat', origin: 'book-2', epoch: 'e', seq: 1, publishedAt: 1 } as const;
-    expect(decodeEnvelope(encodeEnvelope(heartbeat), BOOK_SCOPE)).toEqual({ ok: true, message: heartbeat });
+    expect(decodeEnvelope(encodeEnvelope(heartbeat), SCOPE)).toEqual({ ok: true, message: heartbeat });
   });
 
   const OTHER = '000000000000000000000000';
@@ -29,7 +29,7 @@ describe('envelope v1', () => {
 
   it('round-trips a batch, and unpacks it into plain invalidations under its header', () => {
     const batch = batchOf(item(sampleMessage().id), item(OTHER, 7));
-    const decoded = decodeEnvelope(encodeEnvelope(batch as never), BOOK_SCOPE);
+    const decoded = decodeEnvelope(encodeEnvelope(batch as never), SCOPE);
     expect(decoded).toEqual({ ok: true, message: batch });
     const unpacked = decoded.ok ? invalidationsOf(decoded.message) : [];
     expect(unpacked.map((m) => [m.id, m.version, m.seq, m.origin])).toEqual([

@@ -1,10 +1,10 @@
-import { LocalCache } from '../../../packages/core/src/cache/local-cache';
-import { decodeEnvelope, type InvalidationMessage } from '../../../packages/core/src/sync/envelope';
-import { InvalidationPublisher } from '../../../packages/core/src/sync/invalidation-publisher';
-import { InvalidationSubscriber } from '../../../packages/core/src/sync/invalidation-subscriber';
-import { MemoryBus, type MemoryTransport } from '../../../packages/core/src/sync/memory-transport';
-import { waitFor } from '../../local-stack/processes';
-import { BOOK_SCOPE } from '../harness/fixtures';
+import { waitFor } from '../../../service/local-stack/processes';
+import { LocalCache } from '../src/cache/local-cache';
+import { decodeEnvelope, type InvalidationMessage } from '../src/sync/envelope';
+import { InvalidationPublisher } from '../src/sync/invalidation-publisher';
+import { InvalidationSubscriber } from '../src/sync/invalidation-subscriber';
+import { MemoryBus, type MemoryTransport } from '../src/sync/memory-transport';
+import { SCOPE } from './fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
@@ -14,7 +14,7 @@ function node(bus: MemoryBus, origin: string, coalesce = false) {
   const seen = { missed: 0, received: 0, missing: 0, published: [] as InvalidationMessage[] };
   const subscriber = new InvalidationSubscriber({
     cache,
-    scope: BOOK_SCOPE,
+    scope: SCOPE,
     channel: 'c',
     selfOrigin: origin,
     observer: {
@@ -83,7 +83,7 @@ describe('InvalidationPublisher over the in-memory bus', () => {
       return 1;
     };
     await a.publisher.publish({ keys: [`id:${ID}`], id: ID, version: 2, op: 'update', committedAt: Date.now() });
-    const decoded = decodeEnvelope(payload, BOOK_SCOPE);
+    const decoded = decodeEnvelope(payload, SCOPE);
     expect(decoded.ok && decoded.message).toMatchObject({ v: 1, origin: 'a', epoch: a.publisher.epoch, seq: 1 });
     a.cache.close();
   });
@@ -193,7 +193,7 @@ describe('InvalidationPublisher when the bus rejects (a failover)', () => {
     p.heal();
     await published;
     expect(p.sent).toHaveLength(1);
-    expect(decodeEnvelope(p.sent[0]!, BOOK_SCOPE)).toMatchObject({ ok: true, message: { seq: 1, id: ID, version: 2 } });
+    expect(decodeEnvelope(p.sent[0]!, SCOPE)).toMatchObject({ ok: true, message: { seq: 1, id: ID, version: 2 } });
   });
 
   it('stops waiting once the bus has failed longer than retryForMs: later writes try once', async () => {

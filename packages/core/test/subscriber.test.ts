@@ -1,7 +1,7 @@
-import { LocalCache } from '../../../packages/core/src/cache/local-cache';
-import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
-import { InvalidationSubscriber } from '../../../packages/core/src/sync/invalidation-subscriber';
-import { BOOK_SCOPE, sampleMessage } from '../harness/fixtures';
+import { LocalCache } from '../src/cache/local-cache';
+import { encodeEnvelope } from '../src/sync/envelope';
+import { InvalidationSubscriber } from '../src/sync/invalidation-subscriber';
+import { SCOPE, sampleMessage } from './fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
@@ -10,7 +10,7 @@ function setup() {
   const seen = { rejected: [] as string[], missed: 0, applied: 0, messages: 0, lags: [] as number[] };
   const subscriber = new InvalidationSubscriber({
     cache,
-    scope: BOOK_SCOPE,
+    scope: SCOPE,
     channel: 'book-channel',
     selfOrigin: 'book-2',
     observer: {

@@ -1,5 +1,5 @@
-import { type EvictionReason, LocalCache } from '../../../packages/core/src/cache/local-cache';
-import { waitFor } from '../../local-stack/processes';
+import { waitFor } from '../../../service/local-stack/processes';
+import { type EvictionReason, LocalCache } from '../src/cache/local-cache';
 
 interface Item {
   id: string;

@@ -1,5 +1,5 @@
-import { RecoveringPolicy } from '../../../packages/core/src/sync/recovery';
-import { waitFor } from '../../local-stack/processes';
+import { waitFor } from '../../../service/local-stack/processes';
+import { RecoveringPolicy } from '../src/sync/recovery';
 
 describe('RecoveringPolicy', () => {
   it('tries a failed recovery again while the subscriber is up, and trusts the cache once one succeeds', async () => {
