@@ -54,6 +54,8 @@ export async function coalescingBench(servers: BenchServers, plan: CoalescingPla
   try {
     for (let round = 0; round < plan.repeats; round += 1) {
       for (const { coalesce, urls, book } of deployments) {
+        // Every replica holds the book before the clock starts: only invalidations cause loads.
+        for (const url of urls) await (await fetch(`${url}/books/${book.id}`)).arrayBuffer();
         const before = {
           loads: await sum(urls, 'cache_loads_total'),
           coalesced: await sum(urls, 'cache_loads_coalesced_total'),
