@@ -175,6 +175,28 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     await until(() => (counts.missed ?? 0) >= 3, 'b counted what it missed');
   });
 
+  it('tells observers given as class instances as well as plain objects', async () => {
+    class Counter {
+      missed = 0;
+      onMissed(count: number) {
+        this.missed += count;
+      }
+    }
+    const bus = new MemoryBus();
+    const counter = new Counter();
+    const a = await make(bus, 'a');
+    const bTransport = bus.transport();
+    const b = await createSyncedCache<Item>({ name: 'item', replicaId: 'b', transport: bTransport, mode: 'pubsub' });
+    open.push(b);
+    b.observe(counter);
+    await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
+    bTransport.setConnected(false);
+    await a.announce({ keys: ['item:1'], id: '1', version: 3, op: 'update', committedAt: Date.now() });
+    bTransport.setConnected(true);
+    await a.announce({ keys: ['item:1'], id: '1', version: 4, op: 'update', committedAt: Date.now() });
+    await until(() => counter.missed >= 1, 'the class instance heard the gap');
+  });
+
   it('refuses bad options with a clear error', async () => {
     const bus = new MemoryBus();
     await expect(createSyncedCache({ name: 'bad name!', replicaId: 'a', transport: bus.transport() })).rejects.toThrow(
