@@ -78,6 +78,8 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
   coalescePublishes?: boolean;
   /** Concurrent misses of one key share one load (default true). */
   coalesceLoads?: boolean;
+  /** A load is shared only with misses within this long of its start (default 5,000 ms): a hung one cannot hold every reader. */
+  loadShareMs?: number;
   /** Which keys a message about record `id` may name (default: any key); others are rejected. */
   isKeyOf?: (key: string, id: string) => boolean;
   /** The key a record is cached under by id: only its expiry is audited (default: every key's). */
@@ -124,7 +126,7 @@ function checkOptions(options: SyncedCacheOptions<never>): void {
     const value = options[name];
     check(value === undefined || (Number.isFinite(value) && (value as number) > 0), name, 'must be a positive number');
   }
-  for (const name of ['jitterMs', 'fenceMs', 'publishRetryMs', 'outboxAgeMs', 'streamMaxLen'] as const) {
+  for (const name of ['jitterMs', 'fenceMs', 'publishRetryMs', 'outboxAgeMs', 'streamMaxLen', 'loadShareMs'] as const) {
     const value = options[name];
     check(value === undefined || (Number.isFinite(value) && value >= 0), name, 'must be a number >= 0');
   }
@@ -200,6 +202,7 @@ export class SyncedCache<V extends Versioned> {
       maxKeys: options.maxKeys ?? 100_000,
       // The classic mode has no fences, so its read-populate race stays visible.
       fenceMs: mode === 'pubsub' ? 0 : (options.fenceMs ?? 10_000),
+      loadShareMs: options.loadShareMs,
     });
     const scope: CacheScope = { name: options.name, isKeyOf: options.isKeyOf ?? (() => true) };
     this.subscriber = new InvalidationSubscriber<V>({

@@ -124,3 +124,28 @@ describe('LocalCache', () => {
     expect(cache.set('a', { id: 'a', version: 2 }, before)).toBe(true);
   });
 });
+
+describe('LocalCache.load: one load per key at a time', () => {
+  it('shares a load only with misses that arrive within loadShareMs of its start (a hung load holds nobody after)', async () => {
+    const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 60, maxKeys: 10, loadShareMs: 200 });
+    let calls = 0;
+    const hung = new Promise<{ id: string; version: number }>(() => undefined);
+    const startedAt = Date.now();
+    void cache.load('k', () => {
+      calls += 1;
+      return hung;
+    });
+    void cache.load('k', async () => {
+      calls += 1;
+      return { id: '1', version: 1 };
+    });
+    expect(calls).toBe(1); // the second miss joined the hung load
+    await waitFor(() => Date.now() - startedAt > 200, { message: 'the share window has passed' });
+    const value = await cache.load('k', async () => {
+      calls += 1;
+      return { id: '1', version: 1 };
+    });
+    expect([value?.version, calls, cache.peek('k')?.version]).toEqual([1, 2, 1]);
+    cache.close();
+  });
+});

@@ -26,6 +26,7 @@ export interface CacheObserver<V> {
 /** A load under way, shared by the misses of its key until an invalidation or a flush of the key detaches it. */
 interface Load<V> {
   promise: Promise<V | undefined>;
+  startedAt: number;
 }
 
 export interface LocalCacheOptions {
@@ -38,6 +39,11 @@ export interface LocalCacheOptions {
    * of an older version of that record. 0 turns them off (the classic pubsub mode).
    */
   fenceMs?: number;
+  /**
+   * A load is shared only with misses that arrive within this long of its start (default 5 s);
+   * a later miss starts its own, so one hung load cannot hold every reader of its key.
+   */
+  loadShareMs?: number;
 }
 
 interface Tombstone {
@@ -66,10 +72,12 @@ export class LocalCache<V extends Versioned> {
   private readonly maxKeys: number;
   private observers: CacheObserver<V>[] = [];
   private readonly loads = new Map<string, Load<V>>();
+  private readonly loadShareMs: number;
 
   constructor(options: LocalCacheOptions) {
     this.maxKeys = options.maxKeys;
     this.fenceMs = options.fenceMs ?? 0;
+    this.loadShareMs = options.loadShareMs ?? 5000;
     this.store = new NodeCache({
       stdTTL: options.ttlSeconds,
       checkperiod: options.checkPeriodSeconds ?? Math.min(options.ttlSeconds, 10),
@@ -137,12 +145,12 @@ export class LocalCache<V extends Versioned> {
    */
   load(key: string, loader: () => Promise<V | null | undefined>, canFill: () => boolean = () => true) {
     const running = this.loads.get(key);
-    if (running) {
+    if (running && Date.now() - running.startedAt <= this.loadShareMs) {
       for (const o of this.observers) o.onLoadCoalesced?.(key);
       return running.promise;
     }
     const token = this.generation;
-    const load: Load<V> = { promise: Promise.resolve(undefined) };
+    const load: Load<V> = { promise: Promise.resolve(undefined), startedAt: Date.now() };
     for (const o of this.observers) o.onLoad?.(key);
     load.promise = (async () => {
       try {
