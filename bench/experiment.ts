@@ -4,8 +4,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { SYNC_MODES, type SyncMode } from '../packages/core/src/sync/recovery';
-import type { TopologyKind } from '../packages/core/src/sync/redis-topology';
+import type { TopologyKind } from '@local-cache-sync/core';
+import { SYNC_MODES, type SyncMode } from '@local-cache-sync/core';
 import { type FaultName, heal, inject, pauseUntilCut } from '../service/local-stack/faults';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import { type Stack, startStack } from '../service/local-stack/stack';

@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
+import { nearestRank } from '@local-cache-sync/core/prometheus';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { nearestRank } from '../packages/core/src/prometheus/recent-samples';
 import { type ToxicProxy, Toxiproxy } from '../service/local-stack/toxiproxy';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';
 import { type BenchServers, postBook } from './servers';

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { RedisTopology } from '@local-cache-sync/core';
+import { RedisTransport } from '@local-cache-sync/core';
+import { nearestRank } from '@local-cache-sync/core/prometheus';
 import { Redis } from 'ioredis';
-import { nearestRank } from '../packages/core/src/prometheus/recent-samples';
 import { InvalidationPublisher } from '../packages/core/src/sync/invalidation-publisher';
-import type { RedisTopology } from '../packages/core/src/sync/redis-topology';
-import { RedisTransport } from '../packages/core/src/sync/redis-transport';
 import { EnvelopeSigner, parseSigningKeys } from '../packages/core/src/sync/signing';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import type { ReplicaProcess } from '../service/local-stack/replica-process';

@@ -1,4 +1,4 @@
-import type { SyncMode } from '../../packages/core/src/sync/recovery';
+import type { SyncMode } from '@local-cache-sync/core';
 import { type BufferProgress, FAULTS, type FaultName, formatBytes, heal, inject } from '../local-stack/faults';
 import { waitFor } from '../local-stack/processes';
 import type { Stack } from '../local-stack/stack';

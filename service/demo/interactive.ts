@@ -1,4 +1,4 @@
-import { SYNC_MODES } from '../../packages/core/src/sync/recovery';
+import { SYNC_MODES } from '@local-cache-sync/core';
 import type { FaultName } from '../local-stack/faults';
 import type { Stack } from '../local-stack/stack';
 import type { Director } from './director';

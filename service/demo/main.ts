@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { SYNC_MODES, TOPOLOGIES, type TopologyKind } from '@local-cache-sync/core';
 import { z } from 'zod';
-import { SYNC_MODES } from '../../packages/core/src/sync/recovery';
-import { TOPOLOGIES, type TopologyKind } from '../../packages/core/src/sync/redis-topology';
 import { FAULTS, type FaultName, isFaultName } from '../local-stack/faults';
 import { ferretdbBinary, onPath, ROOT, waitFor } from '../local-stack/processes';
 import { COMPOSE_PUBSUB_LIMIT, type Stack, startStack } from '../local-stack/stack';

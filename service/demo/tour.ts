@@ -1,4 +1,4 @@
-import type { SyncMode } from '../../packages/core/src/sync/recovery';
+import type { SyncMode } from '@local-cache-sync/core';
 import type { FaultName } from '../local-stack/faults';
 import { waitFor } from '../local-stack/processes';
 import type { Stack } from '../local-stack/stack';

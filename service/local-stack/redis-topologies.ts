@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RedisTopology, TopologyKind } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
-import type { RedisTopology, TopologyKind } from '../../packages/core/src/sync/redis-topology';
 import { freePort, ServerProcess, startRedis, waitFor } from './processes';
 
 /** The Redis servers of one topology, started on free ports, with what a replica needs to reach them. */

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
-import type { SyncMode } from '../../packages/core/src/sync/recovery';
-import type { TopologyKind } from '../../packages/core/src/sync/redis-topology';
 import { type Probe, startProbe } from '../src/probe/probe';
 import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';

@@ -1,6 +1,5 @@
+import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
 import { Witness } from '../../../bench/witness';
-import type { SyncMode } from '../../../packages/core/src/sync/recovery';
-import type { TopologyKind } from '../../../packages/core/src/sync/redis-topology';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';
 import { moreWrites, warmUp } from '../harness/stack-traffic';

@@ -1,5 +1,5 @@
+import type { SyncMode } from '@local-cache-sync/core';
 import { Witness } from '../../../bench/witness';
-import type { SyncMode } from '../../../packages/core/src/sync/recovery';
 import { type FaultName, heal, inject, pauseUntilCut } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { parseSigningKeys } from '@local-cache-sync/core';
 import pino from 'pino';
-import { parseSigningKeys } from '../../../packages/core/src/sync/signing';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { loadConfig } from '../../src/wiring/config';
 import { createReplica, type Replica, type ReplicaConfig } from '../../src/wiring/replica';

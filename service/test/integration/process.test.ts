@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
+import { channelKeys } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
-import { channelKeys } from '../../../packages/core/src/sync/redis-topology';
 import { freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { freshSigningKeys } from '../../local-stack/signing-keys';

@@ -1,6 +1,6 @@
+import type { SyncMode } from '@local-cache-sync/core';
+import { channelKeys } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
-import type { SyncMode } from '../../../packages/core/src/sync/recovery';
-import { channelKeys } from '../../../packages/core/src/sync/redis-topology';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import type { Book } from '../../src/books/book';

@@ -1,12 +1,13 @@
-import { Redis } from 'ioredis';
-import { MemoryBus } from '../../../packages/core/src/sync/memory-transport';
-import type { RedisTopology, TopologyKind } from '../../../packages/core/src/sync/redis-topology';
-import { RedisTransport } from '../../../packages/core/src/sync/redis-transport';
 import type {
   InvalidationTransport,
   MembershipRegistry,
+  RedisTopology,
   SubscriberState,
-} from '../../../packages/core/src/sync/transport';
+  TopologyKind,
+} from '@local-cache-sync/core';
+import { RedisTransport } from '@local-cache-sync/core';
+import { Redis } from 'ioredis';
+import { MemoryBus } from '../../../packages/core/src/sync/memory-transport';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import { type RedisServers, startRedisCluster, startSentinelSet } from '../../local-stack/redis-topologies';
