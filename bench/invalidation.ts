@@ -29,6 +29,13 @@ export interface RunResult extends LatencyStats {
   /** Sequence gaps the replicas counted, and invalidations that never arrived. */
   missed: number;
   lost: number;
+  /**
+   * What can explain a gap, counted over the run: failed publishes, the replicas' and this
+   * publisher's (a sequence number used by a message that never went out), and the replicas'
+   * subscriber reconnects.
+   */
+  publishErrors?: number;
+  reconnects?: number;
 }
 
 export function stats(samplesMs: number[]): LatencyStats {
@@ -183,6 +190,7 @@ export async function startLagBench(
   await transport.connect();
   let messages = 0;
   let lastSeq = 0;
+  let ownPublishErrors = 0;
   // Never subscribed, so not a member: the replicas' heartbeats are not expected to reach it.
   const publisher = new InvalidationPublisher({
     transport,
@@ -191,6 +199,9 @@ export async function startLagBench(
       onPublished: ({ seq }) => {
         if (seq !== lastSeq) messages += 1;
         lastSeq = seq;
+      },
+      onPublishError: () => {
+        ownPublishErrors += 1;
       },
     },
     membership: transport.membership(),
@@ -227,9 +238,11 @@ export async function startLagBench(
     },
     async run(rate, seconds) {
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
-      const [missed0, received0] = [
+      const [missed0, received0, publishErrors0, reconnects0] = [
         await total('cache_invalidations_missed_total'),
         await total('cache_invalidations_received_total'),
+        (await total('cache_invalidation_publish_errors_total')) + ownPublishErrors,
+        await total('cache_invalidation_subscriber_reconnects_total'),
       ];
       messages = 0;
       let failed = 0;
@@ -263,6 +276,8 @@ export async function startLagBench(
         messages,
         missed: (await total('cache_invalidations_missed_total')) - missed0,
         lost: sent * replicas.length - received + failed * replicas.length,
+        publishErrors: (await total('cache_invalidation_publish_errors_total')) + ownPublishErrors - publishErrors0,
+        reconnects: (await total('cache_invalidation_subscriber_reconnects_total')) - reconnects0,
         ...stats(lags),
       };
     },
