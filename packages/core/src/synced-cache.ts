@@ -180,6 +180,10 @@ export class SyncedCache<V extends Versioned> {
   private readonly audit?: StaleAudit;
   private observer: SyncedCacheObserver<V> = {};
   private readonly signed: boolean;
+  /**
+   * Asked once a load has read: the cache may have lost trust meanwhile (a replica resumed after a
+   * pause finishes reads it started before), and then it must not be filled.
+   */
   private readonly canFill = () => this.policy.trusted();
 
   /** @internal use {@link createSyncedCache} */
@@ -202,6 +206,7 @@ export class SyncedCache<V extends Versioned> {
       maxKeys: options.maxKeys ?? 100_000,
       // The classic mode has no fences, so its read-populate race stays visible.
       fenceMs: mode === 'pubsub' ? 0 : (options.fenceMs ?? 10_000),
+      coalesceLoads: options.coalesceLoads,
       loadShareMs: options.loadShareMs,
     });
     const scope: CacheScope = { name: options.name, isKeyOf: options.isKeyOf ?? (() => true) };
@@ -291,15 +296,6 @@ export class SyncedCache<V extends Versioned> {
     if (this.policy.trusted()) {
       const cached = this.cache.get(key);
       if (cached !== undefined) return { value: cached, hit: true };
-    }
-    if (this.options.coalesceLoads === false) {
-      const token = this.cache.fillToken();
-      this.observer.onLoad?.(key);
-      const value = (await loader()) ?? undefined;
-      // Asked again: the cache may have lost trust while we read (a replica resumed after a
-      // pause finishes reads it started before). A fill fence may refuse it too.
-      if (value !== undefined && this.policy.trusted()) this.cache.set(key, value, token);
-      return { value, hit: false };
     }
     return { value: await this.cache.load(key, loader, this.canFill), hit: false };
   }

@@ -39,6 +39,8 @@ export interface LocalCacheOptions {
    * of an older version of that record. 0 turns them off (the classic pubsub mode).
    */
   fenceMs?: number;
+  /** Concurrent misses of one key share one load (default true); false: every miss loads. */
+  coalesceLoads?: boolean;
   /**
    * A load is shared only with misses that arrive within this long of its start (default 5 s);
    * a later miss starts its own, so one hung load cannot hold every reader of its key.
@@ -73,11 +75,13 @@ export class LocalCache<V extends Versioned> {
   private observers: CacheObserver<V>[] = [];
   private readonly loads = new Map<string, Load<V>>();
   private readonly loadShareMs: number;
+  private readonly coalesceLoads: boolean;
 
   constructor(options: LocalCacheOptions) {
     this.maxKeys = options.maxKeys;
     this.fenceMs = options.fenceMs ?? 0;
     this.loadShareMs = options.loadShareMs ?? 5000;
+    this.coalesceLoads = options.coalesceLoads ?? true;
     this.store = new NodeCache({
       stdTTL: options.ttlSeconds,
       checkperiod: options.checkPeriodSeconds ?? Math.min(options.ttlSeconds, 10),
@@ -161,7 +165,7 @@ export class LocalCache<V extends Versioned> {
         if (this.loads.get(key) === load) this.loads.delete(key);
       }
     })();
-    this.loads.set(key, load);
+    if (this.coalesceLoads) this.loads.set(key, load);
     return load.promise;
   }
 
