@@ -17,7 +17,7 @@ container = $$($(COMPOSE) ps -q $(call replica))
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-deps: ## Install what is missing: redis-server, prometheus (apt), FerretDB (Go), npm packages
+deps: ## Install what is missing: redis-server (apt), FerretDB, Prometheus 3.5, Toxiproxy, Jaeger (Go, built in parallel, cached by version), npm packages
 	@bash scripts/deps.sh
 
 install: deps ## Same as deps

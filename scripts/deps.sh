@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks for the tests and the demo: Node 24 LTS (from
 # the npm registry into .cache/node when the machine's node is older; the Makefile puts it first on PATH),
-# redis-server, prometheus, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
-# a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), Toxiproxy
-# and Jaeger v2 (Go, into .cache/bin), helm and
+# redis-server, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
+# a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), Toxiproxy,
+# Jaeger v2 and Prometheus 3.5 with promtool (Go, into .cache/bin), helm and
 # kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci, and bench/peers' for make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,9 @@ FERRETDB_VERSION=v1.24.2
 TOXIPROXY_VERSION=v2.5.0
 # Jaeger v2.13.0: its Go module is tagged v1.76.0 (the v2 binary is cmd/jaeger); docker compose runs the same release.
 JAEGER_MODULE_VERSION=v1.76.0
+# Prometheus 3.5 LTS, as docker-compose.yml pins it (its Go module tags v3.x.y as v0.30x.y).
+PROMETHEUS_VERSION=3.5.5
+PROMETHEUS_MODULE_VERSION=v0.305.5
 # The Dockerfile's node image carries the same version.
 NODE_VERSION=24.21.0
 CACHE_DIR="$PWD/.cache"
@@ -33,8 +36,6 @@ export PATH="$CACHE_DIR/node/node_modules/node/bin:$PATH"
 
 missing_apt=()
 command -v redis-server >/dev/null || missing_apt+=(redis-server)
-command -v prometheus >/dev/null || missing_apt+=(prometheus)
-command -v promtool >/dev/null || missing_apt+=(prometheus)
 command -v tmux >/dev/null || missing_apt+=(tmux)
 # The Redis TLS test makes its own CA and certificates.
 command -v openssl >/dev/null || missing_apt+=(openssl)
@@ -52,39 +53,58 @@ if [ ${#missing_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing_apt[@]}" >/dev/null
 fi
 
-if ! command -v mongod >/dev/null && [ ! -x "$CACHE_DIR/bin/ferretdb" ]; then
-  command -v go >/dev/null || { echo "deps: no mongod and no Go toolchain to build FerretDB; install golang-go or mongod" >&2; exit 1; }
-  echo "deps: building FerretDB $FERRETDB_VERSION (SQLite backend) into .cache/bin"
-  src_dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
-  rm -rf "$CACHE_DIR/ferretdb-src" && mkdir -p "$CACHE_DIR/bin"
-  cp -r "$src_dir" "$CACHE_DIR/ferretdb-src" && chmod -R u+w "$CACHE_DIR/ferretdb-src"
-  # The module zip has no build/version/version.txt (it is generated from git), and FerretDB panics without it.
-  echo "$FERRETDB_VERSION" > "$CACHE_DIR/ferretdb-src/build/version/version.txt"
-  (cd "$CACHE_DIR/ferretdb-src" && go build -o "$CACHE_DIR/bin/ferretdb" ./cmd/ferretdb)
-  rm -rf "$CACHE_DIR/ferretdb-src"
-fi
-
+# Go-built tools go to .cache/bin, each with a stamp naming its version: a second run skips what
+# is built, a changed pin rebuilds it. They build in parallel (the downloads overlap the compiles).
+built() { [ -x "$CACHE_DIR/bin/$1" ] && [ "$(cat "$CACHE_DIR/bin/$1.version" 2>/dev/null)" = "$2" ]; }
+# go_build TOOL VERSION MODULE PACKAGE [LDFLAGS]: builds PACKAGE inside MODULE@VERSION's own source
+# tree (`go install pkg@version` refuses modules whose go.mod has replace directives).
+go_build() {
+  local tool=$1 version=$2 module=$3 package=$4 ldflags=${5:-} src
+  src=$(mktemp -d)
+  cp -r "$(go mod download -json "$module@$version" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')/." "$src"
+  chmod -R u+w "$src"
+  # FerretDB panics without build/version/version.txt, which is generated from git (not in the module zip).
+  [ "$tool" = ferretdb ] && echo "$version" > "$src/build/version/version.txt"
+  (cd "$src" && go build -ldflags "$ldflags" -o "$CACHE_DIR/bin/$tool" "$package")
+  rm -rf "$src"
+  echo "$version" > "$CACHE_DIR/bin/$tool.version"
+}
+go_tools=()
+command -v mongod >/dev/null || built ferretdb "$FERRETDB_VERSION" || go_tools+=(ferretdb)
 # Toxiproxy: the fault tests cut a replica off Redis with it, and make bench puts network latency
 # between the replicas and their servers.
-if [ ! -x "$CACHE_DIR/bin/toxiproxy-server" ]; then
-  command -v go >/dev/null || { echo "deps: no Go toolchain to build Toxiproxy; install golang-go" >&2; exit 1; }
-  echo "deps: building Toxiproxy $TOXIPROXY_VERSION into .cache/bin"
-  build_dir=$(mktemp -d)
-  GOBIN="$build_dir" go install "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION"
-  mkdir -p "$CACHE_DIR/bin" && mv "$build_dir/server" "$CACHE_DIR/bin/toxiproxy-server" && rm -rf "$build_dir"
-fi
-
+built toxiproxy-server "$TOXIPROXY_VERSION" || go_tools+=(toxiproxy-server)
 # Jaeger v2 for the test that runs the compose file's Jaeger configuration (deploy/jaeger/config.yaml).
-if [ ! -x "$CACHE_DIR/bin/jaeger" ]; then
-  command -v go >/dev/null || { echo "deps: no Go toolchain to build Jaeger; install golang-go" >&2; exit 1; }
-  echo "deps: building Jaeger v2 (module $JAEGER_MODULE_VERSION) into .cache/bin (a few minutes the first time)"
-  # Built in its own module (its go.mod has a replace directive, which `go install pkg@version` refuses);
-  # without the UI assets (a git submodule, not in the module zip): the query API is what the test reads.
-  src_dir=$(go mod download -json "github.com/jaegertracing/jaeger@$JAEGER_MODULE_VERSION" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')
-  rm -rf "$CACHE_DIR/jaeger-src" && mkdir -p "$CACHE_DIR/bin"
-  cp -r "$src_dir" "$CACHE_DIR/jaeger-src" && chmod -R u+w "$CACHE_DIR/jaeger-src"
-  (cd "$CACHE_DIR/jaeger-src" && go build -o "$CACHE_DIR/bin/jaeger" ./cmd/jaeger)
-  rm -rf "$CACHE_DIR/jaeger-src"
+built jaeger "$JAEGER_MODULE_VERSION" || go_tools+=(jaeger)
+# Prometheus and promtool of the release docker-compose.yml runs, for the tests and the demo.
+built prometheus "$PROMETHEUS_MODULE_VERSION" || go_tools+=(prometheus)
+built promtool "$PROMETHEUS_MODULE_VERSION" || go_tools+=(promtool)
+if [ ${#go_tools[@]} -gt 0 ]; then
+  command -v go >/dev/null || { echo "deps: no Go toolchain to build ${go_tools[*]}; install golang-go" >&2; exit 1; }
+  echo "deps: building ${go_tools[*]} into .cache/bin in parallel (a few minutes the first time)"
+  mkdir -p "$CACHE_DIR/bin"
+  prometheus_version="-X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION"
+  pids=()
+  for tool in "${go_tools[@]}"; do
+    case $tool in
+      ferretdb) go_build ferretdb "$FERRETDB_VERSION" github.com/FerretDB/FerretDB ./cmd/ferretdb ;;
+      toxiproxy-server) go_build toxiproxy-server "$TOXIPROXY_VERSION" github.com/Shopify/toxiproxy/v2 ./cmd/server ;;
+      # Without the UI assets (a git submodule, not in the module zip): the query API is what the test reads.
+      jaeger) go_build jaeger "$JAEGER_MODULE_VERSION" github.com/jaegertracing/jaeger ./cmd/jaeger ;;
+      prometheus | promtool)
+        go_build "$tool" "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus "./cmd/$tool" "$prometheus_version" ;;
+    esac > "$CACHE_DIR/bin/$tool.log" 2>&1 &
+    pids+=("$!:$tool")
+  done
+  failed=()
+  for entry in "${pids[@]}"; do
+    wait "${entry%%:*}" || failed+=("${entry#*:}")
+  done
+  for tool in "${failed[@]}"; do
+    echo "deps: building $tool failed:" >&2
+    tail -20 "$CACHE_DIR/bin/$tool.log" >&2
+  done
+  [ ${#failed[@]} -eq 0 ] || exit 1
 fi
 
 # helm and kubernetes-validate for make k8s-check (the Helm chart, checked offline).

@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ROOT, ServerProcess } from './processes';
+import { cachedBinary, freePort, ROOT, ServerProcess } from './processes';
 
 export function jaegerBinary(): string {
-  return join(ROOT, '.cache/bin/jaeger');
+  return cachedBinary('jaeger');
 }
 
 export interface Jaeger extends ServerProcess {

@@ -161,8 +161,15 @@ export async function startRedis(extraArgs: string[] = [], tls?: RedisTls): Prom
   return Object.assign(server, { url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` });
 }
 
+/** A tool `make deps` builds with Go into .cache/bin, at the version scripts/deps.sh pins. */
+export function cachedBinary(
+  name: 'ferretdb' | 'jaeger' | 'toxiproxy-server' | 'prometheus' | 'promtool' | 'helm',
+): string {
+  return join(ROOT, '.cache/bin', name);
+}
+
 export function ferretdbBinary(): string {
-  return join(ROOT, '.cache/bin/ferretdb');
+  return cachedBinary('ferretdb');
 }
 
 /** mongod when installed, else FerretDB v1 on SQLite (built by `make deps`). Never a mock. */

@@ -2,7 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { freePort, ROOT, ServerProcess } from './processes';
+import { cachedBinary, freePort, ROOT, ServerProcess } from './processes';
 
 export interface PromSeries {
   metric: Record<string, string>;
@@ -48,7 +48,7 @@ export async function startPrometheus(configYaml: string): Promise<Prometheus> {
   cpSync(join(ROOT, 'prometheus/rules'), join(dir, 'rules'), { recursive: true });
   writeFileSync(join(dir, 'prometheus.yml'), configYaml);
   const port = await freePort();
-  const server = new ServerProcess('prometheus', port, dir, 'prometheus', [
+  const server = new ServerProcess('prometheus', port, dir, cachedBinary('prometheus'), [
     `--config.file=${join(dir, 'prometheus.yml')}`,
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
 import { type Probe, startProbe } from '../src/probe/probe';
-import { freePort, onPath, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
+import { cachedBinary, freePort, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
 import { REPLICA_USER, replicaUserArgs } from './redis-acl';
 import { type RedisServers, startRedisCluster, startSentinelSet } from './redis-topologies';
@@ -240,7 +241,7 @@ async function build(
 
   let prometheus: Prometheus | undefined;
   let probeMetricsUrl: string | undefined;
-  if (options.prometheus && onPath('prometheus')) {
+  if (options.prometheus && existsSync(cachedBinary('prometheus'))) {
     const server = createServer(async (_req, res) => {
       res.writeHead(200, { 'content-type': probe.metrics.registry.contentType });
       res.end(await probe.metrics.registry.metrics());

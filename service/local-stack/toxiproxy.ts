@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ROOT, ServerProcess } from './processes';
+import { cachedBinary, freePort, ServerProcess } from './processes';
 
 export function toxiproxyBinary(): string {
-  return join(ROOT, '.cache/bin/toxiproxy-server');
+  return cachedBinary('toxiproxy-server');
 }
 
 /** One proxy of a Toxiproxy server: a listening port in front of an upstream, with toxics. */

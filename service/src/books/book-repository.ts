@@ -1,6 +1,8 @@
 import { preciseNow } from '@local-cache-sync/core';
 import mongoose, { type Connection, type Model, Schema, Types } from 'mongoose';
 import type { Book, BookInput, BookPatch } from './book';
+import { isDuplicateKey } from './mongo-errors';
+import { WriteLocks } from './write-locks';
 
 export class DuplicateNameError extends Error {
   constructor(readonly bookName: string) {
@@ -103,15 +105,6 @@ const toBook = (doc: BookDocument): Book => ({
   updatedAt: doc.updatedAt.toISOString(),
 });
 
-/**
- * MongoDB reports a unique-index violation as code 11000. FerretDB v1 on SQLite does too for
- * inserts, but reports findAndModify's as InternalError with SQLite's message, so match both.
- */
-const isDuplicateKey = (error: unknown) => {
-  const { code, message } = error as { code?: number; message?: string };
-  return code === 11000 || (code === 1 && /UNIQUE constraint failed/.test(message ?? ''));
-};
-
 /** A conditional write (If-Match) expected another version than the book has. */
 export class VersionConflictError extends Error {
   constructor(readonly id: string) {
@@ -120,42 +113,45 @@ export class VersionConflictError extends Error {
   }
 }
 
-/** Claims on (book, version) by conditional writes in flight; a unique index lets one win. */
-interface VersionClaim {
-  book: Types.ObjectId;
-  version: number;
-  at: Date;
+/** A lock older than this was left by a writer that died or froze mid-write (twice the operation deadline). */
+const LOCK_STALE_FACTOR = 2;
+
+/** Which Mongo-wire servers apply an update as a read, a modify and a write without a transaction. */
+export function updatesAreAtomic(buildInfo: Record<string, unknown>): boolean {
+  return !('ferretdbVersion' in buildInfo);
 }
-const claimSchema = new Schema<VersionClaim>(
-  { book: { type: Schema.Types.ObjectId, required: true }, version: { type: Number, required: true }, at: Date },
-  { versionKey: false },
-);
-claimSchema.index({ book: 1, version: 1 }, { unique: true });
-/** A claim older than this was left by a writer that died mid-write. */
-const CLAIM_STALE_MS = 30_000;
+
+/** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
+export interface ConnectOptions {
+  /** Mark every write for the outbox (the safer sync modes). */
+  outbox?: boolean;
+  /** Bounds every operation: a server that stops answering fails it after this, instead of holding the request. */
+  timeoutMs?: number;
+  /**
+   * One writer at a time per book (see WriteLocks). Decided from the server's buildInfo unless
+   * given: on for FerretDB, whose updates are not atomic; off for MongoDB, where they are.
+   */
+  serializeWrites?: boolean;
+}
 
 /** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
 export class BookRepository {
   private readonly model: Model<BookDocument>;
-  private readonly claims: Model<VersionClaim>;
 
   /**
    * With `outbox`, every write also marks the book, in the same operation, as having an
    * invalidation to publish; a crash between commit and publish leaves the mark for a sweeper.
+   * With `locks`, every operation that rewrites a book holds it (a store without atomic updates).
    */
   constructor(
     private readonly connection: Connection,
     private readonly outbox = false,
+    private readonly locks?: WriteLocks,
   ) {
     this.model = connection.model<BookDocument>('Book', bookSchema);
-    this.claims = connection.model<VersionClaim>('VersionClaim', claimSchema, 'version_claims');
   }
 
-  /**
-   * `timeoutMs` bounds every operation: a server that stops answering (a hung or frozen database)
-   * fails the operation after it, instead of holding the request.
-   */
-  static async connect(uri: string, options: { outbox?: boolean; timeoutMs?: number } = {}): Promise<BookRepository> {
+  static async connect(uri: string, options: ConnectOptions = {}): Promise<BookRepository> {
     const timeoutMs = options.timeoutMs ?? 5000;
     const connection = mongoose.createConnection(uri, {
       sanitizeFilter: true,
@@ -164,10 +160,30 @@ export class BookRepository {
       socketTimeoutMS: timeoutMs,
     });
     await connection.asPromise();
-    const repository = new BookRepository(connection, options.outbox);
-    await repository.model.createIndexes();
-    await repository.claims.createIndexes();
-    return repository;
+    try {
+      const serialize =
+        options.serializeWrites ?? !updatesAreAtomic(await requireDb(connection).admin().command({ buildInfo: 1 }));
+      const locks = serialize
+        ? new WriteLocks(connection, { waitMs: timeoutMs, staleMs: LOCK_STALE_FACTOR * timeoutMs })
+        : undefined;
+      const repository = new BookRepository(connection, options.outbox, locks);
+      await repository.model.createIndexes();
+      await locks?.createIndexes();
+      return repository;
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  /** Whether writes of one book are serialised (the store's updates are not atomic). */
+  get serializesWrites(): boolean {
+    return this.locks !== undefined;
+  }
+
+  /** Runs an operation that rewrites the book, alone when the store needs it. */
+  private exclusively<T>(id: string, write: () => Promise<T>): Promise<T> {
+    return this.locks ? this.locks.hold(new Types.ObjectId(id), write) : write();
   }
 
   async create(input: BookInput): Promise<WriteResult> {
@@ -214,8 +230,7 @@ export class BookRepository {
    * `expected` (If-Match), only if the book is at that version, else VersionConflictError.
    */
   async update(id: string, changes: BookPatch, expected?: number): Promise<WriteResult | null> {
-    if (expected === undefined) return this.applyUpdate(id, changes);
-    return this.conditionally(id, expected, () => this.applyUpdate(id, changes, expected));
+    return this.exclusively(id, () => this.applyUpdate(id, changes, expected));
   }
 
   private async applyUpdate(id: string, changes: BookPatch, expected?: number): Promise<WriteResult | null> {
@@ -256,8 +271,7 @@ export class BookRepository {
    * With the outbox the document stays, marked deleted, until its invalidation is published.
    */
   async delete(id: string, expected?: number): Promise<WriteResult | null> {
-    if (expected === undefined) return this.applyDelete(id);
-    return this.conditionally(id, expected, () => this.applyDelete(id, expected));
+    return this.exclusively(id, () => this.applyDelete(id, expected));
   }
 
   private async applyDelete(id: string, expected?: number): Promise<WriteResult | null> {
@@ -277,37 +291,6 @@ export class BookRepository {
     return { before, after: { ...before, version: before.version + 1 }, committedAt: preciseNow() };
   }
 
-  /**
-   * Runs a write conditional on `expected`, after claiming (book, expected) in a unique index: of
-   * writers racing on one version exactly one goes ahead. That holds on MongoDB and on FerretDB v1
-   * alike, whose updates are not atomic (FerretDB#3040) but whose unique indexes are.
-   */
-  private async conditionally<T>(id: string, expected: number, write: () => Promise<T>): Promise<T> {
-    const book = new Types.ObjectId(id);
-    const claim = async () => {
-      try {
-        await this.claims.create({ book, version: expected, at: new Date() });
-        return true;
-      } catch (error) {
-        if (isDuplicateKey(error)) return false;
-        throw error;
-      }
-    };
-    if (!(await claim())) {
-      const stale = await this.claims.deleteOne({
-        book,
-        version: expected,
-        at: mongoose.trusted({ $lt: new Date(Date.now() - CLAIM_STALE_MS) }),
-      });
-      if (stale.deletedCount !== 1 || !(await claim())) throw new VersionConflictError(id);
-    }
-    try {
-      return await write();
-    } finally {
-      await this.claims.deleteOne({ book, version: expected }).catch(() => undefined);
-    }
-  }
-
   /** A conditional write matched nothing: the book is gone (null) or at another version. */
   private async missingOrConflict(id: string, expected: number | undefined): Promise<null> {
     if (expected !== undefined && (await this.model.exists({ _id: new Types.ObjectId(id), ...live() }))) {
@@ -322,17 +305,21 @@ export class BookRepository {
 
   /** The writer could not publish: make the mark claimable by any replica's sweeper at once. */
   async expediteOutbox(id: string, version: number): Promise<void> {
-    await this.model.updateOne(
-      { _id: new Types.ObjectId(id), version },
-      { $set: { 'outbox.at': new Date(0), 'outbox.claimedUntil': new Date(0) } },
+    await this.exclusively(id, () =>
+      this.model.updateOne(
+        { _id: new Types.ObjectId(id), version },
+        { $set: { 'outbox.at': new Date(0), 'outbox.claimedUntil': new Date(0) } },
+      ),
     );
   }
 
   /** The invalidation of this write is published: clear its outbox mark (and finish a deletion). */
   async settleOutbox(id: string, version: number, op: OutboxEntry['op']): Promise<void> {
     const filter = { _id: new Types.ObjectId(id), version };
-    if (op === 'delete') await this.model.deleteOne(filter);
-    else await this.model.updateOne(filter, { $unset: { outbox: 1 } });
+    await this.exclusively(id, async () => {
+      if (op === 'delete') await this.model.deleteOne(filter);
+      else await this.model.updateOne(filter, { $unset: { outbox: 1 } });
+    });
   }
 
   /** Every outbox mark, claimed or not, without touching it: writes that may still be unannounced. */
@@ -346,19 +333,31 @@ export class BookRepository {
 
   /** Claims up to `limit` outbox marks older than `olderThan` for `claimMs`, so one replica republishes each. */
   async claimOutbox(olderThan: number, claimMs: number, limit = 100): Promise<OutboxEntry[]> {
-    const claimed: OutboxEntry[] = [];
-    while (claimed.length < limit) {
-      const now = new Date();
-      const doc = await this.model
+    const due = (now: Date) => ({
+      'outbox.at': mongoose.trusted({ $lt: new Date(olderThan) }),
+      'outbox.claimedUntil': mongoose.trusted({ $lt: now }),
+    });
+    const claim = (now: Date, filter: object) =>
+      this.model
         .findOneAndUpdate(
-          {
-            'outbox.at': mongoose.trusted({ $lt: new Date(olderThan) }),
-            'outbox.claimedUntil': mongoose.trusted({ $lt: now }),
-          },
+          { ...filter, ...due(now) },
           { $set: { 'outbox.claimedUntil': new Date(now.getTime() + claimMs) } },
           { returnDocument: 'after' },
         )
         .lean<BookDocument>();
+    const claimed: OutboxEntry[] = [];
+    if (this.locks) {
+      // Each mark is claimed holding its book; a book being written now is left for the next sweep.
+      const locks = this.locks;
+      const candidates = await this.model.find(due(new Date()), { _id: 1 }).limit(limit).lean<BookDocument[]>();
+      for (const { _id } of candidates) {
+        const doc = await locks.tryHold(_id, () => claim(new Date(), { _id }));
+        if (doc?.outbox) claimed.push(toOutboxEntry(doc, doc.outbox));
+      }
+      return claimed;
+    }
+    while (claimed.length < limit) {
+      const doc = await claim(new Date(), {});
       if (!doc?.outbox) break;
       claimed.push(toOutboxEntry(doc, doc.outbox));
     }
@@ -366,9 +365,7 @@ export class BookRepository {
   }
 
   async ping(): Promise<void> {
-    const db = this.connection.db;
-    if (!db) throw new Error('MongoDB is not connected');
-    await db.admin().ping();
+    await requireDb(this.connection).admin().ping();
   }
 
   async close(): Promise<void> {
@@ -379,6 +376,11 @@ export class BookRepository {
   async deleteAll(): Promise<void> {
     await this.model.deleteMany({});
   }
+}
+
+function requireDb(connection: Connection) {
+  if (!connection.db) throw new Error('MongoDB is not connected');
+  return connection.db;
 }
 
 function definedOnly<T extends object>(value: T): Partial<T> {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Book, BookInput, BookPatch } from './book';
 import type { BookRepository, WriteResult } from './book-repository';
 import { idKey, keysOf, nameKey } from './keys';
+import { isUnknownOutcome } from './mongo-errors';
 
 /** The database did not answer a write in time: it may or may not have been applied. */
 export class WriteOutcomeUnknownError extends Error {
@@ -11,10 +12,6 @@ export class WriteOutcomeUnknownError extends Error {
     this.name = 'WriteOutcomeUnknownError';
   }
 }
-
-/** Errors after a write was sent, with no answer: a timeout or a connection lost mid-write. */
-const isUnknownOutcome = (error: unknown): boolean =>
-  /^Mongo(Network|NetworkTimeout)Error$/.test((error as { name?: string }).name ?? '');
 
 export type CacheStatus = 'HIT' | 'MISS';
 export interface Read {

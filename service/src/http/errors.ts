@@ -67,6 +67,9 @@ function fromDatabaseError(error: unknown): HttpError | undefined {
       'the book is not at the version If-Match names: read it and retry',
     );
   }
+  if (name === 'BookBusyError') {
+    return new HttpError(503, 'book_busy', 'another write of this book held it too long; try again');
+  }
   if (name === 'WriteOutcomeUnknownError') {
     return new HttpError(
       503,

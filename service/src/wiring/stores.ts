@@ -29,6 +29,9 @@ export async function connectStores(config: ReplicaConfig, topology: RedisTopolo
     outbox: config.SYNC_MODE !== 'pubsub',
     timeoutMs: config.MONGODB_TIMEOUT_MS,
   });
+  if (repository.serializesWrites) {
+    logger.info('the database does not apply updates atomically (FerretDB): writes of one book are serialised');
+  }
   try {
     await redis.connect();
   } catch (error) {

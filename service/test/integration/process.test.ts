@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { channelKeys } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, waitFor } from '../../local-stack/processes';
+import { cachedBinary, freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { type ReceivedSpan, startOtlpReceiver } from '../harness/otlp-receiver';
@@ -113,7 +113,7 @@ describe('replica processes started like npm start', () => {
     const classicText = await classic.text();
     expect(classicText).toContain('cache_gets_total{cache="book",result="hit"}');
     expect(classicText).not.toContain('# EOF');
-    const lint = spawnSync('promtool', ['check', 'metrics'], { input: classicText, encoding: 'utf8' });
+    const lint = spawnSync(cachedBinary('promtool'), ['check', 'metrics'], { input: classicText, encoding: 'utf8' });
     const report = `${lint.stdout}${lint.stderr}`;
     // Exit 1 and 'error while linting' mean it could not parse; lint findings are lines that start with the metric name.
     expect(lint.error).toBeUndefined();

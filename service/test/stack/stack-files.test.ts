@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { parse } from 'yaml';
 import { renderDashboards } from '../../../dashboards/src/render';
-import { freePort, ROOT, startRedis, waitFor } from '../../local-stack/processes';
+import { cachedBinary, freePort, ROOT, startRedis, waitFor } from '../../local-stack/processes';
 import { replicaUserArgs } from '../../local-stack/redis-acl';
 import { COMPOSE_PUBSUB_LIMIT } from '../../local-stack/stack';
 import { loadConfig, redisTopology } from '../../src/wiring/config';
@@ -61,9 +61,31 @@ describe('docker-compose.yml', () => {
     });
   });
 
-  it('lets the anonymous viewer follow an exemplar to its trace (Explore needs viewers_can_edit)', () => {
+  it('pins Redis past the Lua fixes, since the replicas may EVAL (7.4.6 fixed CVE-2025-49844 and three more)', () => {
+    expect(read('docker-compose.yml')).toContain("'+eval'");
+    const redisImages = Object.entries(services).filter(([, s]) => s.image?.startsWith('redis:'));
+    expect(redisImages.length).toBeGreaterThan(0);
+    for (const [name, { image }] of redisImages) {
+      const [major, minor, patch] = image!.slice('redis:'.length).split('.').map(Number);
+      expect([name, major, minor, patch! >= 6]).toEqual([name, 7, 4, true]);
+    }
+  });
+
+  it('runs the Prometheus release the tests run: the 3.5 LTS line, built by make deps', () => {
+    const tag = /^prom\/prometheus:v(\d+\.\d+\.\d+)$/.exec(services.prometheus!.image ?? '')?.[1];
+    expect(tag).toMatch(/^3\.5\./);
+    expect(read('scripts/deps.sh')).toContain(`PROMETHEUS_VERSION=${tag}\n`);
+    for (const tool of ['prometheus', 'promtool'] as const) {
+      expect(run(cachedBinary(tool), ['--version']).output).toContain(`version ${tag} `);
+    }
+  });
+
+  it('keeps Grafana on its pinned plugins, and the anonymous viewer a viewer whose exemplar links still work', () => {
     const grafana = services.grafana as Service & { environment?: Record<string, string> };
-    expect(grafana.environment?.GF_USERS_VIEWERS_CAN_EDIT).toBe('true');
+    expect(grafana.environment?.GF_PLUGINS_PREINSTALL_AUTO_UPDATE).toBe('false');
+    expect(grafana.environment?.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
+    // Deprecated since Grafana 12: the exemplar's URL link needs no Explore.
+    expect(grafana.environment?.GF_USERS_VIEWERS_CAN_EDIT).toBeUndefined();
   });
 
   it('calls MongoDB healthy only once it has a primary (the healthcheck script, run against stand-ins)', () => {
@@ -459,11 +481,11 @@ esac
 
 describe('prometheus/', () => {
   it('passes promtool check config and check rules', () => {
-    const config = run('promtool', ['check', 'config', 'prometheus.yml'], join(ROOT, 'prometheus'));
+    const config = run(cachedBinary('promtool'), ['check', 'config', 'prometheus.yml'], join(ROOT, 'prometheus'));
     expect(config.output).toContain('SUCCESS: prometheus.yml is valid');
     expect(config.status).toBe(0);
     const rules = run(
-      'promtool',
+      cachedBinary('promtool'),
       ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'],
       join(ROOT, 'prometheus'),
     );
@@ -471,7 +493,7 @@ describe('prometheus/', () => {
   });
 
   it('passes promtool test rules, with a firing and a silent case for every alert', () => {
-    const result = run('promtool', ['test', 'rules', 'tests/alerts.test.yml'], join(ROOT, 'prometheus'));
+    const result = run(cachedBinary('promtool'), ['test', 'rules', 'tests/alerts.test.yml'], join(ROOT, 'prometheus'));
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);
     const alerts = (
@@ -581,13 +603,23 @@ describe('grafana/', () => {
       datasources: {
         uid: string;
         type: string;
-        jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid: string }[] };
+        jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid?: string; url?: string }[] };
       }[];
     };
     const byUid = Object.fromEntries(datasources.datasources.map((d) => [d.uid, d]));
     expect(byUid.prometheus?.type).toBe('prometheus');
     expect(byUid.jaeger?.type).toBe('jaeger');
+    // A URL to the Jaeger UI (published on 16686) for every role, Explore for editors.
+    const { services } = parse(read('docker-compose.yml'), { merge: true, maxAliasCount: 1000 }) as {
+      services: { jaeger: { ports: string[] } };
+    };
+    const jaegerPort = services.jaeger.ports[0]!.split(':')[0];
     expect(byUid.prometheus?.jsonData?.exemplarTraceIdDestinations).toEqual([
+      {
+        name: 'trace_id',
+        url: `http://localhost:${jaegerPort}/trace/$\${__value.raw}`,
+        urlDisplayLabel: 'Open in Jaeger UI',
+      },
       { name: 'trace_id', datasourceUid: 'jaeger' },
     ]);
     const providers = parse(read('grafana/provisioning/dashboards/dashboards.yaml')) as {
