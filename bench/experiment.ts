@@ -6,7 +6,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { TopologyKind } from '@local-cache-sync/core';
 import { SYNC_MODES, type SyncMode } from '@local-cache-sync/core';
-import { type FaultName, heal, inject, pauseUntilCut } from '../service/local-stack/faults';
+import { type FaultName, heal, inject, pauseUntilCut, settled } from '../service/local-stack/faults';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import { type Stack, startStack } from '../service/local-stack/stack';
 import { answerHelp } from '../service/src/cli';
@@ -100,6 +100,7 @@ async function run(mode: SyncMode, fault: FaultName, topology: TopologyKind): Pr
     const startedAt = Date.now();
     let failover: Row['failover'];
     let recoveredAt = 0;
+    let settledAt = 0;
     if (fault === 'pause') await pauseUntilCut(stack, 2);
     else if (fault === 'failover') {
       // The witness is written inside the gap, through book-2, as soon as its subscriber is down.
@@ -111,6 +112,9 @@ async function run(mode: SyncMode, fault: FaultName, topology: TopologyKind): Pr
       const { promotedAfterMs } = await killing;
       await recovered(stack);
       recoveredAt = Date.now();
+      // Losses of the failover are all noticed (a gap shows with the sender's next heartbeat).
+      if (mode !== 'pubsub') await settled(stack);
+      settledAt = Date.now();
       failover = {
         promotedAfterSeconds: promotedAfterMs / 1000,
         publishErrors: 0,
@@ -138,10 +142,11 @@ async function run(mode: SyncMode, fault: FaultName, topology: TopologyKind): Pr
     if (failover) {
       failover.publishErrors = await totals(stack, 'cache_invalidation_publish_errors_total');
       failover.receiversMissing = await totals(stack, 'cache_invalidation_receivers_missing_total');
-      // Reads after every replica was back of writes acknowledged before: what recovery left stale.
+      // Reads after every replica was back (and every loss noticed) of writes acknowledged before:
+      // what recovery left stale.
       failover.lostWrites = stack.probe.truth.lostWrites.length;
       failover.staleAfterRecovery = stack.probe.truth.staleReads.filter(
-        (r) => r.sentAt > recoveredAt && r.requiredAckAt < recoveredAt,
+        (r) => r.sentAt > settledAt && r.requiredAckAt < recoveredAt,
       ).length;
     }
     return {

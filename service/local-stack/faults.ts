@@ -177,3 +177,31 @@ function stopped(pid: number | undefined): boolean {
     return false;
   }
 }
+
+/** Two heartbeat intervals (1 s each, the stack's default). */
+const QUIET_MS = 2000;
+
+/**
+ * Recovered, in the safer modes: every replica subscribed and trusting its cache, and no recovery
+ * started for two heartbeat intervals. A message published while a replica was still resubscribing
+ * is lost to it, and shows as a gap only with the sender's next message (a heartbeat at the latest);
+ * on a loaded machine that can come after the replica first trusts its cache again.
+ */
+export async function settled(c: Stack): Promise<void> {
+  const sum = async (name: string) =>
+    (await Promise.all(c.replicas.map((r) => r.metric(name)))).reduce((a, b) => a + b, 0);
+  let last = '';
+  let since = Date.now();
+  await waitFor(
+    async () => {
+      const now = [
+        await sum('cache_sync_recoveries_total'),
+        await sum('cache_sync_trusted'),
+        await sum('cache_invalidation_subscriber_up'),
+      ].join(' ');
+      if (now !== last) [last, since] = [now, Date.now()];
+      return now.endsWith(` ${c.replicas.length} ${c.replicas.length}`) && Date.now() - since >= QUIET_MS;
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message: 'every replica trusted, no recovery for two heartbeats' },
+  );
+}

@@ -2,7 +2,13 @@ import { type Attributes, type Context, type Link, SpanKind, TraceFlags, trace }
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { MongooseInstrumentation } from '@opentelemetry/instrumentation-mongoose';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   AlwaysOffSampler,
@@ -102,6 +108,9 @@ export function startTracing(env: NodeJS.ProcessEnv = process.env): NodeSDK | un
       'service.name': env.OTEL_SERVICE_NAME ?? SERVICE_NAME,
       'service.instance.id': env.REPLICA_ID ?? 'unknown',
     }),
+    // Detected attributes are merged over the ones above, and SDK 3's default detectors include a
+    // random service.instance.id: the replica id is the instance id here, so that one is left out.
+    resourceDetectors: [envDetector, hostDetector, osDetector, processDetector],
     ...exportOrRecordOnly,
     sampler: new WritesAlwaysSampler(readSampler(env)),
     // No HTTP or Koa instrumentation: the SERVER span is http/request-spans.ts's. Database and Redis

@@ -1,6 +1,6 @@
 import type { SyncMode } from '@local-cache-sync/core';
 import { Witness } from '../../../bench/witness';
-import { type FaultName, heal, inject, pauseUntilCut } from '../../local-stack/faults';
+import { type FaultName, heal, inject, pauseUntilCut, settled } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';
 import { interpolate, panelQueries } from '../harness/dashboards';
@@ -114,6 +114,7 @@ describe('safer sync modes bound staleness', () => {
             { timeoutMs: 20_000, message: `${replica.id} recovered` },
           );
         }
+        await settled(c);
         const recoveredAt = Date.now();
         if (showsOnDashboard(mode, fault)) await checkSyncRow(c, mode);
         const witnessed = await Promise.all(

@@ -15,5 +15,11 @@ export async function warmUp(c: Stack): Promise<void> {
 /** Keeps traffic going (through a fault) until the probe has had `count` more writes acknowledged. */
 export async function moreWrites(c: Stack, count: number): Promise<void> {
   const target = probeWrites(c) + count;
-  await waitFor(() => probeWrites(c) >= target, { timeoutMs: 15_000, message: `${count} more probe writes` });
+  const errors = c.probe.summary().writes.errors;
+  await waitFor(() => probeWrites(c) >= target, { timeoutMs: 15_000, message: `${count} more probe writes` }).catch(
+    (error: Error) => {
+      const now = c.probe.summary().writes;
+      throw new Error(`${error.message} (${target - now.ok} short; ${now.errors - errors} writes failed meanwhile)`);
+    },
+  );
 }

@@ -1,5 +1,6 @@
-import { Types } from 'mongoose';
+import mongoose, { Types } from 'mongoose';
 import { BookRepository, updatesAreAtomic, type WriteResult } from '../../src/books/book-repository';
+import { BookBusyError } from '../../src/books/write-locks';
 
 const uri = () => `${process.env.MONGODB_URI}/racing-${new Types.ObjectId().toHexString()}`;
 const onFerretDb = /FerretDB/.test(process.env.MONGO_WIRE_SERVER ?? '');
@@ -65,6 +66,29 @@ describe('racing writers on one book', () => {
       expect(await a.findById(after.id)).toBeNull();
     }
   }, 60_000);
+
+  it('waits for a held book, fails with BookBusyError past the deadline, takes a lock left by a dead writer', async () => {
+    const shared = uri();
+    const timeoutMs = 400;
+    const repository = await BookRepository.connect(shared, { timeoutMs, serializeWrites: true });
+    const raw = await mongoose.createConnection(shared).asPromise();
+    try {
+      const { after } = await repository.create({ name: 'Held', author: 'x', year: 0 });
+      const locks = raw.collection('book_write_locks');
+      const _id = new Types.ObjectId(after.id);
+      await locks.insertOne({ _id, owner: 'a live writer', at: new Date() });
+      const startedAt = Date.now();
+      await expect(repository.update(after.id, { year: 1 })).rejects.toBeInstanceOf(BookBusyError);
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(timeoutMs);
+      expect((await repository.findById(after.id))?.version).toBe(1);
+      // Older than twice the deadline: its writer died mid-write, and the next writer takes it.
+      await locks.updateOne({ _id }, { $set: { at: new Date(Date.now() - 2 * timeoutMs - 1) } });
+      expect((await repository.update(after.id, { year: 2 }))?.after.version).toBe(2);
+      expect(await locks.countDocuments({ _id })).toBe(0);
+    } finally {
+      await Promise.all([repository.close(), raw.close()]);
+    }
+  });
 
   (onFerretDb ? it : it.skip)(
     'would lose writes on FerretDB without the serialisation (the control)',
