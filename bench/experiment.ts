@@ -301,7 +301,7 @@ async function main() {
   writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ date, rows }, null, 2)}\n`);
   const failoverSection =
     failovers.length > 0
-      ? `## The Redis master killed (Sentinel and Cluster)\n\nSIGKILL of the master holding the channel, under the same probe traffic; failure detection after 1 s (Sentinel's down-after-milliseconds, the Cluster's node-timeout). "Stale reads after recovery": reads sent after every replica was back on the new master (and trusted its cache) that returned a version older than one acknowledged before then.\n\n${failoverTable(failovers)}\n\n${failoverReading(failovers)}\n`
+      ? `## The Redis master killed (Sentinel and Cluster)\n\nSIGKILL of the master holding the channel, under the same probe traffic; failure detection after 1 s (Sentinel's down-after-milliseconds, the Cluster's node-timeout). "Stale reads after recovery": reads sent after every replica was back on the new master (trusting its cache, in the safer modes with no recovery started for two heartbeats, so every loss of the gap has shown) that returned a version older than one acknowledged before it was back.\n\n${failoverTable(failovers)}\n\n${failoverReading(failovers)}\n`
       : '';
   const standaloneSection = standalone.length > 0 ? `${table(standalone)}\n\n${reading(standalone)}\n\n` : '';
   const markdown = `# Sync modes through the faults (\`make experiment\`)\n\n${header}\n\n${standaloneSection}${failoverSection}`;
