@@ -113,6 +113,7 @@ function outcomeRows(report: RunReport): string[][] {
       total((r) => r.staleProbe),
       total((r) => r.staleNow),
       String(o.replicas.reduce((n, r) => n + r.staleService, 0)),
+      String(o.lostWrites),
     ];
   });
 }
@@ -124,6 +125,7 @@ const OUTCOME_HEADER = [
   'stale reads (probe)',
   'books stale after (probe)',
   'stale reads (service, every replica)',
+  'writes the database lost (so far; an alarm)',
 ];
 
 /** Faults run in more than one mode, side by side. */

@@ -31,6 +31,8 @@ describe('make demo TOUR=1', () => {
       'stream pause past the buffer limit',
       'stream cut',
     ]);
+    // The source of truth never went back: no acknowledged write lost, in any step.
+    expect(report.outcomes.map((o) => o.lostWrites)).toEqual(report.outcomes.map(() => 0));
     const on = (mode: string, fault: string) =>
       report.outcomes.find((o) => o.mode === mode && o.fault === fault)!.replicas.find((r) => r.replica === 'book-3')!;
     // The classic failure, then the same loss repaired.
