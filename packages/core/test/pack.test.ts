@@ -7,13 +7,23 @@ const PACKAGE = join(__dirname, '..');
 const ROOT = join(PACKAGE, '../..');
 const npm = (args: string[], cwd: string) =>
   execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 240_000 });
-const node = (args: string[], cwd: string) =>
-  execFileSync(process.execPath, args, {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, REDIS_URL: process.env.REDIS_URL },
-    timeout: 60_000,
-  });
+/** Runs node; a failure carries what the command printed (a type error's text, a stack). */
+const node = (args: string[], cwd: string) => {
+  try {
+    return execFileSync(process.execPath, args, {
+      cwd,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, REDIS_URL: process.env.REDIS_URL },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw Object.assign(new Error(`${(error as Error).message}\n${stdout ?? ''}${stderr ?? ''}`.slice(0, 4000)), {
+      stdout,
+    });
+  }
+};
 
 /** What every consumer does against the test server's Redis: two caches, a load, an announce, an eviction. */
 const scenario = `
