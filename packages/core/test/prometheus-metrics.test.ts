@@ -96,6 +96,14 @@ describe('the Prometheus adapter on a synced cache', () => {
       expect(text).toContain('cache_sync_signing_enabled{cache="note"} 1');
       expect(text).toContain('cache_sync_recoveries_total{cache="note",mode="pubsub-flush",reason="gap"} 0');
       expect(text).toContain('cache_invalidation_subscriber_up{cache="note"} 1');
+      // Every sampled check counts, stale or not: the denominator of cache_stale_reads_total.
+      expect(text).toContain('cache_stale_checks_total{cache="note"} 0');
+      metrics.observer.onHitChecked?.(false);
+      metrics.observer.onHitChecked?.(true);
+      metrics.observer.onStaleRead?.(1);
+      const checked = await metrics.registry.metrics();
+      expect(checked).toContain('cache_stale_checks_total{cache="note"} 2');
+      expect(checked).toContain('cache_stale_reads_total{cache="note"} 1');
       // An invalidation's lag lands in the histogram; no exemplar on a classic registry.
       metrics.observer.onInvalidation?.({
         message: {} as never,

@@ -135,6 +135,10 @@ export function registerSyncedCacheMetrics(
       'cache_stale_reads_total',
       'Sampled cache hits that served an older version than the database.',
     ),
+    staleChecks: counter(
+      'cache_stale_checks_total',
+      'Sampled cache hits checked against the database, stale or not (the denominator of cache_stale_reads_total).',
+    ),
     staleReadAge: histogram(
       'cache_stale_read_age_seconds',
       'How long a stale hit had been stale when it was served.',
@@ -213,6 +217,7 @@ export function registerSyncedCacheMetrics(
     m.received,
     m.missed,
     m.staleReads,
+    m.staleChecks,
     m.reconnects,
     m.replayed,
     m.fillsRejected,
@@ -285,6 +290,7 @@ export function registerSyncedCacheMetrics(
       m.staleReads.inc(labels);
       m.staleReadAge.observe(labels, ageSeconds);
     },
+    onHitChecked: () => m.staleChecks.inc(labels),
     onStaleWindow: (seconds) => m.staleWindow.observe(labels, seconds),
     onChecksPending: (change) => m.staleChecksPending.inc(labels, change),
     onTrustChanged: (trusted) => {

@@ -6,6 +6,8 @@ export type WrittenAfter = (id: string, version: number) => Promise<number | und
 export interface StaleObserver {
   /** A cache hit served a version older than the source's; age is how long it had been stale (s). */
   onStaleRead?(ageSeconds: number): void;
+  /** A sampled hit was checked against the source (stale or not): the denominator of stale reads. */
+  onHitChecked?(stale: boolean): void;
   /**
    * From a write's commit to the moment this replica could no longer serve the older version (s):
    * by invalidation (reported by the subscriber) or, here, by TTL expiry.
@@ -55,9 +57,9 @@ export class StaleAudit {
         // Stale only if the first version after the cached one was written (by more than the
         // grace) before the hit was served. A deletion leaves no time behind and is not counted.
         const newerSince = await writtenAfter(value.id, value.version);
-        if (newerSince !== undefined && newerSince + graceMs < servedAt) {
-          observer.onStaleRead?.((servedAt - newerSince) / 1000);
-        }
+        const stale = newerSince !== undefined && newerSince + graceMs < servedAt;
+        observer.onHitChecked?.(stale);
+        if (stale) observer.onStaleRead?.((servedAt - newerSince) / 1000);
       } catch (error) {
         observer.onCheckFailed?.(error as Error);
       } finally {
