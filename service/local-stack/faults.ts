@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { encodeEnvelope } from '../../packages/core/src/sync/envelope';
 import { waitFor } from './processes';
 import { subscriberBuffer } from './redis-clients';
-import type { Stack } from './stack';
+import { type Stack, sumMetric } from './stack';
 
 /** The faults of the failure-modes table (docs/operations.md), as the demo injects them into a running stack. */
 export const FAULTS = {
@@ -188,16 +188,14 @@ const QUIET_MS = 2000;
  * on a loaded machine that can come after the replica first trusts its cache again.
  */
 export async function settled(c: Stack): Promise<void> {
-  const sum = async (name: string) =>
-    (await Promise.all(c.replicas.map((r) => r.metric(name)))).reduce((a, b) => a + b, 0);
   let last = '';
   let since = Date.now();
   await waitFor(
     async () => {
       const now = [
-        await sum('cache_sync_recoveries_total'),
-        await sum('cache_sync_trusted'),
-        await sum('cache_invalidation_subscriber_up'),
+        await sumMetric(c, 'cache_sync_recoveries_total'),
+        await sumMetric(c, 'cache_sync_trusted'),
+        await sumMetric(c, 'cache_invalidation_subscriber_up'),
       ].join(' ');
       if (now !== last) [last, since] = [now, Date.now()];
       return now.endsWith(` ${c.replicas.length} ${c.replicas.length}`) && Date.now() - since >= QUIET_MS;

@@ -85,6 +85,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+/** A metric summed over the stack's replicas (every one must answer). */
+export async function sumMetric(c: Stack, name: string, labels?: Record<string, string>): Promise<number> {
+  return (await Promise.all(c.replicas.map((r) => r.metric(name, labels)))).reduce((a, b) => a + b, 0);
+}
+
 export interface StackOptions {
   ttlSeconds: number;
   replicas?: number;

@@ -113,7 +113,7 @@ export class VersionConflictError extends Error {
   }
 }
 
-/** A lock older than this was left by a writer that died or froze mid-write (twice the operation deadline). */
+/** A book's write lock counts as left by a dead or frozen writer after this many operation deadlines. */
 const LOCK_STALE_FACTOR = 2;
 
 /** Which Mongo-wire servers apply an update as a read, a modify and a write without a transaction. */
@@ -121,7 +121,6 @@ export function updatesAreAtomic(buildInfo: Record<string, unknown>): boolean {
   return !('ferretdbVersion' in buildInfo);
 }
 
-/** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
 export interface ConnectOptions {
   /** Mark every write for the outbox (the safer sync modes). */
   outbox?: boolean;

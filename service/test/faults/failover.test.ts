@@ -2,7 +2,7 @@ import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
 import { Witness } from '../../../bench/witness';
 import { settled } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
-import { type Stack, startStack } from '../../local-stack/stack';
+import { startStack, sumMetric } from '../../local-stack/stack';
 import { moreWrites, warmUp } from '../harness/stack-traffic';
 
 /**
@@ -19,9 +19,6 @@ const cases = (['sentinel', 'cluster'] as TopologyKind[]).flatMap((topology) =>
 );
 
 const rows: string[] = [];
-
-const sum = async (c: Stack, name: string, labels?: Record<string, string>) =>
-  (await Promise.all(c.replicas.map((r) => r.metric(name, labels)))).reduce((a, b) => a + b, 0);
 
 describe('Redis failover', () => {
   afterAll(() => {
@@ -51,7 +48,7 @@ describe('Redis failover', () => {
         const written = await Witness.create(c);
         witness = written;
         const before = {
-          failovers: await sum(c, 'cache_invalidation_subscriber_failovers_total'),
+          failovers: await sumMetric(c, 'cache_invalidation_subscriber_failovers_total'),
           recoveries: await Promise.all(c.replicas.map((r) => r.metric('cache_sync_recoveries_total'))),
         };
         expect(before.failovers).toBe(0);
@@ -90,9 +87,9 @@ describe('Redis failover', () => {
         await c.probe.done;
         await c.probe.readAll();
 
-        const rejected = await sum(c, 'cache_invalidation_publish_errors_total');
-        const fewer = await sum(c, 'cache_invalidation_receivers_missing_total');
-        const missed = await sum(c, 'cache_invalidations_missed_total');
+        const rejected = await sumMetric(c, 'cache_invalidation_publish_errors_total');
+        const fewer = await sumMetric(c, 'cache_invalidation_receivers_missing_total');
+        const missed = await sumMetric(c, 'cache_invalidations_missed_total');
         const summary = c.probe.summary();
         // The database never loses an acknowledged write (writes of one book are serialised where
         // updates are not atomic): a version acknowledged twice would be the store's, not the sync's.
@@ -110,7 +107,7 @@ describe('Redis failover', () => {
           `| ${topology} | ${mode} | ${(promotedAfterMs / 1000).toFixed(1)} s | ${rejected} | ${fewer} | ${missed} | ${staleAfterRecovery.length} | ${summary.replicas.map((r) => r.stale).join(' / ')} | ${lostWrites.length} |`,
         );
 
-        expect(await sum(c, 'cache_invalidation_subscriber_failovers_total')).toBe(c.replicas.length);
+        expect(await sumMetric(c, 'cache_invalidation_subscriber_failovers_total')).toBe(c.replicas.length);
         expect(rejected + fewer + missed).toBeGreaterThan(0); // the gap lost messages, and they were counted
         expect(recoveredAt - killedAt).toBeLessThan(60_000);
         if (mode === 'pubsub') {
