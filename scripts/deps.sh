@@ -63,11 +63,22 @@ go_build() {
   src=$(mktemp -d)
   cp -r "$(go mod download -json "$module@$version" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).Dir))')/." "$src"
   chmod -R u+w "$src"
+  local tags=() stamp=$version
   # FerretDB panics without build/version/version.txt, which is generated from git (not in the module zip).
   [ "$tool" = ferretdb ] && echo "$version" > "$src/build/version/version.txt"
-  (cd "$src" && go build -ldflags "$ldflags" -o "$CACHE_DIR/bin/$tool" "$package")
+  if [ "$tool" = prometheus ]; then
+    # Its web UI (the graphs the demo's live page links to) is not in the module zip: built with npm
+    # and embedded, as Prometheus' own Makefile does (the new UI only; the old one is opt-in).
+    (cd "$src/web/ui" && npm ci --no-audit --no-fund --loglevel=error && npm run build:module \
+      && npm run build -w @prometheus-io/mantine-ui \
+      && mkdir -p static && rm -rf static/mantine-ui && mv mantine-ui/dist static/mantine-ui)
+    (cd "$src" && bash scripts/compress_assets.sh)
+    tags=(-tags builtinassets)
+    stamp="$version+ui"
+  fi
+  (cd "$src" && go build "${tags[@]}" -ldflags "$ldflags" -o "$CACHE_DIR/bin/$tool" "$package")
   rm -rf "$src"
-  echo "$version" > "$CACHE_DIR/bin/$tool.version"
+  echo "$stamp" > "$CACHE_DIR/bin/$tool.version"
 }
 go_tools=()
 command -v mongod >/dev/null || built ferretdb "$FERRETDB_VERSION" || go_tools+=(ferretdb)
@@ -77,7 +88,7 @@ built toxiproxy-server "$TOXIPROXY_VERSION" || go_tools+=(toxiproxy-server)
 # Jaeger v2 for the test that runs the compose file's Jaeger configuration (deploy/jaeger/config.yaml).
 built jaeger "$JAEGER_MODULE_VERSION" || go_tools+=(jaeger)
 # Prometheus and promtool of the release docker-compose.yml runs, for the tests and the demo.
-built prometheus "$PROMETHEUS_MODULE_VERSION" || go_tools+=(prometheus)
+built prometheus "$PROMETHEUS_MODULE_VERSION+ui" || go_tools+=(prometheus)
 built promtool "$PROMETHEUS_MODULE_VERSION" || go_tools+=(promtool)
 if [ ${#go_tools[@]} -gt 0 ]; then
   command -v go >/dev/null || { echo "deps: no Go toolchain to build ${go_tools[*]}; install golang-go" >&2; exit 1; }
@@ -91,8 +102,10 @@ if [ ${#go_tools[@]} -gt 0 ]; then
       toxiproxy-server) go_build toxiproxy-server "$TOXIPROXY_VERSION" github.com/Shopify/toxiproxy/v2 ./cmd/server ;;
       # Without the UI assets (a git submodule, not in the module zip): the query API is what the test reads.
       jaeger) go_build jaeger "$JAEGER_MODULE_VERSION" github.com/jaegertracing/jaeger ./cmd/jaeger ;;
-      prometheus | promtool)
-        go_build "$tool" "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus "./cmd/$tool" "$prometheus_version" ;;
+      prometheus)
+        go_build prometheus "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus ./cmd/prometheus "$prometheus_version" ;;
+      promtool)
+        go_build promtool "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus ./cmd/promtool "$prometheus_version" ;;
     esac > "$CACHE_DIR/bin/$tool.log" 2>&1 &
     pids+=("$!:$tool")
   done

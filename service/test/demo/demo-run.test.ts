@@ -37,7 +37,9 @@ describe('make demo, scripted, and its live page', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lcs-demo-report-'));
   let output = '';
   let code: number | null = null;
-  let live: { url: string; shot: string; band: number; missed: number; links: string[]; errors: string[] } | undefined;
+  let live:
+    | { url: string; shot: string; band: number; missed: number; links: string[]; graph?: number; errors: string[] }
+    | undefined;
 
   beforeAll(async () => {
     const demo = startDemo(['--scenario', 'cut', '--duration', '30', '--report', dir]);
@@ -70,12 +72,15 @@ describe('make demo, scripted, and its live page', () => {
       const shot = join(dir, 'live-page.png');
       await page.screenshot({ path: shot, fullPage: true });
       if (process.env.LIVE_PAGE_SCREENSHOT) copyFileSync(shot, process.env.LIVE_PAGE_SCREENSHOT);
+      const links = await page.$$eval('a', (anchors) => anchors.map((a) => (a as unknown as { href: string }).href));
       live = {
         url,
         shot,
         missed,
         band: await page.$$eval('rect.fault', (rects) => rects.length),
-        links: await page.$$eval('a', (links) => links.map((a) => (a as unknown as { href: string }).href)),
+        links,
+        // A link followed while the demo runs: Prometheus' own UI answers it (built into its binary).
+        graph: links[0] ? (await page.goto(links[0]))?.status() : undefined,
         errors,
       };
     } finally {
@@ -95,6 +100,7 @@ describe('make demo, scripted, and its live page', () => {
     const prometheus = /prometheus (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1];
     expect(live!.links.length).toBeGreaterThanOrEqual(7);
     for (const link of live!.links) expect(link.startsWith(`${prometheus}/graph?g0.expr=`)).toBe(true);
+    expect(live!.graph).toBe(200);
     expect(decodeURIComponent(live!.links.join(' '))).toContain('cache_invalidations_missed_total');
     // Gone with the demo.
     await expect(fetch(live!.url)).rejects.toThrow();
