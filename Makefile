@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.cache/node/node_modules/node/bin:$(PATH)
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
-	crash-before-publish sync-mode demo experiment k8s-check failover
+	crash-before-publish sync-mode demo experiment k8s-check failover slo-rules chaos-run
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -38,6 +38,9 @@ test: deps ## Type-check, lint, check the Helm chart, build the library's API re
 	npm run build
 	npm run docs -w @local-cache-sync/core
 	npm test
+
+slo-rules: deps ## Regenerate the freshness SLOs' recording and alerting rules (prometheus/rules/slo-freshness.yml) from prometheus/slo/ with Sloth
+	.cache/bin/sloth generate --no-log -i prometheus/slo/freshness.yml -o prometheus/rules/slo-freshness.yml
 
 k8s-check: deps ## The Helm chart offline: helm lint --strict, render every ci/ values file, validate against the Kubernetes schemas
 	bash scripts/k8s-check.sh

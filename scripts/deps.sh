@@ -3,7 +3,7 @@
 # the npm registry into .cache/node when the machine's node is older; the Makefile puts it first on PATH),
 # redis-server, tmux, openssl, docker-compose (static checks only), chromium and python3-venv (apt),
 # a MongoDB-wire server (mongod if on PATH, else FerretDB v1 built with Go into .cache/bin), Toxiproxy,
-# Jaeger v2 and Prometheus 3.5 with promtool (Go, into .cache/bin), helm and
+# Jaeger v2, Prometheus 3.5 with promtool and Sloth (Go, into .cache/bin), helm and
 # kubernetes-validate (scripts/k8s-tools.sh), and the npm packages (npm ci, and bench/peers' for make bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,8 @@ JAEGER_MODULE_VERSION=v1.76.0
 # Prometheus 3.5 LTS, as docker-compose.yml pins it (its Go module tags v3.x.y as v0.30x.y).
 PROMETHEUS_VERSION=3.5.5
 PROMETHEUS_MODULE_VERSION=v0.305.5
+# Sloth generates the freshness SLOs' recording and alerting rules from prometheus/slo/.
+SLOTH_VERSION=v0.16.0
 # The Dockerfile's node image carries the same version.
 NODE_VERSION=24.21.0
 CACHE_DIR="$PWD/.cache"
@@ -90,6 +92,8 @@ built jaeger "$JAEGER_MODULE_VERSION" || go_tools+=(jaeger)
 # Prometheus and promtool of the release docker-compose.yml runs, for the tests and the demo.
 built prometheus "$PROMETHEUS_MODULE_VERSION+ui" || go_tools+=(prometheus)
 built promtool "$PROMETHEUS_MODULE_VERSION" || go_tools+=(promtool)
+# Sloth: make test regenerates the SLO rules from prometheus/slo/ and fails on any difference.
+built sloth "$SLOTH_VERSION" || go_tools+=(sloth)
 if [ ${#go_tools[@]} -gt 0 ]; then
   command -v go >/dev/null || { echo "deps: no Go toolchain to build ${go_tools[*]}; install golang-go" >&2; exit 1; }
   echo "deps: building ${go_tools[*]} into .cache/bin in parallel (a few minutes the first time)"
@@ -106,6 +110,7 @@ if [ ${#go_tools[@]} -gt 0 ]; then
         go_build prometheus "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus ./cmd/prometheus "$prometheus_version" ;;
       promtool)
         go_build promtool "$PROMETHEUS_MODULE_VERSION" github.com/prometheus/prometheus ./cmd/promtool "$prometheus_version" ;;
+      sloth) go_build sloth "$SLOTH_VERSION" github.com/slok/sloth ./cmd/sloth "-X github.com/slok/sloth/internal/info.Version=$SLOTH_VERSION" ;;
     esac > "$CACHE_DIR/bin/$tool.log" 2>&1 &
     pids+=("$!:$tool")
   done

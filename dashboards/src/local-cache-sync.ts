@@ -10,6 +10,8 @@ import { DATASOURCE, heatmap, type LaidOut, REPLICA_SELECTOR, stat, stateTimelin
 
 const rate = (metric: string, extra = '') => `rate(${metric}{${REPLICA_SELECTOR}${extra}}[$__rate_interval])`;
 const increase = (metric: string, extra = '') => `increase(${metric}{${REPLICA_SELECTOR}${extra}}[$__rate_interval])`;
+/** The freshness SLOs Sloth generates from prometheus/slo/ (one set per sync mode). */
+const SLO_SELECTOR = 'sloth_service="book"';
 const quantile = (q: number, metric: string) =>
   `histogram_quantile(${q}, sum by (replica, le) (${rate(`${metric}_bucket`)}))`;
 
@@ -65,6 +67,55 @@ export const rows: [string, LaidOut[]][] = [
           ],
           description:
             'Writes acknowledged, invalidations published, and invalidations received by all replicas (about writes x (replicas - 1) when nothing is lost). Received falls below that while a replica is killed, paused or cut off.',
+        },
+      },
+    ],
+  ],
+  [
+    'Freshness SLOs',
+    [
+      {
+        build: timeseries,
+        spec: {
+          title: 'Freshness SLIs (5 m) against their objectives',
+          unit: 'percentunit',
+          width: 8,
+          queries: [
+            { expr: `1 - slo:sli_error:ratio_rate5m{${SLO_SELECTOR}}`, legend: '{{sli}} ({{mode}})' },
+            {
+              expr: `slo:objective:ratio{${SLO_SELECTOR}} and on (sloth_id) slo:sli_error:ratio_rate5m{${SLO_SELECTOR}}`,
+              legend: 'objective {{sli}} ({{mode}})',
+            },
+          ],
+          description:
+            'The three freshness SLIs of the sync mode the replicas run, over the last 5 minutes (docs/metrics-and-tracing.md, Freshness SLOs): fresh reads (the probe), converged deliveries (applied within 1 s, missed counting as never applied) and fresh hits (sampled checks). A cut, paused or killed replica pulls fresh reads and converged deliveries down; in pubsub mode fresh reads stay down until the TTL.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Error budget left (30 d)',
+          unit: 'percentunit',
+          width: 8,
+          queries: [{ expr: `slo:period_error_budget_remaining:ratio{${SLO_SELECTOR}}`, legend: '{{sli}} ({{mode}})' }],
+          description:
+            'The share of each SLO’s 30-day error budget not yet spent (Sloth’s period rules). Below 0 the objective is missed for the period; a fault that lasts minutes can spend a three-nines budget.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Burn rate per alert window',
+          unit: 'short',
+          width: 8,
+          queries: [
+            {
+              expr: `{__name__=~"slo:sli_error:ratio_rate(5m|30m|1h|2h|6h|1d|3d)", ${SLO_SELECTOR}} / on (sloth_id) group_left () slo:error_budget:ratio{${SLO_SELECTOR}}`,
+              legend: '{{sloth_slo}} {{sloth_window}}',
+            },
+          ],
+          description:
+            'How fast each SLO spends its budget, per window of the multi-window alerts: 1 spends it in exactly 30 days. The page alert fires at 14.4 (5 m and 1 h) or 6 (30 m and 6 h), the ticket at 3 (2 h and 1 d) or 1 (6 h and 3 d).',
         },
       },
     ],

@@ -163,7 +163,7 @@ export async function startRedis(extraArgs: string[] = [], tls?: RedisTls): Prom
 
 /** A tool `make deps` builds with Go into .cache/bin, at the version scripts/deps.sh pins. */
 export function cachedBinary(
-  name: 'ferretdb' | 'jaeger' | 'toxiproxy-server' | 'prometheus' | 'promtool' | 'helm',
+  name: 'ferretdb' | 'jaeger' | 'toxiproxy-server' | 'prometheus' | 'promtool' | 'helm' | 'sloth',
 ): string {
   return join(ROOT, '.cache/bin', name);
 }

@@ -373,6 +373,7 @@ export class SyncedCache<V extends Versioned> {
   private forwardStale(): StaleObserver {
     return {
       onStaleRead: (age) => this.observer.onStaleRead?.(age),
+      onHitChecked: (stale) => this.observer.onHitChecked?.(stale),
       onStaleWindow: (seconds) => this.observer.onStaleWindow?.(seconds),
       onChecksPending: (change) => this.observer.onChecksPending?.(change),
       onCheckFailed: (error) => this.observer.onCheckFailed?.(error),

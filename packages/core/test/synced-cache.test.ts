@@ -197,6 +197,21 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     await until(() => counter.missed >= 1, 'the class instance heard the gap');
   });
 
+  it('reports every sampled hit it checked, stale or not, to its observers (the fresh-hits SLI)', async () => {
+    const checked: boolean[] = [];
+    let staleReads = 0;
+    const cache = await make(new MemoryBus(), 'a', {
+      // Record 1 has a newer version written long ago; record 2 has none.
+      staleAudit: { writtenAfter: async (id) => (id === '1' ? Date.now() - 60_000 : undefined), sampleRate: 1 },
+      observers: [{ onHitChecked: (stale) => checked.push(stale), onStaleRead: () => (staleReads += 1) }],
+    });
+    cache.auditHit({ id: '1', version: 1, title: 'old' }, Date.now());
+    cache.auditHit({ id: '2', version: 1, title: 'current' }, Date.now());
+    await until(() => checked.length === 2, 'both hits checked');
+    expect(checked.sort()).toEqual([false, true]);
+    expect(staleReads).toBe(1);
+  });
+
   it('refuses bad options with a clear error', async () => {
     const bus = new MemoryBus();
     await expect(createSyncedCache({ name: 'bad name!', replicaId: 'a', transport: bus.transport() })).rejects.toThrow(

@@ -130,6 +130,15 @@ describe('every dashboard query against a real Prometheus that scraped real repl
       },
     );
 
+    // The freshness SLOs (Sloth's rules) see the fault in the sync mode the replicas run (pubsub).
+    await waitFor(
+      async () =>
+        (await prometheus.query('slo:sli_error:ratio_rate5m{sli="fresh-reads", mode="pubsub"} > 0')).length > 0 &&
+        (await prometheus.query('slo:period_error_budget_remaining:ratio{sli="fresh-reads", mode="pubsub"} < 1'))
+          .length > 0,
+      { message: 'the SLO rules evaluated the stale reads' },
+    );
+
     const rows: { row: string; panel: string; expr: string; series: number; max: number }[] = [];
     for (const q of panelQueries()) {
       const result = await prometheus.queryRange(interpolate(q.expr, RATE_INTERVAL), 120);
@@ -214,6 +223,22 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     expect(panel('Signing')[0]!.max).toBe(1);
     expect(panel('Senders tracked')[0]!.max).toBeGreaterThanOrEqual(2);
 
+    // The SLO row: every SLI of the running mode (pubsub) and its objective, a budget spent, a burn.
+    expect(panel('Freshness SLIs (5 m) against their objectives').map((q) => q.series)).toEqual([3, 3]);
+    expect(panel('Error budget left (30 d)')[0]!.series).toBe(3);
+    expect(panel('Burn rate per alert window')[0]!.series).toBe(21);
+    expect(panel('Burn rate per alert window')[0]!.max).toBeGreaterThan(0);
+    const slis = await prometheus.query('1 - slo:sli_error:ratio_rate5m{sloth_service="book"}');
+    expect(slis.map((s) => s.metric.mode)).toEqual(['pubsub', 'pubsub', 'pubsub']);
+    const freshReads = slis.find((s) => s.metric.sli === 'fresh-reads')!;
+    expect(Number(freshReads.value[1])).toBeLessThan(1);
+    expect(Number(freshReads.value[1])).toBeGreaterThan(0.5);
+    console.log(
+      `SLIs now: ${slis.map((s) => `${s.metric.sli} ${Number(s.value[1]).toFixed(5)}`).join(', ')}; fresh-reads budget left ${
+        (await prometheus.query('slo:period_error_budget_remaining:ratio{sli="fresh-reads"}'))[0]?.value[1]
+      }`,
+    );
+
     // Exemplars on the lag histogram reach Prometheus with the trace id label Grafana links on.
     const end = Date.now() / 1000;
     const exemplars = await prometheus.api<{ exemplars: { labels: Record<string, string> }[] }[]>(
@@ -231,7 +256,7 @@ describe('every dashboard query against a real Prometheus that scraped real repl
     // The project's rules loaded and evaluate without errors; the fault fires its alerts.
     const rules = await prometheus.api<{ groups: { rules: { name: string; health: string }[] }[] }>('/api/v1/rules');
     const loaded = rules.groups.flatMap((g) => g.rules);
-    expect(loaded.length).toBeGreaterThanOrEqual(16);
+    expect(loaded.length).toBeGreaterThanOrEqual(16 + 153);
     expect(loaded.filter((r) => r.health !== 'ok')).toEqual([]);
     const activeAlerts = async () =>
       (

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -480,39 +480,94 @@ esac
 });
 
 describe('prometheus/', () => {
+  const ruleFileNames = () => readdirSync(join(ROOT, 'prometheus/rules')).filter((f) => f.endsWith('.yml'));
+  const ruleTestFiles = () => readdirSync(join(ROOT, 'prometheus/tests')).filter((f) => f.endsWith('.test.yml'));
+
   it('passes promtool check config and check rules', () => {
     const config = run(cachedBinary('promtool'), ['check', 'config', 'prometheus.yml'], join(ROOT, 'prometheus'));
     expect(config.output).toContain('SUCCESS: prometheus.yml is valid');
     expect(config.status).toBe(0);
+    const files = ruleFileNames();
+    expect(files).toEqual(['alerts.yml', 'recording.yml', 'slo-freshness.yml']);
     const rules = run(
       cachedBinary('promtool'),
-      ['check', 'rules', 'rules/recording.yml', 'rules/alerts.yml'],
+      ['check', 'rules', ...files.map((f) => `rules/${f}`)],
       join(ROOT, 'prometheus'),
     );
     expect(rules.status).toBe(0);
   });
 
-  it('passes promtool test rules, with a firing and a silent case for every alert', () => {
-    const result = run(cachedBinary('promtool'), ['test', 'rules', 'tests/alerts.test.yml'], join(ROOT, 'prometheus'));
+  it('holds exactly the SLO rules Sloth generates from prometheus/slo/ (make slo-rules after editing the spec)', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sloth-')), 'slo-freshness.yml');
+    const generated = run(cachedBinary('sloth'), [
+      'generate',
+      '--no-log',
+      '-i',
+      'prometheus/slo/freshness.yml',
+      '-o',
+      out,
+    ]);
+    expect(generated.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe(read('prometheus/rules/slo-freshness.yml'));
+    // One page and one ticket alert for each SLI and mode: 3 SLIs x 3 sync modes.
+    const alerts = (
+      parse(read('prometheus/rules/slo-freshness.yml')) as {
+        groups: { rules: { alert?: string; labels?: { severity?: string; mode?: string } }[] }[];
+      }
+    ).groups
+      .flatMap((g) => g.rules)
+      .filter((r) => r.alert)
+      .map((r) => `${r.alert}/${r.labels?.mode}/${r.labels?.severity}`);
+    expect(alerts).toHaveLength(18);
+    expect(new Set(alerts).size).toBe(18);
+  });
+
+  it('passes promtool test rules, with a firing and a silent case for every alert and severity', () => {
+    const files = ruleTestFiles();
+    expect(files).toEqual(['alerts.test.yml', 'slo.test.yml']);
+    const result = run(
+      cachedBinary('promtool'),
+      ['test', 'rules', ...files.map((f) => `tests/${f}`)],
+      join(ROOT, 'prometheus'),
+    );
     expect(result.output).toContain('SUCCESS');
     expect(result.status).toBe(0);
-    const alerts = (
-      parse(read('prometheus/rules/alerts.yml')) as { groups: { rules: { alert: string }[] }[] }
-    ).groups.flatMap((g) => g.rules.map((r) => r.alert));
-    const tests = parse(read('prometheus/tests/alerts.test.yml')) as {
-      tests: { alert_rule_test?: { alertname: string; exp_alerts: unknown[] }[]; input_series: { series: string }[] }[];
-    };
-    for (const alert of alerts) {
-      const cases = tests.tests.filter((t) => t.alert_rule_test?.some((c) => c.alertname === alert));
-      const fires = cases.some((t) => t.alert_rule_test!.some((c) => c.alertname === alert && c.exp_alerts.length > 0));
-      // Silent: an evaluation expecting nothing, or an input series that is not among the expected alerts.
-      const silent = cases.some(
-        (t) =>
-          t.alert_rule_test!.some((c) => c.alertname === alert && c.exp_alerts.length === 0) ||
-          t.input_series.length >
+    const alerts = new Set(
+      ruleFileNames().flatMap((file) =>
+        (
+          parse(read(`prometheus/rules/${file}`)) as {
+            groups: { rules: { alert?: string; labels?: { severity?: string } }[] }[];
+          }
+        ).groups.flatMap((g) => g.rules.filter((r) => r.alert).map((r) => `${r.alert}/${r.labels?.severity}`)),
+      ),
+    );
+    type Expected = { exp_labels?: { severity?: string } };
+    const tests = files.flatMap(
+      (file) =>
+        (
+          parse(read(`prometheus/tests/${file}`)) as {
+            tests: {
+              alert_rule_test?: { alertname: string; exp_alerts: Expected[] }[];
+              input_series: { series: string }[];
+            }[];
+          }
+        ).tests,
+    );
+    for (const key of alerts) {
+      const [alert, severity] = key.split('/') as [string, string];
+      const cases = tests.filter((t) => t.alert_rule_test?.some((c) => c.alertname === alert));
+      const evaluations = cases.flatMap((t) => t.alert_rule_test!.filter((c) => c.alertname === alert));
+      const fires = evaluations.some((c) => c.exp_alerts.some((a) => a.exp_labels?.severity === severity));
+      // Silent: an evaluation expecting nothing of this severity (none at all, or only the other
+      // severity), or an input series that is not among the expected alerts.
+      const silent =
+        evaluations.some((c) => !c.exp_alerts.some((a) => a.exp_labels?.severity === severity)) ||
+        cases.some(
+          (t) =>
+            t.input_series.length >
             t.alert_rule_test!.filter((c) => c.alertname === alert).flatMap((c) => c.exp_alerts).length,
-      );
-      expect([alert, fires, silent]).toEqual([alert, true, true]);
+        );
+      expect([key, fires, silent]).toEqual([key, true, true]);
     }
   });
 
