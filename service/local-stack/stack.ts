@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
+import type { HistoryEvent } from '../src/probe/history';
 import { type Probe, startProbe } from '../src/probe/probe';
 import { cachedBinary, freePort, type ServerProcess, startMongo, startRedis, waitFor } from './processes';
 import { localConfig, type Prometheus, startPrometheus } from './prometheus';
@@ -109,6 +110,8 @@ export interface StackOptions {
   writers?: number[];
   probeRate?: number;
   probeKeys?: number;
+  /** The probe appends every read and write here (see checkHistory). */
+  history?: HistoryEvent[];
   seed: number;
 }
 
@@ -238,6 +241,7 @@ async function build(
     popularity: 'uniform',
     seed: options.seed,
     requestTimeoutMs: 1500,
+    history: options.history,
   });
   cleanups.push(async () => {
     probe.stop();

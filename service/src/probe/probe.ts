@@ -1,5 +1,5 @@
-import { performance } from 'node:perf_hooks';
 import { GroundTruth, type ReadResult } from './ground-truth';
+import { type HistoryEvent, clock as now } from './history';
 import { createProbeMetrics, type ProbeMetrics } from './probe-metrics';
 import { keyPicker, type Popularity, seededRandom } from './random';
 import { type ProbeSummary, ProbeTally, summarize } from './summary';
@@ -18,6 +18,8 @@ export interface ProbeOptions {
   seed: number;
   maxInFlight?: number;
   requestTimeoutMs?: number;
+  /** Every read and write is appended here, for a checker to read afterwards (checkHistory). */
+  history?: HistoryEvent[];
 }
 
 export interface Probe {
@@ -33,8 +35,6 @@ export interface Probe {
   /** Reads every book once on every replica: stale episodes that ended unseen are closed, the rest stay open. */
   readAll(): Promise<void>;
 }
-
-const now = () => performance.timeOrigin + performance.now();
 
 async function request(method: string, url: string, timeoutMs: number, body?: unknown) {
   const response = await fetch(url, {
@@ -79,7 +79,17 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
   const pick = keyPicker(options.keys, options.popularity, random);
   const created = await ensureBooks(options.targets[0]!, options.keys, options.seed, timeoutMs);
   const startedAt = now();
-  for (const book of created) truth.recordAck(book.id, book.version, startedAt);
+  for (const book of created) {
+    truth.recordAck(book.id, book.version, startedAt);
+    options.history?.push({
+      op: 'write',
+      replica: replicas.get(options.targets[0]!)!,
+      id: book.id,
+      sentAt: startedAt,
+      receivedAt: startedAt,
+      version: book.version,
+    });
+  }
   const books = created.map(({ id, name }) => ({ id, name }));
 
   let stopped = false;
@@ -92,10 +102,12 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
     const replica = replicas.get(target)!;
     const sentAt = now();
     let result: ReadResult = 'error';
+    let version: number | undefined;
     try {
       const response = await request('GET', `${target}/books/${id}`, timeoutMs);
       if (response.status === 200 && response.json) {
-        const classified = truth.classify(replica, id, Number(response.json.version), sentAt, now());
+        version = Number(response.json.version);
+        const classified = truth.classify(replica, id, version, sentAt, now());
         result = classified.result;
         if (classified.endedWindow) metrics.staleWindow.observe({ replica }, classified.endedWindow.seconds);
       }
@@ -106,6 +118,7 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
     }
     metrics.reads.inc({ replica, result });
     tally.read(replica, result);
+    options.history?.push({ op: 'read', replica, id, sentAt, receivedAt: now(), version });
   };
 
   const write = async (target: string, id: string) => {
@@ -116,7 +129,9 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
         year: 1000 + Math.floor(random() * 9000),
       });
       if (response.status === 200 && response.json) {
-        truth.recordAck(id, Number(response.json.version), now(), sentAt);
+        const [version, ackAt] = [Number(response.json.version), now()];
+        truth.recordAck(id, version, ackAt, sentAt);
+        options.history?.push({ op: 'write', replica, id, sentAt, receivedAt: ackAt, version });
         metrics.writes.inc({ replica, result: 'ok' });
         tally.write(true);
         return;
@@ -126,6 +141,7 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
     }
     metrics.writes.inc({ replica, result: 'error' });
     tally.write(false);
+    options.history?.push({ op: 'write', replica, id, sentAt, receivedAt: now() });
   };
 
   // A book is written again only once its previous write was answered (as one client editing it

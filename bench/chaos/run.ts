@@ -1,0 +1,302 @@
+import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
+import type { FaultWindow } from '../../service/demo/director';
+import { Monitor } from '../../service/demo/monitor';
+import type { RunReport } from '../../service/demo/report';
+import type { ChaosStep } from '../../service/local-stack/chaos-schedule';
+import { FAULTS, heal, inject, settled } from '../../service/local-stack/faults';
+import { waitFor } from '../../service/local-stack/processes';
+import { type Stack, startStack } from '../../service/local-stack/stack';
+import { checkHistory, clock, type HistoryCheck, type HistoryEvent } from '../../service/src/probe/history';
+
+export interface ChaosRunOptions {
+  mode: SyncMode;
+  topology: TopologyKind;
+  seed: number;
+  schedule: ChaosStep[];
+  ttlSeconds: number;
+  /** A line per step, as it happens. */
+  log?: (line: string) => void;
+}
+
+/** What one step did: the fault, when (s from the start), and the faulted replica's missed count around it. */
+export interface StepResult extends ChaosStep {
+  at: number;
+  marker: string;
+  markerWritten: boolean;
+  missedBefore: number;
+  missedAfter: number;
+}
+
+/** The service's own counts over the run (Prometheus' increase(), which spans replica restarts). */
+export interface ServiceCounts {
+  staleReads: number;
+  staleChecks: number;
+  deliveries: number;
+  deliveredWithin1s: number;
+  missed: number;
+}
+
+export interface ChaosRun {
+  mode: SyncMode;
+  topology: TopologyKind;
+  seed: number;
+  seconds: number;
+  steps: StepResult[];
+  check: HistoryCheck;
+  /** Events in the history (reads and writes, the probe's and the marker books'). */
+  events: number;
+  service: ServiceCounts;
+  /** Per SLI (fresh-reads, converged-deliveries, fresh-hits): the SLO rules' view at the end of the run. */
+  slo: Record<string, { budgetLeft?: number; maxBurnRate5m?: number; maxBurnRate1h?: number }>;
+  report: RunReport;
+}
+
+/** Faults after which the faulted replica must have counted missed messages (a write was sent while it could not hear). */
+export const LOSES_MESSAGES = new Set(['cut', 'pause']);
+
+/**
+ * One sync mode through a schedule of faults: three replicas under the probe's traffic (writes
+ * through book-2), Prometheus with the project's rules scraping them. Each step caches a fresh
+ * marker book on every replica, injects the fault, writes the marker once through a replica that
+ * can still publish (the crash's own replica for a crash before publish), holds, heals, and waits
+ * until every replica is back, subscribed and settled. A marker is never written again, so a lost
+ * invalidation of it stays visible (until the TTL) where the probe's own rewrites would hide it.
+ */
+export async function runChaos(options: ChaosRunOptions): Promise<ChaosRun> {
+  const log = options.log ?? (() => undefined);
+  const history: HistoryEvent[] = [];
+  const stack = await startStack({
+    ttlSeconds: options.ttlSeconds,
+    syncMode: options.mode,
+    topology: options.topology,
+    seed: options.seed,
+    heartbeatMs: 1000,
+    probeRate: 150,
+    probeKeys: 20,
+    // Paused past this, Redis cuts the subscriber within a second (the `pause` fault).
+    redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'],
+    writers: [1],
+    prometheus: true,
+    history,
+  });
+  try {
+    if (!stack.prometheus) throw new Error('the chaos run needs Prometheus (make deps builds it into .cache/bin)');
+    const startedAt = Date.now();
+    const windows: FaultWindow[] = [];
+    const paused = new Set<string>();
+    const monitor = new Monitor(
+      () => stack.replicas,
+      stack.probe,
+      (replica) => paused.has(replica),
+    );
+    const sampling = setInterval(() => void monitor.sample().catch(() => undefined), 1000);
+    const since = () => (Date.now() - startedAt) / 1000;
+    const steps: StepResult[] = [];
+    try {
+      await waitFor(() => stack.probe.summary().replicas.every((r) => r.reads >= 50), {
+        timeoutMs: 30_000,
+        message: 'warm-up',
+      });
+      for (const [n, step] of options.schedule.entries()) {
+        const victim = stack.replicas[step.replica]!;
+        const marker = await createMarker(stack, history);
+        const missedBefore = await victim.metric('cache_invalidations_missed_total');
+        const window: FaultWindow = {
+          label: FAULTS[step.fault].label,
+          replica: victim.id,
+          mode: options.mode,
+          from: since(),
+        };
+        windows.push(window);
+        if (step.fault === 'pause' || step.fault === 'short-pause') paused.add(victim.id);
+        const what = await inject(stack, step.fault, step.replica);
+        const via = step.fault === 'crash' ? 0 : step.replica === 1 ? 2 : 1;
+        const markerWritten = await writeMarker(stack, via, marker, history);
+        await new Promise((resolve) => setTimeout(resolve, step.holdMs));
+        await heal(stack, step.fault, step.replica);
+        paused.delete(victim.id);
+        window.to = since();
+        await backToNormal(stack);
+        const missedAfter = LOSES_MESSAGES.has(step.fault)
+          ? await waitFor(
+              async () => {
+                const now = await victim.metric('cache_invalidations_missed_total');
+                return now > missedBefore ? now : undefined;
+              },
+              { timeoutMs: 10_000, intervalMs: 100, message: `${victim.id} counted what it missed` },
+            ).catch(async () => victim.metric('cache_invalidations_missed_total'))
+          : await victim.metric('cache_invalidations_missed_total');
+        await readMarker(stack, marker.id, history);
+        steps.push({ ...step, at: window.from, marker: marker.id, markerWritten, missedBefore, missedAfter });
+        log(`step ${n + 1}/${options.schedule.length} at ${window.from.toFixed(0)} s: ${what}; held ${step.holdMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, step.gapMs));
+      }
+      await backToNormal(stack);
+    } finally {
+      clearInterval(sampling);
+    }
+    stack.probe.stop();
+    await stack.probe.done;
+    // The final reads: every probe book and every marker on every replica, markers twice (a commit
+    // only a read revealed, like a crashed write's, is then known before the second pass).
+    const finalFrom = clock();
+    await stack.probe.readAll();
+    for (let pass = 0; pass < 2; pass += 1) for (const { marker } of steps) await readMarker(stack, marker, history);
+    const endedAt = Date.now();
+    const seconds = (endedAt - startedAt) / 1000;
+    const service = await serviceCounts(stack, seconds, endedAt);
+    const slo = await sloView(stack, options.mode, seconds);
+    await monitor.sample();
+    const check = checkHistory(history, finalFrom);
+    const last = monitor.samples.at(-1)!;
+    const report: RunReport = {
+      title: `randomized faults (seed ${options.seed}, ${steps.length} steps)`,
+      mode: options.mode,
+      durationSeconds: seconds,
+      faults: windows,
+      outcomes: [],
+      samples: monitor.samples,
+      probe: stack.probe.summary(),
+      resources: stack.resources(),
+      replicas: last.replicas.map((r, i) => ({
+        replica: r.replica,
+        missed: r.missed,
+        staleService: r.staleService,
+        staleProbe: r.staleProbe,
+        maxStaleWindowSeconds: stack.probe.summary().replicas[i]?.maxStaleWindowSeconds ?? 0,
+        probeErrors: stack.probe.summary().replicas[i]?.errors ?? 0,
+      })),
+    };
+    return {
+      mode: options.mode,
+      topology: options.topology,
+      seed: options.seed,
+      seconds,
+      steps,
+      check,
+      events: history.length,
+      service,
+      slo,
+      report,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
+
+/** Every replica up, subscribed and (in the safer modes) trusting its cache, with no recovery under way. */
+async function backToNormal(stack: Stack): Promise<void> {
+  for (const replica of stack.replicas) {
+    await waitFor(async () => replica.alive() && (await replica.metric('cache_invalidation_subscriber_up')) === 1, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: `${replica.id} back and subscribed`,
+    });
+  }
+  await settled(stack);
+}
+
+interface Marker {
+  id: string;
+  version: number;
+}
+
+async function answer(url: string, init?: RequestInit) {
+  const sentAt = clock();
+  try {
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(3000) });
+    const body = (await response.json().catch(() => undefined)) as { id?: string; version?: number } | undefined;
+    const ok = response.status >= 200 && response.status < 300 && body?.version !== undefined;
+    return { sentAt, receivedAt: clock(), ok, body, cache: response.headers.get('x-cache') };
+  } catch {
+    return { sentAt, receivedAt: clock(), ok: false, body: undefined, cache: null };
+  }
+}
+
+/** A new book, cached on every replica (read until it is a hit there). */
+async function createMarker(stack: Stack, history: HistoryEvent[]): Promise<Marker> {
+  const writer = stack.replicas[1]!;
+  const created = await answer(`${writer.url}/books`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: `marker-${stack.channel}-${history.length}`, author: 'chaos', year: 2000 }),
+  });
+  if (!created.ok) throw new Error('the chaos run could not create its marker book');
+  const marker = { id: String(created.body!.id), version: created.body!.version! };
+  history.push({ op: 'write', replica: writer.id, ...marker, sentAt: created.sentAt, receivedAt: created.receivedAt });
+  for (const replica of stack.replicas) {
+    await waitFor(
+      async () => {
+        const read = await answer(`${replica.url}/books/${marker.id}`);
+        history.push({ op: 'read', replica: replica.id, id: marker.id, ...at(read) });
+        return read.cache === 'HIT';
+      },
+      { timeoutMs: 10_000, intervalMs: 20, message: `${replica.id} cached the marker` },
+    );
+  }
+  return marker;
+}
+
+const at = (a: { sentAt: number; receivedAt: number; ok: boolean; body?: { version?: number } }) => ({
+  sentAt: a.sentAt,
+  receivedAt: a.receivedAt,
+  version: a.ok ? a.body!.version : undefined,
+});
+
+/** Writes the marker once (a crash before publish answers nothing; the write is committed all the same). */
+async function writeMarker(stack: Stack, via: number, marker: Marker, history: HistoryEvent[]): Promise<boolean> {
+  const replica = stack.replicas[via]!;
+  const written = await answer(`${replica.url}/books/${marker.id}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ year: 2001 }),
+  });
+  history.push({ op: 'write', replica: replica.id, id: marker.id, ...at(written) });
+  return written.ok;
+}
+
+async function readMarker(stack: Stack, id: string, history: HistoryEvent[]): Promise<void> {
+  for (const replica of stack.replicas) {
+    const read = await answer(`${replica.url}/books/${id}`);
+    history.push({ op: 'read', replica: replica.id, id, ...at(read) });
+  }
+}
+
+/** The service's counters over the run, once Prometheus has scraped every replica after the end. */
+async function serviceCounts(stack: Stack, seconds: number, endedAt: number): Promise<ServiceCounts> {
+  const prometheus = stack.prometheus!;
+  await waitFor(
+    async () =>
+      Number((await prometheus.query('min(timestamp(up{job="book"}))'))[0]?.value[1] ?? 0) * 1000 > endedAt + 1000,
+    { timeoutMs: 15_000, intervalMs: 200, message: 'Prometheus scraped every replica after the run' },
+  );
+  const range = `${Math.ceil(seconds) + 30}s`;
+  const total = async (selector: string) =>
+    Math.round(Number((await prometheus.query(`sum(increase(${selector}[${range}]))`))[0]?.value[1] ?? 0));
+  return {
+    staleReads: await total('cache_stale_reads_total'),
+    staleChecks: await total('cache_stale_checks_total'),
+    deliveries: await total('cache_invalidation_lag_seconds_count'),
+    deliveredWithin1s: await total('cache_invalidation_lag_seconds_bucket{le=~"1|1.0"}'),
+    missed: await total('cache_invalidations_missed_total'),
+  };
+}
+
+/** The SLO rules (Sloth's) over the run: budget left at the end and the fastest burn, per SLI of this mode. */
+async function sloView(stack: Stack, mode: SyncMode, seconds: number): Promise<ChaosRun['slo']> {
+  const prometheus = stack.prometheus!;
+  const range = `${Math.ceil(seconds)}s`;
+  const bySli = async (expr: string) =>
+    Object.fromEntries(
+      (await prometheus.query(expr)).map((s) => [s.metric.sli ?? '', Number(s.value[1])] as [string, number]),
+    );
+  const budgetLeft = await bySli(`slo:period_error_budget_remaining:ratio{mode="${mode}"}`);
+  const burn5m = await bySli(`max_over_time(slo:current_burn_rate:ratio{mode="${mode}"}[${range}])`);
+  const burn1h = await bySli(
+    `max by (sli) (max_over_time((slo:sli_error:ratio_rate1h{mode="${mode}"} / on (sloth_id) group_left () slo:error_budget:ratio{mode="${mode}"})[${range}:5s]))`,
+  );
+  const slis = ['fresh-reads', 'converged-deliveries', 'fresh-hits'];
+  return Object.fromEntries(
+    slis.map((sli) => [sli, { budgetLeft: budgetLeft[sli], maxBurnRate5m: burn5m[sli], maxBurnRate1h: burn1h[sli] }]),
+  );
+}

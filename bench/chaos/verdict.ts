@@ -1,0 +1,82 @@
+import { nearestRank } from '@local-cache-sync/core/prometheus';
+import { formatNines, nines } from '../../service/src/probe/history';
+import { type ChaosRun, LOSES_MESSAGES } from './run';
+
+/** One check of the service's own counters against the history. */
+export interface Verdict {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * How far the service's stale-read count may stray from the history's: the audit checks every hit
+ * (sample rate 1 in the stack), so what remains is the edges: counts a killed replica had not yet
+ * been scraped for, checks still pending at a kill, and reads racing an invalidation that the
+ * service dates by the commit and the client by the acknowledgment (counted apart, as concurrent
+ * reads). 3 standard deviations of a count plus 10 %.
+ */
+export const staleTolerance = (count: number) => Math.ceil(3 * Math.sqrt(Math.max(count, 1)) + 0.1 * count);
+
+export function verdicts(run: ChaosRun): Verdict[] {
+  const out: Verdict[] = [];
+  const losing = run.steps.filter((s) => LOSES_MESSAGES.has(s.fault) && s.markerWritten);
+  const silent = losing.filter((s) => s.missedAfter <= s.missedBefore);
+  out.push({
+    name: 'missed messages counted on the replica that was cut or paused past the limit',
+    ok: silent.length === 0,
+    detail:
+      losing.length === 0
+        ? 'no such step in this schedule'
+        : `${losing.length - silent.length} of ${losing.length} steps counted (${losing
+            .map((s) => `${s.fault} book-${s.replica + 1} +${s.missedAfter - s.missedBefore}`)
+            .join(', ')})`,
+  });
+  // The service dates a newer version by its commit, the client by its acknowledgment: the service
+  // may also count reads that overlapped the write (concurrent), never fewer than the history's.
+  const [service, history, overlapping] = [
+    run.service.staleReads,
+    run.check.staleReads.length,
+    run.check.concurrentReads,
+  ];
+  const [low, high] = [
+    history - staleTolerance(history),
+    history + overlapping + staleTolerance(history + overlapping),
+  ];
+  out.push({
+    name: 'stale reads counted by the service agree with the history',
+    ok: service >= low && service <= high,
+    detail: `service ${service}; history ${history} stale and ${overlapping} that overlapped a newer write (allowed ${Math.max(0, low)} to ${high})`,
+  });
+  out.push({
+    name: 'no acknowledged write lost',
+    ok: run.check.lostWrites === 0,
+    detail: `${run.check.lostWrites} lost`,
+  });
+  return out;
+}
+
+/** The three SLIs of a run, as nines. */
+export function runNines(run: ChaosRun) {
+  const s = run.service;
+  return {
+    freshReads: nines(run.check.staleReads.length, run.check.readsJudged),
+    convergedDeliveries: nines(s.deliveries - s.deliveredWithin1s + s.missed, s.deliveries + s.missed),
+    freshHits: nines(s.staleReads, s.staleChecks),
+  };
+}
+
+/** The line a run ends with. */
+export function summaryLine(run: ChaosRun): string {
+  const ages = run.check.staleReads.map((r) => r.ageSeconds).sort((a, b) => a - b);
+  const n = runNines(run);
+  const failed = verdicts(run).filter((v) => !v.ok);
+  return (
+    `${run.mode}: ${run.check.readsJudged} reads judged, ${ages.length} stale` +
+    (ages.length > 0
+      ? ` (age p50 ${nearestRank(ages, 0.5).toFixed(2)} s, p99 ${nearestRank(ages, 0.99).toFixed(2)} s, max ${ages.at(-1)!.toFixed(2)} s)`
+      : '') +
+    `, ${run.check.staleBooksLeft.length} stale books left; nines: fresh reads ${formatNines(n.freshReads)}, converged deliveries ${formatNines(n.convergedDeliveries)}, fresh hits ${formatNines(n.freshHits)}; ` +
+    (failed.length === 0 ? 'counters agree with the history' : `DISAGREE: ${failed.map((v) => v.name).join('; ')}`)
+  );
+}
