@@ -10,6 +10,7 @@ import { type FaultName, heal, inject, pauseUntilCut, settled } from '../service
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import { type Stack, startStack } from '../service/local-stack/stack';
 import { answerHelp } from '../service/src/cli';
+import { formatNines, nines } from '../service/src/probe/history';
 import { Witness, type WitnessResult } from './witness';
 
 const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage', 'failover'];
@@ -44,6 +45,8 @@ interface Row {
   witness: WitnessResult;
   /** The probe's stale reads and max window per replica (book-1..book-3). */
   perReplica: { stale: number; maxStaleWindowSeconds: number }[];
+  /** The freshness SLIs' events over the run (docs/metrics-and-tracing.md, Freshness SLOs). */
+  sli: { judged: number; deliveries: number; deliveredWithin1s: number };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -164,10 +167,34 @@ async function run(mode: SyncMode, fault: FaultName, topology: TopologyKind): Pr
       dbReadsPerSecond: misses / seconds,
       witness: witnessed,
       perReplica: probe.replicas.map((r) => ({ stale: r.stale, maxStaleWindowSeconds: r.maxStaleWindowSeconds })),
+      sli: {
+        judged: probe.replicas.reduce((a, r) => a + r.fresh + r.stale, 0),
+        deliveries: await totals(stack, 'cache_invalidation_lag_seconds_count'),
+        deliveredWithin1s: await totals(stack, 'cache_invalidation_lag_seconds_bucket', { le: '1' }),
+      },
     };
   } finally {
     await stack.stop();
   }
+}
+
+/** The fresh-reads and converged-deliveries SLIs of some rows, as nines. */
+function sliNines(rows: Row[]): { freshReads: string; convergedDeliveries: string } {
+  const sum = (f: (r: Row) => number) => rows.reduce((n, r) => n + f(r), 0);
+  const [applied, within, missed] = [
+    sum((r) => r.sli.deliveries),
+    sum((r) => r.sli.deliveredWithin1s),
+    sum((r) => r.missed),
+  ];
+  return {
+    freshReads: formatNines(
+      nines(
+        sum((r) => r.staleReads),
+        sum((r) => r.sli.judged),
+      ),
+    ),
+    convergedDeliveries: formatNines(nines(applied - within + missed, applied + missed)),
+  };
 }
 
 /** The slowest replica to see the witness's write; still stale at the end shows as "> N s, open". */
@@ -215,14 +242,15 @@ function failoverReading(rows: Row[]): string {
 
 function table(rows: Row[]): string {
   const lines = [
-    '| mode | fault | stale reads (probe) | max stale window | p99 stale window | witness stale window | messages missed | recovery (mean) | hit ratio | DB reads/s |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| mode | fault | stale reads (probe) | max stale window | p99 stale window | witness stale window | messages missed | recovery (mean) | hit ratio | DB reads/s | fresh reads (nines) | converged deliveries (nines) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
+    const n = sliNines([r]);
     lines.push(
       `| ${r.mode} | ${r.fault} | ${r.staleReads} | ${r.maxStaleWindow.toFixed(2)} s | ${r.p99StaleWindow.toFixed(2)} s | ${witnessCell(r.witness)} | ${r.missed} | ${
         r.recoveryMeanSeconds === undefined ? '-' : `${(r.recoveryMeanSeconds * 1000).toFixed(0)} ms`
-      } | ${(r.hitRatio * 100).toFixed(1)} % | ${r.dbReadsPerSecond.toFixed(1)} |`,
+      } | ${(r.hitRatio * 100).toFixed(1)} % | ${r.dbReadsPerSecond.toFixed(1)} | ${n.freshReads} | ${n.convergedDeliveries} |`,
     );
   }
   return lines.join('\n');
@@ -237,8 +265,10 @@ function reading(rows: Row[]): string {
     const worst = of.reduce((a, b) => (b.maxStaleWindow > a.maxStaleWindow ? b : a));
     const open = of.filter((r) => r.witness.open.some(Boolean)).map((r) => r.fault);
     const missed = of.reduce((n, r) => n + r.missed, 0);
+    const n = sliNines(of);
     lines.push(
       `- **${mode}**: ${stale} stale reads seen by the probe over ${of.length} faults` +
+        ` (fresh reads ${n.freshReads} nines, converged deliveries ${n.convergedDeliveries} nines)` +
         (stale > 0 ? `, the longest window ${worst.maxStaleWindow.toFixed(2)} s (${worst.fault})` : '') +
         `; ${missed} messages missed; the witness book ` +
         (open.length > 0

@@ -26,6 +26,10 @@ export interface Outcome {
     staleProbe: number;
     staleNow: number;
     staleBooks?: string[];
+    /** Probe reads judged, invalidations applied, and of them those within 1 s: the SLIs' events. */
+    judged?: number;
+    deliveries?: number;
+    deliveredWithin1s?: number;
   }[];
   /** Writes the database acknowledged and then lost (an alarm: 0 on a store that applies updates atomically or serialised). */
   lostWrites: number;
@@ -184,6 +188,9 @@ export class Director {
         staleProbe: r.staleProbe - (b?.staleProbe ?? 0),
         staleNow: staleBooks.length,
         staleBooks,
+        judged: r.judged - (b?.judged ?? 0),
+        deliveries: r.deliveries - (b?.deliveries ?? 0),
+        deliveredWithin1s: r.deliveredWithin1s - (b?.deliveredWithin1s ?? 0),
       };
     });
     const lostWrites = truth.lostWrites.length;

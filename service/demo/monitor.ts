@@ -16,6 +16,11 @@ export interface ReplicaSample {
   /** The service's counts (its /metrics), running totals across restarts. */
   missed: number;
   staleService: number;
+  /** Invalidations applied here, and of them those applied within 1 s (the converged-deliveries SLI). */
+  deliveries: number;
+  deliveredWithin1s: number;
+  /** Reads of this replica the probe judged (fresh or stale: the fresh-reads SLI's events). */
+  judged: number;
   /** The probe's counts: stale reads it got from this replica, books it last read stale here, longest stale episode. */
   staleProbe: number;
   staleNow: number;
@@ -33,7 +38,19 @@ interface Counters {
   misses: number;
   missed: number;
   stale: number;
+  deliveries: number;
+  deliveredWithin1s: number;
 }
+
+/** The counters kept as running totals across a replica's restarts. */
+type Carried = Pick<Counters, 'missed' | 'stale' | 'deliveries' | 'deliveredWithin1s'>;
+const NONE: Carried = { missed: 0, stale: 0, deliveries: 0, deliveredWithin1s: 0 };
+const plus = (a: Carried, b: Carried): Carried => ({
+  missed: a.missed + b.missed,
+  stale: a.stale + b.stale,
+  deliveries: a.deliveries + b.deliveries,
+  deliveredWithin1s: a.deliveredWithin1s + b.deliveredWithin1s,
+});
 
 const RECENT_LAG = 'cache_invalidation_lag_recent_seconds';
 /** A quantile of the replica's recent lag, or undefined when it received nothing lately. */
@@ -49,7 +66,7 @@ function recentLag(exposition: string, quantile: string): number | undefined {
 export class Monitor {
   readonly samples: Sample[] = [];
   private readonly previous = new Map<string, Counters>();
-  private readonly carried = new Map<string, { missed: number; stale: number }>();
+  private readonly carried = new Map<string, Carried>();
   private readonly startedAt = Date.now();
 
   constructor(
@@ -67,22 +84,25 @@ export class Monitor {
           replica: replica.id,
           paused: this.paused(replica.id),
           staleProbe: fromProbe?.stale ?? 0,
+          judged: (fromProbe?.fresh ?? 0) + (fromProbe?.stale ?? 0),
           staleNow: fromProbe?.openEpisodes ?? 0,
           maxStaleWindow: fromProbe?.maxStaleWindowSeconds ?? 0,
         };
-        const carried = this.carried.get(replica.id) ?? { missed: 0, stale: 0 };
+        const carried = this.carried.get(replica.id) ?? NONE;
         let text: string;
         try {
           const response = await fetch(`${replica.url}/metrics`, { signal: AbortSignal.timeout(700) });
           text = await response.text();
         } catch {
-          const last = this.previous.get(replica.id);
+          const total = plus(carried, this.previous.get(replica.id) ?? NONE);
           return {
             ...base,
             up: false,
             subscriber: '?',
-            missed: carried.missed + (last?.missed ?? 0),
-            staleService: carried.stale + (last?.stale ?? 0),
+            missed: total.missed,
+            staleService: total.stale,
+            deliveries: total.deliveries,
+            deliveredWithin1s: total.deliveredWithin1s,
           };
         }
         const now: Counters = {
@@ -90,15 +110,17 @@ export class Monitor {
           misses: sampleSum(text, 'cache_gets_total', { result: 'miss' }),
           missed: sampleSum(text, 'cache_invalidations_missed_total'),
           stale: sampleSum(text, 'cache_stale_reads_total'),
+          deliveries: sampleSum(text, 'cache_invalidation_lag_seconds_count'),
+          deliveredWithin1s: sampleSum(text, 'cache_invalidation_lag_seconds_bucket', { le: '1' }),
         };
         let before = this.previous.get(replica.id);
         if (before && (now.missed < before.missed || now.stale < before.stale || now.hits < before.hits)) {
           // The replica restarted: its counters began again; keep the running totals.
-          this.carried.set(replica.id, { missed: carried.missed + before.missed, stale: carried.stale + before.stale });
+          this.carried.set(replica.id, plus(carried, before));
           before = undefined;
         }
         this.previous.set(replica.id, now);
-        const total = this.carried.get(replica.id) ?? { missed: 0, stale: 0 };
+        const total = plus(this.carried.get(replica.id) ?? NONE, now);
         const lookups = now.hits + now.misses - (before ? before.hits + before.misses : 0);
         return {
           ...base,
@@ -107,8 +129,10 @@ export class Monitor {
           hitRatio: lookups > 0 ? (now.hits - (before?.hits ?? 0)) / lookups : undefined,
           lagP50: recentLag(text, '0.5'),
           lagP99: recentLag(text, '0.99'),
-          missed: total.missed + now.missed,
-          staleService: total.stale + now.stale,
+          missed: total.missed,
+          staleService: total.stale,
+          deliveries: total.deliveries,
+          deliveredWithin1s: total.deliveredWithin1s,
         };
       }),
     );

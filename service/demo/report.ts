@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatNines, nines } from '../src/probe/history';
 import type { ProbeSummary } from '../src/probe/summary';
 import type { FaultWindow, Outcome } from './director';
 import type { ReplicaSample, Sample } from './monitor';
@@ -136,15 +137,39 @@ function comparison(report: RunReport): { modes: string[]; rows: string[][] } | 
   const faults = [...new Set(report.outcomes.map((o) => o.fault))].filter(
     (f) => new Set(report.outcomes.filter((o) => o.fault === f).map((o) => o.mode)).size > 1,
   );
+  // The freshness SLIs over the faults both modes met (docs/metrics-and-tracing.md, Freshness SLOs).
+  const of = (m: string) =>
+    report.outcomes.filter((o) => o.mode === m && faults.includes(o.fault)).flatMap((o) => o.replicas);
+  const sum = (list: Outcome['replicas'], f: (r: Outcome['replicas'][number]) => number | undefined) =>
+    list.reduce((n, r) => n + (f(r) ?? 0), 0);
+  const freshReads = (m: string) =>
+    formatNines(
+      nines(
+        sum(of(m), (r) => r.staleProbe),
+        sum(of(m), (r) => r.judged),
+      ),
+    );
+  const converged = (m: string) => {
+    const [applied, within, missed] = [
+      sum(of(m), (r) => r.deliveries),
+      sum(of(m), (r) => r.deliveredWithin1s),
+      sum(of(m), (r) => r.missed),
+    ];
+    return formatNines(nines(applied - within + missed, applied + missed));
+  };
   return {
     modes,
-    rows: faults.map((f) => [
-      f,
-      ...modes.map((m) => {
-        const row = rows.find((r) => r[0] === m && r[1] === f);
-        return row ? `${row[3]} missed, ${row[4]} stale reads, ${row[5]} stale after` : '-';
-      }),
-    ]),
+    rows: [
+      ...faults.map((f) => [
+        f,
+        ...modes.map((m) => {
+          const row = rows.find((r) => r[0] === m && r[1] === f);
+          return row ? `${row[3]} missed, ${row[4]} stale reads, ${row[5]} stale after` : '-';
+        }),
+      ]),
+      ['fresh reads (nines)', ...modes.map(freshReads)],
+      ['converged deliveries (nines)', ...modes.map(converged)],
+    ],
   };
 }
 

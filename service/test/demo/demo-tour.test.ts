@@ -52,6 +52,9 @@ describe('make demo TOUR=1', () => {
     expect(md).toMatch(
       /\| pause past the buffer limit \| \d+ missed, \d+ stale reads, \d+ stale after \| \d+ missed, \d+ stale reads, 0 stale after \|/,
     );
+    // The freshness SLIs of each mode over the faults both met, as nines.
+    expect(md).toMatch(/\| fresh reads \(nines\) \| (≥ )?\d+\.\d\d \| (≥ )?\d+\.\d\d \|/);
+    expect(md).toMatch(/\| converged deliveries \(nines\) \| (≥ )?\d+\.\d\d \| (≥ )?\d+\.\d\d \|/);
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(html.match(/<rect class="fault"/g)?.length).toBe(5 * TOUR.length);
     expect(output).not.toContain('STILL THERE');
