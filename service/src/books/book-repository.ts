@@ -53,9 +53,10 @@ const live = () => ({ deletedAt: mongoose.trusted({ $exists: false }) });
 
 /**
  * How many write times a book keeps: enough to date the first version a stale entry missed.
- * MongoDB applies the $slice that keeps it so; FerretDB v1 ignores $slice and lets the array grow
- * (reads use the last entries only). Trimming it with a second update would race the next write
- * there, as FerretDB v1 does not apply updates atomically.
+ * MongoDB applies the $slice that keeps it so; FerretDB v1 ignores $slice, so there the update
+ * that finds the array at twice this trims it, under the book's write lock (reads use the last
+ * entries only). Unbounded, every book grew by a date a write, and as FerretDB v1 parses every
+ * document a query scans, its CPU climbed with the run's age until a 10-minute chaos run stalled.
  */
 const WRITE_TIMES_KEPT = 8;
 
@@ -205,8 +206,19 @@ export class BookRepository {
   }
 
   async findById(id: string): Promise<Book | null> {
-    const doc = await this.model.findOne({ _id: new Types.ObjectId(id), ...live() }).lean<BookDocument>();
+    const doc = await this.findLive(id);
     return doc ? toBook(doc) : null;
+  }
+
+  /**
+   * A book by `_id` alone, deleted ones left out here: FerretDB v1 uses the `_id` index only for a
+   * filter of `_id` and nothing else, and scans the whole collection otherwise.
+   */
+  private async findLive(id: string, projection?: Record<string, 1>): Promise<BookDocument | null> {
+    const doc = await this.model
+      .findOne({ _id: new Types.ObjectId(id) }, projection && { ...projection, deletedAt: 1 })
+      .lean<BookDocument>();
+    return doc && doc.deletedAt === undefined ? doc : null;
   }
 
   async findByName(name: string): Promise<Book | null> {
@@ -216,9 +228,7 @@ export class BookRepository {
 
   /** The authoritative version and when its recent versions were written, for stale checks. */
   async findVersion(id: string): Promise<VersionHistory | null> {
-    const doc = await this.model
-      .findOne({ _id: new Types.ObjectId(id), ...live() }, { version: 1, updatedAt: 1, writeTimes: 1 })
-      .lean<BookDocument>();
+    const doc = await this.findLive(id, { version: 1, updatedAt: 1, writeTimes: 1 });
     if (!doc) return null;
     const writeTimes = (doc.writeTimes ?? []).slice(-WRITE_TIMES_KEPT).map((t) => t.getTime());
     return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes };
@@ -257,6 +267,13 @@ export class BookRepository {
         .lean<BookDocument>();
       if (!before) return this.missingOrConflict(id, expected);
       const committedAt = preciseNow();
+      if (this.locks && (before.writeTimes?.length ?? 0) >= 2 * WRITE_TIMES_KEPT) {
+        // A server that ignored $slice: trim, still holding the book's lock (no other write runs).
+        await this.model.updateOne(
+          { _id: before._id },
+          { $set: { writeTimes: [...before.writeTimes, updatedAt].slice(-WRITE_TIMES_KEPT) } },
+        );
+      }
       const after: BookDocument = { ...before, ...definedOnly(changes), version: before.version + 1, updatedAt };
       return { before: toBook(before), after: toBook(after), committedAt };
     } catch (error) {
