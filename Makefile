@@ -66,7 +66,7 @@ demo: build ## The stack without Docker: live view and page (q quits); TOUR=1 th
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
 	npx tsx bench/experiment.ts
 
-chaos-run: build ## Every sync mode through the same seeded random faults (DURATION=600 s each, SEED=1), then a history checker: stale reads, stale books left, nines per SLI (about 35 min)
+chaos-run: build ## Every sync mode through the same seeded random faults (DURATION=600 s each, SEED=1), then a history checker: stale reads, stale books left, nines per SLI (28 min measured)
 	npx tsx bench/chaos-run.ts
 
 # Fresh secrets for the stack (signing key, chaos token, the replicas' Redis password), kept out of git; docker compose reads .env by itself.

@@ -113,7 +113,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRun> {
           phases.push(`${name} ${Date.now() - phaseStart}`);
           phaseStart = Date.now();
         };
-        const marker = markers[n % MARKERS] ?? (markers[n % MARKERS] = await createMarker(stack, history));
+        let marker = markers[n % MARKERS];
+        if (!marker) {
+          marker = await createMarker(stack, history);
+          markers[n % MARKERS] = marker;
+        }
         await cacheEverywhere(stack, marker, history);
         phase('marker');
         const missedBefore = await victim.metric('cache_invalidations_missed_total');
