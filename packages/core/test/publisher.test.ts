@@ -88,7 +88,7 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     a.cache.close();
   });
 
-  it('coalesces the writes of one event-loop turn into one numbered message, and still sends a lone write alone', async () => {
+  it('sends the first write of a turn at once and coalesces the writes that wait behind it into numbered messages', async () => {
     const bus = new MemoryBus();
     const a = node(bus, 'a', true);
     const b = node(bus, 'b');
@@ -101,16 +101,18 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     };
     const ids = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(24, '0'));
     for (const id of ids) b.cache.set(`id:${id}`, { id, version: 1 });
-    await Promise.all(
-      ids.map((id) =>
-        a.publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: Date.now() }),
-      ),
+    const writes = ids.map((id) =>
+      a.publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: Date.now() }),
     );
+    // The first write did not wait for the turn to end: it is on the transport already.
+    expect(payloads).toHaveLength(1);
+    await Promise.all(writes);
     const messages = payloads.map((raw) => JSON.parse(raw) as { type?: string; seq: number; items?: unknown[] });
-    // 300 one-key writes in one turn: 256 keys, then the other 44.
+    // 300 one-key writes in one turn: the first alone, then 256 keys, then the other 43.
     expect(messages.map((m) => [m.type, m.seq, m.items?.length])).toEqual([
-      ['batch', 1, 256],
-      ['batch', 2, 44],
+      [undefined, 1, undefined],
+      ['batch', 2, 256],
+      ['batch', 3, 43],
     ]);
     await waitFor(() => b.seen.received === 300, { message: 'b applies all 300' });
     expect(ids.filter((id) => b.cache.peek(`id:${id}`) !== undefined)).toEqual([]);
@@ -125,7 +127,7 @@ describe('InvalidationPublisher over the in-memory bus', () => {
       committedAt: Date.now(),
     });
     const lone = JSON.parse(payloads.at(-1)!) as { type?: string; seq: number; id: string };
-    expect([lone.type, lone.seq, lone.id]).toEqual([undefined, 3, ids[0]]);
+    expect([lone.type, lone.seq, lone.id]).toEqual([undefined, 4, ids[0]]);
     for (const n of [a, b]) n.cache.close();
   });
 

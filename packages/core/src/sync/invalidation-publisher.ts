@@ -55,9 +55,10 @@ export interface InvalidationPublisherOptions {
    */
   retryForMs?: number;
   /**
-   * Coalesce the invalidations of one turn of the event loop into one message (at most
-   * MAX_KEYS_PER_MESSAGE keys): under a high write rate, fewer, larger messages. A lone write is
-   * still sent alone, as a plain v1 invalidation.
+   * Coalesce writes that wait: the first write of a turn of the event loop is sent at once, alone
+   * (a plain v1 invalidation); those that come after it in the same turn go together at the end of
+   * the turn, in messages of at most MAX_KEYS_PER_MESSAGE keys. A lone write never waits; under a
+   * high write rate, fewer, larger messages.
    */
   coalesce?: boolean;
 }
@@ -82,6 +83,8 @@ export class InvalidationPublisher {
   readonly epoch = randomBytes(6).toString('hex');
   private seq = 0;
   private readonly pending: Pending[] = [];
+  /** A write went out in this turn of the event loop: the writes after it wait for its end. */
+  private turnBusy = false;
   private expectedReceivers = 0;
   private heartbeatTimer?: NodeJS.Timeout;
   private observer: PublishObserver;
@@ -102,10 +105,17 @@ export class InvalidationPublisher {
     return new Promise<void>((resolve, reject) => {
       const pending = { change, context: context.active(), resolve, reject };
       if (!this.options.coalesce) return void this.send([pending]);
-      this.pending.push(pending);
-      if (this.pending.length === 1) setImmediate(() => this.flush());
+      if (this.turnBusy) return void this.pending.push(pending);
+      this.turnBusy = true;
+      setImmediate(this.endTurn);
+      void this.send([pending]);
     });
   }
+
+  private readonly endTurn = (): void => {
+    this.turnBusy = false;
+    this.flush();
+  };
 
   private flush(): void {
     while (this.pending.length > 0) {
