@@ -216,6 +216,7 @@ export class SyncedCache<V extends Versioned> {
       scope,
       channel,
       selfOrigin: options.replicaId,
+      replays: mode === 'stream',
     });
     const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1000;
     this.publisher = new InvalidationPublisher({

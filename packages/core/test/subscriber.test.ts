@@ -5,7 +5,7 @@ import { SCOPE, sampleMessage } from './fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
-function setup() {
+function setup(replays = false) {
   const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 100 });
   const seen = { rejected: [] as string[], missed: 0, applied: 0, messages: 0, lags: [] as number[] };
   const subscriber = new InvalidationSubscriber({
@@ -13,6 +13,7 @@ function setup() {
     scope: SCOPE,
     channel: 'book-channel',
     selfOrigin: 'book-2',
+    replays,
     observer: {
       onRejected: (reason) => seen.rejected.push(reason),
       onMissed: (count) => {
@@ -64,6 +65,18 @@ describe('InvalidationSubscriber', () => {
     expect(seen.messages).toBe(3);
     expect(seen.rejected).toEqual(['duplicate']);
     cache.close();
+  });
+
+  it('replays only what it did not apply (stream mode)', () => {
+    const { seen, subscriber } = setup(true);
+    const [first, second] = [1, 2].map((seq) =>
+      encodeEnvelope(sampleMessage({ seq, version: seq + 1, publishedAt: Date.now() })),
+    ) as [string, string];
+    subscriber.handle(first);
+    expect(subscriber.replay(first)).toBe(false);
+    expect(subscriber.replay(second)).toBe(true);
+    expect(subscriber.replay(second)).toBe(false);
+    expect(seen.applied).toBe(2);
   });
 
   it('survives garbage without throwing or evicting', () => {

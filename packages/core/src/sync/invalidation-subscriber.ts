@@ -1,3 +1,4 @@
+import type { Attributes, Span } from '@opentelemetry/api';
 import type { LocalCache, Versioned } from '../cache/local-cache';
 import { preciseNow } from './clock';
 import {
@@ -13,7 +14,7 @@ import {
   type RejectReason,
 } from './envelope';
 import { GapDetector } from './gap-detector';
-import { MessagingAttributes, recordedTraceId, withConsumerSpan } from './message-spans';
+import { consumerAttributes, MessagingAttributes, recordedTraceId, withConsumerSpan } from './message-spans';
 import { combineObservers } from './observers';
 import { type EnvelopeSigner, unsignedBody } from './signing';
 
@@ -55,6 +56,8 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
   observer?: ReceiveObserver;
   /** With keys, only messages signed with one of them are accepted (see signing.ts). */
   signer?: EnvelopeSigner;
+  /** Stream mode: keep the ids of applied invalidations, so a replay applies only what was missed. */
+  replays?: boolean;
 }
 
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
@@ -65,9 +68,15 @@ export class InvalidationSubscriber<V extends Versioned> {
   private readonly applied = new Set<string>();
   /** publishedAt of the newest invalidation applied: where a replay of the log starts. */
   lastAppliedPublishedAt = 0;
+  /** The CONSUMER span's attributes that never change (given at its start, for samplers). */
+  private readonly spanAttributes: Attributes;
 
   constructor(private readonly options: InvalidationSubscriberOptions<V>) {
     this.observer = options.observer ?? {};
+    this.spanAttributes = consumerAttributes(options.channel, {
+      [MessagingAttributes.CONSUMER_GROUP]: options.selfOrigin,
+      'cache.name': options.scope.name,
+    });
   }
 
   /** Adds an observer; every observer hears every event. */
@@ -108,12 +117,14 @@ export class InvalidationSubscriber<V extends Versioned> {
     const origins = this.gaps.size;
     const sequence = this.gaps.observe(message.origin, message.epoch, message.seq, message);
     if (this.gaps.size !== origins) this.observer.onOrigins?.(this.gaps.size);
-    const id = `${message.origin}/${message.epoch} seq ${message.seq}`;
     if (sequence.kind !== 'accepted') {
       // Out of sequence: no use for loss accounting. Its evictions are applied all the same:
       // evicting versions older than a message's is always safe, so no message, forged or
       // replayed, can stand in for a real one and keep its eviction from happening.
-      this.observer.onRejected?.(sequence.kind === 'held' ? 'implausible_seq' : 'duplicate', id);
+      this.observer.onRejected?.(
+        sequence.kind === 'held' ? 'implausible_seq' : 'duplicate',
+        `${message.origin}/${message.epoch} seq ${message.seq}`,
+      );
       if (!isHeartbeat(message)) this.apply(message);
       return;
     }
@@ -143,47 +154,49 @@ export class InvalidationSubscriber<V extends Versioned> {
 
   /** Applies a plain or coalesced invalidation message inside one CONSUMER span. */
   private apply(message: InvalidationMessage | BatchMessage): void {
-    const { cache, channel } = this.options;
     this.remember(message);
-    const invalidations = invalidationsOf(message);
-    withConsumerSpan(
-      channel,
-      message,
-      {
-        [MessagingAttributes.MESSAGE_ID]: `${message.origin}/${message.epoch}/${message.seq}`,
-        [MessagingAttributes.CONSUMER_GROUP]: this.options.selfOrigin,
-        ...(invalidations.length > 1 ? { [MessagingAttributes.BATCH_MESSAGE_COUNT]: invalidations.length } : {}),
-        'cache.name': message.cache,
-        'cache.keys.count': invalidations.reduce((n, i) => n + i.keys.length, 0),
-      },
-      (span) => {
-        let evictedInMessage = 0;
-        const traceId = recordedTraceId(span);
-        for (const invalidation of invalidations) {
-          let evictedKeys = 0;
-          for (const key of invalidation.keys) {
-            if (cache.evictOlderThan(key, invalidation.id, invalidation.version, 'invalidation')) evictedKeys += 1;
-          }
-          evictedInMessage += evictedKeys;
-          const now = preciseNow();
-          const publishedAt = this.plausible('published_at', invalidation.publishedAt, now);
-          const committedAt = this.plausible('committed_at', invalidation.committedAt, now);
-          this.observer.onInvalidation?.({
-            message: invalidation,
-            evictedKeys,
-            lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,
-            staleWindowSeconds: committedAt === undefined ? undefined : Math.max(0, now - committedAt) / 1000,
-            traceId,
-          });
-        }
-        span.setAttribute('cache.evicted.count', evictedInMessage);
-      },
-    );
+    withConsumerSpan(this.options.channel, message, this.spanAttributes, this.evict, message);
   }
 
+  /** The work of apply inside its span: a method, so no closure is made per message. */
+  private readonly evict = (span: Span, message: InvalidationMessage | BatchMessage): void => {
+    const { cache } = this.options;
+    const invalidations = invalidationsOf(message);
+    let evictedInMessage = 0;
+    let keys = 0;
+    const traceId = recordedTraceId(span);
+    for (const invalidation of invalidations) {
+      let evictedKeys = 0;
+      for (const key of invalidation.keys) {
+        if (cache.evictOlderThan(key, invalidation.id, invalidation.version, 'invalidation')) evictedKeys += 1;
+      }
+      evictedInMessage += evictedKeys;
+      keys += invalidation.keys.length;
+      const now = preciseNow();
+      const publishedAt = this.plausible('published_at', invalidation.publishedAt, now);
+      const committedAt = this.plausible('committed_at', invalidation.committedAt, now);
+      this.observer.onInvalidation?.({
+        message: invalidation,
+        evictedKeys,
+        lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,
+        staleWindowSeconds: committedAt === undefined ? undefined : Math.max(0, now - committedAt) / 1000,
+        traceId,
+      });
+    }
+    if (!span.isRecording()) return;
+    span.setAttributes({
+      [MessagingAttributes.MESSAGE_ID]: messageId(message),
+      'cache.keys.count': keys,
+      'cache.evicted.count': evictedInMessage,
+    });
+    if (invalidations.length > 1) span.setAttribute(MessagingAttributes.BATCH_MESSAGE_COUNT, invalidations.length);
+  };
+
   private remember(message: InvalidationMessage | BatchMessage): void {
-    this.applied.add(messageId(message));
-    if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
+    if (this.options.replays) {
+      this.applied.add(messageId(message));
+      if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
+    }
     // Only a plausible time may move where a replay starts: a forged future one would skip what was missed.
     const now = Date.now();
     if (isPlausibleTime(message.publishedAt, now)) {

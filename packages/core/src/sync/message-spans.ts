@@ -71,32 +71,43 @@ export async function withProducerSpan<T>(
   );
 }
 
-/** Runs `process` inside a CONSUMER span whose parent and link are the producer span in `carrier`. */
-export function withConsumerSpan<T>(
+/** A CONSUMER span's attributes for `destination`, made once per receiver (given at the span's start, for samplers). */
+export function consumerAttributes(destination: string, attributes: Attributes): Attributes {
+  return {
+    [MessagingAttributes.SYSTEM]: 'redis',
+    [MessagingAttributes.OPERATION_TYPE]: 'process',
+    [MessagingAttributes.OPERATION_NAME]: 'process',
+    [MessagingAttributes.DESTINATION_NAME]: destination,
+    ...attributes,
+  };
+}
+
+const NO_LINKS: Link[] = [];
+
+/**
+ * Runs `process(span, item)` inside a CONSUMER span whose parent and link are the producer span in
+ * `carrier`; `attributes` from consumerAttributes. A span that does not record (not sampled, or
+ * no SDK) is not made the active one: a context switch for every unsampled message would cost
+ * more than the rest of the receive path.
+ */
+export function withConsumerSpan<T, I>(
   destination: string,
   carrier: TraceCarrier,
   attributes: Attributes,
-  process: (span: Span) => T,
+  process: (span: Span, item: I) => T,
+  item: I,
 ): T {
-  const producerContext: Context = propagation.extract(ROOT_CONTEXT, carrier);
+  const producerContext: Context =
+    carrier.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, carrier);
   const producerSpan = trace.getSpanContext(producerContext);
   const span = tracer().startSpan(
     `process ${destination}`,
-    {
-      kind: SpanKind.CONSUMER,
-      links: producerSpan ? [{ context: producerSpan }] : [],
-      attributes: {
-        [MessagingAttributes.SYSTEM]: 'redis',
-        [MessagingAttributes.OPERATION_TYPE]: 'process',
-        [MessagingAttributes.OPERATION_NAME]: 'process',
-        [MessagingAttributes.DESTINATION_NAME]: destination,
-        ...attributes,
-      },
-    },
+    { kind: SpanKind.CONSUMER, links: producerSpan ? [{ context: producerSpan }] : NO_LINKS, attributes },
     producerContext,
   );
   try {
-    return context.with(trace.setSpan(producerContext, span), () => process(span));
+    if (!span.isRecording()) return process(span, item);
+    return context.with(trace.setSpan(producerContext, span), process, undefined, span, item);
   } finally {
     span.end();
   }

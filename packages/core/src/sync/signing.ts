@@ -16,7 +16,17 @@ export type VerifyResult =
 
 // The signature is appended as the last two members of the JSON object, so a signed message is
 // still one JSON object; it covers the exact bytes of the message without them.
-const TRAILER = /,"kid":"([A-Za-z0-9_.-]{1,32})","sig":"([A-Za-z0-9_-]{43})"\}$/;
+const TRAILER_START = ',"kid":"';
+// Sticky, tried only where the trailer can start (the last TRAILER_START: neither a key id nor a
+// signature can hold one), so the message is not scanned for it from the start.
+const TRAILER = /,"kid":"([A-Za-z0-9_.-]{1,32})","sig":"([A-Za-z0-9_-]{43})"\}$/y;
+
+function trailerOf(raw: string): RegExpExecArray | null {
+  const at = raw.lastIndexOf(TRAILER_START);
+  if (at < 0) return null;
+  TRAILER.lastIndex = at;
+  return TRAILER.exec(raw);
+}
 
 // A KeyObject, made once: with a raw Buffer, OpenSSL 3.5 (Node 24) sets the key up again on every
 // call, 14.5 µs against 2.3 µs a message here (make bench, "Receive path").
@@ -44,7 +54,7 @@ export class EnvelopeSigner {
   }
 
   verify(raw: string): VerifyResult {
-    const trailer = TRAILER.exec(raw);
+    const trailer = trailerOf(raw);
     if (!trailer) return { ok: false, reason: 'unsigned' };
     const secret = this.byId.get(trailer[1]!);
     if (!secret) return { ok: false, reason: 'unknown_key' };
@@ -59,7 +69,7 @@ export class EnvelopeSigner {
 
 /** A receiver without keys accepts signed messages too (it verifies nothing): the body without the signature. */
 export function unsignedBody(raw: string): string {
-  const trailer = TRAILER.exec(raw);
+  const trailer = trailerOf(raw);
   return trailer ? `${raw.slice(0, trailer.index)}}` : raw;
 }
 
