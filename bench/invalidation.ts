@@ -36,6 +36,13 @@ export interface RunResult extends LatencyStats {
    */
   publishErrors?: number;
   reconnects?: number;
+  /** From the moment the writer handed the change over (where the peers' clocks start) to the eviction. */
+  fromHandover?: LatencyStats;
+  /** Send side: from the handover to the message's PUBLISH on the socket. */
+  sendSide?: LatencyStats;
+  /** The receivers' CPU (process_cpu_seconds_total) and V8 heap allocated per invalidation applied. */
+  cpuUsPerMessage?: number;
+  heapBytesPerMessage?: number;
 }
 
 export function stats(samplesMs: number[]): LatencyStats {
@@ -50,12 +57,17 @@ export function stats(samplesMs: number[]): LatencyStats {
 
 export const now = () => performance.timeOrigin + performance.now();
 
-/** Calls `tick(n)` with how many sends are due, every millisecond, for `seconds`; resolves with the count sent. */
+/**
+ * Calls `tick(n)` with how many sends are due, every millisecond, for `seconds`, from `startAt`
+ * (epoch ms; at once without); resolves with the count sent.
+ */
 export async function paced(
   rate: number,
   seconds: number,
   tick: (due: number) => void,
+  startAt?: number,
 ): Promise<{ sent: number; elapsed: number }> {
+  if (startAt !== undefined && startAt > now()) await new Promise((resolve) => setTimeout(resolve, startAt - now()));
   const total = Math.round(rate * seconds);
   const started = performance.now();
   let sent = 0;
@@ -153,10 +165,31 @@ export async function rawPublishFloor(
   }
 }
 
+/** What a replica's /bench/lag/take answers (service/src/http/bench-routes.ts). */
+interface Taken {
+  seconds: number[];
+  sinceCommit: number[];
+  allocatedBytes: number;
+  messages: number;
+}
+
+/** Milliseconds from each invalidation's handover (its committedAt) to its payload reaching the transport. */
+function sendSide(wire: [string, number][]): number[] {
+  const out: number[] = [];
+  for (const [payload, at] of wire) {
+    const message = JSON.parse(payload) as { committedAt?: number; items?: { committedAt: number }[] };
+    for (const item of message.items ?? (message.committedAt === undefined ? [] : [message])) {
+      out.push(at - item.committedAt!);
+    }
+  }
+  return out;
+}
+
 export interface LagBench {
   /** Grows (or shrinks) the set of listening replica processes to `count`. */
   scale(count: number): Promise<void>;
-  run(rate: number, seconds: number): Promise<RunResult>;
+  /** `startAt` (epoch ms): when to start writing, to run side by side with other systems. */
+  run(rate: number, seconds: number, startAt?: number): Promise<RunResult>;
   stop(): Promise<void>;
 }
 
@@ -216,8 +249,14 @@ export async function startLagBench(
   const total = async (name: string) =>
     (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
   const takeLags = async (replica: ReplicaProcess) =>
-    ((await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as { seconds: number[] })
-      .seconds;
+    (await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as Taken;
+  // The send side: when each payload reached the transport (ioredis writes it to the socket at once).
+  let onTheWire: [string, number][] | undefined;
+  const send = transport.publish.bind(transport);
+  transport.publish = (payload: string) => {
+    onTheWire?.push([payload, now()]);
+    return send(payload);
+  };
   let seq = 0;
 
   return {
@@ -236,25 +275,35 @@ export async function startLagBench(
         );
       replicas.push(...(await Promise.all(starting)));
     },
-    async run(rate, seconds) {
+    async run(rate, seconds, startAt) {
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
-      const [missed0, received0, publishErrors0, reconnects0] = [
+      const [missed0, received0, publishErrors0, reconnects0, cpu0] = [
         await total('cache_invalidations_missed_total'),
         await total('cache_invalidations_received_total'),
         (await total('cache_invalidation_publish_errors_total')) + ownPublishErrors,
         await total('cache_invalidation_subscriber_reconnects_total'),
+        await total('process_cpu_seconds_total'),
       ];
       messages = 0;
       let failed = 0;
-      const { sent, elapsed } = await paced(rate, seconds, (due) => {
-        for (let i = 0; i < due; i += 1) {
-          seq += 1;
-          const id = seq.toString(16).padStart(24, '0');
-          publisher
-            .publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: now() })
-            .catch(() => (failed += 1));
-        }
-      });
+      onTheWire = [];
+      const { sent, elapsed } = await paced(
+        rate,
+        seconds,
+        (due) => {
+          for (let i = 0; i < due; i += 1) {
+            seq += 1;
+            const id = seq.toString(16).padStart(24, '0');
+            // committedAt is the handover: the replicas time the eviction from it too.
+            publisher
+              .publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: now() })
+              .catch(() => (failed += 1));
+          }
+        },
+        startAt,
+      );
+      const wire = onTheWire;
+      onTheWire = undefined;
       // A heartbeat after the last write, so a lost tail shows up as a gap too.
       await publisher.heartbeat();
       const expected = received0 + (sent - failed) * replicas.length;
@@ -265,9 +314,17 @@ export async function startLagBench(
         () => undefined, // what never arrived is reported as lost
       );
       const received = (await total('cache_invalidations_received_total')) - received0;
+      const cpuSeconds = (await total('process_cpu_seconds_total')) - cpu0;
       const lags: number[] = [];
+      const fromHandover: number[] = [];
+      let allocatedBytes = 0;
+      let applied = 0;
       for (const replica of replicas) {
-        for (const s of await takeLags(replica)) lags.push(s * 1000);
+        const taken = await takeLags(replica);
+        for (const s of taken.seconds) lags.push(s * 1000);
+        for (const s of taken.sinceCommit) fromHandover.push(s * 1000);
+        allocatedBytes += taken.allocatedBytes;
+        applied += taken.messages;
       }
       return {
         replicas: replicas.length,
@@ -279,6 +336,10 @@ export async function startLagBench(
         publishErrors: (await total('cache_invalidation_publish_errors_total')) + ownPublishErrors - publishErrors0,
         reconnects: (await total('cache_invalidation_subscriber_reconnects_total')) - reconnects0,
         ...stats(lags),
+        fromHandover: stats(fromHandover),
+        sendSide: stats(sendSide(wire)),
+        cpuUsPerMessage: received > 0 ? (cpuSeconds * 1e6) / received : Number.NaN,
+        heapBytesPerMessage: applied > 0 ? allocatedBytes / applied : Number.NaN,
       };
     },
     async stop() {

@@ -20,6 +20,9 @@ export interface PeerRun extends LatencyStats {
   achievedRate: number;
   /** Evictions that never happened on some receiver. */
   lost: number;
+  /** The receivers' CPU and V8 heap allocated per eviction, from ready to the end of the run. */
+  cpuUsPerMessage: number;
+  heapBytesPerMessage: number;
 }
 
 const PEERS = join(ROOT, 'bench/peers');
@@ -39,9 +42,11 @@ export async function peerLag(
   receivers: number,
   rate: number,
   seconds: number,
+  startAt?: number,
 ): Promise<PeerRun> {
   const run = system === 'bentocache' ? bentoLag : nodeRedisLag;
-  const { lags, sent, elapsed } = await run(redisUrl, receivers, rate, seconds);
+  const { lags, sent, elapsed, costs } = await run(redisUrl, receivers, rate, seconds, startAt);
+  const sum = (pick: (c: Costs) => number) => costs.reduce((n, c) => n + pick(c), 0);
   return {
     system,
     receivers,
@@ -49,18 +54,31 @@ export async function peerLag(
     achievedRate: sent / elapsed,
     lost: Math.max(0, sent * receivers - lags.length),
     ...stats(lags),
+    cpuUsPerMessage: lags.length > 0 ? sum((c) => c.cpuUs) / lags.length : Number.NaN,
+    heapBytesPerMessage: lags.length > 0 ? sum((c) => c.allocatedBytes) / lags.length : Number.NaN,
   };
 }
 
 type Published = { sent: number; elapsed: number; sentAt: number[] };
-type Measured = { lags: number[]; sent: number; elapsed: number };
+/** What each receiver measured of itself (bench/peers/receiver.mjs). */
+type Costs = { cpuUs: number; allocatedBytes: number };
+type Measured = { lags: number[]; sent: number; elapsed: number; costs: Costs[] };
+/** One peer's run: its receivers started, then its writer from `startAt` (epoch ms; at once without). */
+type PeerLag = (
+  redisUrl: string,
+  receivers: number,
+  rate: number,
+  seconds: number,
+  startAt?: number,
+) => Promise<Measured>;
+const startArg = (startAt: number | undefined) => (startAt === undefined ? [] : [String(startAt)]);
 
 async function publish(args: string[]): Promise<Published> {
   const [result] = await (await startReceivers([[PUBLISHER, ...args]])).results();
   return result as Published;
 }
 
-async function bentoLag(redisUrl: string, receivers: number, rate: number, seconds: number): Promise<Measured> {
+const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) => {
   const store = `bench${randomBytes(4).toString('hex')}`;
   const started = await startReceivers(
     Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store]),
@@ -75,16 +93,23 @@ async function bentoLag(redisUrl: string, receivers: number, rate: number, secon
       },
       { timeoutMs: 15_000, message: `${receivers} BentoCache buses subscribed` },
     );
-    const { sent, elapsed } = await publish(['bentocache', redisUrl, store, String(rate), String(seconds)]);
-    const lags = (await started.results()).flatMap((out) => out as number[]);
-    return { lags, sent, elapsed };
+    const { sent, elapsed } = await publish([
+      'bentocache',
+      redisUrl,
+      store,
+      String(rate),
+      String(seconds),
+      ...startArg(startAt),
+    ]);
+    const outs = (await started.results()) as (Costs & { lags: number[] })[];
+    return { lags: outs.flatMap((out) => out.lags), sent, elapsed, costs: outs };
   } finally {
     started.kill();
     redis.disconnect();
   }
-}
+};
 
-async function nodeRedisLag(redisUrl: string, receivers: number, rate: number, seconds: number): Promise<Measured> {
+const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) => {
   const prefix = `csc-${randomBytes(4).toString('hex')}:`;
   const count = Math.round(rate * seconds);
   // Every key exists and is cached by every receiver before the run: tracking reports a write
@@ -95,15 +120,21 @@ async function nodeRedisLag(redisUrl: string, receivers: number, rate: number, s
   );
   const redis = new Redis(redisUrl);
   try {
-    const { sent, elapsed, sentAt } = await publish(['node-redis', redisUrl, prefix, String(rate), String(seconds)]);
-    const lags = (await started.results()).flatMap((out) =>
-      (out as [string, number][]).map(([key, at]) => at - sentAt[Number(key.slice(prefix.length))]!),
-    );
-    return { lags, sent, elapsed };
+    const { sent, elapsed, sentAt } = await publish([
+      'node-redis',
+      redisUrl,
+      prefix,
+      String(rate),
+      String(seconds),
+      ...startArg(startAt),
+    ]);
+    const outs = (await started.results()) as (Costs & { evicted: [string, number][] })[];
+    const lags = outs.flatMap((out) => out.evicted.map(([key, at]) => at - sentAt[Number(key.slice(prefix.length))]!));
+    return { lags, sent, elapsed, costs: outs };
   } finally {
     started.kill();
     const keys = [...Array.from({ length: count }, (_, i) => `${prefix}${i}`), `${prefix}end`];
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
   }
-}
+};

@@ -18,13 +18,15 @@ export interface ReceiveCost {
   validate: number;
   handlerUntraced: number;
   handlerTraced: number;
+  /** The whole handler untraced, messages unsigned and the receiver without keys. */
+  handlerUnsigned?: number;
 }
 
 /**
  * The receive path in this process, message by message: `rounds` signed single invalidations (a
  * distinct id each, as on the channel) through the parts a replica runs and through the whole
  * InvalidationSubscriber with the replica's metrics observer, untraced and with a CONSUMER span
- * per message (the replica's sampler, spans dropped at the end).
+ * per message (the replica's sampler, spans dropped at the end); and unsigned, untraced.
  */
 export function receiveCost(rounds: number): ReceiveCost {
   const signer = new EnvelopeSigner([{ id: 'bench', secret: Buffer.alloc(32, 7) }]);
@@ -56,17 +58,22 @@ export function receiveCost(rounds: number): ReceiveCost {
     for (const message of batch) handle(message);
     return Number(process.hrtime.bigint() - started) / 1000 / batch.length;
   };
-  const subscriber = () => {
+  const subscriber = (signed = true) => {
     const metrics = createMetrics('book');
     return new InvalidationSubscriber<Book>({
       cache: new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 100_000 }),
       scope,
       channel: 'bench',
       selfOrigin: 'receiver',
-      signer,
+      signer: signed ? signer : undefined,
       observer: metrics.synced.observer,
     });
   };
+  const unsigned = messages(2 * rounds + 1).map((message) => {
+    const verified = signer.verify(message);
+    if (!verified.ok) throw new Error('receive cost: a message did not verify');
+    return verified.body;
+  });
   const batch = messages(1);
   const bodies = batch.map((message) => {
     const verified = signer.verify(message);
@@ -78,6 +85,7 @@ export function receiveCost(rounds: number): ReceiveCost {
     verify: perMessage(batch, (message) => signer.verify(message)),
     validate: perMessage(bodies, (body) => decodeEnvelope(body, scope)),
     handlerUntraced: perMessage(batch, subscriber().handle),
+    handlerUnsigned: perMessage(unsigned, subscriber(false).handle),
   };
   const provider = new TracerProvider({
     sampler: new WritesAlwaysSampler(readSampler({})),

@@ -1,9 +1,11 @@
 import { cpus, totalmem } from 'node:os';
 import { loadsPerInvalidation } from './coalescing';
 import { IN_ZONE_PATHS, type InZonePath } from './in-zone';
+import type { LatencyStats } from './invalidation';
 import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from './lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from './peers';
 import { type BenchResults, isSustained, LAG_VARIANTS, type LagVariant } from './run';
+import { SIDE_SYSTEMS, type SideRun, type SideSystem } from './side-by-side';
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
@@ -331,7 +333,7 @@ function receiveMarkdown(r: BenchResults): string[] {
   return [
     '## Receive path per message',
     '',
-    `${int(r.plan.receiveRounds)} signed single invalidations (distinct ids) through the parts of a replica's receive path and through the whole InvalidationSubscriber with the replica's metrics observer, in this process: JSON.parse ${us(c.parse)}, HMAC verify ${us(c.verify)}, parse and validate ${us(c.validate)}; the whole handler ${us(c.handlerUntraced)} untraced, ${us(c.handlerTraced)} with its CONSUMER span (sampled, dropped at the end). At 1,000 messages/s the traced handler takes ${((c.handlerTraced * 1000) / 10_000).toFixed(1)} % of a core per replica.`,
+    `${int(r.plan.receiveRounds)} signed single invalidations (distinct ids) through the parts of a replica's receive path and through the whole InvalidationSubscriber with the replica's metrics observer, in this process: JSON.parse ${us(c.parse)}, HMAC verify ${us(c.verify)}, parse and validate ${us(c.validate)}; the whole handler ${us(c.handlerUntraced)} untraced, ${us(c.handlerTraced)} with its CONSUMER span (sampled, dropped at the end)${c.handlerUnsigned === undefined ? '' : `, ${us(c.handlerUnsigned)} unsigned and untraced`}. At 1,000 messages/s the traced handler takes ${((c.handlerTraced * 1000) / 10_000).toFixed(1)} % of a core per replica.`,
     '',
   ];
 }
@@ -384,6 +386,15 @@ export function resultsMarkdown(r: BenchResults): string {
       const w = h.worstOverPeer[system];
       return `| lag p50 and p99 ≤ ${PEER_NAMES[system]} at every receivers count (${int(h.lagRate)}/s; worst step) | p50 ${x(w.p50.median)}, p99 ${x(w.p99.median)} the peer's | ${verdict(w.p50.median <= 1 && w.p99.median <= 1)} |`;
     }),
+    ...sideTargets(r).map(
+      (t) =>
+        `| side by side at ${int(t.rate)}/s, all at once, handed over → evicted: unsigned p50 and p99 ≤ the better peer, signed ≤ 1.2x | unsigned p50 ${x(t.unsigned.p50)}, p99 ${x(t.unsigned.p99)}; signed p50 ${x(t.signed.p50)}, p99 ${x(t.signed.p99)} | ${verdict(t.unsigned.p50 <= 1 && t.unsigned.p99 <= 1 && t.signed.p50 <= 1.2 && t.signed.p99 <= 1.2)} |`,
+    ),
+    ...(r.receive?.handlerUnsigned === undefined
+      ? []
+      : [
+          `| receive handler ≤ 5 µs a message unsigned, ≤ 8 µs signed (untraced, in process) | ${r.receive.handlerUnsigned.toFixed(2)} µs unsigned, ${r.receive.handlerUntraced.toFixed(2)} µs signed | ${verdict(r.receive.handlerUnsigned <= 5 && r.receive.handlerUntraced <= 8)} |`,
+        ]),
     `| lag p99 growth from ${Math.min(...r.plan.replicaCounts)} to ${Math.max(...r.plan.replicaCounts)} replicas ≤ 4 × (1,000/s) | ${x(h.growth2to16)} (the raw floor's own growth: ${x(h.floorGrowth2to16)}) | ${verdict(h.growth2to16 <= 4)} |`,
     `| ≥ 40,000 invalidations/s sustained with zero loss and p99 lag under 1 s (${r.plan.throughputReplicas} replicas) | ${int(h.maxZeroLossRate)}/s coalesced, ${int(h.maxZeroLossRateUncoalesced)}/s one message a write | ${verdict(h.maxZeroLossRate >= 40_000)} |`,
     '',
@@ -409,6 +420,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ),
     '',
     ...lagMarkdown(r),
+    ...sideMarkdown(r),
     `## Invalidation throughput: ${r.plan.throughputReplicas} replicas, rising rate until it is not sustained`,
     '',
     'Sustained: nothing lost or missed, the publisher sent at least 95 % of the rate asked, and the p99 lag stayed under a second (above that the replicas are building a backlog).',
@@ -439,4 +451,87 @@ export function resultsMarkdown(r: BenchResults): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** Median and range of one statistic over a system's runs at one rate. */
+function sideSpread(runs: SideRun[], pick: (run: SideRun) => number | undefined): Spread {
+  return spread(runs.map(pick).filter((v): v is number => v !== undefined && Number.isFinite(v)));
+}
+
+const msSpread = (v: Spread) =>
+  v.median === undefined || Number.isNaN(v.median)
+    ? '-'
+    : `${v.median.toFixed(2)} (${v.min.toFixed(2)}-${v.max.toFixed(2)})`;
+
+export interface SideTarget {
+  rate: number;
+  /** Ours over the better peer's (the lower median), p50 and p99, all systems at once. */
+  unsigned: { p50: number; p99: number };
+  signed: { p50: number; p99: number };
+}
+
+/** Ratios of this service's handover-to-evict lag over the better peer's, at each rate, from the runs side by side. */
+export function sideTargets(r: BenchResults): SideTarget[] {
+  const runs = (r.side ?? []).filter((run) => run.together);
+  return [...new Set(runs.map((run) => run.rate))].map((rate) => {
+    const at = (system: SideSystem) => runs.filter((run) => run.rate === rate && run.system === system);
+    const med = (system: SideSystem, pick: (s: LatencyStats) => number) =>
+      median(at(system).map((run) => pick(run.total)));
+    const better = (pick: (s: LatencyStats) => number) => Math.min(...PEER_SYSTEMS.map((system) => med(system, pick)));
+    const over = (system: 'unsigned' | 'signed') => ({
+      p50: med(system, (s) => s.p50Ms) / better((s) => s.p50Ms),
+      p99: med(system, (s) => s.p99Ms) / better((s) => s.p99Ms),
+    });
+    return { rate, unsigned: over('unsigned'), signed: over('signed') };
+  });
+}
+
+/** This service and the peers at the same rates, every clock from the handover: all at once, then one after another. */
+function sideMarkdown(r: BenchResults): string[] {
+  const runs = r.side ?? [];
+  if (runs.length === 0) return [];
+  const { receivers, seconds, repeats } = r.plan.side;
+  const name = (system: SideSystem) =>
+    system === 'unsigned'
+      ? 'this service, unsigned'
+      : system === 'signed'
+        ? 'this service, signed'
+        : PEER_NAMES[system];
+  const table = (together: boolean) => {
+    const rows: string[] = [];
+    for (const rate of [...new Set(runs.map((run) => run.rate))]) {
+      for (const system of SIDE_SYSTEMS) {
+        const group = runs.filter((run) => run.together === together && run.rate === rate && run.system === system);
+        if (group.length === 0) continue;
+        rows.push(
+          `| ${int(rate)} | ${name(system)} | ${msSpread(sideSpread(group, (g) => g.total.p50Ms))} | ${msSpread(sideSpread(group, (g) => g.total.p99Ms))} | ${msSpread(sideSpread(group, (g) => g.send?.p50Ms))} / ${msSpread(sideSpread(group, (g) => g.send?.p99Ms))} | ${msSpread(sideSpread(group, (g) => g.receive?.p50Ms))} / ${msSpread(sideSpread(group, (g) => g.receive?.p99Ms))} | ${median(group.map((g) => g.cpuUsPerMessage)).toFixed(1)} | ${int(median(group.map((g) => g.heapBytesPerMessage)))} | ${group.reduce((n, g) => n + g.lost, 0)} |`,
+        );
+      }
+    }
+    return [
+      '| writes/s | system | handed over → evicted p50, ms (median, range) | p99 | send side p50 / p99 | receive side p50 / p99 | receiver CPU µs per message | heap bytes per message | lost |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+    ];
+  };
+  const targets = sideTargets(r);
+  return [
+    `## Side by side: this service and the peers, ${receivers} receivers each, clocks from the handover`,
+    '',
+    `Each system writes at the same rate for ${seconds} s to ${receivers} receiving processes; ${repeats} rounds, each first with every system at once on one Redis (their writers start at the same instant, as in production the same box would be shared) and then one system at a time. Every clock starts when the writer hands the change to the sync layer: this service's \`publish\` (the bench sets \`committedAt\` then; its replicas time the eviction from it), BentoCache's \`delete\`, node-redis' \`SET\`. For this service the send side is handover → the message handed to the socket, the receive side the envelope's \`publishedAt\` → eviction; the peers cannot be split. CPU is each receiving process's CPU time over the run (for this service, \`process_cpu_seconds_total\`, heartbeats and scrapes included) per invalidation applied; heap bytes are V8 allocations over the run (what each collection freed plus the growth) per invalidation.`,
+    '',
+    '### All systems at once',
+    '',
+    ...table(true),
+    '',
+    '### One system at a time',
+    '',
+    ...table(false),
+    '',
+    ...targets.map(
+      (t) =>
+        `- At ${int(t.rate)}/s, all at once: unsigned p50 ${x(t.unsigned.p50)} and p99 ${x(t.unsigned.p99)} the better peer's (target ≤ 1x: ${verdict(t.unsigned.p50 <= 1 && t.unsigned.p99 <= 1)}); signed p50 ${x(t.signed.p50)} and p99 ${x(t.signed.p99)} (target ≤ 1.2x: ${verdict(t.signed.p50 <= 1.2 && t.signed.p99 <= 1.2)}).`,
+    ),
+    '',
+  ];
 }

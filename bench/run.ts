@@ -15,6 +15,7 @@ import {
 } from './read-path';
 import { type ReceiveCost, receiveCost } from './receive-cost';
 import { type BenchServers, startBenchServers } from './servers';
+import { type SidePlan, type SideRun, sideBySide } from './side-by-side';
 import { type SigningCost, signingCost } from './signing-cost';
 import { type TracingRun, tracingCostBench } from './tracing-cost';
 
@@ -55,6 +56,8 @@ export interface BenchPlan {
   inZone: { toxicMs: number; offeredRate: number; seconds: number; repeats: number };
   /** A hot book read by every replica and rewritten each second, with and without miss coalescing. */
   coalescing: CoalescingPlan;
+  /** This service (signed and unsigned) and the peers, all at once and one after another, clocks from the handover. */
+  side: SidePlan;
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -81,6 +84,7 @@ export const FULL_PLAN: BenchPlan = {
   receiveRounds: 200_000,
   inZone: { toxicMs: 1, offeredRate: 200, seconds: 5, repeats: 3 },
   coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
+  side: { rates: [200, 1000, 5000], repeats: 3, receivers: 3, seconds: 3 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -123,6 +127,7 @@ export interface BenchResults {
   receive?: ReceiveCost;
   inZone?: InZoneResult;
   coalescing?: CoalescingRun[];
+  side?: SideRun[];
 }
 
 /** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
@@ -222,6 +227,8 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       await lagBench.stop();
     }
 
+    const side = await sideBySide(servers, plan.side, log);
+
     const throughput: ThroughputStep[] = [];
     for (const coalesce of [false, true]) {
       const bench = await startLagBench(servers, { coalesce });
@@ -282,6 +289,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       receive,
       inZone,
       coalescing,
+      side,
       plan,
       mongoKind: servers.mongoKind,
       clone,

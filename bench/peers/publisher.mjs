@@ -1,15 +1,16 @@
 // The invalidating side of a peer system for the peer rows of make bench (bench/peers.ts), in its own
 // process because the peers are ES modules with their own dependencies. Prints "ready", then
-// invalidates <rate>/s for <seconds> with the peer's own API, and prints {sent, elapsed, sentAt} as JSON.
-//   node publisher.mjs bentocache <redis-url> <store> <rate> <seconds>
+// invalidates <rate>/s for <seconds> with the peer's own API (from <start-at>, epoch ms, if given),
+// and prints {sent, elapsed, sentAt} as JSON.
+//   node publisher.mjs bentocache <redis-url> <store> <rate> <seconds> [<start-at>]
 //     BentoCache delete of "t:<time>" keys (L1, L2 and a bus message each), then of "end".
-//   node publisher.mjs node-redis <redis-url> <key prefix> <rate> <seconds>
+//   node publisher.mjs node-redis <redis-url> <key prefix> <rate> <seconds> [<start-at>]
 //     SET of <prefix>0, <prefix>1, ... in turn (sentAt: when each was sent), then of <prefix>end.
 //   node publisher.mjs node-redis-seed <redis-url> <key prefix> <count>
 //     creates the keys the node-redis receivers cache before the run.
-const [system, url, name, rateArg, secondsArg] = process.argv.slice(2);
+const [system, url, name, rateArg, secondsArg, startAtArg] = process.argv.slice(2);
 const USAGE =
-  'usage: node bench/peers/publisher.mjs bentocache|node-redis <redis-url> <store|prefix> <rate> <seconds> | node-redis-seed <redis-url> <prefix> <count>\n(the invalidating side of the peer rows of make bench; see the comment at the top of this file)\n';
+  'usage: node bench/peers/publisher.mjs bentocache|node-redis <redis-url> <store|prefix> <rate> <seconds> [<start-at>] | node-redis-seed <redis-url> <prefix> <count>\n(the invalidating side of the peer rows of make bench; see the comment at the top of this file)\n';
 if (system === '--help') {
   process.stdout.write(USAGE);
   process.exit(0);
@@ -17,8 +18,10 @@ if (system === '--help') {
 const now = () => performance.timeOrigin + performance.now();
 const finish = (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 
-/** Calls send() as often as due at `rate`, every millisecond, for `seconds`. */
+/** Calls send() as often as due at `rate`, every millisecond, for `seconds`, from <start-at>. */
 async function paced(rate, seconds, send) {
+  const startAt = Number(startAtArg);
+  if (startAt > now()) await new Promise((resolve) => setTimeout(resolve, startAt - now()));
   const total = Math.round(rate * seconds);
   const started = performance.now();
   let sent = 0;

@@ -2,11 +2,15 @@
 // own local cache, kept in sync by the peer's own mechanism, with nothing else in the process.
 //   node receiver.mjs bentocache <redis-url> <store>
 //     BentoCache 1.6 (memory L1, Redis L2, Redis bus); keys "t:<publish time, epoch ms>"; prints
-//     "ready" once its store exists (its bus subscribes then), and on the delete of "end" every lag (ms) as JSON.
+//     "ready" once its store exists (its bus subscribes then), and on the delete of "end"
+//     {lags (ms), cpuUs, allocatedBytes} as JSON.
 //   node receiver.mjs node-redis <redis-url> <key prefix> <count>
 //     node-redis client-side caching (RESP3 tracking); reads and caches <prefix>0..<count-1> and
-//     <prefix>end, prints "ready", and on the invalidation of <prefix>end every [key, eviction
-//     time] as JSON (the bench knows when it wrote each key).
+//     <prefix>end, prints "ready", and on the invalidation of <prefix>end {evicted: every [key,
+//     eviction time], cpuUs, allocatedBytes} as JSON (the bench knows when it wrote each key).
+// cpuUs and allocatedBytes: the process's CPU time and V8 heap allocation from "ready" to the end.
+import { GCProfiler, getHeapStatistics } from 'node:v8';
+
 const [system, url, name, count] = process.argv.slice(2);
 const USAGE =
   'usage: node bench/peers/receiver.mjs bentocache <redis-url> <store> | node-redis <redis-url> <prefix> <count>\n(a receiving process of the peer rows of make bench; see the comment at the top of this file)\n';
@@ -15,7 +19,29 @@ if (system === '--help') {
   process.exit(0);
 }
 const now = () => performance.timeOrigin + performance.now();
-const finish = (result) => process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
+
+/** From now on: CPU time, and heap allocated (what each collection freed plus the growth in use). */
+function meter() {
+  const cpu = process.cpuUsage();
+  const profiler = new GCProfiler();
+  profiler.start();
+  const used = getHeapStatistics().used_heap_size;
+  return () => {
+    const { user, system: sys } = process.cpuUsage(cpu);
+    const freed = (profiler.stop()?.statistics ?? []).reduce(
+      (sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize,
+      0,
+    );
+    return { cpuUs: user + sys, allocatedBytes: Math.max(0, freed + getHeapStatistics().used_heap_size - used) };
+  };
+}
+let measured;
+const finish = (result) =>
+  process.stdout.write(`${JSON.stringify({ ...result, ...measured() })}\n`, () => process.exit(0));
+const ready = () => {
+  measured = meter();
+  process.stdout.write('ready\n');
+};
 
 if (system === 'bentocache') {
   const { openBento } = await import('./bento.mjs');
@@ -29,11 +55,11 @@ if (system === 'bentocache') {
       for (const key of message.keys) {
         const match = /t:([0-9.]+)$/.exec(key);
         if (match) lags.push(at - Number(match[1]));
-        else if (key.endsWith('end')) finish(lags);
+        else if (key.endsWith('end')) finish({ lags });
       }
     });
   });
-  process.stdout.write('ready\n');
+  ready();
 } else if (system === 'node-redis') {
   const { BasicClientSideCache, createClient } = await import('redis');
   const cache = new BasicClientSideCache({ ttl: 0, maxEntries: 0 });
@@ -48,10 +74,10 @@ if (system === 'bentocache') {
     if (key === null) return;
     const at = now();
     const text = key.toString();
-    if (text === `${name}end`) finish(evicted);
+    if (text === `${name}end`) finish({ evicted });
     else evicted.push([text, at]);
   });
-  process.stdout.write('ready\n');
+  ready();
 } else {
   process.stderr.write(USAGE);
   process.exit(2);

@@ -130,11 +130,13 @@ describe('LocalCache.load: one load per key at a time', () => {
     const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 60, maxKeys: 10, loadShareMs: 200 });
     let calls = 0;
     const hung = new Promise<{ id: string; version: number }>(() => undefined);
-    const startedAt = Date.now();
     void cache.load('k', () => {
       calls += 1;
       return hung;
     });
+    // Read after the load started: on a busy machine a clock read before it could let the wait
+    // below end a millisecond inside the share window, and the third miss would join the hung load.
+    const startedAt = Date.now();
     void cache.load('k', async () => {
       calls += 1;
       return { id: '1', version: 1 };

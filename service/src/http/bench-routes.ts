@@ -1,3 +1,4 @@
+import { GCProfiler, getHeapStatistics } from 'node:v8';
 import Router from '@koa/router';
 import type { Book, BookInput } from '../books/book';
 import type { BookRepository } from '../books/book-repository';
@@ -11,19 +12,48 @@ export const BENCH_BOOK: BookInput = {
   year: 1969,
 };
 
-/** Exact publish-to-evict lags (the histogram's buckets are too coarse to compare with a floor). */
+/**
+ * Exact invalidation lags (the histogram's buckets are too coarse to compare with a floor): from
+ * the message's publishedAt, and from the write's committedAt (the bench sets it when it hands
+ * the change over, so this one starts where a peer's clock does).
+ */
 export class LagSamples {
   private samples: number[] = [];
+  private sinceCommit: number[] = [];
+  private heap?: { profiler: GCProfiler; usedAtStart: number; messages: number };
 
-  record(seconds: number): void {
-    if (this.samples.length < 2_000_000) this.samples.push(seconds);
+  record(seconds: number, sinceCommitSeconds: number | undefined): void {
+    if (this.samples.length >= 2_000_000) return;
+    this.samples.push(seconds);
+    if (sinceCommitSeconds !== undefined) this.sinceCommit.push(sinceCommitSeconds);
+    if (this.heap) this.heap.messages += 1;
   }
 
-  /** Everything recorded since the last take. */
-  take(): number[] {
-    const taken = this.samples;
+  /** Everything recorded since the last take, and the bytes allocated on the heap since then. */
+  take(): { seconds: number[]; sinceCommit: number[]; allocatedBytes: number; messages: number } {
+    const taken = { seconds: this.samples, sinceCommit: this.sinceCommit, ...this.allocated() };
     this.samples = [];
+    this.sinceCommit = [];
     return taken;
+  }
+
+  /**
+   * Bytes allocated on the V8 heap since the last take: what every garbage collection freed plus
+   * how much more is in use (V8 keeps no running total of its own).
+   */
+  private allocated(): { allocatedBytes: number; messages: number } {
+    const previous = this.heap;
+    const profiler = new GCProfiler();
+    profiler.start();
+    this.heap = { profiler, usedAtStart: getHeapStatistics().used_heap_size, messages: 0 };
+    if (!previous) return { allocatedBytes: 0, messages: 0 };
+    const collections = previous.profiler.stop()?.statistics ?? [];
+    const freed = collections.reduce(
+      (sum, gc) => sum + gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize,
+      0,
+    );
+    const used = this.heap.usedAtStart - previous.usedAtStart;
+    return { allocatedBytes: Math.max(0, freed + used), messages: previous.messages };
   }
 }
 
@@ -49,7 +79,7 @@ export function benchRoutes(repository: BookRepository, globalCache: GlobalCache
   }) as Book;
 
   router.post('/lag/take', (ctx) => {
-    ctx.body = { seconds: lags.take() };
+    ctx.body = lags.take();
   });
 
   router.get('/constant', (ctx) => {

@@ -59,7 +59,10 @@ export async function createReplica(
   }
   const lagSamples = config.BENCH_ROUTES ? new LagSamples() : undefined;
   if (lagSamples) {
-    cache.observe({ onInvalidation: ({ lagSeconds }) => lagSeconds !== undefined && lagSamples.record(lagSeconds) });
+    cache.observe({
+      onInvalidation: ({ lagSeconds, staleWindowSeconds }) =>
+        lagSeconds !== undefined && lagSamples.record(lagSeconds, staleWindowSeconds),
+    });
   }
   const books = new BookService({
     repository,

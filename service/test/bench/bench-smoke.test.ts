@@ -32,6 +32,7 @@ const TINY: BenchPlan = {
   receiveRounds: 2_000,
   inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
+  side: { rates: [200], repeats: 1, receivers: 2, seconds: 1 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -123,7 +124,26 @@ describe('make bench (smoke run)', () => {
       [true, 0, true, true, true],
       [false, 0, true, true, true],
     ]);
+    // Side by side: every system measured all at once and alone, every invalidation arrived, and
+    // this service's send and receive sides and every receiver's costs were measured.
+    expect(results.side!.map((s) => [s.system, s.together, s.total.count, s.lost])).toEqual(
+      [true, false].flatMap((together) =>
+        ['unsigned', 'signed', 'bentocache', 'node-redis'].map((system) => [system, together, 400, 0]),
+      ),
+    );
+    for (const s of results.side!) {
+      expect(s.cpuUsPerMessage).toBeGreaterThan(0);
+      expect(s.heapBytesPerMessage).toBeGreaterThan(0);
+      if (s.system === 'unsigned' || s.system === 'signed') {
+        expect(s.send!.count).toBe(200);
+        expect(s.receive!.count).toBe(400);
+        expect(s.total.p50Ms).toBeGreaterThanOrEqual(s.receive!.p50Ms);
+      }
+    }
+    expect(results.receive!.handlerUnsigned).toBeGreaterThan(0);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### All systems at once\n\n\| writes\/s/);
+    expect(markdown).toMatch(/\| side by side at 200\/s, all at once, .* \| (met|\*\*missed\*\*) \|/);
     expect(markdown).toMatch(/## Miss coalescing: .*\n[\s\S]*\| coalesced \(CACHE_COALESCE_LOADS=1\) \| [\d.]+ \(/);
     expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
     expect(markdown).toContain('## Receive path per message');
