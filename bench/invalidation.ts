@@ -188,6 +188,8 @@ function sendSide(wire: [string, number][]): number[] {
 export interface LagBench {
   /** Grows (or shrinks) the set of listening replica processes to `count`. */
   scale(count: number): Promise<void>;
+  /** What each replica printed so far. */
+  outputs(): string[];
   /** `startAt` (epoch ms): when to start writing, to run side by side with other systems. */
   run(rate: number, seconds: number, startAt?: number): Promise<RunResult>;
   stop(): Promise<void>;
@@ -209,6 +211,8 @@ export async function startLagBench(
     redis?: { topology: RedisTopology; env: Record<string, string> };
     /** More variables for the replicas. */
     env?: Record<string, string>;
+    /** Arguments to node for every replica (such as --cpu-prof). */
+    nodeArgs?: string[];
   },
 ): Promise<LagBench> {
   const signed = options.signed ?? true;
@@ -265,16 +269,21 @@ export async function startLagBench(
       const starting: Promise<ReplicaProcess>[] = [];
       for (let i = replicas.length; i < count; i += 1)
         starting.push(
-          servers.replica(`bench-${i + 1}`, {
-            BENCH_ROUTES: '1',
-            INVALIDATION_CHANNEL: channel,
-            ...(options.redis ? { REDIS_URL: '', ...options.redis.env } : {}),
-            SYNC_SIGNING_KEYS: signed ? servers.signingKeys : '',
-            ...options.env,
-          }),
+          servers.replica(
+            `bench-${i + 1}`,
+            {
+              BENCH_ROUTES: '1',
+              INVALIDATION_CHANNEL: channel,
+              ...(options.redis ? { REDIS_URL: '', ...options.redis.env } : {}),
+              SYNC_SIGNING_KEYS: signed ? servers.signingKeys : '',
+              ...options.env,
+            },
+            options.nodeArgs,
+          ),
         );
       replicas.push(...(await Promise.all(starting)));
     },
+    outputs: () => replicas.map((r) => r.output()),
     async run(rate, seconds, startAt) {
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
       const [missed0, received0, publishErrors0, reconnects0, cpu0] = [

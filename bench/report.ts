@@ -4,6 +4,7 @@ import { IN_ZONE_PATHS, type InZonePath } from './in-zone';
 import type { LatencyStats } from './invalidation';
 import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from './lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from './peers';
+import { RECEIVE_PARTS } from './receive-profile';
 import { type BenchResults, isSustained, LAG_VARIANTS, type LagVariant } from './run';
 import { SIDE_SYSTEMS, type SideRun, type SideSystem } from './side-by-side';
 
@@ -435,6 +436,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ...inZoneMarkdown(r),
     ...coalescingMarkdown(r),
     ...receiveMarkdown(r),
+    ...receiveProfileMarkdown(r),
     ...breakdownMarkdown(r),
     ...signingMarkdown(r),
     ...topologyMarkdown(r),
@@ -532,6 +534,30 @@ function sideMarkdown(r: BenchResults): string[] {
       (t) =>
         `- At ${int(t.rate)}/s, all at once: unsigned p50 ${x(t.unsigned.p50)} and p99 ${x(t.unsigned.p99)} the better peer's (target ≤ 1x: ${verdict(t.unsigned.p50 <= 1 && t.unsigned.p99 <= 1)}); signed p50 ${x(t.signed.p50)} and p99 ${x(t.signed.p99)} (target ≤ 1.2x: ${verdict(t.signed.p50 <= 1.2 && t.signed.p99 <= 1.2)}).`,
     ),
+    '',
+  ];
+}
+
+/** One replica's CPU profile and GC trace while it receives: time per message by part, and the pauses. */
+function receiveProfileMarkdown(r: BenchResults): string[] {
+  const p = r.receiveProfile;
+  if (!p) return [];
+  const onPath = RECEIVE_PARTS.slice(0, 7) as readonly string[];
+  const pathUs = p.parts.filter(([part]) => onPath.includes(part)).reduce((n, [, us]) => n + us, 0);
+  const top = [...p.parts].filter(([part]) => onPath.includes(part)).sort((a, b) => b[1] - a[1])[0];
+  return [
+    `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof and --trace-gc`,
+    '',
+    `One replica as it runs by default (signed messages, CONSUMER spans, metrics) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive-profile.ts\`), per invalidation applied; the Redis client, garbage collection and everything else (start-up, HTTP, heartbeats, timers) are the whole process's, spread over the same messages.`,
+    '',
+    '| part | µs per message | of the receive path |',
+    '|---|---|---|',
+    ...p.parts.map(
+      ([part, us]) =>
+        `| ${part} | ${us.toFixed(2)} | ${onPath.includes(part) && pathUs > 0 ? `${((us / pathUs) * 100).toFixed(0)} %` : '-'} |`,
+    ),
+    '',
+    `The receive path takes ${pathUs.toFixed(1)} µs a message in all${top ? `, most of it in ${top[0]} (${top[1].toFixed(1)} µs)` : ''}. Garbage collection paused the replica ${p.gc.count} times over the run, ${p.gc.totalMs.toFixed(1)} ms in all, p99 ${ms(p.gc.p99Ms)}, longest ${ms(p.gc.maxMs)}; ${p.gc.overOneMs} pauses of a millisecond or more, ${p.gc.maxMs >= p.lag.p99Ms ? 'as long as the p99 lag or longer: GC can make the tail on its own' : 'all shorter than the p99 lag: GC alone does not make the tail'}.`,
     '',
   ];
 }

@@ -14,6 +14,7 @@ import {
   readPathBench,
 } from './read-path';
 import { type ReceiveCost, receiveCost } from './receive-cost';
+import { type ReceiveProfile, receiveProfile } from './receive-profile';
 import { type BenchServers, startBenchServers } from './servers';
 import { type SidePlan, type SideRun, sideBySide } from './side-by-side';
 import { type SigningCost, signingCost } from './signing-cost';
@@ -58,6 +59,8 @@ export interface BenchPlan {
   coalescing: CoalescingPlan;
   /** This service (signed and unsigned) and the peers, all at once and one after another, clocks from the handover. */
   side: SidePlan;
+  /** One replica profiled (--cpu-prof, --trace-gc) while it receives at this rate. */
+  receiveProfile: { rate: number; seconds: number };
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -85,6 +88,7 @@ export const FULL_PLAN: BenchPlan = {
   inZone: { toxicMs: 1, offeredRate: 200, seconds: 5, repeats: 3 },
   coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
   side: { rates: [200, 1000, 5000], repeats: 3, receivers: 3, seconds: 3 },
+  receiveProfile: { rate: 1000, seconds: 10 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -128,6 +132,7 @@ export interface BenchResults {
   inZone?: InZoneResult;
   coalescing?: CoalescingRun[];
   side?: SideRun[];
+  receiveProfile?: ReceiveProfile;
 }
 
 /** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
@@ -228,6 +233,8 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     }
 
     const side = await sideBySide(servers, plan.side, log);
+    log(`one replica profiled while it receives ${plan.receiveProfile.rate}/s`);
+    const profiled = await receiveProfile(servers, plan.receiveProfile);
 
     const throughput: ThroughputStep[] = [];
     for (const coalesce of [false, true]) {
@@ -290,6 +297,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       inZone,
       coalescing,
       side,
+      receiveProfile: profiled,
       plan,
       mongoKind: servers.mongoKind,
       clone,

@@ -33,6 +33,7 @@ const TINY: BenchPlan = {
   inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
   side: { rates: [200], repeats: 1, receivers: 2, seconds: 1 },
+  receiveProfile: { rate: 200, seconds: 1 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -141,7 +142,15 @@ describe('make bench (smoke run)', () => {
       }
     }
     expect(results.receive!.handlerUnsigned).toBeGreaterThan(0);
+    // The profiled replica applied every message, and the profile found time on its receive path.
+    const profiled = results.receiveProfile!;
+    expect(profiled.messages).toBe(200);
+    const onPath = profiled.parts.filter(
+      ([part]) => !['redis client', 'garbage collection', 'everything else'].includes(part),
+    );
+    expect(onPath.reduce((n, [, us]) => n + us, 0)).toBeGreaterThan(0);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
     expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### All systems at once\n\n\| writes\/s/);
     expect(markdown).toMatch(/\| side by side at 200\/s, all at once, .* \| (met|\*\*missed\*\*) \|/);
     expect(markdown).toMatch(/## Miss coalescing: .*\n[\s\S]*\| coalesced \(CACHE_COALESCE_LOADS=1\) \| [\d.]+ \(/);
