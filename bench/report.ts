@@ -391,6 +391,10 @@ export function resultsMarkdown(r: BenchResults): string {
       (t) =>
         `| side by side at ${int(t.rate)}/s, all at once, handed over → evicted: unsigned p50 and p99 ≤ the better peer, signed ≤ 1.2x | unsigned p50 ${x(t.unsigned.p50)}, p99 ${x(t.unsigned.p99)}; signed p50 ${x(t.signed.p50)}, p99 ${x(t.signed.p99)} | ${verdict(t.unsigned.p50 <= 1 && t.unsigned.p99 <= 1 && t.signed.p50 <= 1.2 && t.signed.p99 <= 1.2)} |`,
     ),
+    ...coalescingTargets(r).map(
+      (t) =>
+        `| coalescing costs no latency at ${int(t.rate)}/s: p99 from the handover coalescing ≤ not coalescing (median of paired runs) | ${ratioCell(t.p99)} | ${verdict(t.p99.median <= 1)} |`,
+    ),
     ...(r.receive?.handlerUnsigned === undefined
       ? []
       : [
@@ -437,6 +441,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ...coalescingMarkdown(r),
     ...receiveMarkdown(r),
     ...receiveProfileMarkdown(r),
+    ...coalescingLagMarkdown(r),
     ...breakdownMarkdown(r),
     ...signingMarkdown(r),
     ...topologyMarkdown(r),
@@ -558,6 +563,48 @@ function receiveProfileMarkdown(r: BenchResults): string[] {
     ),
     '',
     `The receive path takes ${pathUs.toFixed(1)} µs a message in all${top ? `, most of it in ${top[0]} (${top[1].toFixed(1)} µs)` : ''}. Garbage collection paused the replica ${p.gc.count} times over the run, ${p.gc.totalMs.toFixed(1)} ms in all, p99 ${ms(p.gc.p99Ms)}, longest ${ms(p.gc.maxMs)}; ${p.gc.overOneMs} pauses of a millisecond or more, ${p.gc.maxMs >= p.lag.p99Ms ? 'as long as the p99 lag or longer: GC can make the tail on its own' : 'all shorter than the p99 lag: GC alone does not make the tail'}.`,
+    '',
+  ];
+}
+
+/** Coalescing's cost at each rate: p50 and p99 from the handover, coalescing over not, paired runs. */
+export function coalescingTargets(r: BenchResults): { rate: number; p50: Spread; p99: Spread }[] {
+  const runs = r.coalescingLag ?? [];
+  return [...new Set(runs.map((run) => run.rate))].map((rate) => {
+    const at = (coalesce: boolean) =>
+      runs.filter((run) => run.rate === rate && run.coalesce === coalesce).map((run) => run.fromHandover!);
+    return {
+      rate,
+      p50: pairedRatios(p50s(at(true)), p50s(at(false))),
+      p99: pairedRatios(p99s(at(true)), p99s(at(false))),
+    };
+  });
+}
+
+function coalescingLagMarkdown(r: BenchResults): string[] {
+  const runs = r.coalescingLag ?? [];
+  if (runs.length === 0) return [];
+  const { repeats, receivers } = r.plan.coalescingLag;
+  const rows = [...new Set(runs.map((run) => run.rate))].flatMap((rate) =>
+    [true, false].map((coalesce) => {
+      const group = runs.filter((run) => run.rate === rate && run.coalesce === coalesce);
+      const handover = group.map((run) => run.fromHandover!);
+      return `| ${int(rate)} | ${coalesce ? 'coalescing (the default)' : 'one message a write'} | ${int(median(group.map((run) => run.messages)))} | ${msSpread(spread(p50s(handover)))} | ${msSpread(spread(p99s(handover)))} | ${msSpread(spread(group.map((run) => run.sendSide!.p99Ms)))} | ${group.reduce((n, run) => n + run.lost, 0)} |`;
+    }),
+  );
+  return [
+    `## What coalescing costs a write: ${receivers} unsigned replicas, the writer coalescing or not, ${repeats} interleaved runs each`,
+    '',
+    'The first write of a turn of the event loop goes out at once; only the writes after it in the same turn wait for the end of the turn and share a message. Lag from the handover (median, range):',
+    '',
+    '| writes/s | writer | messages | p50, ms | p99, ms | send side p99, ms | lost |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    ...coalescingTargets(r).map(
+      (t) =>
+        `- At ${int(t.rate)}/s coalescing gives ${x(t.p50.median)} the p50 and ${x(t.p99.median)} the p99 of one message a write (paired runs, ${x(t.p99.min)} to ${x(t.p99.max)}).`,
+    ),
     '',
   ];
 }

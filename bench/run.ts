@@ -61,6 +61,8 @@ export interface BenchPlan {
   side: SidePlan;
   /** One replica profiled (--cpu-prof, --trace-gc) while it receives at this rate. */
   receiveProfile: { rate: number; seconds: number };
+  /** The same replicas (unsigned) with the writer coalescing and not, interleaved, at these rates. */
+  coalescingLag: { rates: number[]; repeats: number; receivers: number };
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -89,6 +91,7 @@ export const FULL_PLAN: BenchPlan = {
   coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
   side: { rates: [200, 1000, 5000], repeats: 3, receivers: 3, seconds: 3 },
   receiveProfile: { rate: 1000, seconds: 10 },
+  coalescingLag: { rates: [1000, 5000], repeats: 3, receivers: 3 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -133,6 +136,8 @@ export interface BenchResults {
   coalescing?: CoalescingRun[];
   side?: SideRun[];
   receiveProfile?: ReceiveProfile;
+  /** Lag from the handover with the writer coalescing and not, in the order measured. */
+  coalescingLag?: (RunResult & { coalesce: boolean })[];
 }
 
 /** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
@@ -172,6 +177,30 @@ async function topologyLag(servers: BenchServers, plan: BenchPlan): Promise<Benc
     await cluster.destroy();
   }
   return results;
+}
+
+/** What coalescing costs a write's invalidation: the same receivers, the writer coalescing or not, interleaved. */
+async function coalescingLagBench(servers: BenchServers, plan: BenchPlan): Promise<BenchResults['coalescingLag']> {
+  const { rates, repeats, receivers } = plan.coalescingLag;
+  const benches = {
+    on: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-coalesce-on` }),
+    off: await startLagBench(servers, { coalesce: false, signed: false, channel: `${servers.channel}-coalesce-off` }),
+  };
+  const runs: NonNullable<BenchResults['coalescingLag']> = [];
+  try {
+    for (const bench of Object.values(benches)) await bench.scale(receivers);
+    for (const rate of rates) {
+      for (let i = 0; i < repeats; i += 1) {
+        log(`lag with the writer coalescing and not at ${rate}/s, round ${i + 1}`);
+        for (const coalesce of [true, false]) {
+          runs.push({ ...(await benches[coalesce ? 'on' : 'off'].run(rate, plan.stepSeconds)), coalesce });
+        }
+      }
+    }
+  } finally {
+    for (const bench of Object.values(benches)) await bench.stop();
+  }
+  return runs;
 }
 
 /** Every measurement of `make bench`, against real servers and replica processes. */
@@ -235,6 +264,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     const side = await sideBySide(servers, plan.side, log);
     log(`one replica profiled while it receives ${plan.receiveProfile.rate}/s`);
     const profiled = await receiveProfile(servers, plan.receiveProfile);
+    const coalescingLag = await coalescingLagBench(servers, plan);
 
     const throughput: ThroughputStep[] = [];
     for (const coalesce of [false, true]) {
@@ -298,6 +328,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       coalescing,
       side,
       receiveProfile: profiled,
+      coalescingLag,
       plan,
       mongoKind: servers.mongoKind,
       clone,

@@ -34,6 +34,7 @@ const TINY: BenchPlan = {
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
   side: { rates: [200], repeats: 1, receivers: 2, seconds: 1 },
   receiveProfile: { rate: 200, seconds: 1 },
+  coalescingLag: { rates: [200], repeats: 1, receivers: 2 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -149,7 +150,12 @@ describe('make bench (smoke run)', () => {
       ([part]) => !['redis client', 'garbage collection', 'everything else'].includes(part),
     );
     expect(onPath.reduce((n, [, us]) => n + us, 0)).toBeGreaterThan(0);
+    expect(results.coalescingLag!.map((run) => [run.coalesce, run.lost, run.fromHandover!.count])).toEqual([
+      [true, 0, 200],
+      [false, 0, 200],
+    ]);
     const markdown = resultsMarkdown(results);
+    expect(markdown).toMatch(/\| coalescing costs no latency at 200\/s: .* \| (met|\*\*missed\*\*) \|/);
     expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
     expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### All systems at once\n\n\| writes\/s/);
     expect(markdown).toMatch(/\| side by side at 200\/s, all at once, .* \| (met|\*\*missed\*\*) \|/);
