@@ -100,5 +100,17 @@ describe('GapDetector', () => {
       gaps.observe('z', 'e', 1);
       expect(gaps.size).toBe(1);
     });
+
+    it('forgets the least recently heard, however often the others were heard in a row', () => {
+      const gaps = new GapDetector({ maxOrigins: 3 });
+      for (const origin of ['a', 'b', 'c']) gaps.observe(origin, 'e', 1);
+      gaps.observe('a', 'e', 2);
+      gaps.observe('a', 'e', 3);
+      gaps.observe('c', 'e', 2);
+      gaps.observe('d', 'e', 1); // b is the least recently heard now
+      expect(gaps.observe('a', 'e', 5)).toEqual(accepted(1));
+      expect(gaps.observe('c', 'e', 4)).toEqual(accepted(1));
+      expect(gaps.observe('b', 'e', 9)).toEqual(accepted(0)); // forgotten: first sight again
+    });
   });
 });

@@ -96,6 +96,8 @@ export class GapDetector<T = unknown> {
   private readonly maxRate: number;
   private readonly now: () => number;
   private nextSweep = 0;
+  /** The origin heard last, already at the end of `origins`: most messages come from it again. */
+  private newest?: string;
 
   constructor(options: GapDetectorOptions = {}) {
     this.maxOrigins = options.maxOrigins ?? 1024;
@@ -112,13 +114,15 @@ export class GapDetector<T = unknown> {
     const now = this.now();
     this.sweep(now);
     let state = this.origins.get(origin);
-    if (state) {
-      this.origins.delete(origin); // re-inserted below: the map stays in least-recently-heard order
-    } else {
+    if (!state) {
       while (this.origins.size >= this.maxOrigins) this.origins.delete(this.origins.keys().next().value as string);
       state = { epochs: new Map(), lastAt: now, acceptedAt: now };
+      this.origins.set(origin, state);
+    } else if (origin !== this.newest) {
+      this.origins.delete(origin); // re-inserted: the map stays in least-recently-heard order
+      this.origins.set(origin, state);
     }
-    this.origins.set(origin, state);
+    this.newest = origin;
     state.lastAt = now;
     const verdict = this.judge(state, epoch, seq, value, now);
     if (verdict.kind === 'accepted') state.acceptedAt = now;
@@ -135,7 +139,8 @@ export class GapDetector<T = unknown> {
     const firstSight = state.epochs.size === 0;
 
     const sequences = state.epochs.get(epoch);
-    const sequence = sequences?.find((s) => s.fits(seq));
+    let sequence: Sequence | undefined;
+    for (const s of sequences ?? NO_SEQUENCES) if (s.fits(seq)) sequence ??= s;
     if (sequence) {
       touch(sequences!, sequence);
       sequence.lastAt = now;
@@ -145,7 +150,8 @@ export class GapDetector<T = unknown> {
         return { kind: 'accepted', missed: 0, late: true };
       }
       if (state.held?.epoch === epoch) state.held = undefined;
-      return { kind: 'accepted', missed: sequence.advance(seq), late: false };
+      const missed = sequence.advance(seq);
+      return missed === 0 ? IN_ORDER : { kind: 'accepted', missed, late: false };
     }
     if (firstSight) {
       // Nothing known of this origin: we cannot know what it sent before.
@@ -196,6 +202,10 @@ export class GapDetector<T = unknown> {
     }
   }
 }
+
+/** The verdict for the next number, most messages': one object for all of them. */
+const IN_ORDER: SequenceVerdict = Object.freeze({ kind: 'accepted', missed: 0, late: false });
+const NO_SEQUENCES: readonly Sequence[] = [];
 
 function touch(sequences: Sequence[], used: Sequence): void {
   const i = sequences.indexOf(used);

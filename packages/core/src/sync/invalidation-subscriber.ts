@@ -129,10 +129,14 @@ export class InvalidationSubscriber<V extends Versioned> {
       return;
     }
     if (sequence.missed > 0) this.observer.onMissed?.(sequence.missed, message.origin);
-    for (const each of sequence.released ? [sequence.released, message] : [message]) {
-      this.observer.onMessage?.(each);
-      if (!isHeartbeat(each)) this.apply(each);
-    }
+    if (sequence.released) this.accept(sequence.released);
+    this.accept(message);
+  }
+
+  /** A message in sequence: seen, and applied unless it is a heartbeat. */
+  private accept(message: Envelope): void {
+    this.observer.onMessage?.(message);
+    if (!isHeartbeat(message)) this.apply(message);
   }
 
   /** Verifies the signature (when this replica has keys), then validates the envelope. */
