@@ -5,6 +5,8 @@ import { type LatencyStats, startLagBench } from './invalidation';
 import type { BenchServers } from './servers';
 
 export interface CpuProfile {
+  /** Microseconds on the monotonic clock that process.hrtime reads too, in every process of the machine. */
+  startTime: number;
   nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
   samples: number[];
   timeDeltas: number[];
@@ -40,9 +42,10 @@ const BY_SOURCE: [RegExp, ReceivePart][] = [
  * the invalidation subscriber below it) goes to the part of its innermost frame that has one
  * (JSON.parse under decodeEnvelope is decoding; a histogram under the metrics observer is
  * observing), else to the subscriber itself; samples elsewhere go to the Redis client, garbage
- * collection or everything else. Idle time is left out.
+ * collection or everything else. Idle time is left out, and so is every sample outside `window`
+ * (monotonic microseconds, as the profile's startTime) when it is given.
  */
-export function receiveBreakdown(profile: CpuProfile): Map<ReceivePart, number> {
+export function receiveBreakdown(profile: CpuProfile, window?: [number, number]): Map<ReceivePart, number> {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
@@ -67,13 +70,18 @@ export function receiveBreakdown(profile: CpuProfile): Map<ReceivePart, number> 
     return 'everything else';
   };
   const totals = new Map<ReceivePart, number>();
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
+    if (window && (at < window[0] || at > window[1])) return;
     if (!partOf.has(id)) partOf.set(id, classify(id));
     const part = partOf.get(id);
     if (part) totals.set(part, (totals.get(part) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   });
   return totals;
 }
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 
 export interface GcPauses {
   count: number;
@@ -105,7 +113,7 @@ export interface ReceiveProfile {
   seconds: number;
   /** Invalidations the profiled replica applied. */
   messages: number;
-  /** Microseconds per message applied, by part. */
+  /** Microseconds per message applied, by part, from the samples taken while the messages were sent and applied. */
   parts: [ReceivePart, number][];
   gc: GcPauses;
   lag: LatencyStats;
@@ -129,16 +137,19 @@ export async function receiveProfile(
   });
   let run: Awaited<ReturnType<typeof bench.run>>;
   let traceGc = '';
+  const window: [number, number] = [0, 0];
   try {
     await bench.scale(1);
+    window[0] = monotonicMicros();
     run = await bench.run(plan.rate, plan.seconds);
+    window[1] = monotonicMicros();
     traceGc = bench.outputs().join('\n');
   } finally {
     await bench.stop(); // the profile is written on exit
   }
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('receive profile: no profile written');
-  const totals = receiveBreakdown(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile);
+  const totals = receiveBreakdown(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, window);
   const messages = run.count;
   return {
     rate: plan.rate,

@@ -553,7 +553,7 @@ function receiveProfileMarkdown(r: BenchResults): string[] {
   return [
     `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof and --trace-gc`,
     '',
-    `One replica as it runs by default (signed messages, CONSUMER spans, metrics) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive-profile.ts\`), per invalidation applied; the Redis client, garbage collection and everything else (start-up, HTTP, heartbeats, timers) are the whole process's, spread over the same messages.`,
+    `One replica as it runs by default (signed messages, CONSUMER spans, metrics) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
     '',
     '| part | µs per message | of the receive path |',
     '|---|---|---|',

@@ -2,8 +2,11 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   invalidationsOf,
+  isPlainHeartbeat,
+  isPlainInvalidation,
   MAX_KEYS_PER_MESSAGE,
   MAX_MESSAGE_BYTES,
+  schemaAccepts,
 } from '../src/sync/envelope';
 import { SCOPE, sampleMessage } from './fixtures';
 
@@ -82,5 +85,83 @@ describe('envelope v1', () => {
     ['an oversized payload', JSON.stringify(sampleMessage({ origin: 'x'.repeat(MAX_MESSAGE_BYTES) })), 'oversized'],
   ])('rejects %s', (_name, raw, reason) => {
     expect(reasonOf(raw)).toBe(reason);
+  });
+});
+
+describe('the fast checks of the common shapes', () => {
+  // Values that sit on every edge the schemas draw: lengths, signs, integers, finiteness, types.
+  const VALUES: unknown[] = [
+    undefined,
+    null,
+    true,
+    0,
+    -1,
+    1,
+    1.5,
+    2 ** 53,
+    Number.MAX_SAFE_INTEGER,
+    Number.POSITIVE_INFINITY,
+    '',
+    'x',
+    '1',
+    'x'.repeat(64),
+    'x'.repeat(65),
+    'x'.repeat(128),
+    'x'.repeat(129),
+    'x'.repeat(512),
+    'x'.repeat(513),
+    'x'.repeat(1024),
+    'x'.repeat(1025),
+    'create',
+    'update',
+    'delete',
+    'Update',
+    'heartbeat',
+    'batch',
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0',
+    '00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01',
+    [],
+    ['id:a'],
+    [''],
+    ['x'.repeat(1025)],
+    Array.from({ length: MAX_KEYS_PER_MESSAGE }, (_, i) => `name:${i}`),
+    Array.from({ length: MAX_KEYS_PER_MESSAGE + 1 }, (_, i) => `name:${i}`),
+    [1],
+    {},
+  ];
+  const heartbeat = { v: 1, type: 'heartbeat', origin: 'book-2', epoch: 'e', seq: 1, publishedAt: 1 };
+  /** Every field of `base` set to every value, every field removed, and keys added that do not belong. */
+  function* mutations(base: Record<string, unknown>) {
+    yield base;
+    for (const field of [...Object.keys(base), 'traceparent', 'tracestate', 'type', 'extra', '__proto__']) {
+      for (const value of VALUES) {
+        // Through JSON, as a receiver gets it: undefined drops the field, Infinity is written 1e400.
+        const raw = JSON.stringify({ ...base, [field]: value === Number.POSITIVE_INFINITY ? '__inf__' : value });
+        yield JSON.parse(raw.replace('"__inf__"', '1e400')) as Record<string, unknown>;
+      }
+    }
+  }
+
+  it('accept only what the schemas accept, and accept every plain message the schemas do', () => {
+    let accepted = 0;
+    let checked = 0;
+    for (const [base, fast] of [
+      [sampleMessage(), isPlainInvalidation],
+      [heartbeat, isPlainHeartbeat],
+    ] as const) {
+      for (const data of mutations(base as unknown as Record<string, unknown>)) {
+        checked += 1;
+        const schema = schemaAccepts(data);
+        const covered = base === heartbeat ? data.type === 'heartbeat' : data.type === undefined;
+        // Never more lenient than the schemas; exactly as lenient on the shapes they cover.
+        if (fast(data) || covered) expect({ data, fast: fast(data) }).toEqual({ data, fast: schema });
+        if (schema) accepted += 1;
+      }
+    }
+    // The mutations reach both sides of the line.
+    expect(checked).toBeGreaterThan(800);
+    expect(accepted).toBeGreaterThan(50);
+    expect(checked - accepted).toBeGreaterThan(400);
   });
 });

@@ -10,6 +10,7 @@ describe('receiveBreakdown', () => {
     //                                                   -> observe (prom-client, via the metrics observer)
     // root -> parse (ioredis);  root -> (garbage collector);  root -> (idle);  root -> serve (koa)
     const profile: CpuProfile = {
+      startTime: 1_000_000,
       nodes: [
         { id: 1, callFrame: frame('(root)'), children: [2, 7, 8, 9, 10] },
         { id: 2, callFrame: frame('handle', SUB), children: [3, 5] },
@@ -34,6 +35,13 @@ describe('receiveBreakdown', () => {
       'redis client': 3,
       'garbage collection': 4,
       'everything else': 0.7,
+    });
+    // Within a window: the samples taken from 5,100 µs after the start to 12,750 µs (the 5th to the 8th).
+    expect(Object.fromEntries(receiveBreakdown(profile, [1_005_100, 1_012_750]))).toEqual({
+      'observe (metrics)': 0.5,
+      'subscriber (the rest)': 0.25,
+      'redis client': 3,
+      'garbage collection': 4,
     });
   });
 });
