@@ -133,15 +133,9 @@ export function decodeEnvelope(raw: string, scope: CacheScope): DecodeResult {
   }
   if (message.cache !== scope.name) return reject('foreign_cache', `cache=${message.cache}`);
   // One foreign key rejects the whole message: whoever sent it cannot be trusted with the rest.
-  if (isBatch(message)) {
-    for (const { keys, id } of message.items) {
-      const mismatched = keys.find((key) => !scope.isKeyOf(key, id));
-      if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${id}`);
-    }
-  } else {
-    for (const key of message.keys) {
-      if (!scope.isKeyOf(key, message.id)) return reject('key_mismatch', `key ${key} is not a key of ${message.id}`);
-    }
+  for (const { keys, id } of isBatch(message) ? message.items : [message]) {
+    const mismatched = keys.find((key) => !scope.isKeyOf(key, id));
+    if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${id}`);
   }
   return { ok: true, message };
 }
