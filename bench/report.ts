@@ -265,7 +265,7 @@ function lagMarkdown(r: BenchResults): string[] {
   return [
     `## Invalidation lag: publish to eviction applied, exact per message (${r.plan.stepSeconds} s a step, ${repeats} runs each)`,
     '',
-    `Each step runs the floor, the service and each peer back to back, ${repeats} times; a value is the median of the runs, a ratio the median of the paired runs' ratios with its range. The floor is a raw PUBLISH from the bench process to as many bare subscriber processes (plain ioredis, nothing else) as there are replicas; the service rows are the same Redis, the service's publisher (envelope v1, signed, coalesced per event-loop turn) and real replica processes that verify, validate, evict, trace, count and record each lag.`,
+    `Each step runs the floor, the service and each peer back to back, ${repeats} times; a value is the median of the runs, a ratio the median of the paired runs' ratios with its range. The floor is a raw PUBLISH from the bench process to as many bare subscriber processes (plain ioredis, nothing else) as there are replicas; the service rows are the same Redis, the service's publisher (envelope v1, signed, coalescing the writes of one tick) and real replica processes that verify, validate, evict, trace, count and record each lag.`,
     '',
     '| receivers | writes/s | messages | floor p50 | floor p99 | p50 | p99 | max | p50 / floor | p99 / floor | missed | lost |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -593,9 +593,9 @@ function coalescingLagMarkdown(r: BenchResults): string[] {
     }),
   );
   return [
-    `## What coalescing costs a write: ${receivers} unsigned replicas, the writer coalescing or not, ${repeats} interleaved runs each`,
+    `## What coalescing costs a write: ${receivers} unsigned replicas, the writer coalescing or not, ${repeats} interleaved runs each (which goes first alternates), after an unrecorded warm-up run of each`,
     '',
-    'The first write of a turn of the event loop goes out at once; only the writes after it in the same turn wait for the end of the turn and share a message. Lag from the handover (median, range):',
+    "A write goes out at once; only the writes that follow it before the process's next tick (the rest of the same timer callback here, when the timer fired late and several writes were due) share a message, sent on that tick. Lag from the handover (median, range):",
     '',
     '| writes/s | writer | messages | p50, ms | p99, ms | send side p99, ms | lost |',
     '|---|---|---|---|---|---|---|',

@@ -88,7 +88,7 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     a.cache.close();
   });
 
-  it('sends the first write of a turn at once and coalesces the writes that wait behind it into numbered messages', async () => {
+  it('sends the first write of a callback at once and coalesces the writes that follow it into numbered messages, before the event loop turns', async () => {
     const bus = new MemoryBus();
     const a = node(bus, 'a', true);
     const b = node(bus, 'b');
@@ -101,14 +101,17 @@ describe('InvalidationPublisher over the in-memory bus', () => {
     };
     const ids = Array.from({ length: 300 }, (_, i) => i.toString(16).padStart(24, '0'));
     for (const id of ids) b.cache.set(`id:${id}`, { id, version: 1 });
+    // Queued before the writes: if they waited for the event loop's next phase, this would run first.
+    const sentBeforeTheLoopTurns = new Promise<number>((resolve) => setImmediate(() => resolve(payloads.length)));
     const writes = ids.map((id) =>
       a.publisher.publish({ keys: [`id:${id}`], id, version: 2, op: 'update', committedAt: Date.now() }),
     );
-    // The first write did not wait for the turn to end: it is on the transport already.
+    // The first write did not wait for the others: it is on the transport already.
     expect(payloads).toHaveLength(1);
+    expect(await sentBeforeTheLoopTurns).toBe(3);
     await Promise.all(writes);
     const messages = payloads.map((raw) => JSON.parse(raw) as { type?: string; seq: number; items?: unknown[] });
-    // 300 one-key writes in one turn: the first alone, then 256 keys, then the other 43.
+    // 300 one-key writes in one callback: the first alone, then 256 keys, then the other 43.
     expect(messages.map((m) => [m.type, m.seq, m.items?.length])).toEqual([
       [undefined, 1, undefined],
       ['batch', 2, 256],

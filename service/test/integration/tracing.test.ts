@@ -2,8 +2,12 @@ import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { Redis } from 'ioredis';
+import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
+import { EnvelopeSigner } from '../../../packages/core/src/sync/signing';
 import { waitFor } from '../../local-stack/processes';
-import { http, type RunningReplica, startCluster } from '../harness/replicas';
+import { sampleMessage } from '../harness/fixtures';
+import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
 
 describe('tracing an invalidation from the write to every replica', () => {
   const exporter = new InMemorySpanExporter();
@@ -76,5 +80,39 @@ describe('tracing an invalidation from the write to every replica', () => {
         'm',
       ),
     );
+  });
+  it('gives a message whose writer did not sample its trace, or that carries none, no CONSUMER span, and applies it all the same', async () => {
+    const [a, b] = replicas as [RunningReplica, RunningReplica];
+    const created = await http('POST', `${a.url}/books`, { name: 'Untraced', author: 'n/a', year: 2001 });
+    const id = created.json.id as string;
+    const raw = new Redis(process.env.REDIS_URL ?? '');
+    const signer = new EnvelopeSigner(a.config.SYNC_SIGNING_KEYS!);
+    try {
+      const received = await metricValue(b, 'cache_invalidations_received_total');
+      exporter.reset();
+      // This provider's sampler (parent-based, always on at the root) would record a root span for
+      // the message without trace context: the receiver makes none, and none for the unsampled one.
+      const unsampled = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
+      for (const [seq, traceparent] of [
+        [1, unsampled],
+        [2, undefined],
+      ] as const) {
+        await http('GET', `${b.url}/books/${id}`);
+        expect(b.cache.peek(`id:${id}`)).toBeDefined();
+        const message = sampleMessage({ id, keys: [`id:${id}`], version: 50 + seq, origin: 'untraced-writer', seq });
+        message.publishedAt = Date.now();
+        message.committedAt = Date.now();
+        if (traceparent) message.traceparent = traceparent;
+        else delete message.traceparent;
+        await raw.publish(a.config.INVALIDATION_CHANNEL, signer.sign(encodeEnvelope(message)));
+        await waitFor(async () => (await metricValue(b, 'cache_invalidations_received_total')) === received + seq, {
+          message: `message ${seq} applied`,
+        });
+        expect(b.cache.peek(`id:${id}`)).toBeUndefined();
+      }
+      expect(exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER)).toEqual([]);
+    } finally {
+      raw.disconnect();
+    }
   });
 });

@@ -49,10 +49,10 @@ export function registerSyncedCacheMetrics(
   const histogram = (name: string, help: string, buckets: number[], enableExemplars = false) =>
     new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars });
 
-  // Lookups are the hot path: counted in plain numbers and handed to prom-client only when it
-  // collects, not on every get.
-  const tally = { hits: 0, misses: 0 };
-  const reported = { hits: 0, misses: 0 };
+  // Lookups and received messages are the hot paths: counted in plain numbers and handed to
+  // prom-client only when it collects, not on every get or message (each call hashes its labels).
+  const tally = { hits: 0, misses: 0, received: 0, lastMessageAt: 0 };
+  const reported = { hits: 0, misses: 0, received: 0 };
   new Counter({
     name: 'cache_gets_total',
     help: 'Cache lookups by result.',
@@ -113,7 +113,16 @@ export function registerSyncedCacheMetrics(
       'cache_invalidation_receivers_missing_total',
       'Live members expected to receive a message minus the receivers PUBLISH reported, summed over messages.',
     ),
-    received: counter('cache_invalidations_received_total', 'Invalidation messages received from other replicas.'),
+    received: new Counter({
+      name: 'cache_invalidations_received_total',
+      help: 'Invalidation messages received from other replicas.',
+      labelNames: ['cache'],
+      registers,
+      collect() {
+        this.inc(labels, tally.received - reported.received);
+        reported.received = tally.received;
+      },
+    }),
     missed: counter('cache_invalidations_missed_total', 'Messages known to be lost: gaps in the per-origin sequence.'),
     rejected: counter(
       'cache_invalidations_rejected_total',
@@ -158,10 +167,15 @@ export function registerSyncedCacheMetrics(
       'Times the invalidation subscriber came back on another Redis server than before (a Sentinel or Cluster failover).',
     ),
     topology: gauge('cache_redis_topology', '1 on the Redis topology the replica runs on.', ['cache', 'topology']),
-    lastReceived: gauge(
-      'cache_invalidation_last_received_timestamp_seconds',
-      'When the last message (heartbeats included) arrived from another replica.',
-    ),
+    lastReceived: new Gauge({
+      name: 'cache_invalidation_last_received_timestamp_seconds',
+      help: 'When the last message (heartbeats included) arrived from another replica.',
+      labelNames: ['cache'],
+      registers,
+      collect() {
+        this.set(labels, tally.lastMessageAt / 1000);
+      },
+    }),
     members: gauge('cache_invalidation_members', 'Live members in the registry, this replica included.'),
     origins: gauge('cache_invalidation_origins', 'Senders whose message sequences this replica tracks (bounded).'),
     timesRefused: counter(
@@ -261,11 +275,13 @@ export function registerSyncedCacheMetrics(
     onPublishError: () => m.publishErrors.inc(labels),
     onReceiversMissing: (missing) => m.receiversMissing.inc(labels, missing),
     onMembership: (members) => m.members.set(labels, members),
-    onMessage: () => m.lastReceived.set(labels, Date.now() / 1000),
+    onMessage: () => {
+      tally.lastMessageAt = Date.now();
+    },
     onRejected: (reason) => m.rejected.inc({ cache, reason }),
     onMissed: (count) => m.missed.inc(labels, count),
     onInvalidation: ({ lagSeconds, staleWindowSeconds, traceId }) => {
-      m.received.inc(labels);
+      tally.received += 1;
       if (lagSeconds !== undefined) {
         if (exemplars) {
           // prom-client types exemplar labels as the metric's labels; any label names are valid at runtime.

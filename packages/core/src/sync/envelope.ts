@@ -45,8 +45,8 @@ const invalidationSchema = z.strictObject({
 const heartbeatSchema = z.strictObject({ ...identity, type: z.literal('heartbeat') });
 
 /**
- * Several invalidations coalesced into one message (one sequence number) when writes come faster
- * than one a turn of the event loop; at most MAX_KEYS_PER_MESSAGE keys in all. An addition to
+ * Several invalidations coalesced into one message (one sequence number) when writes come together
+ * (within one tick of the process); at most MAX_KEYS_PER_MESSAGE keys in all. An addition to
  * envelope v1: a lone write is still sent as the plain invalidation above.
  */
 const batchItemSchema = invalidationSchema

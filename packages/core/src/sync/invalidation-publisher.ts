@@ -55,10 +55,11 @@ export interface InvalidationPublisherOptions {
    */
   retryForMs?: number;
   /**
-   * Coalesce writes that wait: the first write of a turn of the event loop is sent at once, alone
-   * (a plain v1 invalidation); those that come after it in the same turn go together at the end of
-   * the turn, in messages of at most MAX_KEYS_PER_MESSAGE keys. A lone write never waits; under a
-   * high write rate, fewer, larger messages.
+   * Coalesce writes that come together: the first write is sent at once, alone (a plain v1
+   * invalidation); those that follow it before the process's next tick (the rest of the same
+   * callback and the promise continuations it runs) go together on that tick, in messages of at
+   * most MAX_KEYS_PER_MESSAGE keys. A lone write never waits, nor does any write wait for the event
+   * loop's next phase; a burst of writes, such as a bulk update, goes in a few larger messages.
    */
   coalesce?: boolean;
 }
@@ -83,7 +84,7 @@ export class InvalidationPublisher {
   readonly epoch = randomBytes(6).toString('hex');
   private seq = 0;
   private readonly pending: Pending[] = [];
-  /** A write went out in this turn of the event loop: the writes after it wait for its end. */
+  /** A write went out and the process's next tick has not come yet: the writes after it wait for that tick. */
   private turnBusy = false;
   private expectedReceivers = 0;
   private heartbeatTimer?: NodeJS.Timeout;
@@ -107,7 +108,7 @@ export class InvalidationPublisher {
       if (!this.options.coalesce) return void this.send([pending]);
       if (this.turnBusy) return void this.pending.push(pending);
       this.turnBusy = true;
-      setImmediate(this.endTurn);
+      process.nextTick(this.endTurn);
       void this.send([pending]);
     });
   }

@@ -2,6 +2,7 @@ import {
   type Attributes,
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
   type Link,
   propagation,
   ROOT_CONTEXT,
@@ -82,13 +83,23 @@ export function consumerAttributes(destination: string, attributes: Attributes):
   };
 }
 
-const NO_LINKS: Link[] = [];
+/** What `process` gets for a message that has no span: records nothing, has no trace id. */
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+/**
+ * Whether a W3C traceparent (as the envelope accepts it: `vv-trace-span-ff`) says the writer
+ * sampled its trace: the last bit of the flags.
+ */
+const sampledTraceparent = (traceparent: string | undefined) =>
+  traceparent !== undefined && (Number.parseInt(traceparent.charAt(54), 16) & 1) === 1;
 
 /**
  * Runs `process(span, item)` inside a CONSUMER span whose parent and link are the producer span in
- * `carrier`; `attributes` from consumerAttributes. A span that does not record (not sampled, or
- * no SDK) is not made the active one: a context switch for every unsampled message would cost
- * more than the rest of the receive path.
+ * `carrier`; `attributes` from consumerAttributes. A receiver's span continues the writer's trace:
+ * a message whose writer did not sample its trace, or carries none, gets no span at all (an SDK's
+ * startSpan costs as much for a span it does not record as the rest of the receive path), like
+ * OpenTelemetry's parent-based sampling for an unsampled remote parent. A span that does not record
+ * (the sampler said no) is not made the active one either.
  */
 export function withConsumerSpan<T, I>(
   destination: string,
@@ -97,12 +108,13 @@ export function withConsumerSpan<T, I>(
   process: (span: Span, item: I) => T,
   item: I,
 ): T {
-  const producerContext: Context =
-    carrier.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, carrier);
+  if (!sampledTraceparent(carrier.traceparent)) return process(NO_SPAN, item);
+  const producerContext: Context = propagation.extract(ROOT_CONTEXT, carrier);
   const producerSpan = trace.getSpanContext(producerContext);
+  if (producerSpan === undefined) return process(NO_SPAN, item);
   const span = tracer().startSpan(
     `process ${destination}`,
-    { kind: SpanKind.CONSUMER, links: producerSpan ? [{ context: producerSpan }] : NO_LINKS, attributes },
+    { kind: SpanKind.CONSUMER, links: [{ context: producerSpan }], attributes },
     producerContext,
   );
   try {
@@ -115,6 +127,7 @@ export function withConsumerSpan<T, I>(
 
 /** The trace id of a span, or undefined when tracing is off (no SDK registered). */
 export function recordedTraceId(span: Span): string | undefined {
+  if (span === NO_SPAN) return undefined;
   const spanContext = span.spanContext();
   return trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
 }
