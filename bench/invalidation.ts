@@ -9,7 +9,7 @@ import { InvalidationPublisher } from '../packages/core/src/sync/invalidation-pu
 import { EnvelopeSigner, parseSigningKeys } from '../packages/core/src/sync/signing';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import type { ReplicaProcess } from '../service/local-stack/replica-process';
-import { scrapeMetric } from '../service/local-stack/stack';
+import { sampleSum, scrapeMetric } from '../service/local-stack/stack';
 import type { BenchServers } from './servers';
 
 export interface LatencyStats {
@@ -252,6 +252,27 @@ export async function startLagBench(
   });
   const total = async (name: string) =>
     (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
+  // The counters a run reads, from one scrape of each replica: every scrape renders the whole
+  // registry, and the replicas' CPU and heap over the run are measured.
+  const COUNTERS = [
+    'cache_invalidations_missed_total',
+    'cache_invalidations_received_total',
+    'cache_invalidation_publish_errors_total',
+    'cache_invalidation_subscriber_reconnects_total',
+    'process_cpu_seconds_total',
+  ] as const;
+  const totals = async () => {
+    const pages = await Promise.all(replicas.map(async (r) => (await fetch(`${r.url}/metrics`)).text()));
+    const sum = (name: string) => pages.reduce((n, page) => n + sampleSum(page, name), 0);
+    const [missed, received, publishErrors, reconnects, cpu] = COUNTERS.map(sum) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
+    return { missed, received, publishErrors: publishErrors + ownPublishErrors, reconnects, cpu };
+  };
   const takeLags = async (replica: ReplicaProcess) =>
     (await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as Taken;
   // The send side: when each payload reached the transport (ioredis writes it to the socket at once).
@@ -286,13 +307,8 @@ export async function startLagBench(
     outputs: () => replicas.map((r) => r.output()),
     async run(rate, seconds, startAt) {
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
-      const [missed0, received0, publishErrors0, reconnects0, cpu0] = [
-        await total('cache_invalidations_missed_total'),
-        await total('cache_invalidations_received_total'),
-        (await total('cache_invalidation_publish_errors_total')) + ownPublishErrors,
-        await total('cache_invalidation_subscriber_reconnects_total'),
-        await total('process_cpu_seconds_total'),
-      ];
+      const before = await totals();
+      const received0 = before.received;
       messages = 0;
       let failed = 0;
       onTheWire = [];
@@ -322,8 +338,9 @@ export async function startLagBench(
       }).catch(
         () => undefined, // what never arrived is reported as lost
       );
-      const received = (await total('cache_invalidations_received_total')) - received0;
-      const cpuSeconds = (await total('process_cpu_seconds_total')) - cpu0;
+      const after = await totals();
+      const received = after.received - received0;
+      const cpuSeconds = after.cpu - before.cpu;
       const lags: number[] = [];
       const fromHandover: number[] = [];
       let allocatedBytes = 0;
@@ -340,10 +357,10 @@ export async function startLagBench(
         rate,
         achievedRate: sent / elapsed,
         messages,
-        missed: (await total('cache_invalidations_missed_total')) - missed0,
+        missed: after.missed - before.missed,
         lost: sent * replicas.length - received + failed * replicas.length,
-        publishErrors: (await total('cache_invalidation_publish_errors_total')) + ownPublishErrors - publishErrors0,
-        reconnects: (await total('cache_invalidation_subscriber_reconnects_total')) - reconnects0,
+        publishErrors: after.publishErrors - before.publishErrors,
+        reconnects: after.reconnects - before.reconnects,
         ...stats(lags),
         fromHandover: stats(fromHandover),
         sendSide: stats(sendSide(wire)),

@@ -5,6 +5,8 @@ import type { BenchServers } from './servers';
 /** This service unsigned and signed (default telemetry, coalescing on), and the peers. */
 export const SIDE_SYSTEMS = ['unsigned', 'signed', ...PEER_SYSTEMS] as const;
 export type SideSystem = (typeof SIDE_SYSTEMS)[number];
+export type OurSystem = 'unsigned' | 'signed';
+export const OUR_SYSTEMS: OurSystem[] = ['unsigned', 'signed'];
 
 export interface SidePlan {
   rates: number[];
@@ -17,8 +19,13 @@ export interface SidePlan {
 export interface SideRun {
   system: SideSystem;
   rate: number;
-  /** All systems writing at the same time on one Redis, or this one alone. */
+  /** Writing at the same time as other systems on one Redis, or this one alone. */
   together: boolean;
+  /**
+   * In a run together: which of this service's variants ran with the peers (one at a time, so
+   * three systems share the machine, not four). Absent in results measured before.
+   */
+  beside?: OurSystem;
   /** Handed over to the sync layer -> evicted on a receiver: every system's clock starts there. */
   total: LatencyStats;
   /** This service only: handed over -> on the socket, and its message's publishedAt -> evicted. */
@@ -33,23 +40,29 @@ export interface SideRun {
 const LEAD_MS = 8000;
 
 /**
- * Every system with `receivers` receiving processes, at each rate: first all of them at once
- * (their writers start at the same instant, on the same Redis), then each alone; `repeats`
- * rounds of both, interleaved.
+ * Every system with `receivers` receiving processes, at each rate: first this service unsigned
+ * with both peers at once (their writers start at the same instant, on the same Redis), then
+ * signed with both peers, then each system alone; `repeats` rounds of all three, interleaved.
  */
 export async function sideBySide(
   servers: BenchServers,
   plan: SidePlan,
   log: (line: string) => void,
 ): Promise<SideRun[]> {
-  const ours: Record<'unsigned' | 'signed', LagBench> = {
+  const ours: Record<OurSystem, LagBench> = {
     unsigned: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-side-u` }),
     signed: await startLagBench(servers, { coalesce: true, signed: true, channel: `${servers.channel}-side-s` }),
   };
   const runs: SideRun[] = [];
   try {
     for (const bench of Object.values(ours)) await bench.scale(plan.receivers);
-    const runOne = async (system: SideSystem, rate: number, together: boolean, startAt?: number): Promise<SideRun> => {
+    const runOne = async (
+      system: SideSystem,
+      rate: number,
+      beside: OurSystem | undefined,
+      startAt?: number,
+    ): Promise<SideRun> => {
+      const together = beside !== undefined;
       if (system === 'unsigned' || system === 'signed') {
         const r = await ours[system].run(rate, plan.seconds, startAt);
         const { count, p50Ms, p99Ms, maxMs } = r;
@@ -57,6 +70,7 @@ export async function sideBySide(
           system,
           rate,
           together,
+          beside,
           total: r.fromHandover!,
           send: r.sendSide,
           receive: { count, p50Ms, p99Ms, maxMs },
@@ -71,6 +85,7 @@ export async function sideBySide(
         system,
         rate,
         together,
+        beside,
         total: { count, p50Ms, p99Ms, maxMs },
         lost: p.lost,
         cpuUsPerMessage: p.cpuUsPerMessage,
@@ -79,11 +94,15 @@ export async function sideBySide(
     };
     for (const rate of plan.rates) {
       for (let i = 0; i < plan.repeats; i += 1) {
-        log(`side by side at ${rate}/s, ${plan.receivers} receivers each, round ${i + 1}: all at once`);
-        const startAt = now() + LEAD_MS;
-        runs.push(...(await Promise.all(SIDE_SYSTEMS.map((system) => runOne(system, rate, true, startAt)))));
+        // Which of ours runs with the peers first alternates from round to round.
+        for (const beside of i % 2 === 0 ? OUR_SYSTEMS : [...OUR_SYSTEMS].reverse()) {
+          log(`side by side at ${rate}/s, ${plan.receivers} receivers each, round ${i + 1}: ${beside} with the peers`);
+          const startAt = now() + LEAD_MS;
+          const systems = [beside, ...PEER_SYSTEMS];
+          runs.push(...(await Promise.all(systems.map((system) => runOne(system, rate, beside, startAt)))));
+        }
         log(`side by side at ${rate}/s, round ${i + 1}: one after another`);
-        for (const system of SIDE_SYSTEMS) runs.push(await runOne(system, rate, false));
+        for (const system of SIDE_SYSTEMS) runs.push(await runOne(system, rate, undefined));
       }
     }
   } finally {
