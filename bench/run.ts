@@ -137,7 +137,7 @@ export interface BenchResults {
   side?: SideRun[];
   receiveProfile?: ReceiveProfile;
   /** Lag from the handover with the writer coalescing and not, in the order measured. */
-  coalescingLag?: (RunResult & { coalesce: boolean })[];
+  coalescingLag?: (RunResult & { coalesce: boolean; control?: boolean })[];
 }
 
 /** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
@@ -179,13 +179,22 @@ async function topologyLag(servers: BenchServers, plan: BenchPlan): Promise<Benc
   return results;
 }
 
-/** What coalescing costs a write's invalidation: the same receivers, the writer coalescing or not, interleaved. */
+/**
+ * What coalescing costs a write's invalidation: the writer coalescing or not, interleaved, and a
+ * second writer that does not coalesce either (an A/A control: how far two identical setups differ).
+ */
 async function coalescingLagBench(servers: BenchServers, plan: BenchPlan): Promise<BenchResults['coalescingLag']> {
   const { rates, repeats, receivers } = plan.coalescingLag;
   const benches = {
     on: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-coalesce-on` }),
     off: await startLagBench(servers, { coalesce: false, signed: false, channel: `${servers.channel}-coalesce-off` }),
+    control: await startLagBench(servers, {
+      coalesce: false,
+      signed: false,
+      channel: `${servers.channel}-coalesce-control`,
+    }),
   };
+  const WRITERS = ['on', 'off', 'control'] as const;
   const runs: NonNullable<BenchResults['coalescingLag']> = [];
   try {
     for (const bench of Object.values(benches)) await bench.scale(receivers);
@@ -196,9 +205,11 @@ async function coalescingLagBench(servers: BenchServers, plan: BenchPlan): Promi
       for (const bench of Object.values(benches)) await bench.run(rate, 1);
       for (let i = 0; i < repeats; i += 1) {
         log(`lag with the writer coalescing and not at ${rate}/s, round ${i + 1}`);
-        // Which goes first alternates, so neither always runs on a machine the other just left.
-        for (const coalesce of i % 2 === 0 ? [true, false] : [false, true]) {
-          runs.push({ ...(await benches[coalesce ? 'on' : 'off'].run(rate, plan.stepSeconds)), coalesce });
+        // The order rotates, so none always runs on a machine another just left.
+        for (let k = 0; k < WRITERS.length; k += 1) {
+          const writer = WRITERS[(i + k) % WRITERS.length]!;
+          const run = await benches[writer].run(rate, plan.stepSeconds);
+          runs.push({ ...run, coalesce: writer === 'on', ...(writer === 'control' ? { control: true } : {}) });
         }
       }
     }

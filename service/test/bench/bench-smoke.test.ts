@@ -126,13 +126,15 @@ describe('make bench (smoke run)', () => {
       [true, 0, true, true, true],
       [false, 0, true, true, true],
     ]);
-    // Side by side: every system measured all at once and alone, every invalidation arrived, and
-    // this service's send and receive sides and every receiver's costs were measured.
-    expect(results.side!.map((s) => [s.system, s.together, s.total.count, s.lost])).toEqual(
-      [true, false].flatMap((together) =>
-        ['unsigned', 'signed', 'bentocache', 'node-redis'].map((system) => [system, together, 400, 0]),
+    // Side by side: each of ours at once with both peers, then every system alone; every
+    // invalidation arrived, and this service's send and receive sides and every receiver's costs
+    // were measured.
+    expect(results.side!.map((s) => [s.system, s.together, s.beside, s.total.count, s.lost])).toEqual([
+      ...['unsigned', 'signed'].flatMap((ours) =>
+        [ours, 'bentocache', 'node-redis'].map((system) => [system, true, ours, 400, 0]),
       ),
-    );
+      ...['unsigned', 'signed', 'bentocache', 'node-redis'].map((system) => [system, false, undefined, 400, 0]),
+    ]);
     for (const s of results.side!) {
       expect(s.cpuUsPerMessage).toBeGreaterThan(0);
       expect(s.heapBytesPerMessage).toBeGreaterThan(0);
@@ -150,15 +152,22 @@ describe('make bench (smoke run)', () => {
       ([part]) => !['redis client', 'garbage collection', 'everything else'].includes(part),
     );
     expect(onPath.reduce((n, [, us]) => n + us, 0)).toBeGreaterThan(0);
-    expect(results.coalescingLag!.map((run) => [run.coalesce, run.lost, run.fromHandover!.count])).toEqual([
-      [true, 0, 200],
-      [false, 0, 200],
+    expect(
+      results.coalescingLag!.map((run) => [run.coalesce, run.control ?? false, run.lost, run.fromHandover!.count]),
+    ).toEqual([
+      [true, false, 0, 200],
+      [false, false, 0, 200],
+      [false, true, 0, 200],
     ]);
     const markdown = resultsMarkdown(results);
-    expect(markdown).toMatch(/\| coalescing costs no latency at 200\/s: .* \| (met|\*\*missed\*\*) \|/);
+    expect(markdown).toMatch(
+      /\| coalescing costs no latency at 200\/s: .*; A\/A [\d.]+x .* \| (met|\*\*missed\*\*) \|/,
+    );
+    expect(markdown).toContain('| 200 | one message a write, a second writer (A/A control) |');
     expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
-    expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### All systems at once\n\n\| writes\/s/);
-    expect(markdown).toMatch(/\| side by side at 200\/s, all at once, .* \| (met|\*\*missed\*\*) \|/);
+    expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### Three systems at once: .*\n\n\| writes\/s/);
+    expect(markdown).toMatch(/\| 200 \| BentoCache .*, beside signed \|/);
+    expect(markdown).toMatch(/\| side by side at 200\/s, at once with the peers, .* \| (met|\*\*missed\*\*) \|/);
     expect(markdown).toMatch(/## Miss coalescing: .*\n[\s\S]*\| coalesced \(CACHE_COALESCE_LOADS=1\) \| [\d.]+ \(/);
     expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
     expect(markdown).toContain('## Receive path per message');

@@ -64,6 +64,8 @@ export interface InvalidationPublisherOptions {
   coalesce?: boolean;
 }
 
+const NO_LINKS: Link[] = [];
+
 /** Coalesced messages stay well under MAX_MESSAGE_BYTES (header, trace context and signature included). */
 const BATCH_BYTES = MAX_MESSAGE_BYTES - 4096;
 
@@ -138,10 +140,13 @@ export class InvalidationPublisher {
   private async send(group: Pending[]): Promise<void> {
     const { channel, cache, origin, transport, appendToLog } = this.options;
     const [first] = group as [Pending, ...Pending[]];
-    const links: Link[] = group.slice(1).flatMap((p) => {
-      const spanContext = trace.getSpanContext(p.context);
-      return spanContext ? [{ context: spanContext }] : [];
-    });
+    const links: Link[] =
+      group.length === 1
+        ? NO_LINKS
+        : group.slice(1).flatMap((p) => {
+            const spanContext = trace.getSpanContext(p.context);
+            return spanContext ? [{ context: spanContext }] : [];
+          });
     const keyCount = group.reduce((n, p) => n + p.change.keys.length, 0);
     const attributes = {
       'cache.name': cache,
@@ -173,14 +178,15 @@ export class InvalidationPublisher {
               items.length === 1
                 ? { ...header, ...items[0]!, ...carrier }
                 : { ...header, type: 'batch', items, ...carrier };
-            span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
+            const recording = span.isRecording();
+            if (recording) span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
             try {
               const payload = this.encode(message);
-              span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
+              if (recording) span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
               const delivered = await this.sendWithRetry(() =>
                 appendToLog ? transport.appendAndPublish(payload) : transport.publish(payload),
               );
-              span.setAttribute('messaging.redis.receivers', delivered);
+              if (recording) span.setAttribute('messaging.redis.receivers', delivered);
               const traceId = recordedTraceId(span);
               for (const invalidation of invalidationsOf(message))
                 this.observer.onPublished?.(invalidation, delivered, traceId);

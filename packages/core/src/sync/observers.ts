@@ -25,11 +25,13 @@ export function combineObservers<T extends object>(...observers: (T | undefined)
       const method = (o as Record<string, unknown>)[name];
       return typeof method === 'function' ? [method.bind(o) as (...args: unknown[]) => void] : [];
     });
+    // Fixed parameters, not a rest array: some events come once a message. No observer method
+    // here takes more than three.
     combined[name] =
       calls.length === 1
         ? calls[0]!
-        : (...args) => {
-            for (const call of calls) call(...args);
+        : (a, b, c, d) => {
+            for (const call of calls) call(a, b, c, d);
           };
   }
   return combined as T;
