@@ -120,7 +120,7 @@ export interface ReceiveProfile {
 }
 
 /**
- * One replica as it runs by default (signed, traced), receiving `rate` invalidations/s for
+ * One replica as it runs by default (signed; the bench's writer does not trace), receiving `rate` invalidations/s for
  * `seconds` under --cpu-prof and --trace-gc: where its time goes per message, and its GC pauses.
  */
 export async function receiveProfile(

@@ -120,7 +120,7 @@ export function analysisMarkdown(r: BenchResults): string {
   if (p50.median > 1.5 || p99.median > 1.5) {
     lines.push(
       `- **Lag against the raw floor at ${int(h.lagRate)}/s: p50 up to ${x(p50.median)} (${p50.receivers} replicas), p99 up to ${x(p99.median)} (${p99.receivers} replicas).** ` +
-        'The floor receives a bare string; a replica parses, verifies the signature, validates, opens a consumer span, evicts and counts, on the same cores as the publisher and the other receivers (`make bench-profile` profiles a replica).',
+        'The floor receives a bare string; a replica parses, verifies the signature, validates, checks the sequence, evicts and counts, on the same cores as the publisher and the other receivers (`make bench-profile` profiles a replica).',
     );
   }
   const behind = PEER_SYSTEMS.filter((system) => {
@@ -152,14 +152,14 @@ function comparedRow<T>(what: string, a: T[], b: T[], pick: (run: T) => number, 
   return `| ${what} | ${format(median(va))} (${range(va)}) | ${format(median(vb))} (${range(vb)}) | ${ratio} |`;
 }
 
-/** Where the lag above the floor goes: replicas signed and traced, unsigned, unsigned and untraced. */
+/** Where the lag above the floor goes: replicas signed, unsigned, unsigned without the tracing SDK. */
 function breakdownMarkdown(r: BenchResults): string[] {
   const b = r.breakdown;
   if (!b) return [];
   const names: Record<LagVariant, string> = {
-    signed: 'replicas as they run (signed, traced)',
-    unsigned: 'unsigned, traced',
-    bare: 'unsigned, tracing off (OTEL_SDK_DISABLED)',
+    signed: 'replicas as they run (signed, tracing SDK on)',
+    unsigned: 'unsigned, tracing SDK on',
+    bare: 'unsigned, tracing SDK off (OTEL_SDK_DISABLED)',
   };
   const row = (name: string, runs: { p50Ms: number; p99Ms: number }[]) =>
     `| ${name} | ${msMedian(p50s(runs))} | ${msMedian(p99s(runs))} | ${ratioCell(pairedRatios(p50s(runs), p50s(b.floor)))} | ${ratioCell(pairedRatios(p99s(runs), p99s(b.floor)))} |`;
@@ -167,7 +167,7 @@ function breakdownMarkdown(r: BenchResults): string[] {
   return [
     '## Where the lag above the floor goes',
     '',
-    `Lag with ${r.plan.throughputReplicas} replicas at ${int(r.plan.signingRate)}/s by what the replicas do, and the raw floor to ${r.plan.throughputReplicas} bare subscriber processes, interleaved, ${r.plan.signingRepeats} runs each (median; ratios to the floor of the paired runs, with their range):`,
+    `Lag with ${r.plan.throughputReplicas} replicas at ${int(r.plan.signingRate)}/s by what the replicas do, and the raw floor to ${r.plan.throughputReplicas} bare subscriber processes, interleaved, ${r.plan.signingRepeats} runs each (median; ratios to the floor of the paired runs, with their range). The bench's writer does not trace, so no replica makes a CONSUMER span either way; the SDK on is its context manager and instrumentations:`,
     '',
     '| receiving | p50 | p99 | p50 / floor | p99 / floor |',
     '|---|---|---|---|---|',
@@ -265,7 +265,7 @@ function lagMarkdown(r: BenchResults): string[] {
   return [
     `## Invalidation lag: publish to eviction applied, exact per message (${r.plan.stepSeconds} s a step, ${repeats} runs each)`,
     '',
-    `Each step runs the floor, the service and each peer back to back, ${repeats} times; a value is the median of the runs, a ratio the median of the paired runs' ratios with its range. The floor is a raw PUBLISH from the bench process to as many bare subscriber processes (plain ioredis, nothing else) as there are replicas; the service rows are the same Redis, the service's publisher (envelope v1, signed, coalescing the writes of one tick) and real replica processes that verify, validate, evict, trace, count and record each lag.`,
+    `Each step runs the floor, the service and each peer back to back, ${repeats} times; a value is the median of the runs, a ratio the median of the paired runs' ratios with its range. The floor is a raw PUBLISH from the bench process to as many bare subscriber processes (plain ioredis, nothing else) as there are replicas; the service rows are the same Redis, the service's publisher (envelope v1, signed, coalescing the writes of one tick) and real replica processes that verify, validate, evict, count and record each lag (the bench's writer does not trace, so no CONSUMER span is made; a traced message's span costs what \`Receive path per message\` says).`,
     '',
     '| receivers | writes/s | messages | floor p50 | floor p99 | p50 | p99 | max | p50 / floor | p99 / floor | missed | lost |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -569,7 +569,7 @@ function receiveProfileMarkdown(r: BenchResults): string[] {
   return [
     `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof and --trace-gc`,
     '',
-    `One replica as it runs by default (signed messages, CONSUMER spans, metrics) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
+    `One replica as it runs by default (signed messages, metrics; the bench's writer does not trace, so its messages carry no trace context and get no CONSUMER span) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
     '',
     '| part | µs per message | of the receive path |',
     '|---|---|---|',

@@ -140,7 +140,7 @@ export interface BenchResults {
   coalescingLag?: (RunResult & { coalesce: boolean; control?: boolean })[];
 }
 
-/** Replicas as they run by default (signed, traced), unsigned, and unsigned with tracing off. */
+/** Replicas as they run by default (signed, tracing SDK on), unsigned, and unsigned with the SDK off. */
 export const LAG_VARIANTS = ['signed', 'unsigned', 'bare'] as const;
 export type LagVariant = (typeof LAG_VARIANTS)[number];
 
