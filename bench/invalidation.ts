@@ -190,8 +190,11 @@ export interface LagBench {
   scale(count: number): Promise<void>;
   /** What each replica printed so far. */
   outputs(): string[];
-  /** `startAt` (epoch ms): when to start writing, to run side by side with other systems. */
-  run(rate: number, seconds: number, startAt?: number): Promise<RunResult>;
+  /**
+   * `startAt` (epoch ms): when to start writing, to run side by side with other systems.
+   * `coalesce`: the writer coalescing or not (by default as the bench was started).
+   */
+  run(rate: number, seconds: number, startAt?: number, coalesce?: boolean): Promise<RunResult>;
   stop(): Promise<void>;
 }
 
@@ -226,30 +229,42 @@ export async function startLagBench(
   });
   await transport.connect();
   let messages = 0;
-  let lastSeq = 0;
   let ownPublishErrors = 0;
+  const signer = signed ? new EnvelopeSigner(parseSigningKeys(servers.signingKeys)) : undefined;
   // Never subscribed, so not a member: the replicas' heartbeats are not expected to reach it.
-  const publisher = new InvalidationPublisher({
-    transport,
-    // The items of a coalesced message share its sequence number: count messages, not invalidations.
-    observer: {
-      onPublished: ({ seq }) => {
-        if (seq !== lastSeq) messages += 1;
-        lastSeq = seq;
+  const makePublisher = (coalesce: boolean, origin: string) => {
+    let lastSeq = 0;
+    return new InvalidationPublisher({
+      transport,
+      // The items of a coalesced message share its sequence number: count messages, not invalidations.
+      observer: {
+        onPublished: ({ seq }) => {
+          if (seq !== lastSeq) messages += 1;
+          lastSeq = seq;
+        },
+        onPublishError: () => {
+          ownPublishErrors += 1;
+        },
       },
-      onPublishError: () => {
-        ownPublishErrors += 1;
-      },
-    },
-    membership: transport.membership(),
-    channel,
-    cache: 'book',
-    origin: 'bench',
-    heartbeatIntervalMs: 1000,
-    memberTimeoutMs: 15_000,
-    coalesce: options.coalesce,
-    signer: signed ? new EnvelopeSigner(parseSigningKeys(servers.signingKeys)) : undefined,
-  });
+      membership: transport.membership(),
+      channel,
+      cache: 'book',
+      origin,
+      heartbeatIntervalMs: 1000,
+      memberTimeoutMs: 15_000,
+      coalesce,
+      signer,
+    });
+  };
+  // One writer coalescing as asked, and another that does the opposite, made on first use (another
+  // origin, so each keeps its own sequence): runs can compare the two on the same replicas.
+  const publishers = new Map<boolean, InvalidationPublisher>([
+    [options.coalesce, makePublisher(options.coalesce, 'bench')],
+  ]);
+  const publisherFor = (coalesce: boolean) => {
+    if (!publishers.has(coalesce)) publishers.set(coalesce, makePublisher(coalesce, 'bench-other'));
+    return publishers.get(coalesce)!;
+  };
   const total = async (name: string) =>
     (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
   // The counters a run reads, from one scrape of each replica: every scrape renders the whole
@@ -305,7 +320,8 @@ export async function startLagBench(
       replicas.push(...(await Promise.all(starting)));
     },
     outputs: () => replicas.map((r) => r.output()),
-    async run(rate, seconds, startAt) {
+    async run(rate, seconds, startAt, coalesce = options.coalesce) {
+      const publisher = publisherFor(coalesce);
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
       const before = await totals();
       const received0 = before.received;
@@ -370,7 +386,7 @@ export async function startLagBench(
     },
     async stop() {
       await Promise.all(replicas.splice(0).map((r) => r.stop()));
-      await publisher.stop();
+      for (const publisher of publishers.values()) await publisher.stop();
       await transport.close();
     },
   };

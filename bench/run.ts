@@ -180,41 +180,33 @@ async function topologyLag(servers: BenchServers, plan: BenchPlan): Promise<Benc
 }
 
 /**
- * What coalescing costs a write's invalidation: the writer coalescing or not, interleaved, and a
- * second writer that does not coalesce either (an A/A control: how far two identical setups differ).
+ * What coalescing costs a write's invalidation: the same replicas receiving from a writer that
+ * coalesces and one that does not, interleaved, and the one that does not once more (an A/A
+ * control: how far two runs of one setup differ).
  */
 async function coalescingLagBench(servers: BenchServers, plan: BenchPlan): Promise<BenchResults['coalescingLag']> {
   const { rates, repeats, receivers } = plan.coalescingLag;
-  const benches = {
-    on: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-coalesce-on` }),
-    off: await startLagBench(servers, { coalesce: false, signed: false, channel: `${servers.channel}-coalesce-off` }),
-    control: await startLagBench(servers, {
-      coalesce: false,
-      signed: false,
-      channel: `${servers.channel}-coalesce-control`,
-    }),
-  };
+  const bench = await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-coalesce` });
   const WRITERS = ['on', 'off', 'control'] as const;
   const runs: NonNullable<BenchResults['coalescingLag']> = [];
   try {
-    for (const bench of Object.values(benches)) await bench.scale(receivers);
+    await bench.scale(receivers);
     for (const rate of rates) {
-      // Both writers and their replicas run once unrecorded at each rate: the first run of fresh
-      // processes is the JIT's, not coalescing's.
+      // Both writers run once unrecorded at each rate: the first run of fresh code is the JIT's.
       log(`lag with the writer coalescing and not at ${rate}/s, warm-up`);
-      for (const bench of Object.values(benches)) await bench.run(rate, 1);
+      for (const coalesce of [true, false]) await bench.run(rate, 1, undefined, coalesce);
       for (let i = 0; i < repeats; i += 1) {
         log(`lag with the writer coalescing and not at ${rate}/s, round ${i + 1}`);
         // The order rotates, so none always runs on a machine another just left.
         for (let k = 0; k < WRITERS.length; k += 1) {
           const writer = WRITERS[(i + k) % WRITERS.length]!;
-          const run = await benches[writer].run(rate, plan.stepSeconds);
+          const run = await bench.run(rate, plan.stepSeconds, undefined, writer === 'on');
           runs.push({ ...run, coalesce: writer === 'on', ...(writer === 'control' ? { control: true } : {}) });
         }
       }
     }
   } finally {
-    for (const bench of Object.values(benches)) await bench.stop();
+    await bench.stop();
   }
   return runs;
 }

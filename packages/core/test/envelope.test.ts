@@ -2,6 +2,7 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   invalidationsOf,
+  isPlainBatch,
   isPlainHeartbeat,
   isPlainInvalidation,
   MAX_KEYS_PER_MESSAGE,
@@ -143,25 +144,65 @@ describe('the fast checks of the common shapes', () => {
     }
   }
 
+  const item = (id: string, keys = [`id:${id}`]) => ({ keys, id, version: 3, op: 'update', committedAt: 2 });
+  const batch = {
+    v: 1,
+    type: 'batch',
+    cache: 'book',
+    origin: 'book-1',
+    epoch: 'e',
+    seq: 2,
+    publishedAt: 1,
+    items: [item('a'), item('b')],
+  };
+  const names = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `name:${from + i}`);
+  /** The batch with its first item mutated like a message, and item lists on the edges of the schema. */
+  function* batchItemMutations() {
+    for (const data of mutations(item('a'))) yield { ...batch, items: [data, item('b')] };
+    for (const items of [
+      [],
+      [item('a')],
+      [item('a'), item('b'), item('c')],
+      [item('a'), 'x'],
+      [item('a'), null],
+      [item('a'), []],
+      [item('a'), [item('b')]],
+      [item('a', names(128)), item('b', names(128, 128))],
+      [item('a', names(129)), item('b', names(128, 129))],
+      [item('a', names(200)), item('b', names(200, 200))],
+    ]) {
+      yield { ...batch, items };
+    }
+  }
+
   it('accept only what the schemas accept, and accept every plain message the schemas do', () => {
     let accepted = 0;
     let checked = 0;
-    for (const [base, fast] of [
-      [sampleMessage(), isPlainInvalidation],
-      [heartbeat, isPlainHeartbeat],
+    for (const [base, fast, more] of [
+      [sampleMessage(), isPlainInvalidation, []],
+      [heartbeat, isPlainHeartbeat, []],
+      [batch, isPlainBatch, batchItemMutations()],
     ] as const) {
-      for (const data of mutations(base as unknown as Record<string, unknown>)) {
+      for (const data of [...mutations(base as unknown as Record<string, unknown>), ...more] as Record<
+        string,
+        unknown
+      >[]) {
         checked += 1;
         const schema = schemaAccepts(data);
-        const covered = base === heartbeat ? data.type === 'heartbeat' : data.type === undefined;
+        const covered =
+          base === heartbeat
+            ? data.type === 'heartbeat'
+            : base === batch
+              ? data.type === 'batch'
+              : data.type === undefined;
         // Never more lenient than the schemas; exactly as lenient on the shapes they cover.
         if (fast(data) || covered) expect({ data, fast: fast(data) }).toEqual({ data, fast: schema });
         if (schema) accepted += 1;
       }
     }
     // The mutations reach both sides of the line.
-    expect(checked).toBeGreaterThan(800);
-    expect(accepted).toBeGreaterThan(50);
-    expect(checked - accepted).toBeGreaterThan(400);
+    expect(checked).toBeGreaterThan(1500);
+    expect(accepted).toBeGreaterThan(80);
+    expect(checked - accepted).toBeGreaterThan(800);
   });
 });

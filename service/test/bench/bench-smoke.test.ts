@@ -163,7 +163,7 @@ describe('make bench (smoke run)', () => {
     expect(markdown).toMatch(
       /\| coalescing costs no latency at 200\/s: .*; A\/A [\d.]+x .* \| (met|\*\*missed\*\*) \|/,
     );
-    expect(markdown).toContain('| 200 | one message a write, a second writer (A/A control) |');
+    expect(markdown).toContain('| 200 | one message a write, run again (A/A control) |');
     expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
     expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### Three systems at once: .*\n\n\| writes\/s/);
     expect(markdown).toMatch(/\| 200 \| BentoCache .*, beside signed \|/);
