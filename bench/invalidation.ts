@@ -9,7 +9,7 @@ import { InvalidationPublisher } from '../packages/core/src/sync/invalidation-pu
 import { EnvelopeSigner, parseSigningKeys } from '../packages/core/src/sync/signing';
 import { ROOT, waitFor } from '../service/local-stack/processes';
 import type { ReplicaProcess } from '../service/local-stack/replica-process';
-import { sampleSum, scrapeMetric } from '../service/local-stack/stack';
+import { sampleSum } from '../service/local-stack/stack';
 import type { BenchServers } from './servers';
 
 export interface LatencyStats {
@@ -265,28 +265,18 @@ export async function startLagBench(
     if (!publishers.has(coalesce)) publishers.set(coalesce, makePublisher(coalesce, 'bench-other'));
     return publishers.get(coalesce)!;
   };
-  const total = async (name: string) =>
-    (await Promise.all(replicas.map((r) => scrapeMetric(r.url, name)))).reduce((a, b) => a + b, 0);
   // The counters a run reads, from one scrape of each replica: every scrape renders the whole
   // registry, and the replicas' CPU and heap over the run are measured.
-  const COUNTERS = [
-    'cache_invalidations_missed_total',
-    'cache_invalidations_received_total',
-    'cache_invalidation_publish_errors_total',
-    'cache_invalidation_subscriber_reconnects_total',
-    'process_cpu_seconds_total',
-  ] as const;
   const totals = async () => {
     const pages = await Promise.all(replicas.map(async (r) => (await fetch(`${r.url}/metrics`)).text()));
     const sum = (name: string) => pages.reduce((n, page) => n + sampleSum(page, name), 0);
-    const [missed, received, publishErrors, reconnects, cpu] = COUNTERS.map(sum) as [
-      number,
-      number,
-      number,
-      number,
-      number,
-    ];
-    return { missed, received, publishErrors: publishErrors + ownPublishErrors, reconnects, cpu };
+    return {
+      missed: sum('cache_invalidations_missed_total'),
+      received: sum('cache_invalidations_received_total'),
+      publishErrors: sum('cache_invalidation_publish_errors_total') + ownPublishErrors,
+      reconnects: sum('cache_invalidation_subscriber_reconnects_total'),
+      cpu: sum('process_cpu_seconds_total'),
+    };
   };
   const takeLags = async (replica: ReplicaProcess) =>
     (await (await fetch(`${replica.url}/bench/lag/take`, { method: 'POST' })).json()) as Taken;
@@ -348,7 +338,7 @@ export async function startLagBench(
       // A heartbeat after the last write, so a lost tail shows up as a gap too.
       await publisher.heartbeat();
       const expected = received0 + (sent - failed) * replicas.length;
-      await waitFor(async () => (await total('cache_invalidations_received_total')) >= expected, {
+      await waitFor(async () => (await totals()).received >= expected, {
         timeoutMs: 15_000,
         intervalMs: 200,
       }).catch(

@@ -28,21 +28,26 @@ function trailerOf(raw: string): RegExpExecArray | null {
   return TRAILER.exec(raw);
 }
 
+const BLOCK = 64;
+
 /**
  * HMAC-SHA256 (RFC 2104) from two one-shot SHA-256 digests over key blocks made once. Node's
  * createHmac sets up an OpenSSL MAC context for every message, which cost a replica about 5 µs of
  * its 10 µs verify; crypto.hash does not. signing.test holds this to createHmac and to RFC 4231.
  */
 class HmacSha256 {
-  private readonly inner: Buffer;
-  private readonly outer = Buffer.alloc(BLOCK + 32);
+  /** The key block XOR ipad, then the body being signed. */
   private scratch = Buffer.alloc(BLOCK + 1024);
+  private readonly inner: Buffer;
+  /** The key block XOR opad, then the inner digest. */
+  private readonly outer: Buffer;
 
   constructor(secret: Buffer) {
     const key = Buffer.alloc(BLOCK);
     (secret.length > BLOCK ? hash('sha256', secret, 'buffer') : secret).copy(key);
-    this.inner = Buffer.from(key.map((b) => b ^ 0x36));
-    for (let i = 0; i < BLOCK; i += 1) this.outer[i] = key[i]! ^ 0x5c;
+    const pad = (byte: number) => Buffer.from(key.map((b) => b ^ byte));
+    this.inner = pad(0x36);
+    this.outer = Buffer.concat([pad(0x5c), Buffer.alloc(32)]);
     this.inner.copy(this.scratch);
   }
 
@@ -57,8 +62,6 @@ class HmacSha256 {
     return hash('sha256', this.outer, 'buffer');
   }
 }
-
-const BLOCK = 64;
 
 /**
  * HMAC-SHA256 over a message's exact bytes with a key id. The first key signs, every key
