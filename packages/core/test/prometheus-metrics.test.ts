@@ -1,7 +1,8 @@
 import { MemoryBus } from '@local-cache-sync/core/testing';
-import { Registry } from 'prom-client';
+import { type OpenMetricsContentType, Registry } from 'prom-client';
 import { LocalCache } from '../src/cache/local-cache';
 import { registerSyncedCacheMetrics } from '../src/prometheus/metrics';
+import { PendingObservations } from '../src/prometheus/pending-observations';
 import { nearestRank, RecentSamples } from '../src/prometheus/recent-samples';
 import { createSyncedCache } from '../src/synced-cache';
 
@@ -57,6 +58,59 @@ describe('cache_invalidation_lag_recent_seconds: exact quantiles of the last 10 
     expect(text).toMatch(/cache_invalidation_lag_recent_seconds\{cache="book",q="0\.5"\} 0\.1$/m);
     expect(text).toMatch(/cache_invalidation_lag_recent_seconds\{cache="book",q="0\.99"\} 0\.198$/m);
     expect(nearestRank([1, 2, 3, 4], 0.5)).toBe(2);
+  });
+});
+
+describe('lag and stale-window observations, handed to their histograms in batches', () => {
+  const applied = (lagSeconds: number, staleWindowSeconds: number, traceId?: string) => ({
+    message: {} as never,
+    evictedKeys: 1,
+    lagSeconds,
+    staleWindowSeconds,
+    traceId,
+  });
+  const count = (text: string, name: string) =>
+    Number(new RegExp(`^${name}_count\\{[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
+
+  it('drains in order, once, and at once when full, whether or not anyone scrapes', () => {
+    const drained: [number, string | undefined][] = [];
+    const pending = new PendingObservations((value, traceId) => drained.push([value, traceId]), 3);
+    pending.add(1, 'a');
+    pending.add(2);
+    expect(drained).toEqual([]);
+    pending.add(3, 'c'); // the third fills it
+    expect(drained).toEqual([
+      [1, 'a'],
+      [2, undefined],
+      [3, 'c'],
+    ]);
+    pending.add(4);
+    pending.flush();
+    pending.flush();
+    expect(drained.map(([v]) => v)).toEqual([1, 2, 3, 4]);
+    expect(pending.size).toBe(0);
+  });
+
+  it('reports every observation at the next scrape, once, on a classic and an OpenMetrics registry (with the trace id as exemplar)', async () => {
+    const openMetrics = new Registry<OpenMetricsContentType>();
+    openMetrics.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
+    for (const registry of [new Registry(), openMetrics]) {
+      const metrics = registerSyncedCacheMetrics(registry, { cache: 'book' });
+      for (let i = 0; i < 2500; i += 1) metrics.observer.onInvalidation?.(applied(0.002, 0.003)); // more than a buffer
+      metrics.observer.onInvalidation?.(applied(0.02, 0.03, 'f'.repeat(32)));
+      metrics.observer.onStaleWindow?.(400);
+      const text = await registry.metrics();
+      expect(count(text, 'cache_invalidation_lag_seconds')).toBe(2501);
+      expect(count(text, 'cache_stale_window_seconds')).toBe(2502);
+      expect(text).toMatch(/^cache_stale_window_seconds_bucket\{le="300",cache="book"\} 2501$/m);
+      const exemplar =
+        /^cache_invalidation_lag_seconds_bucket\{le="0.025",cache="book"\} 2501 # \{trace_id="f{32}"\} 0.02 /m;
+      if (registry === openMetrics) expect(text).toMatch(exemplar);
+      else expect(text).not.toMatch(/# \{trace_id/);
+      const again = await registry.metrics();
+      expect(count(again, 'cache_invalidation_lag_seconds')).toBe(2501); // a second scrape adds nothing
+      expect(count(again, 'cache_stale_window_seconds')).toBe(2502);
+    }
   });
 });
 

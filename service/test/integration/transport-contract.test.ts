@@ -179,6 +179,38 @@ describe.each([
  * got it, and those reports are exact (the subscriber receives precisely the payloads reported as
  * delivered to one); the subscriber goes down, then comes back up on another server.
  */
+/** Whether the caller runs inside the socket read that brought the data, with no tick in between. */
+function inSocketRead(): boolean {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 100;
+  const stack = new Error().stack ?? '';
+  Error.stackTraceLimit = limit;
+  return stack.includes('onStreamRead') && !stack.includes('processTicksAndRejections');
+}
+
+describe.each(['standalone', 'sentinel', 'cluster'] as const)('Redis subscriber reads: %s', (kind) => {
+  it('hands each message over in the socket read that brought it, also on the connection made after a drop', async () => {
+    const harness = redisHarness(kind);
+    try {
+      const names = [uniqueName('s'), uniqueName('x')];
+      const [sender, x] = await Promise.all(names.map((n) => harness.make(n)));
+      const got: [string, boolean][] = [];
+      await x!.subscribe((p) => got.push([p, inSocketRead()]));
+      await sender!.publish('before');
+      await waitFor(() => got.length === 1, { message: 'delivered before the drop' });
+      await harness.dropSubscriber(x!, names[1]!);
+      await waitFor(async () => (await sender!.publish('after')) === 1 && got.some(([p]) => p === 'after'), {
+        message: 'delivery after return',
+      });
+      // ioredis alone buffers each chunk and hands it to its decoder on the next tick.
+      expect(got.filter(([p]) => p === 'before' || p === 'after').map(([, inRead]) => inRead)).not.toContain(false);
+      expect(got[0]).toEqual(['before', true]);
+    } finally {
+      await harness.close();
+    }
+  });
+});
+
 describe.each(['sentinel', 'cluster'] as const)('transport across a failover: %s', (kind) => {
   it('reports every publish exactly and resubscribes on the new master', async () => {
     const harness = redisHarness(kind);

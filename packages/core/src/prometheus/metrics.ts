@@ -11,6 +11,7 @@ import { REJECT_REASONS } from '../sync/envelope';
 import { SYNC_MODES } from '../sync/recovery';
 import { TOPOLOGIES } from '../sync/redis-topology';
 import type { SyncedCacheObserver } from '../synced-cache';
+import { PendingObservations } from './pending-observations';
 import { nearestRank, RecentSamples } from './recent-samples';
 
 /** Buckets from 0.1 ms to 10 s with a boundary at 0.1 s. */
@@ -46,8 +47,18 @@ export function registerSyncedCacheMetrics(
     new Counter({ name, help, labelNames, registers });
   const gauge = (name: string, help: string, labelNames: string[] = ['cache']) =>
     new Gauge({ name, help, labelNames, registers });
-  const histogram = (name: string, help: string, buckets: number[], enableExemplars = false) =>
-    new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars });
+  const histogram = (name: string, help: string, buckets: number[], enableExemplars = false, collect?: () => void) =>
+    new Histogram({ name, help, labelNames: ['cache'], buckets, registers, enableExemplars, collect });
+
+  // Lag and stale-window observations come with every message: held in plain arrays and handed
+  // to their histograms when those collect (see PendingObservations).
+  const pendingLag = new PendingObservations((value, traceId) => {
+    if (!exemplars) return m.lag.observe(labels, value);
+    // prom-client types exemplar labels as the metric's labels; any label names are valid at runtime.
+    const exemplarLabels = (traceId ? { trace_id: traceId } : {}) as Record<string, string>;
+    m.lag.observe({ labels, value, exemplarLabels });
+  });
+  const pendingStaleWindow = new PendingObservations((value) => m.staleWindow.observe(labels, value));
 
   // Lookups and received messages are the hot paths: counted in plain numbers and handed to
   // prom-client only when it collects, not on every get or message (each call hashes its labels).
@@ -134,11 +145,14 @@ export function registerSyncedCacheMetrics(
       'From publishedAt on the sender to the eviction applied here.',
       LAG_BUCKETS,
       exemplars,
+      () => pendingLag.flush(),
     ),
     staleWindow: histogram(
       'cache_stale_window_seconds',
       "From a write's commit to the moment this replica could no longer serve the older version.",
       STALE_WINDOW_BUCKETS,
+      false,
+      () => pendingStaleWindow.flush(),
     ),
     staleReads: counter(
       'cache_stale_reads_total',
@@ -283,14 +297,10 @@ export function registerSyncedCacheMetrics(
     onInvalidation: ({ lagSeconds, staleWindowSeconds, traceId }) => {
       tally.received += 1;
       if (lagSeconds !== undefined) {
-        if (exemplars) {
-          // prom-client types exemplar labels as the metric's labels; any label names are valid at runtime.
-          const exemplarLabels = (traceId ? { trace_id: traceId } : {}) as Record<string, string>;
-          m.lag.observe({ labels, value: lagSeconds, exemplarLabels });
-        } else m.lag.observe(labels, lagSeconds);
+        pendingLag.add(lagSeconds, traceId);
         recentLag.observe(lagSeconds);
       }
-      if (staleWindowSeconds !== undefined) m.staleWindow.observe(labels, staleWindowSeconds);
+      if (staleWindowSeconds !== undefined) pendingStaleWindow.add(staleWindowSeconds);
     },
     onImplausibleTime: (field) => m.timesRefused.inc({ cache, field }),
     onOrigins: (count) => m.origins.set(labels, count),
@@ -307,7 +317,7 @@ export function registerSyncedCacheMetrics(
       m.staleReadAge.observe(labels, ageSeconds);
     },
     onHitChecked: () => m.staleChecks.inc(labels),
-    onStaleWindow: (seconds) => m.staleWindow.observe(labels, seconds),
+    onStaleWindow: (seconds) => pendingStaleWindow.add(seconds),
     onChecksPending: (change) => m.staleChecksPending.inc(labels, change),
     onTrustChanged: (trusted) => {
       m.trusted.set(labels, trusted ? 1 : 0);

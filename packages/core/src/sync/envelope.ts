@@ -134,11 +134,22 @@ export function decodeEnvelope(raw: string, scope: CacheScope): DecodeResult {
   }
   if (message.cache !== scope.name) return reject('foreign_cache', `cache=${message.cache}`);
   // One foreign key rejects the whole message: whoever sent it cannot be trusted with the rest.
-  for (const { keys, id } of isBatch(message) ? message.items : [message]) {
-    const mismatched = keys.find((key) => !scope.isKeyOf(key, id));
-    if (mismatched !== undefined) return reject('key_mismatch', `key ${mismatched} is not a key of ${id}`);
+  if (isBatch(message)) {
+    for (const item of message.items) {
+      const mismatch = keyMismatch(item, scope);
+      if (mismatch) return mismatch;
+    }
+  } else {
+    const mismatch = keyMismatch(message, scope);
+    if (mismatch) return mismatch;
   }
   return { ok: true, message };
+}
+
+function keyMismatch({ keys, id }: { keys: string[]; id: string }, scope: CacheScope): DecodeResult | undefined {
+  for (const key of keys)
+    if (!scope.isKeyOf(key, id)) return reject('key_mismatch', `key ${key} is not a key of ${id}`);
+  return undefined;
 }
 
 // The schemas above decide what is valid. These checks accept only what they accept, for the

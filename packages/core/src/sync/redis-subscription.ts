@@ -22,6 +22,22 @@ export interface ChannelSubscription {
 // Capped low: after a failover every moment without a connection to the new master is a loss.
 export const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 500);
 
+const ignore = () => undefined;
+
+/**
+ * ioredis 6 reads its socket through prependListener('data'), which Node's Readable does not count
+ * as a data listener: every chunk was buffered and handed to its decoder a tick later (a
+ * process.nextTick, a buffer and a read() a message, about 3 µs of a replica's receive path, and a
+ * hop on the way to the eviction). With one listener added through on(), Node hands each chunk
+ * over in the read that brought it. Added at 'ready', once ioredis' own reader is in place, on
+ * every connection it makes.
+ */
+function readAsReceived(client: Redis): void {
+  client.on('ready', () => {
+    if (!client.stream.listeners('data').includes(ignore)) client.stream.on('data', ignore);
+  });
+}
+
 /**
  * SUBSCRIBE on one server (standalone, or the master a Sentinel names): ioredis reconnects, asking
  * the Sentinels again each time, and this resubscribes at every 'ready'.
@@ -43,6 +59,7 @@ export class ServerSubscription implements ChannelSubscription {
       commandTimeout: undefined,
       maxRetriesPerRequest: null,
     });
+    readAsReceived(this.client);
     this.client.on('error', (error) => events.onError(error));
     this.client.on('message', (from: string, payload: string) => {
       if (from === channel && this.active) events.onMessage(payload);
@@ -163,6 +180,7 @@ export class ShardedSubscription implements ChannelSubscription {
       maxRetriesPerRequest: null,
       commandTimeout: undefined,
     });
+    readAsReceived(client);
     client.on('error', (error) => this.events.onError(error));
     client.on('smessage', (from: string, payload: string) => {
       if (from === this.channel && this.client === client) this.events.onMessage(payload);
