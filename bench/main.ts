@@ -10,7 +10,7 @@ import { headline, resultsMarkdown } from './report';
 import { type BenchResults, FULL_PLAN, runBench } from './run';
 
 const USAGE = `usage: make bench   (or npm run bench -- [--render])
-Every benchmark in one run (about 24 minutes): read path (on loopback and behind Toxiproxy's latency),
+Every benchmark in one run (about 27 minutes): read path (on loopback and behind Toxiproxy's latency),
 tracing and metrics on cached reads, the receive path per message, invalidation lag against the raw
 PUBLISH floor and the peers (BentoCache, node-redis client-side caching) and on a Redis Cluster,
 zero-loss throughput, memory. Writes bench/results.json, bench/RESULTS.md (tables and their

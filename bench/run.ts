@@ -89,7 +89,7 @@ export const FULL_PLAN: BenchPlan = {
   receiveRounds: 200_000,
   inZone: { toxicMs: 1, offeredRate: 200, seconds: 5, repeats: 3 },
   coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
-  side: { rates: [200, 1000, 5000], repeats: 5, receivers: 3, seconds: 3 },
+  side: { rates: [200, 1000, 5000], repeats: 5, receivers: 3, seconds: 3, warmUpMessages: 20_000 },
   receiveProfile: { rate: 1000, seconds: 10 },
   coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3 },
 };

@@ -32,7 +32,7 @@ const TINY: BenchPlan = {
   receiveRounds: 2_000,
   inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
-  side: { rates: [200], repeats: 1, receivers: 2, seconds: 1 },
+  side: { rates: [200], repeats: 1, receivers: 2, seconds: 1, warmUpMessages: 100 },
   receiveProfile: { rate: 200, seconds: 1 },
   coalescingLag: { rates: [200], repeats: 1, receivers: 2 },
 };
@@ -167,6 +167,7 @@ describe('make bench (smoke run)', () => {
     expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
     expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### Three systems at once: .*\n\n\| writes\/s/);
     expect(markdown).toMatch(/\| 200 \| BentoCache .*, beside signed \|/);
+    expect(markdown).toContain("each of this service's receivers got 100 messages, unrecorded");
     expect(markdown).toMatch(/\| side by side at 200\/s, at once with the peers, .* \| (met|\*\*missed\*\*) \|/);
     expect(markdown).toMatch(/## Miss coalescing: .*\n[\s\S]*\| coalesced \(CACHE_COALESCE_LOADS=1\) \| [\d.]+ \(/);
     expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
