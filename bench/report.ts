@@ -636,7 +636,10 @@ export function coalescingTargets(r: BenchResults): CoalescingTarget[] {
 function coalescingLagMarkdown(r: BenchResults): string[] {
   const runs = r.coalescingLag ?? [];
   if (runs.length === 0) return [];
-  const { repeats, receivers } = r.plan.coalescingLag;
+  const { repeats, receivers, warmUpMessages } = r.plan.coalescingLag;
+  const coalescingWarmUp = warmUpMessages
+    ? `, which first got ${int(warmUpMessages)} messages each, unrecorded (a fresh replica's CPU per message falls by about half over its first 20,000)`
+    : '';
   const NAMES: Record<CoalescingWriter, string> = {
     on: 'coalescing (the default)',
     off: 'one message a write',
@@ -655,7 +658,7 @@ function coalescingLagMarkdown(r: BenchResults): string[] {
   return [
     `## What coalescing costs a write: the same ${receivers} unsigned replicas, the writer coalescing or not, ${repeats} interleaved runs each (the order rotates), after an unrecorded warm-up run of each`,
     '',
-    "A write goes out at once; only the writes that follow it before the process's next tick (the rest of the same timer callback here, when the timer fired late and several writes were due) share a message, sent on that tick. Both writers send to the same replicas. One message a write is run a second time in each round as the control: what the two differ by is how far two runs of one setup differ on this machine, so a difference within it is not a cost, unless every pair shows it. Lag from the handover (median, range):",
+    `A write goes out at once; only the writes that follow it before the process's next tick (the rest of the same timer callback here, when the timer fired late and several writes were due) share a message, sent on that tick. Both writers send to the same replicas${coalescingWarmUp}. One message a write is run a second time in each round as the control: what the two differ by is how far two runs of one setup differ on this machine, so a difference within it is not a cost, unless every pair shows it. Lag from the handover (median, range):`,
     '',
     '| writes/s | writer | messages | p50, ms | p99, ms | send side p99, ms | lost |',
     '|---|---|---|---|---|---|---|',

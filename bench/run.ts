@@ -2,7 +2,7 @@ import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
 import { type CoalescingPlan, type CoalescingRun, coalescingBench } from './coalescing';
 import { type InZoneResult, inZoneBench } from './in-zone';
-import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench } from './invalidation';
+import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench, warmUp } from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
 import { PEER_SYSTEMS, type PeerRun, peerLag } from './peers';
 import {
@@ -62,7 +62,8 @@ export interface BenchPlan {
   /** One replica profiled (--cpu-prof, --trace-gc) while it receives at this rate. */
   receiveProfile: { rate: number; seconds: number };
   /** The same replicas (unsigned) with the writer coalescing and not, interleaved, at these rates. */
-  coalescingLag: { rates: number[]; repeats: number; receivers: number };
+  /** warmUpMessages: unrecorded, to each replica before the rounds (absent in results measured before). */
+  coalescingLag: { rates: number[]; repeats: number; receivers: number; warmUpMessages?: number };
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -91,7 +92,7 @@ export const FULL_PLAN: BenchPlan = {
   coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
   side: { rates: [200, 1000, 5000], repeats: 5, receivers: 3, seconds: 3, warmUpMessages: 20_000 },
   receiveProfile: { rate: 1000, seconds: 10 },
-  coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3 },
+  coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3, warmUpMessages: 20_000 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -185,12 +186,18 @@ async function topologyLag(servers: BenchServers, plan: BenchPlan): Promise<Benc
  * control: how far two runs of one setup differ).
  */
 async function coalescingLagBench(servers: BenchServers, plan: BenchPlan): Promise<BenchResults['coalescingLag']> {
-  const { rates, repeats, receivers } = plan.coalescingLag;
+  const { rates, repeats, receivers, warmUpMessages } = plan.coalescingLag;
   const bench = await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-coalesce` });
   const WRITERS = ['on', 'off', 'control'] as const;
   const runs: NonNullable<BenchResults['coalescingLag']> = [];
   try {
     await bench.scale(receivers);
+    if (warmUpMessages) {
+      log(
+        `lag with the writer coalescing and not: warming up the replicas, ${warmUpMessages} messages each, unrecorded`,
+      );
+      await warmUp(bench, warmUpMessages);
+    }
     for (const rate of rates) {
       // Both writers run once unrecorded at each rate: the first run of fresh code is the JIT's.
       log(`lag with the writer coalescing and not at ${rate}/s, warm-up`);

@@ -1,4 +1,4 @@
-import { type LagBench, type LatencyStats, now, startLagBench } from './invalidation';
+import { type LagBench, type LatencyStats, now, startLagBench, warmUp } from './invalidation';
 import { PEER_SYSTEMS, peerLag } from './peers';
 import type { BenchServers } from './servers';
 
@@ -15,17 +15,11 @@ export interface SidePlan {
   receivers: number;
   seconds: number;
   /**
-   * Messages each of this service's receivers gets, unrecorded, before the rounds. A replica's CPU
-   * per message fell from about 95 to 50 µs over its first 20,000 messages (V8 compiling its code
-   * on background threads, which count as the process's CPU), so without it the rounds drift and
-   * the first ones measure a replica that production, with long-lived replicas, rarely sees.
+   * Messages each of this service's receivers gets, unrecorded, before the rounds (see warmUp).
    * The peers' receivers start fresh for every run, as before (absent in results measured before).
    */
   warmUpMessages?: number;
 }
-
-/** The warm-up's rate: several writes a millisecond, so coalesced batches are compiled too. */
-const WARM_UP_RATE = 2000;
 
 export interface SideRun {
   system: SideSystem;
@@ -69,8 +63,7 @@ export async function sideBySide(
     for (const bench of Object.values(ours)) await bench.scale(plan.receivers);
     if (plan.warmUpMessages) {
       log(`side by side: warming up this service's receivers, ${plan.warmUpMessages} messages each, unrecorded`);
-      for (const bench of Object.values(ours))
-        await bench.run(WARM_UP_RATE, Math.max(1, Math.ceil(plan.warmUpMessages / WARM_UP_RATE)));
+      for (const bench of Object.values(ours)) await warmUp(bench, plan.warmUpMessages);
     }
     const runOne = async (
       system: SideSystem,

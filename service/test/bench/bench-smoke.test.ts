@@ -34,7 +34,7 @@ const TINY: BenchPlan = {
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
   side: { rates: [200], repeats: 1, receivers: 2, seconds: 1, warmUpMessages: 100 },
   receiveProfile: { rate: 200, seconds: 1 },
-  coalescingLag: { rates: [200], repeats: 1, receivers: 2 },
+  coalescingLag: { rates: [200], repeats: 1, receivers: 2, warmUpMessages: 100 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -164,6 +164,7 @@ describe('make bench (smoke run)', () => {
       /\| coalescing costs no latency at 200\/s: .*; A\/A [\d.]+x .* \| (met|\*\*missed\*\*) \|/,
     );
     expect(markdown).toContain('| 200 | one message a write, run again (A/A control) |');
+    expect(markdown).toContain('Both writers send to the same replicas, which first got 100 messages each, unrecorded');
     expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
     expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### Three systems at once: .*\n\n\| writes\/s/);
     expect(markdown).toMatch(/\| 200 \| BentoCache .*, beside signed \|/);
