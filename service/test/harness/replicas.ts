@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { parseSigningKeys } from '@local-cache-sync/core';
 import pino from 'pino';
+import { waitFor } from '../../local-stack/processes';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { loadConfig } from '../../src/wiring/config';
 import { createReplica, type Replica, type ReplicaConfig } from '../../src/wiring/replica';
@@ -91,6 +92,23 @@ export async function metricValue(
       Object.entries(wanted).every(([key, v]) => String(value.labels[key]) === v),
   );
   return sample?.value ?? 0;
+}
+
+/**
+ * Runs a write that publishes one invalidation and waits until `receivers` have each applied it,
+ * so a count read afterwards is not overtaken by that message still on its way.
+ */
+export async function settled<T>(receivers: Replica[], write: () => Promise<T>): Promise<T> {
+  const before = await Promise.all(receivers.map((r) => metricValue(r, 'cache_invalidations_received_total')));
+  const result = await write();
+  await waitFor(
+    async () => {
+      const now = await Promise.all(receivers.map((r) => metricValue(r, 'cache_invalidations_received_total')));
+      return now.every((value, i) => value >= before[i]! + 1);
+    },
+    { message: "the write's invalidation reached every receiver" },
+  );
+  return result;
 }
 
 export async function http(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {

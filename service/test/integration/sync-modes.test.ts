@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import type { Book } from '../../src/books/book';
-import { http, metricValue, type RunningReplica, startCluster, uniqueName } from '../harness/replicas';
+import { http, metricValue, type RunningReplica, settled, startCluster, uniqueName } from '../harness/replicas';
 
 const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
 
@@ -35,8 +35,9 @@ describe.each([
   it(cachesStale ? 'caches the stale value (no fences)' : 'never caches the stale value (fill fences)', async () => {
     replicas = await startCluster(2, { ...quick, SYNC_MODE: mode });
     const [a, b] = replicas as [RunningReplica, RunningReplica];
-    const id = (await http('POST', `${b.url}/books`, { name: `Race ${mode}`, author: 'n/a', year: 1 })).json
-      .id as string;
+    const id = (
+      await settled([a], () => http('POST', `${b.url}/books`, { name: `Race ${mode}`, author: 'n/a', year: 1 }))
+    ).json.id as string;
 
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));

@@ -1,5 +1,5 @@
 import { waitFor } from '../../local-stack/processes';
-import { histogramQuantile, http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
+import { histogramQuantile, http, metricValue, type RunningReplica, settled, startCluster } from '../harness/replicas';
 
 /** Three replicas on one MongoDB database and one Redis channel, as deployed. */
 describe('three replicas kept in sync over Redis Pub/Sub', () => {
@@ -28,7 +28,9 @@ describe('three replicas kept in sync over Redis Pub/Sub', () => {
   };
 
   it('evicts a write on every other replica, whose next read is fresh', async () => {
-    const created = await http('POST', `${a.url}/books`, { name: 'Dune', author: 'Frank Herbert', year: 1965 });
+    const created = await settled([b, c], () =>
+      http('POST', `${a.url}/books`, { name: 'Dune', author: 'Frank Herbert', year: 1965 }),
+    );
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ name: 'Dune', version: 1 });
     expect(created.headers.get('x-replica')).toBe(a.id);
