@@ -216,6 +216,9 @@ export async function warmUp(bench: LagBench, messages: number): Promise<void> {
 }
 
 /** `signed` (the default) signs every message and starts the replicas with the run's keys. */
+/** How long before a run's start its CPU and heap meters start (bench/peers/receiver.mjs too). */
+export const METER_LEAD_MS = 100;
+
 export async function startLagBench(
   servers: BenchServers,
   options: {
@@ -324,6 +327,10 @@ export async function startLagBench(
     outputs: () => replicas.map((r) => r.output()),
     async run(rate, seconds, startAt, coalesce = options.coalesce) {
       const publisher = publisherFor(coalesce);
+      // A run at once waits for its start: that idle lead is not the run's CPU (the peers' receivers
+      // start their meters as late).
+      const lead = startAt === undefined ? 0 : startAt - METER_LEAD_MS - now();
+      if (lead > 0) await new Promise((resolve) => setTimeout(resolve, lead));
       for (const replica of replicas) await takeLags(replica); // drops what earlier runs left
       const before = await totals();
       const received0 = before.received;

@@ -81,7 +81,7 @@ async function publish(args: string[]): Promise<Published> {
 const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) => {
   const store = `bench${randomBytes(4).toString('hex')}`;
   const started = await startReceivers(
-    Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store]),
+    Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store, ...startArg(startAt)]),
   );
   const redis = new Redis(redisUrl);
   try {
@@ -116,7 +116,14 @@ const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt
   // only to the clients that read the key.
   await publish(['node-redis-seed', redisUrl, prefix, String(count)]);
   const started = await startReceivers(
-    Array.from({ length: receivers }, () => [RECEIVER, 'node-redis', redisUrl, prefix, String(count)]),
+    Array.from({ length: receivers }, () => [
+      RECEIVER,
+      'node-redis',
+      redisUrl,
+      prefix,
+      String(count),
+      ...startArg(startAt),
+    ]),
   );
   const redis = new Redis(redisUrl);
   try {

@@ -504,7 +504,11 @@ export function sideTargets(r: BenchResults): SideTarget[] {
 function sideMarkdown(r: BenchResults): string[] {
   const runs = r.side ?? [];
   if (runs.length === 0) return [];
-  const { receivers, seconds, repeats, warmUpMessages } = r.plan.side;
+  const { receivers, seconds, repeats, warmUpMessages, meterLeadMs } = r.plan.side;
+  const meters =
+    meterLeadMs === undefined
+      ? ''
+      : `; in a run at once from ${meterLeadMs} ms before the common start, not over the lead every system's processes first wait through`;
   const warmUp = warmUpMessages
     ? ` Before the rounds each of this service's receivers got ${int(warmUpMessages)} messages, unrecorded: a fresh replica's CPU per message falls by about half over its first 20,000 (V8 compiling on background threads, counted as the process's CPU), so the rounds would drift, and a production replica is long-lived. The peers' receivers are started afresh for every run.`
     : '';
@@ -544,7 +548,7 @@ function sideMarkdown(r: BenchResults): string[] {
   return [
     `## Side by side: this service and the peers, ${receivers} receivers each, clocks from the handover`,
     '',
-    `Each system writes at the same rate for ${seconds} s to ${receivers} receiving processes; ${repeats} rounds, each first with three systems at once on one Redis, this service unsigned and both peers, then signed and both peers (their writers start at the same instant, as in production the same box would be shared; which of ours goes first alternates), and then one system at a time. Every clock starts when the writer hands the change to the sync layer: this service's \`publish\` (the bench sets \`committedAt\` then; its replicas time the eviction from it), BentoCache's \`delete\`, node-redis' \`SET\`. For this service the send side is handover → the message handed to the socket, the receive side the envelope's \`publishedAt\` → eviction; the peers cannot be split. CPU is each receiving process's CPU time over the run (for this service, \`process_cpu_seconds_total\`, heartbeats and scrapes included) per invalidation applied; heap bytes are V8 allocations over the run (what each collection freed plus the growth) per invalidation.${warmUp}`,
+    `Each system writes at the same rate for ${seconds} s to ${receivers} receiving processes; ${repeats} rounds, each first with three systems at once on one Redis, this service unsigned and both peers, then signed and both peers (their writers start at the same instant, as in production the same box would be shared; which of ours goes first alternates), and then one system at a time. Every clock starts when the writer hands the change to the sync layer: this service's \`publish\` (the bench sets \`committedAt\` then; its replicas time the eviction from it), BentoCache's \`delete\`, node-redis' \`SET\`. For this service the send side is handover → the message handed to the socket, the receive side the envelope's \`publishedAt\` → eviction; the peers cannot be split. CPU is each receiving process's CPU time over the run (for this service, \`process_cpu_seconds_total\`, heartbeats and scrapes included${meters}) per invalidation applied; heap bytes are V8 allocations over the same time (what each collection freed plus the growth) per invalidation.${warmUp}`,
     '',
     '### Three systems at once: this service (unsigned, then signed) beside both peers',
     '',

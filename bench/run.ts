@@ -2,7 +2,14 @@ import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type CloneCost, cloneCost } from './clone-cost';
 import { type CoalescingPlan, type CoalescingRun, coalescingBench } from './coalescing';
 import { type InZoneResult, inZoneBench } from './in-zone';
-import { type LatencyStats, type RunResult, rawPublishFloor, startLagBench, warmUp } from './invalidation';
+import {
+  type LatencyStats,
+  METER_LEAD_MS,
+  type RunResult,
+  rawPublishFloor,
+  startLagBench,
+  warmUp,
+} from './invalidation';
 import { type MemoryResult, memoryBench } from './memory';
 import { PEER_SYSTEMS, type PeerRun, peerLag } from './peers';
 import {
@@ -90,7 +97,14 @@ export const FULL_PLAN: BenchPlan = {
   receiveRounds: 200_000,
   inZone: { toxicMs: 1, offeredRate: 200, seconds: 5, repeats: 3 },
   coalescing: { replicas: 4, readRate: 400, seconds: 10, repeats: 3 },
-  side: { rates: [200, 1000, 5000], repeats: 5, receivers: 3, seconds: 3, warmUpMessages: 20_000 },
+  side: {
+    rates: [200, 1000, 5000],
+    repeats: 5,
+    receivers: 3,
+    seconds: 3,
+    warmUpMessages: 20_000,
+    meterLeadMs: METER_LEAD_MS,
+  },
   receiveProfile: { rate: 1000, seconds: 10 },
   coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3, warmUpMessages: 20_000 },
 };

@@ -19,6 +19,11 @@ export interface SidePlan {
    * The peers' receivers start fresh for every run, as before (absent in results measured before).
    */
   warmUpMessages?: number;
+  /**
+   * In a run at once, the CPU and heap meters start this long before the common start (absent in
+   * results measured before: they ran through the lead, some seconds of idle time).
+   */
+  meterLeadMs?: number;
 }
 
 export interface SideRun {
