@@ -104,7 +104,8 @@ export async function startReceivers(argsList: string[][], poke?: () => unknown)
     child.stdout.on('data', (chunk) => (text += chunk));
     return () => text;
   });
-  const exited = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+  // 'close', not 'exit': a child's last output may still be on its way when it has exited.
+  const exited = children.map((child) => new Promise((resolve) => child.once('close', resolve)));
   const kill = () => {
     for (const child of children) child.kill();
   };

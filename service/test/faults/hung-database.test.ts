@@ -32,17 +32,20 @@ describe('a hung database', () => {
 
   it('answers 503 in time, announces the write, and leaves no replica on the older version', async () => {
     const [writer, reader] = replicas as [ReplicaProcess, ReplicaProcess];
-    const created = await call('POST', `${writer.url}/books`, { name: 'Frozen', author: 'n/a', year: 1 });
-    const id = created.json.id as string;
-    await call('GET', `${reader.url}/books/${id}`);
-    const cached = await fetch(`${reader.url}/books/${id}`);
-    expect(cached.headers.get('x-cache')).toBe('HIT');
     const received = async () =>
       Number(
         /^cache_invalidations_received_total\{[^}]*\} (\S+)$/m.exec(
           await (await fetch(`${reader.url}/metrics`)).text(),
         )?.[1],
       );
+    const beforeCreate = await received();
+    const created = await call('POST', `${writer.url}/books`, { name: 'Frozen', author: 'n/a', year: 1 });
+    const id = created.json.id as string;
+    // The create's own invalidation must not pass for the announcement awaited below.
+    await waitFor(async () => (await received()) > beforeCreate, { message: "the create's invalidation arrived" });
+    await call('GET', `${reader.url}/books/${id}`);
+    const cached = await fetch(`${reader.url}/books/${id}`);
+    expect(cached.headers.get('x-cache')).toBe('HIT');
     const receivedBefore = await received();
 
     expect(mongoPid).toBeGreaterThan(0);
