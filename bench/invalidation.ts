@@ -217,7 +217,7 @@ export async function warmUp(bench: LagBench, messages: number): Promise<void> {
 }
 
 /** `signed` (the default) signs every message and starts the replicas with the run's keys. */
-/** How long before a run's start its CPU and heap meters start (bench/peers/receiver.mjs too). */
+/** How long before a run's start its CPU and heap meters start (the peers' receivers' too, see peers.ts). */
 export const METER_LEAD_MS = 100;
 
 export async function startLagBench(

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ROOT, waitFor } from '../service/local-stack/processes';
-import { type LatencyStats, startReceivers, stats } from './invalidation';
+import { type LatencyStats, METER_LEAD_MS, startReceivers, stats } from './invalidation';
 
 /** The systems the lag is compared with: each with its own local cache and its own invalidation. */
 export const PEER_SYSTEMS = ['bentocache', 'node-redis'] as const;
@@ -72,6 +72,8 @@ type PeerLag = (
   startAt?: number,
 ) => Promise<Measured>;
 const startArg = (startAt: number | undefined) => (startAt === undefined ? [] : [String(startAt)]);
+/** The receivers' meters start just before the writers of a run at once. */
+const meterArg = (startAt: number | undefined) => startArg(startAt === undefined ? undefined : startAt - METER_LEAD_MS);
 
 async function publish(args: string[]): Promise<Published> {
   const [result] = await (await startReceivers([[PUBLISHER, ...args]])).results();
@@ -81,7 +83,7 @@ async function publish(args: string[]): Promise<Published> {
 const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) => {
   const store = `bench${randomBytes(4).toString('hex')}`;
   const started = await startReceivers(
-    Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store, ...startArg(startAt)]),
+    Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store, ...meterArg(startAt)]),
   );
   const redis = new Redis(redisUrl);
   try {
@@ -122,7 +124,7 @@ const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt
       redisUrl,
       prefix,
       String(count),
-      ...startArg(startAt),
+      ...meterArg(startAt),
     ]),
   );
   const redis = new Redis(redisUrl);

@@ -1,28 +1,26 @@
 // One receiving process of a peer system, for the peer rows of make bench (bench/peers.ts): the peer's
 // own local cache, kept in sync by the peer's own mechanism, with nothing else in the process.
-//   node receiver.mjs bentocache <redis-url> <store> [<start, epoch ms>]
+//   node receiver.mjs bentocache <redis-url> <store> [<meter from, epoch ms>]
 //     BentoCache 1.6 (memory L1, Redis L2, Redis bus); keys "t:<publish time, epoch ms>"; prints
 //     "ready" once its store exists (its bus subscribes then), and on the delete of "end"
 //     {lags (ms), cpuUs, allocatedBytes} as JSON.
-//   node receiver.mjs node-redis <redis-url> <key prefix> <count> [<start, epoch ms>]
+//   node receiver.mjs node-redis <redis-url> <key prefix> <count> [<meter from, epoch ms>]
 //     node-redis client-side caching (RESP3 tracking); reads and caches <prefix>0..<count-1> and
 //     <prefix>end, prints "ready", and on the invalidation of <prefix>end {evicted: every [key,
 //     eviction time], cpuUs, allocatedBytes} as JSON (the bench knows when it wrote each key).
-// cpuUs and allocatedBytes: the process's CPU time and V8 heap allocation from "ready" (or, given a
-// start, from 100 ms before it: the writers of a run at once start then) to the end.
+// cpuUs and allocatedBytes: the process's CPU time and V8 heap allocation from "ready", or from the
+// given time if later (just before the writers of a run at once start), to the end.
 import { GCProfiler, getHeapStatistics } from 'node:v8';
 
 const [system, url, name, ...rest] = process.argv.slice(2);
-const [count, start] = system === 'node-redis' ? rest : [undefined, rest[0]];
+const [count, meterFrom] = system === 'node-redis' ? rest : [undefined, rest[0]];
 const USAGE =
-  'usage: node bench/peers/receiver.mjs bentocache <redis-url> <store> [<start>] | node-redis <redis-url> <prefix> <count> [<start>]\n(a receiving process of the peer rows of make bench; see the comment at the top of this file)\n';
+  'usage: node bench/peers/receiver.mjs bentocache <redis-url> <store> [<meter from>] | node-redis <redis-url> <prefix> <count> [<meter from>]\n(a receiving process of the peer rows of make bench; see the comment at the top of this file)\n';
 if (system === '--help') {
   process.stdout.write(USAGE);
   process.exit(0);
 }
 const now = () => performance.timeOrigin + performance.now();
-/** Keep in step with METER_LEAD_MS in bench/invalidation.ts. */
-const METER_LEAD_MS = 100;
 
 /** From now on: CPU time, and heap allocated (what each collection freed plus the growth in use). */
 function meter() {
@@ -46,7 +44,7 @@ const ready = () => {
   measured = meter();
   process.stdout.write('ready\n');
   // The lead before a run at once is idle time of another length for every system: not the run's.
-  const lead = start === undefined ? 0 : Number(start) - METER_LEAD_MS - now();
+  const lead = meterFrom === undefined ? 0 : Number(meterFrom) - now();
   if (lead > 0)
     setTimeout(() => {
       measured(); // stops its GC profiler
