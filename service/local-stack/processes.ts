@@ -37,13 +37,42 @@ export async function waitFor<T>(
 }
 
 export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  // Not port 0: the kernel hands out the same ephemeral range to outgoing connections, so a port
+  // found free could be taken by some client's socket before the server that was given it binds.
+  const high = ephemeralLow() - 1;
+  for (let attempt = 0; attempt < 100 && high > LISTEN_PORTS_FROM; attempt += 1) {
+    const port = LISTEN_PORTS_FROM + Math.floor(Math.random() * (high - LISTEN_PORTS_FROM + 1));
+    if (handedOut.has(port)) continue;
+    if ((await bindOn(port)) !== undefined) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  return (await bindOn(0)) ?? 0;
+}
+
+const LISTEN_PORTS_FROM = 20_000;
+/** Ports this process gave out already: each goes to one server only. */
+const handedOut = new Set<number>();
+
+/** The first port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Binds and releases `port` on loopback (0: any); the port it got, or undefined if it was taken. */
+function bindOn(port: number): Promise<number | undefined> {
+  return new Promise((resolvePort) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.on('error', () => resolvePort(undefined));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
+      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : undefined));
     });
   });
 }

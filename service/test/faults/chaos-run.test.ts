@@ -33,9 +33,12 @@ describe('make chaos-run, short: a seeded randomized fault schedule and its hist
       expect(verdicts(run).filter((v) => !v.ok)).toEqual([]);
       // The pause past the limit cost its replica messages, and it counted them.
       expect(run.steps.some((s) => s.fault === 'pause' && s.missedAfter > s.missedBefore)).toBe(true);
-      // The SLO rules saw the run: a fresh-reads burn rate above 0, every SLI of this mode present.
+      // The SLO rules saw the run: every SLI of this mode has a burn rate. pubsub's stale books make
+      // fresh-reads burn; stream repairs within milliseconds, so it may have no stale read at all
+      // (0 to 2 in a run, depending on the machine's timing) and a burn rate of 0.
       expect(Object.keys(run.slo).sort()).toEqual(['converged-deliveries', 'fresh-hits', 'fresh-reads']);
-      expect(run.slo['fresh-reads']!.maxBurnRate5m).toBeGreaterThan(0);
+      for (const view of Object.values(run.slo)) expect(view.maxBurnRate5m).toBeGreaterThanOrEqual(0);
+      if (mode === 'pubsub') expect(run.slo['fresh-reads']!.maxBurnRate5m).toBeGreaterThan(0);
       expect(renderHtml(run.report)).toContain('<svg');
     },
     240_000,
