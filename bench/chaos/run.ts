@@ -25,6 +25,10 @@ export interface StepResult extends ChaosStep {
   markerWritten: boolean;
   missedBefore: number;
   missedAfter: number;
+  /** The faulted replica's id. */
+  victim: string;
+  /** For a kill or a crash: when the replica died (history clock, at the latest). */
+  diedAt?: number;
 }
 
 /** The service's own counts over the run (Prometheus' increase(), which spans replica restarts). */
@@ -130,9 +134,11 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRun> {
         windows.push(window);
         if (step.fault === 'pause' || step.fault === 'short-pause') paused.add(victim.id);
         const what = await inject(stack, step.fault, step.replica);
+        let diedAt = step.fault === 'kill' ? clock() : undefined;
         phase('inject');
         const via = step.fault === 'crash' ? 0 : step.replica === 1 ? 2 : 1;
         const markerWritten = await writeMarker(stack, via, marker, history);
+        if (step.fault === 'crash') diedAt = clock(); // the marker write is the one it crashed on
         phase('write');
         await new Promise((resolve) => setTimeout(resolve, step.holdMs));
         await heal(stack, step.fault, step.replica);
@@ -152,7 +158,16 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRun> {
           : await victim.metric('cache_invalidations_missed_total');
         phase('missed');
         await readMarker(stack, marker.id, history);
-        steps.push({ ...step, at: window.from, marker: marker.id, markerWritten, missedBefore, missedAfter });
+        steps.push({
+          ...step,
+          at: window.from,
+          marker: marker.id,
+          markerWritten,
+          missedBefore,
+          missedAfter,
+          victim: victim.id,
+          diedAt,
+        });
         log(
           `step ${n + 1}/${options.schedule.length} at ${window.from.toFixed(0)} s: ${what}; held ${step.holdMs} ms` +
             `${markerWritten ? '' : '; the marker write got no answer'}; missed ${missedAfter - missedBefore} (ms: ${phases.join(', ')})`,
@@ -173,7 +188,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRun> {
     const endedAt = Date.now();
     const seconds = (endedAt - startedAt) / 1000;
     const service = await serviceCounts(stack, seconds, endedAt);
-    const slo = await sloView(stack, options.mode, seconds);
+    const slo = await sloView(stack, options.mode, seconds, endedAt);
     await monitor.sample();
     const check = checkHistory(history, finalFrom);
     const last = monitor.samples.at(-1)!;
@@ -238,9 +253,9 @@ async function answer(url: string, init?: RequestInit) {
       | undefined;
     const ok = response.status >= 200 && response.status < 300 && body?.version !== undefined;
     const status = `${response.status}${body?.error ? ` ${body.error}` : ''}`;
-    return { sentAt, receivedAt: clock(), ok, body, status, cache: response.headers.get('x-cache') };
+    return { sentAt, receivedAt: clock(), ok, body, status, hit: response.headers.get('x-cache') === 'HIT' };
   } catch (error) {
-    return { sentAt, receivedAt: clock(), ok: false, body: undefined, status: (error as Error).name, cache: null };
+    return { sentAt, receivedAt: clock(), ok: false, body: undefined, status: (error as Error).name, hit: false };
   }
 }
 
@@ -281,17 +296,18 @@ async function cacheEverywhere(stack: Stack, marker: Marker, history: HistoryEve
       async () => {
         const read = await answer(`${replica.url}/books/${marker.id}`);
         history.push({ op: 'read', replica: replica.id, id: marker.id, ...at(read) });
-        return read.cache === 'HIT';
+        return read.hit;
       },
       { timeoutMs: 10_000, intervalMs: 20, message: `${replica.id} cached the marker` },
     );
   }
 }
 
-const at = (a: { sentAt: number; receivedAt: number; ok: boolean; body?: { version?: number } }) => ({
+const at = (a: { sentAt: number; receivedAt: number; ok: boolean; body?: { version?: number }; hit: boolean }) => ({
   sentAt: a.sentAt,
   receivedAt: a.receivedAt,
   version: a.ok ? a.body!.version : undefined,
+  hit: a.ok && a.hit,
 });
 
 /** Writes the marker once (a crash before publish answers nothing; the write is committed all the same). */
@@ -317,9 +333,8 @@ async function readMarker(stack: Stack, id: string, history: HistoryEvent[]): Pr
 async function serviceCounts(stack: Stack, seconds: number, endedAt: number): Promise<ServiceCounts> {
   const prometheus = stack.prometheus!;
   await waitFor(
-    async () =>
-      Number((await prometheus.query('min(timestamp(up{job="book"}))'))[0]?.value[1] ?? 0) * 1000 > endedAt + 1000,
-    { timeoutMs: 15_000, intervalMs: 200, message: 'Prometheus scraped every replica after the run' },
+    async () => Number((await prometheus.query('min(timestamp(up))'))[0]?.value[1] ?? 0) * 1000 > endedAt + 1000,
+    { timeoutMs: 15_000, intervalMs: 200, message: 'Prometheus scraped every replica and the probe after the run' },
   );
   const range = `${Math.ceil(seconds) + 30}s`;
   const total = async (selector: string) =>
@@ -334,8 +349,18 @@ async function serviceCounts(stack: Stack, seconds: number, endedAt: number): Pr
 }
 
 /** The SLO rules (Sloth's) over the run: budget left at the end and the fastest burn, per SLI of this mode. */
-async function sloView(stack: Stack, mode: SyncMode, seconds: number): Promise<ChaosRun['slo']> {
+async function sloView(stack: Stack, mode: SyncMode, seconds: number, endedAt: number): Promise<ChaosRun['slo']> {
   const prometheus = stack.prometheus!;
+  // The burn rates are rules over rules: wait until their last evaluation saw the final scrape.
+  await waitFor(
+    async () =>
+      Number(
+        (await prometheus.query(`min(timestamp(slo:current_burn_rate:ratio{mode="${mode}"}))`))[0]?.value[1] ?? 0,
+      ) *
+        1000 >
+      endedAt + 3000,
+    { timeoutMs: 20_000, intervalMs: 200, message: 'the SLO rules evaluated after the run' },
+  );
   const range = `${Math.ceil(seconds)}s`;
   const bySli = async (expr: string) =>
     Object.fromEntries(

@@ -36,11 +36,14 @@ describe('InvalidationSubscriber', () => {
     const { cache, seen, subscriber } = setup();
     cache.set(`id:${ID}`, { id: ID, version: 3 });
     cache.set('name:Dune', { id: ID, version: 5 });
-    subscriber.handle(encodeEnvelope(sampleMessage({ version: 4, publishedAt: Date.now() })));
+    subscriber.handle(encodeEnvelope(sampleMessage({ version: 4, publishedAt: Date.now() - 50 })));
     expect(cache.peek(`id:${ID}`)).toBeUndefined();
     expect(cache.peek('name:Dune')).toEqual({ id: ID, version: 5 });
     expect(seen.applied).toBe(1);
-    expect(seen.lags[0]).toBeGreaterThanOrEqual(0);
+    // Published 50 ms ago: the lag is measured from publishedAt, in seconds.
+    expect(seen.lags).toEqual([expect.any(Number)]);
+    expect(seen.lags[0]).toBeGreaterThan(0.048);
+    expect(seen.lags[0]).toBeLessThan(5);
     cache.close();
   });
 

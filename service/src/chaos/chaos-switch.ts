@@ -38,6 +38,11 @@ export class ChaosSwitch {
     return this.faultyTransport().pauseSubscriber(ms);
   }
 
+  /** Unsubscribes until the returned function resubscribes (tests: the hold cannot end too early). */
+  holdSubscriber(): Promise<() => Promise<void>> {
+    return this.faultyTransport().holdSubscriber();
+  }
+
   state() {
     const transport = this.transport?.faults() ?? { dropNextPublishes: 0, delayNextPublishes: 0, delayMs: 0 };
     return { crashBeforePublish: this.crashArmed, ...transport };

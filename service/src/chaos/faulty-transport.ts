@@ -49,12 +49,21 @@ export class FaultyTransport implements InvalidationTransport {
 
   /** Unsubscribes for `ms`: whatever is published meanwhile is lost to this replica. */
   async pauseSubscriber(ms: number): Promise<void> {
+    const resume = await this.holdSubscriber();
+    setTimeout(() => void resume().catch(() => undefined), ms).unref();
+  }
+
+  /**
+   * Unsubscribes until the returned function is called: whatever is published meanwhile is lost to
+   * this replica. The caller decides when the hold ends, so no write can miss the window.
+   */
+  async holdSubscriber(): Promise<() => Promise<void>> {
     const handler = this.handler;
     if (!handler) throw new Error('not subscribed');
     await this.inner.unsubscribe();
-    setTimeout(() => {
-      if (this.handler === handler) void this.inner.subscribe(handler).catch(() => undefined);
-    }, ms).unref();
+    return async () => {
+      if (this.handler === handler) await this.inner.subscribe(handler);
+    };
   }
 
   faults() {

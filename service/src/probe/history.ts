@@ -15,14 +15,19 @@ export interface HistoryEvent {
   receivedAt: number;
   /** The version answered; undefined when the request failed (no answer, or not 200). */
   version?: number;
+  /** A read the replica answered from its cache (X-Cache: HIT). */
+  hit?: boolean;
 }
 
 export interface HistoryStaleRead {
   replica: string;
   id: string;
   sentAt: number;
+  receivedAt: number;
   /** How long after a newer version was first known (acknowledged, or returned by any read) this read was sent, s. */
   ageSeconds: number;
+  /** Served from the replica's cache: a hit its stale audit could sample. */
+  hit: boolean;
 }
 
 export interface HistoryCheck {
@@ -107,7 +112,14 @@ export function checkHistory(events: readonly HistoryEvent[], finalFrom: number)
       if (!stale && newestWrittenBefore(event.receivedAt) > event.version!) concurrentReads += 1;
       if (stale) {
         const ageSeconds = (event.sentAt - firstKnownAbove(event.version!)!) / 1000;
-        staleReads.push({ replica: event.replica, id, sentAt: event.sentAt, ageSeconds });
+        staleReads.push({
+          replica: event.replica,
+          id,
+          sentAt: event.sentAt,
+          receivedAt: event.receivedAt,
+          ageSeconds,
+          hit: event.hit === true,
+        });
       }
       if (event.sentAt >= finalFrom) {
         const key = `${event.replica}\u0000${id}`;

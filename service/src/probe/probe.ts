@@ -44,7 +44,12 @@ async function request(method: string, url: string, timeoutMs: number, body?: un
     signal: AbortSignal.timeout(timeoutMs),
   });
   const json = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-  return { status: response.status, json, replica: response.headers.get('x-replica') };
+  return {
+    status: response.status,
+    json,
+    replica: response.headers.get('x-replica'),
+    hit: response.headers.get('x-cache') === 'HIT',
+  };
 }
 
 /** Creates (or finds, when a previous run with the same seed made them) the probe's books. */
@@ -103,10 +108,12 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
     const sentAt = now();
     let result: ReadResult = 'error';
     let version: number | undefined;
+    let hit: boolean | undefined;
     try {
       const response = await request('GET', `${target}/books/${id}`, timeoutMs);
       if (response.status === 200 && response.json) {
         version = Number(response.json.version);
+        hit = response.hit;
         const classified = truth.classify(replica, id, version, sentAt, now());
         result = classified.result;
         if (classified.endedWindow) metrics.staleWindow.observe({ replica }, classified.endedWindow.seconds);
@@ -118,7 +125,7 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
     }
     metrics.reads.inc({ replica, result });
     tally.read(replica, result);
-    options.history?.push({ op: 'read', replica, id, sentAt, receivedAt: now(), version });
+    options.history?.push({ op: 'read', replica, id, sentAt, receivedAt: now(), version, hit });
   };
 
   const write = async (target: string, id: string) => {

@@ -20,7 +20,8 @@ const TINY: BenchPlan = {
   rates: [200],
   lagRepeats: 1,
   throughputReplicas: 2,
-  throughputRates: [500],
+  // Fast enough that several writes fall in one tick of the pacer (one a millisecond), so coalescing has something to merge.
+  throughputRates: [2000],
   signingRounds: 2_000,
   signingRepeats: 1,
   topologyRepeats: 1,
@@ -47,8 +48,7 @@ describe('make bench (smoke run)', () => {
       'Redis global cache',
       'MongoDB direct',
     ]);
-    for (const row of results.readPath)
-      expect([row.path, row.requestsPerSecond > 0, row.p99Ms >= row.p50Ms]).toEqual([row.path, true, true]);
+    for (const row of results.readPath) expect([row.path, row.requestsPerSecond > 0]).toEqual([row.path, true]);
 
     // 100 raw messages to each of 2 bare subscriber processes.
     expect(results.readCost.map((c) => [c.source, c.microsPerRead > 0])).toEqual([
@@ -60,7 +60,7 @@ describe('make bench (smoke run)', () => {
     const [lag] = results.lag;
     // Every invalidation reached both replicas, and each lag was recorded.
     expect({ lost: lag!.lost, missed: lag!.missed, count: lag!.count }).toEqual({ lost: 0, missed: 0, count: 200 });
-    expect(lag!.maxMs).toBeGreaterThanOrEqual(lag!.p99Ms);
+    expect(lag!.p50Ms).toBeGreaterThan(0);
     // Each peer's own eviction was timed on both receivers, for every invalidation.
     expect(results.peers.map((p) => [p.system, p.receivers, p.rate, p.count])).toEqual([
       ['bentocache', 2, 200, 200],
@@ -68,13 +68,14 @@ describe('make bench (smoke run)', () => {
     ]);
 
     expect(results.throughput.map((t) => [t.coalesce, t.rate, t.lost])).toEqual([
-      [false, 500, 0],
-      [true, 500, 0],
+      [false, 2000, 0],
+      [true, 2000, 0],
     ]);
-    // Coalesced, fewer messages carry the same invalidations.
+    // Coalesced, fewer messages carry the same invalidations: at about two writes a pacer tick, at
+    // most three quarters as many (one message a write would give 1,000).
     const [single, coalesced] = results.throughput;
-    expect(single!.messages).toBe(250);
-    expect(coalesced!.messages).toBeLessThanOrEqual(250);
+    expect(single!.messages).toBe(1000);
+    expect(coalesced!.messages).toBeLessThanOrEqual(750);
 
     expect(results.memory).toMatchObject({ entries: 2_000, sizeAfterOverfill: 2_000, capacityEvictions: 400 });
     for (const ns of Object.values(results.clone)) expect(ns).toBeGreaterThan(0);
@@ -92,16 +93,26 @@ describe('make bench (smoke run)', () => {
       ['bare', 0, 0, true],
     ]);
     expect(results.breakdown!.floor.map((f) => f.count)).toEqual([200]);
-    // Every invalidation arrived on both topologies (lost counts what never reached a replica). The
-    // replicas' gap count is reported, not asserted: once, in a clean-clone run, the Cluster step
-    // counted 4 missed with 0 lost (cause not found; see the notes). Its counted causes are logged.
-    expect(results.topologies.map((l) => [l.topology, l.lost, l.count > 0])).toEqual([
-      ['standalone', 0, true],
-      ['cluster', 0, true],
-    ]);
-    for (const l of results.topologies.filter((t) => t.missed > 0)) {
-      console.log(`${l.topology}: ${l.missed} missed, ${l.publishErrors} publish errors, ${l.reconnects} reconnects`);
-    }
+    // Every invalidation arrived on both topologies (lost counts what never reached a replica), and
+    // no replica counted a gap: a missed message with nothing lost would be a false alarm.
+    expect(
+      results.topologies.map((l) => ({
+        topology: l.topology,
+        lost: l.lost,
+        missed: l.missed,
+        measured: l.count > 0,
+        // Shown on failure: what could explain a gap.
+        causes: { publishErrors: l.publishErrors, reconnects: l.reconnects },
+      })),
+    ).toEqual(
+      ['standalone', 'cluster'].map((topology) => ({
+        topology,
+        lost: 0,
+        missed: 0,
+        measured: true,
+        causes: expect.any(Object),
+      })),
+    );
     expect(results.tracing.map((t) => [t.tracing, t.requestsPerSecond > 0])).toEqual([
       ['default', true],
       ['off', true],
@@ -114,10 +125,18 @@ describe('make bench (smoke run)', () => {
     // Through Toxiproxy a round trip costs at least its toxic; each source read at both loads.
     const inZone = results.inZone!;
     expect(inZone.pingProxiedMs).toBeGreaterThanOrEqual(1);
-    expect(inZone.runs.map((r) => [r.path, r.p99Ms >= r.p50Ms, r.requestsPerSecond > 0])).toEqual([
-      ['local cache', true, true],
-      ['Redis global cache', true, true],
-      ['MongoDB direct', true, true],
+    // A read through the proxy waits for its toxic at least once; a local hit crosses no proxy.
+    expect(
+      inZone.runs.map((r) => [
+        r.path,
+        r.p50Ms >= (r.path === 'local cache' ? 0 : 1),
+        r.p50Ms > 0,
+        r.requestsPerSecond > 0,
+      ]),
+    ).toEqual([
+      ['local cache', true, true, true],
+      ['Redis global cache', true, true, true],
+      ['MongoDB direct', true, true, true],
     ]);
     // Both deployments read the hot book and saw its writes; every read answered; loads counted.
     expect(
@@ -142,6 +161,9 @@ describe('make bench (smoke run)', () => {
         expect(s.send!.count).toBe(200);
         expect(s.receive!.count).toBe(400);
         expect(s.total.p50Ms).toBeGreaterThanOrEqual(s.receive!.p50Ms);
+      } else {
+        // The peers' writers hand over and send in one step: no send or receive side of their own.
+        expect([s.system, s.send, s.receive]).toEqual([s.system, undefined, undefined]);
       }
     }
     expect(results.receive!.handlerUnsigned).toBeGreaterThan(0);

@@ -126,27 +126,3 @@ export async function http(method: string, url: string, body?: unknown, headers:
   }
   return { status: response.status, headers: response.headers, text, json: json as Record<string, unknown> };
 }
-
-/** Prometheus' histogram_quantile over one replica's cumulative buckets (linear within a bucket). */
-export async function histogramQuantile(replica: Replica, name: string, q: number): Promise<number> {
-  const metric = replica.metrics.registry.getSingleMetric(name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  const buckets = (await metric.get()).values
-    .filter((v) => (v as { metricName?: string }).metricName === `${name}_bucket`)
-    .map((v) => ({ le: Number(v.labels.le), count: v.value }))
-    .sort((x, y) => x.le - y.le);
-  const total = buckets.at(-1)?.count ?? 0;
-  if (total === 0) return Number.NaN;
-  const rank = q * total;
-  let lowerLe = 0;
-  let lowerCount = 0;
-  for (const { le, count } of buckets) {
-    if (count >= rank) {
-      if (!Number.isFinite(le)) return lowerLe;
-      return lowerLe + ((le - lowerLe) * (rank - lowerCount)) / Math.max(count - lowerCount, 1e-9);
-    }
-    lowerLe = le;
-    lowerCount = count;
-  }
-  return lowerLe;
-}

@@ -3,7 +3,16 @@ import { BookRepository, updatesAreAtomic, type WriteResult } from '../../src/bo
 import { BookBusyError } from '../../src/books/write-locks';
 
 const uri = () => `${process.env.MONGODB_URI}/racing-${new Types.ObjectId().toHexString()}`;
-const onFerretDb = /FerretDB/.test(process.env.MONGO_WIRE_SERVER ?? '');
+/** Asked of the server itself, so the answer holds for a MONGODB_URI from outside too. */
+async function isFerretDb(): Promise<boolean> {
+  const connection = await mongoose.createConnection(uri()).asPromise();
+  try {
+    return 'ferretdbVersion' in (await connection.db!.admin().command({ buildInfo: 1 }));
+  } finally {
+    await connection.close();
+  }
+}
+let onFerretDb = false;
 const ROUNDS = 200;
 
 /**
@@ -17,6 +26,7 @@ describe('racing writers on one book', () => {
   const shared = uri();
 
   beforeAll(async () => {
+    onFerretDb = await isFerretDb();
     [a, b] = await Promise.all([
       BookRepository.connect(shared, { outbox: true }),
       BookRepository.connect(shared, { outbox: true }),
@@ -98,29 +108,26 @@ describe('racing writers on one book', () => {
     }
   });
 
-  (onFerretDb ? it : it.skip)(
-    'would lose writes on FerretDB without the serialisation (the control)',
-    async () => {
-      const shared = uri();
-      const [x, y] = await Promise.all([
-        BookRepository.connect(shared, { serializeWrites: false }),
-        BookRepository.connect(shared, { serializeWrites: false }),
-      ]);
-      try {
-        const { after } = await x.create({ name: 'Raced unserialised', author: 'start', year: 0 });
-        let duplicated = 0;
-        for (let round = 1; round <= ROUNDS && duplicated === 0; round += 1) {
-          const [fromX, fromY] = await Promise.all([
-            x.update(after.id, { year: round }),
-            y.update(after.id, { author: `y${round}` }),
-          ]);
-          if (fromX!.after.version === fromY!.after.version) duplicated += 1;
-        }
-        expect(duplicated).toBeGreaterThan(0);
-      } finally {
-        await Promise.all([x.close(), y.close()]);
+  it('without the serialisation, loses writes exactly on FerretDB (the control)', async () => {
+    const shared = uri();
+    const [x, y] = await Promise.all([
+      BookRepository.connect(shared, { serializeWrites: false }),
+      BookRepository.connect(shared, { serializeWrites: false }),
+    ]);
+    try {
+      const { after } = await x.create({ name: 'Raced unserialised', author: 'start', year: 0 });
+      let duplicated = 0;
+      for (let round = 1; round <= ROUNDS && duplicated === 0; round += 1) {
+        const [fromX, fromY] = await Promise.all([
+          x.update(after.id, { year: round }),
+          y.update(after.id, { author: `y${round}` }),
+        ]);
+        if (fromX!.after.version === fromY!.after.version) duplicated += 1;
       }
-    },
-    60_000,
-  );
+      // FerretDB v1 hands one version out twice within a few rounds; an atomic store never does.
+      expect({ onFerretDb, duplicated: duplicated > 0 }).toEqual({ onFerretDb, duplicated: onFerretDb });
+    } finally {
+      await Promise.all([x.close(), y.close()]);
+    }
+  }, 60_000);
 });

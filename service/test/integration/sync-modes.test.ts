@@ -2,20 +2,20 @@ import type { SyncMode } from '@local-cache-sync/core';
 import { channelKeys } from '@local-cache-sync/core';
 import { Redis } from 'ioredis';
 import { waitFor } from '../../local-stack/processes';
-import { killSubscriber } from '../../local-stack/redis-clients';
+import { Toxiproxy } from '../../local-stack/toxiproxy';
 import type { Book } from '../../src/books/book';
-import { http, metricValue, type RunningReplica, settled, startCluster, uniqueName } from '../harness/replicas';
+import {
+  http,
+  metricValue,
+  type RunningReplica,
+  settled,
+  startCluster,
+  startReplica,
+  testConfig,
+  uniqueName,
+} from '../harness/replicas';
 
 const quick = { HEARTBEAT_INTERVAL_MS: 100, SYNC_SILENCE_MS: 600, SYNC_JITTER_MS: 50 };
-
-async function dropSubscriber(replica: RunningReplica) {
-  const redis = new Redis(process.env.REDIS_URL ?? '');
-  try {
-    await killSubscriber(redis, replica.id);
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /**
  * The read-populate race, made deterministic: replica A reads a book from MongoDB (version 1) and
@@ -74,26 +74,35 @@ describe.each([
 
 describe('pubsub-flush recovery', () => {
   let replicas: RunningReplica[] = [];
+  let toxiproxy: Toxiproxy | undefined;
   afterAll(async () => {
     await Promise.all(replicas.map((r) => r.stop()));
+    await toxiproxy?.destroy();
   });
 
   it('bypasses the cache while the subscriber is down, then flushes on reconnect, and on a gap', async () => {
-    replicas = await startCluster(2, { ...quick, SYNC_MODE: 'pubsub-flush', CHAOS_ENABLED: true });
+    // B reaches Redis through a proxy, so the test decides how long its subscriber stays down.
+    toxiproxy = await Toxiproxy.start();
+    const redisPort = Number(new URL(process.env.REDIS_URL ?? '').port);
+    const proxy = await toxiproxy.proxy('sync-modes-b', redisPort);
+    const shared = testConfig({ ...quick, SYNC_MODE: 'pubsub-flush', CHAOS_ENABLED: true });
+    replicas = [
+      await startReplica({ ...shared, REPLICA_ID: `${shared.REPLICA_ID}-1` }),
+      await startReplica({
+        ...shared,
+        REPLICA_ID: `${shared.REPLICA_ID}-2`,
+        REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+      }),
+    ];
     const [a, b] = replicas as [RunningReplica, RunningReplica];
     const id = (await http('POST', `${a.url}/books`, { name: 'Flush', author: 'n/a', year: 1 })).json.id as string;
     await http('GET', `${b.url}/books/${id}`);
     expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('HIT');
 
-    await dropSubscriber(b); // Redis drops the connection; ioredis reconnects
-    await waitFor(
-      async () =>
-        (await metricValue(b, 'cache_invalidation_subscriber_reconnects_total')) === 1 ||
-        b.transport.subscriberState === 'down',
-    );
-    if (b.transport.subscriberState === 'down') {
-      expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');
-    }
+    await proxy.cutOff(); // the connection drops, and every reconnect is refused until restore()
+    await waitFor(() => b.transport.subscriberState === 'down', { message: 'subscriber down' });
+    expect((await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');
+    await proxy.restore();
     await waitFor(
       async () =>
         (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'reconnect' })) === 1,
@@ -184,8 +193,9 @@ describe('stream recovery', () => {
     for (const id of ids) await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.size).toBe(5);
 
-    await b.chaos!.pauseSubscriberFor(400); // unsubscribed: these writes never reach it over Pub/Sub
+    const resume = await b.chaos!.holdSubscriber(); // unsubscribed: these writes never reach it over Pub/Sub
     for (const id of ids.slice(0, 3)) await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
+    await resume();
     await waitFor(async () => (await metricValue(b, 'cache_invalidations_replayed_total')) === 3, {
       message: 'three entries replayed',
     });
@@ -213,11 +223,12 @@ describe('stream recovery', () => {
     await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.peek(`id:${id}`)?.version).toBe(1);
     const flushesBefore = await metricValue(b, 'cache_evictions_total', { reason: 'flush' });
-    // Long enough that the write and the loss of the log are surely done before b recovers.
-    await b.chaos!.pauseSubscriberFor(2000);
+    // Held out until the write and the loss of the log are done.
+    const resume = await b.chaos!.holdSubscriber();
     await http('PATCH', `${a.url}/books/${id}`, { year: 2 });
     const redis = new Redis(process.env.REDIS_URL ?? '');
     await loseTheLog(redis).finally(() => redis.disconnect());
+    await resume();
     await waitFor(async () => (await metricValue(b, 'cache_evictions_total', { reason: 'flush' })) > flushesBefore, {
       message: 'flush instead of replay',
     });

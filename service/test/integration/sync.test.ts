@@ -1,5 +1,5 @@
 import { waitFor } from '../../local-stack/processes';
-import { histogramQuantile, http, metricValue, type RunningReplica, settled, startCluster } from '../harness/replicas';
+import { http, metricValue, type RunningReplica, settled, startCluster } from '../harness/replicas';
 
 /** Three replicas on one MongoDB database and one Redis channel, as deployed. */
 describe('three replicas kept in sync over Redis Pub/Sub', () => {
@@ -98,11 +98,5 @@ describe('three replicas kept in sync over Redis Pub/Sub', () => {
     expect(await within('0.0001')).toBeLessThan(count);
     expect(sum / count).toBeLessThan(0.1);
     expect(sum).toBeGreaterThan(0);
-    const p50 = await histogramQuantile(a, 'cache_invalidation_lag_seconds', 0.5);
-    const p99 = await histogramQuantile(a, 'cache_invalidation_lag_seconds', 0.99);
-    expect(p50).toBeLessThanOrEqual(p99);
-    console.log(
-      `three-replica publish-to-evict lag over ${count} messages: p50 ${(p50 * 1000).toFixed(3)} ms, p99 ${(p99 * 1000).toFixed(3)} ms, mean ${((sum / count) * 1000).toFixed(3)} ms`,
-    );
   });
 });

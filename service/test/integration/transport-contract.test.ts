@@ -122,6 +122,10 @@ describe.each([
     await waitFor(async () => (await sender!.publish('after')) === 1 && got.includes('after'), {
       message: 'delivery after return',
     });
+    expect({ states, got: got.filter((p) => p === 'after').length > 0 }).toEqual({
+      states: ['up', 'down', 'up'],
+      got: true,
+    });
   });
 
   it('appends to the log and publishes in one step, and the log replays it by time', async () => {

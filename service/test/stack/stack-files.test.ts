@@ -624,6 +624,7 @@ describe('dashboards/', () => {
         expect([where, m[1]]).toEqual([where, expect.stringMatching(/^(rate|increase)$/)]);
       }
       for (const m of q.expr.matchAll(/\[([^\]]+)\]/g)) expect([where, m[1]]).toEqual([where, '$__rate_interval']);
+      // other branch: only a heatmap needs buckets as its format; other panels take Grafana's default.
       if (q.type === 'heatmap') expect([where, q.format]).toEqual([where, 'heatmap']);
     }
     expect(

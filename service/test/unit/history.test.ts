@@ -1,21 +1,7 @@
-import { checkHistory, type HistoryEvent, nines } from '../../src/probe/history';
+import { checkHistory, nines } from '../../src/probe/history';
+import { historyRead, historyWrite } from '../harness/fixtures';
 
-const read = (replica: string, id: string, sentAt: number, version?: number): HistoryEvent => ({
-  op: 'read',
-  replica,
-  id,
-  sentAt,
-  receivedAt: sentAt + 1,
-  version,
-});
-const write = (id: string, sentAt: number, version?: number): HistoryEvent => ({
-  op: 'write',
-  replica: 'book-2',
-  id,
-  sentAt,
-  receivedAt: sentAt + 5,
-  version,
-});
+const [read, write] = [historyRead, historyWrite];
 
 describe('checkHistory (the chaos run’s offline checker)', () => {
   it('calls a read stale only when a newer version was known before it was sent, with its age', () => {
