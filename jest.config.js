@@ -5,7 +5,7 @@ module.exports = {
   // Tests run the library from its source; the built package (dist) is what the replica processes and the pack test load.
   moduleNameMapper: {
     '^@local-cache-sync/core$': '<rootDir>/packages/core/src/index.ts',
-    '^@local-cache-sync/core/(prometheus|testing)$': '<rootDir>/packages/core/src/$1.ts',
+    '^@local-cache-sync/core/(prometheus|testing|transport|wire)$': '<rootDir>/packages/core/src/$1.ts',
   },
   testPathIgnorePatterns: ['/node_modules/'],
   testMatch: ['**/*.test.ts'],

@@ -39,6 +39,12 @@ const MODE_ROWS: Record<SyncMode, [string, string]> = {
   ],
 };
 
+/** Whose default a mode is: the service's shows the classic failure, the library's is the safe one. */
+const DEFAULT_OF: Partial<Record<string, string>> = {
+  pubsub: " (the service's default)",
+  stream: " (the library's default)",
+};
+
 /** The README's sync-mode table, with the nines a full randomized run measured. */
 function modeTable(runs: ChaosRun[]): string {
   const lines = [
@@ -50,7 +56,7 @@ function modeTable(runs: ChaosRun[]): string {
     const n = run ? runNines(run) : undefined;
     const [gap, untrusted] = MODE_ROWS[mode];
     lines.push(
-      `| \`${mode}\`${mode === 'pubsub' ? ' (default)' : ''} | ${gap} | ${untrusted} | ${n ? `${formatNines(n.freshReads)} / ${formatNines(n.convergedDeliveries)}` : '-'} |`,
+      `| \`${mode}\`${DEFAULT_OF[mode] ?? ''} | ${gap} | ${untrusted} | ${n ? `${formatNines(n.freshReads)} / ${formatNines(n.convergedDeliveries)}` : '-'} |`,
     );
   }
   return lines.join('\n');

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { LocalCache } from '../packages/core/src/cache/local-cache';
+import { LocalCache } from '@local-cache-sync/core/testing';
 import type { Book } from '../service/src/books/book';
 import { SAMPLE_BOOK } from './clone-cost';
 

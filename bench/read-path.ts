@@ -1,6 +1,6 @@
+import { LocalCache } from '@local-cache-sync/core/testing';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { LocalCache } from '../packages/core/src/cache/local-cache';
 import type { Book } from '../service/src/books/book';
 import { BookRepository } from '../service/src/books/book-repository';
 import { BENCH_BOOK } from '../service/src/http/bench-routes';

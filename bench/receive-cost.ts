@@ -1,11 +1,9 @@
+import { InvalidationSubscriber, LocalCache } from '@local-cache-sync/core/testing';
+import { decodeEnvelope, EnvelopeSigner, encodeEnvelope } from '@local-cache-sync/core/wire';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { NoopSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { LocalCache } from '../packages/core/src/cache/local-cache';
-import { decodeEnvelope, encodeEnvelope } from '../packages/core/src/sync/envelope';
-import { InvalidationSubscriber } from '../packages/core/src/sync/invalidation-subscriber';
-import { EnvelopeSigner } from '../packages/core/src/sync/signing';
 import type { Book } from '../service/src/books/book';
 import { idKey, isKeyOfBook } from '../service/src/books/keys';
 import { createMetrics } from '../service/src/telemetry/metrics';

@@ -1,5 +1,4 @@
-import { encodeEnvelope } from '../packages/core/src/sync/envelope';
-import { EnvelopeSigner } from '../packages/core/src/sync/signing';
+import { EnvelopeSigner, encodeEnvelope } from '@local-cache-sync/core/wire';
 
 export interface SigningCost {
   /** Bytes of the message signed (a typical single invalidation with trace context). */

@@ -1,7 +1,7 @@
 // A second user of @local-cache-sync/core: plain node:http and the MongoDB native driver, no Koa,
 // no mongoose, no prom-client. Run two of these on one Redis and one MongoDB; see README.md.
 import { createServer } from 'node:http';
-import { createSyncedCache, preciseNow } from '@local-cache-sync/core';
+import { createSyncedCache } from '@local-cache-sync/core';
 import { MongoClient } from 'mongodb';
 
 const env = process.env;
@@ -13,10 +13,10 @@ const count = (name, n = 1) => {
 };
 const cache = await createSyncedCache({
   name: 'note',
-  replicaId: env.REPLICA_ID ?? `notes-${process.pid}`,
-  redis: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-  mode: env.SYNC_MODE ?? 'stream',
-  signingKeys: env.SYNC_SIGNING_KEYS,
+  replicaId: env.REPLICA_ID,
+  bus: { redis: env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+  sync: { mode: env.SYNC_MODE ?? 'stream' },
+  signing: env.SYNC_SIGNING_KEYS ? { keys: env.SYNC_SIGNING_KEYS } : undefined,
   observers: [{ onHit: () => count('hits'), onMiss: () => count('misses'), onMissed: (n) => count('missed', n) }],
 });
 const load = (id) => async () => {
@@ -52,8 +52,9 @@ const server = createServer(async (req, res) => {
       { upsert: true, returnDocument: 'after' },
     );
     const op = doc.version === 1 ? 'create' : 'update';
-    const change = { keys: [`note:${id}`], id, version: doc.version, op, committedAt: preciseNow() };
-    await cache.announce(change).catch((error) => console.warn('invalidation not published:', error.message));
+    await cache
+      .announce({ keys: [`note:${id}`], id, version: doc.version, op })
+      .catch((error) => console.warn('invalidation not published:', error.message));
     send(200, { id, version: doc.version, text });
   } catch (error) {
     send(error instanceof SyntaxError ? 400 : 500, { error: error instanceof SyntaxError ? 'bad JSON' : 'failed' });

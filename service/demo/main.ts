@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SYNC_MODES, TOPOLOGIES, type TopologyKind } from '@local-cache-sync/core';
+import { SYNC_MODES, type TopologyKind } from '@local-cache-sync/core';
+import { TOPOLOGIES } from '@local-cache-sync/core/transport';
 import { z } from 'zod';
 import { FAULTS, type FaultName, isFaultName } from '../local-stack/faults';
 import { ferretdbBinary, onPath, ROOT, waitFor } from '../local-stack/processes';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { encodeEnvelope } from '../../packages/core/src/sync/envelope';
+import { encodeEnvelope } from '@local-cache-sync/core/wire';
 import { waitFor } from './processes';
 import { subscriberBuffer } from './redis-clients';
 import { type Stack, sumMetric } from './stack';

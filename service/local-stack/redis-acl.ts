@@ -1,4 +1,4 @@
-import { channelKeys } from '@local-cache-sync/core';
+import { channelKeys } from '@local-cache-sync/core/transport';
 
 /** The commands a replica sends: connection set-up, Pub/Sub (sharded in a Cluster), the member registry, the stream log. */
 const REPLICA_COMMANDS = [

@@ -1,7 +1,36 @@
 /**
- * An in-process bus with Redis Pub/Sub's semantics (fire-and-forget, delivered to current
- * subscribers only), for unit tests: `createSyncedCache({ transport: bus.transport(), ... })`.
+ * For tests and benchmarks: an in-process bus with Redis Pub/Sub's semantics (fire-and-forget,
+ * delivered to current subscribers only), `createSyncedCache({ bus: { transport: bus.transport() }, ... })`;
+ * hooks into a running cache; and the parts a benchmark measures alone. No stability promise
+ * beyond the root entry point's.
  *
  * @packageDocumentation
  */
+import type { Versioned } from './cache/local-cache';
+import { type SyncedCache, testHooks } from './synced-cache';
+
+export { LocalCache, type LocalCacheOptions } from './cache/local-cache';
+export { InvalidationPublisher, type InvalidationPublisherOptions } from './sync/invalidation-publisher';
+export { InvalidationSubscriber, type InvalidationSubscriberOptions } from './sync/invalidation-subscriber';
 export { MemoryBus, MemoryTransport } from './sync/memory-transport';
+
+const publisherOf = (cache: SyncedCache<Versioned>) => {
+  const publisher = testHooks.get(cache);
+  if (!publisher) throw new TypeError('not a cache made by createSyncedCache');
+  return publisher;
+};
+
+/** Stops the cache's heartbeats, staying a member: to its peers it looks like a paused process. */
+export function stopHeartbeats(cache: SyncedCache<Versioned>): void {
+  publisherOf(cache).stopHeartbeats();
+}
+
+/** Heartbeats again, after {@link stopHeartbeats}. */
+export function startHeartbeats(cache: SyncedCache<Versioned>): void {
+  publisherOf(cache).startHeartbeats();
+}
+
+/** The cache's sequence epoch for this process: the envelope's `epoch` of its messages. */
+export function epochOf(cache: SyncedCache<Versioned>): string {
+  return publisherOf(cache).epoch;
+}

@@ -27,12 +27,12 @@ const node = (args: string[], cwd: string) => {
 
 /** What every consumer does against the test server's Redis: two caches, a load, an announce, an eviction. */
 const scenario = `
-  const bus = { name: 'item', redis: process.env.REDIS_URL, mode: 'stream', channel: 'pack-' + process.pid };
-  const a = await createSyncedCache({ ...bus, replicaId: 'a' });
-  const b = await createSyncedCache({ ...bus, replicaId: 'b' });
+  const shared = { name: 'item', bus: { redis: process.env.REDIS_URL, channel: 'pack-' + process.pid }, sync: { mode: 'stream' } };
+  const a = await createSyncedCache({ ...shared, replicaId: 'a' });
+  const b = await createSyncedCache({ ...shared, replicaId: 'b' });
   const first = await b.getOrLoad('item:1', async () => ({ id: '1', version: 1 }));
   const second = await b.getOrLoad('item:1', async () => ({ id: '1', version: 1 }));
-  await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: preciseNow() });
+  await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update' });
   const deadline = Date.now() + 10000;
   while (b.peek('item:1') !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   console.log(JSON.stringify({ first: first.hit, second: second.hit, evicted: b.peek('item:1') === undefined }));
@@ -90,7 +90,7 @@ describe('the packed tarball, installed as users install it', () => {
   it('works from an ES module', () => {
     writeFileSync(
       join(dir, 'consumer.mjs'),
-      `import { createSyncedCache, preciseNow } from '@local-cache-sync/core';\n${scenario}`,
+      `import { createSyncedCache } from '@local-cache-sync/core';\n${scenario}`,
     );
     expect(JSON.parse(node(['consumer.mjs'], dir))).toEqual({ first: false, second: true, evicted: true });
   });
@@ -109,7 +109,7 @@ describe('the packed tarball, installed as users install it', () => {
   it('works from CommonJS, with the Prometheus adapter, and refuses internal paths', () => {
     writeFileSync(
       join(dir, 'consumer.cjs'),
-      `const { createSyncedCache, preciseNow } = require('@local-cache-sync/core');
+      `const { createSyncedCache } = require('@local-cache-sync/core');
 const { registerSyncedCacheMetrics } = require('@local-cache-sync/core/prometheus');
 const { Registry } = require('prom-client');
 try { require('@local-cache-sync/core/dist/sync/envelope'); console.error('internal path resolved'); process.exit(3); }
@@ -117,7 +117,7 @@ catch (error) { if (error.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw error;
 (async () => {
   const registry = new Registry();
   const metrics = registerSyncedCacheMetrics(registry, { cache: 'item' });
-  const c = await createSyncedCache({ name: 'item', replicaId: 'm', redis: process.env.REDIS_URL, mode: 'pubsub', channel: 'pack-m-' + process.pid, observers: [metrics.observer] });
+  const c = await createSyncedCache({ name: 'item', replicaId: 'm', bus: { redis: process.env.REDIS_URL, channel: 'pack-m-' + process.pid }, sync: { mode: 'pubsub' }, observers: [metrics.observer] });
   await c.getOrLoad('item:1', async () => ({ id: '1', version: 1 }));
   await c.getOrLoad('item:1', async () => ({ id: '1', version: 1 }));
   const text = await registry.metrics();
@@ -161,7 +161,7 @@ import { MemoryBus } from '@local-cache-sync/core/testing';
 interface Note { id: string; version: number; text: string }
 export async function main(): Promise<Loaded<Note>> {
   const observer: SyncedCacheObserver<Note> = { onMissed: (count: number, origin: string) => void [count, origin] };
-  const cache = await createSyncedCache<Note>({ name: 'note', replicaId: 'a', transport: new MemoryBus().transport(), observers: [observer] });
+  const cache = await createSyncedCache<Note>({ name: 'note', bus: { transport: new MemoryBus().transport() }, observers: [observer] });
   void registerSyncedCacheMetrics;
   return cache.getOrLoad('note:1', async () => ({ id: '1', version: 1, text: 'x' }));
 }

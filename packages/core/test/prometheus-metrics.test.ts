@@ -120,9 +120,9 @@ describe('the Prometheus adapter on a synced cache', () => {
     const cache = await createSyncedCache<{ id: string; version: number }>({
       name: 'note',
       replicaId: 'a',
-      transport: new MemoryBus().transport(),
-      mode: 'pubsub-flush',
-      signingKeys: 'k1:0123456789abcdef0123456789abcdef',
+      bus: { transport: new MemoryBus().transport() },
+      sync: { mode: 'pubsub-flush' },
+      signing: { keys: 'k1:0123456789abcdef0123456789abcdef' },
       observers: [metrics.observer],
     });
     try {

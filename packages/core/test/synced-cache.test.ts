@@ -1,5 +1,10 @@
-import { createSyncedCache, type SyncedCache, type SyncedCacheObserver } from '@local-cache-sync/core';
-import { MemoryBus } from '@local-cache-sync/core/testing';
+import {
+  createSyncedCache,
+  type SyncedCache,
+  type SyncedCacheObserver,
+  type SyncedCacheOptions,
+} from '@local-cache-sync/core';
+import { epochOf, MemoryBus, startHeartbeats, stopHeartbeats } from '@local-cache-sync/core/testing';
 
 interface Item {
   id: string;
@@ -52,17 +57,12 @@ const counting = () => {
 
 describe('createSyncedCache (public API, in-memory bus)', () => {
   const open: SyncedCache<Item>[] = [];
-  const make = async (
-    bus: MemoryBus,
-    replicaId: string,
-    extra: Partial<Parameters<typeof createSyncedCache>[0]> = {},
-  ) => {
+  const make = async (bus: MemoryBus, replicaId: string, extra: Partial<SyncedCacheOptions<Item>> = {}) => {
     const cache = await createSyncedCache<Item>({
       name: 'item',
       replicaId,
-      transport: bus.transport(),
-      mode: 'pubsub',
-      heartbeatIntervalMs: 50,
+      bus: { transport: bus.transport(), heartbeatIntervalMs: 50 },
+      sync: { mode: 'pubsub' },
       ...extra,
     });
     open.push(cache);
@@ -90,7 +90,7 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
   });
 
   it('without coalescing every concurrent miss loads', async () => {
-    const cache = await make(new MemoryBus(), 'a', { coalesceLoads: false });
+    const cache = await make(new MemoryBus(), 'a', { loads: { coalesce: false } });
     const gate = gatedLoader(() => ({ id: '1', version: 1, title: 'one' }));
     const reads = Array.from({ length: 5 }, () => cache.getOrLoad('item:1', gate.loader));
     await until(() => gate.calls() === 5, 'five loads started');
@@ -101,8 +101,8 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
 
   it('a load an invalidation overtook answers its waiters but is not cached (fill fences); later misses load again', async () => {
     const bus = new MemoryBus();
-    const reader = await make(bus, 'reader', { mode: 'pubsub-flush' });
-    const writer = await make(bus, 'writer', { mode: 'pubsub-flush' });
+    const reader = await make(bus, 'reader', { sync: { mode: 'pubsub-flush' } });
+    const writer = await make(bus, 'writer', { sync: { mode: 'pubsub-flush' } });
     await until(() => reader.trusted(), 'reader trusts its cache');
     let stored: Item = { id: '1', version: 1, title: 'old' };
     const first = gatedLoader(() => ({ id: '1', version: 1, title: 'old' }));
@@ -158,9 +158,8 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     const b = await createSyncedCache<Item>({
       name: 'item',
       replicaId: 'b',
-      transport: bTransport,
-      mode: 'pubsub',
-      heartbeatIntervalMs: 50,
+      bus: { transport: bTransport, heartbeatIntervalMs: 50 },
+      sync: { mode: 'pubsub' },
       observers: [observer],
     });
     open.push(b);
@@ -186,7 +185,12 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     const counter = new Counter();
     const a = await make(bus, 'a');
     const bTransport = bus.transport();
-    const b = await createSyncedCache<Item>({ name: 'item', replicaId: 'b', transport: bTransport, mode: 'pubsub' });
+    const b = await createSyncedCache<Item>({
+      name: 'item',
+      replicaId: 'b',
+      bus: { transport: bTransport },
+      sync: { mode: 'pubsub' },
+    });
     open.push(b);
     b.observe(counter);
     await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
@@ -202,7 +206,7 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     let staleReads = 0;
     const cache = await make(new MemoryBus(), 'a', {
       // Record 1 has a newer version written long ago; record 2 has none.
-      staleAudit: { writtenAfter: async (id) => (id === '1' ? Date.now() - 60_000 : undefined), sampleRate: 1 },
+      audit: { writtenAfter: async (id) => (id === '1' ? Date.now() - 60_000 : undefined), sampleRate: 1 },
       observers: [{ onHitChecked: (stale) => checked.push(stale), onStaleRead: () => (staleReads += 1) }],
     });
     cache.auditHit({ id: '1', version: 1, title: 'old' }, Date.now());
@@ -212,14 +216,69 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     expect(staleReads).toBe(1);
   });
 
-  it('refuses bad options with a clear error', async () => {
+  it('refuses bad options with a clear error that names the option', async () => {
     const bus = new MemoryBus();
-    await expect(createSyncedCache({ name: 'bad name!', replicaId: 'a', transport: bus.transport() })).rejects.toThrow(
-      /name must be/,
+    const transport = bus.transport();
+    const refused = (options: unknown) => createSyncedCache(options as SyncedCacheOptions);
+    await expect(refused({ name: 'bad name!', bus: { transport } })).rejects.toThrow(/createSyncedCache: name must be/);
+    await expect(refused({ name: 'item' })).rejects.toThrow(/bus is required/);
+    await expect(refused({ name: 'item', bus: {} })).rejects.toThrow(/bus.redis or bus.transport: give exactly one/);
+    await expect(refused({ name: 'item', bus: { transport }, cache: { ttlSeconds: -1 } })).rejects.toThrow(
+      /cache.ttlSeconds must be a positive number/,
     );
-    await expect(createSyncedCache({ name: 'item', replicaId: 'a' })).rejects.toThrow(/redis or transport/);
-    await expect(
-      createSyncedCache({ name: 'item', replicaId: 'a', transport: bus.transport(), ttlSeconds: -1 }),
-    ).rejects.toThrow(/ttlSeconds must be a positive number/);
+    await expect(refused({ name: 'item', bus: { transport }, sync: { mode: 'lossy' } })).rejects.toThrow(
+      /sync.mode must be pubsub, pubsub-flush, stream/,
+    );
+    // 0.1 spellings are refused with where they went, not ignored.
+    await expect(refused({ name: 'item', transport, mode: 'pubsub' })).rejects.toThrow(/transport moved in 0.2.0/);
+  });
+
+  it.each([
+    [{ sync: { mode: 'pubsub', silenceMs: 100 } }, /sync.silenceMs does nothing in pubsub mode/],
+    [{ sync: { mode: 'pubsub', fenceMs: 100 } }, /sync.fenceMs does nothing in pubsub mode/],
+    [{ sync: { mode: 'pubsub', jitterMs: 10 } }, /sync.jitterMs does nothing in pubsub mode/],
+    [{ sync: { mode: 'pubsub', publishRetryMs: 10 } }, /sync.publishRetryMs does nothing in pubsub mode/],
+    [{ sync: { mode: 'pubsub-flush', streamMaxLen: 10 } }, /sync.streamMaxLen does nothing in pubsub-flush mode/],
+    [{ sync: { mode: 'stream', streamMaxLen: 10 } }, /sync.streamMaxLen does nothing with bus.transport/],
+    [{ sync: { mode: 'pubsub' }, outbox: { store: {} } }, /outbox does nothing in pubsub mode/],
+    [{ loads: { coalesce: false, shareMs: 10 } }, /loads.shareMs does nothing with loads.coalesce false/],
+  ])('refuses an option that does nothing in the chosen setup: %j', async (extra, error) => {
+    const options = { name: 'item', bus: { transport: new MemoryBus().transport() }, ...extra };
+    await expect(createSyncedCache(options as unknown as SyncedCacheOptions)).rejects.toThrow(error);
+  });
+
+  it('generates a replica id when none is given, unique per cache, and reports it when started', async () => {
+    const bus = new MemoryBus();
+    const started: string[] = [];
+    const observers = [{ onStarted: (info: { replicaId: string }) => started.push(info.replicaId) }];
+    const a = await createSyncedCache<Item>({ name: 'item', bus: { transport: bus.transport() }, observers });
+    const b = await createSyncedCache<Item>({ name: 'item', bus: { transport: bus.transport() }, observers });
+    open.push(a, b);
+    expect(started).toEqual([a.replicaId, b.replicaId]);
+    expect(a.replicaId).not.toBe(b.replicaId);
+    expect(a.replicaId).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);
+  });
+
+  it('announce fills committedAt when it is not given, and the change evicts on the other replica', async () => {
+    const bus = new MemoryBus();
+    const a = await make(bus, 'a');
+    const b = await make(bus, 'b');
+    await b.getOrLoad('item:1', async () => ({ id: '1', version: 1, title: 'one' }));
+    const windows: number[] = [];
+    b.observe({ onInvalidation: (applied) => windows.push(applied.staleWindowSeconds ?? Number.NaN) });
+    await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update' });
+    await until(() => b.peek('item:1') === undefined, 'b evicted');
+    expect(windows).toHaveLength(1);
+    expect(windows[0]).toBeGreaterThan(0);
+    expect(windows[0]).toBeLessThan(5);
+  });
+
+  it('keeps its test hooks off the public class, in /testing', async () => {
+    const a = await make(new MemoryBus(), 'a');
+    expect(['stopHeartbeats', 'startHeartbeats', 'epoch'].filter((name) => name in a)).toEqual([]);
+    expect(epochOf(a)).toMatch(/^[0-9a-f]+$/);
+    stopHeartbeats(a);
+    startHeartbeats(a);
+    expect(() => epochOf({} as SyncedCache<Item>)).toThrow(/not a cache made by createSyncedCache/);
   });
 });

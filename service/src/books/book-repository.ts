@@ -1,4 +1,4 @@
-import { preciseNow } from '@local-cache-sync/core';
+import { preciseNow } from '@local-cache-sync/core/wire';
 import mongoose, { type Connection, type Model, Schema, Types } from 'mongoose';
 import type { Book, BookInput, BookPatch } from './book';
 import { isDuplicateKey } from './mongo-errors';

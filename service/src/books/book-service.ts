@@ -1,4 +1,5 @@
-import { type Change, preciseNow, type SyncedCache } from '@local-cache-sync/core';
+import type { Change, SyncedCache } from '@local-cache-sync/core';
+import { preciseNow } from '@local-cache-sync/core/wire';
 import type { Logger } from 'pino';
 import type { Book, BookInput, BookPatch } from './book';
 import type { BookRepository, WriteResult } from './book-repository';

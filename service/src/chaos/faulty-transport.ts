@@ -4,7 +4,7 @@ import type {
   MembershipRegistry,
   SubscriberState,
   SubscriberStateListener,
-} from '@local-cache-sync/core';
+} from '@local-cache-sync/core/transport';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

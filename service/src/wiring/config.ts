@@ -1,12 +1,7 @@
 import { hostname } from 'node:os';
-import {
-  parseNodes,
-  parseSigningKeys,
-  type RedisNode,
-  type RedisTopology,
-  type SigningKey,
-  SYNC_MODES,
-} from '@local-cache-sync/core';
+import { type RedisTopology, SYNC_MODES } from '@local-cache-sync/core';
+import type { RedisNode } from '@local-cache-sync/core/transport';
+import { parseSigningKeys, type SigningKey } from '@local-cache-sync/core/wire';
 import { z } from 'zod';
 
 const optionalUrl = (protocols: string[]) =>
@@ -23,6 +18,23 @@ const optionalUrl = (protocols: string[]) =>
       },
       `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
     );
+
+/** Parses `host:port,host:port` (IPv6 in brackets); throws with what is wrong. */
+function parseNodes(value: string): RedisNode[] {
+  const nodes = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(part);
+      const port = Number(match?.[2]);
+      if (!match || port < 1 || port > 65535) throw new Error(`"${part}" is not host:port`);
+      return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+    });
+  if (nodes.length === 0) throw new Error('no host:port given');
+  if (nodes.length > 32) throw new Error('at most 32 nodes');
+  return nodes;
+}
 
 /** A variable parsed by `parse`, whose error (prefixed with `expected`) is the problem reported. */
 const parsedBy = <T>(parse: (value: string) => T, expected = '') =>

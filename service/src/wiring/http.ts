@@ -1,4 +1,5 @@
-import { commandClient, type InvalidationTransport, type RedisTopology } from '@local-cache-sync/core';
+import type { RedisTopology } from '@local-cache-sync/core';
+import { commandClient, type InvalidationTransport } from '@local-cache-sync/core/transport';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import type { BookRepository } from '../books/book-repository';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { InvalidationTransport, SyncedCache } from '@local-cache-sync/core';
+import type { SyncedCache } from '@local-cache-sync/core';
+import type { InvalidationTransport } from '@local-cache-sync/core/transport';
 import type Koa from 'koa';
 import type { Book } from '../books/book';
 import type { BookRepository } from '../books/book-repository';

@@ -1,4 +1,5 @@
-import { type InvalidationTransport, type RedisTopology, RedisTransport } from '@local-cache-sync/core';
+import type { RedisTopology } from '@local-cache-sync/core';
+import { type InvalidationTransport, RedisTransport } from '@local-cache-sync/core/transport';
 import type { Logger } from 'pino';
 import { BookRepository } from '../books/book-repository';
 import { ChaosSwitch } from '../chaos/chaos-switch';

@@ -1,4 +1,5 @@
-import { createSyncedCache, type InvalidationTransport, type SyncedCache } from '@local-cache-sync/core';
+import { createSyncedCache, type SyncedCache } from '@local-cache-sync/core';
+import type { InvalidationTransport } from '@local-cache-sync/core/transport';
 import type { Book } from '../books/book';
 import { bookOutbox, bookWrittenAfter } from '../books/book-outbox';
 import type { BookRepository } from '../books/book-repository';
@@ -24,28 +25,29 @@ export function startSync(config: ReplicaConfig, parts: SyncParts): Promise<Sync
   return createSyncedCache<Book>({
     name: CACHE_NAME,
     replicaId: config.REPLICA_ID,
-    transport,
-    channel: config.INVALIDATION_CHANNEL,
-    mode: config.SYNC_MODE,
-    signingKeys: config.SYNC_SIGNING_KEYS,
-    ttlSeconds: config.CACHE_TTL_SECONDS,
-    maxKeys: config.CACHE_MAX_KEYS,
-    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
-    silenceMs: config.SYNC_SILENCE_MS,
-    jitterMs: config.SYNC_JITTER_MS,
-    fenceMs: config.FENCE_MS,
-    publishRetryMs: config.PUBLISH_RETRY_MS,
-    coalescePublishes: config.SYNC_COALESCE,
-    coalesceLoads: config.CACHE_COALESCE_LOADS,
-    isKeyOf: isKeyOfBook,
-    primaryKey: idKey,
-    outbox: safer ? bookOutbox(repository) : undefined,
-    outboxAgeMs: config.OUTBOX_AGE_MS,
-    staleAudit: {
+    bus: { transport, channel: config.INVALIDATION_CHANNEL, heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS },
+    sync: {
+      mode: config.SYNC_MODE,
+      coalescePublishes: config.SYNC_COALESCE,
+      isKeyOf: isKeyOfBook,
+      // The recovery settings act only in the safer modes, where the library accepts them.
+      ...(safer && {
+        silenceMs: config.SYNC_SILENCE_MS,
+        jitterMs: config.SYNC_JITTER_MS,
+        fenceMs: config.FENCE_MS,
+        publishRetryMs: config.PUBLISH_RETRY_MS,
+      }),
+    },
+    cache: { ttlSeconds: config.CACHE_TTL_SECONDS, maxKeys: config.CACHE_MAX_KEYS },
+    loads: { coalesce: config.CACHE_COALESCE_LOADS },
+    outbox: safer ? { store: bookOutbox(repository), ageMs: config.OUTBOX_AGE_MS } : undefined,
+    audit: {
       writtenAfter: bookWrittenAfter(repository),
       sampleRate: config.STALE_CHECK_SAMPLE_RATE,
       graceMs: config.STALE_CHECK_GRACE_MS,
+      primaryKey: idKey,
     },
+    signing: config.SYNC_SIGNING_KEYS?.length ? { keys: config.SYNC_SIGNING_KEYS } : undefined,
     observers: [metrics.synced.observer, syncLogObserver(logger)],
   });
 }

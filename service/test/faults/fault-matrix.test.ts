@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
-import { EnvelopeSigner, parseSigningKeys } from '../../../packages/core/src/sync/signing';
+import { EnvelopeSigner, encodeEnvelope, parseSigningKeys } from '@local-cache-sync/core/wire';
 import { pauseUntilCut } from '../../local-stack/faults';
 import { ROOT, waitFor } from '../../local-stack/processes';
 import {

@@ -1,4 +1,4 @@
-import type { CacheScope } from '../../../packages/core/src/sync/envelope';
+import type { CacheScope } from '@local-cache-sync/core/wire';
 import { isKeyOfBook } from '../../src/books/keys';
 import type { HistoryEvent } from '../../src/probe/history';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { parseSigningKeys } from '@local-cache-sync/core';
+import { parseSigningKeys } from '@local-cache-sync/core/wire';
 import pino from 'pino';
 import { waitFor } from '../../local-stack/processes';
 import { freshSigningKeys } from '../../local-stack/signing-keys';

@@ -1,7 +1,6 @@
+import { epochOf } from '@local-cache-sync/core/testing';
+import { type Envelope, EnvelopeSigner, encodeEnvelope, MAX_JUMP } from '@local-cache-sync/core/wire';
 import { Redis } from 'ioredis';
-import { type Envelope, encodeEnvelope } from '../../../packages/core/src/sync/envelope';
-import { MAX_JUMP } from '../../../packages/core/src/sync/gap-detector';
-import { EnvelopeSigner } from '../../../packages/core/src/sync/signing';
 import { waitFor } from '../../local-stack/processes';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, startCluster } from '../harness/replicas';
@@ -128,7 +127,7 @@ describe.each([
     const cached = (await http('GET', `${reader.url}/books/${bookId}`)).json.version as number;
     await waitFor(async () => (await http('GET', `${reader.url}/books/${bookId}`)).headers.get('x-cache') === 'HIT');
     const origin = writer.id;
-    const epoch = writer.cache.epoch;
+    const epoch = epochOf(writer.cache);
     const lastSeq = await waitFor(() => lastSeqOf.get(`${origin}/${epoch}`), { message: 'a message from the writer' });
     const before = {
       rejected: await metricValue(reader, 'cache_invalidations_rejected_total', { reason: attack.signedReason }),

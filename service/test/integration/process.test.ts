@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
-import { channelKeys } from '@local-cache-sync/core';
+import { channelKeys } from '@local-cache-sync/core/transport';
 import { Redis } from 'ioredis';
 import { cachedBinary, freePort, startRedis, waitFor } from '../../local-stack/processes';
 import { type ReplicaProcess, runReplicaToExit, spawnReplica } from '../../local-stack/replica-process';

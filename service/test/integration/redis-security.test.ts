@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { channelKeys } from '@local-cache-sync/core';
+import { channelKeys } from '@local-cache-sync/core/transport';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { ROOT, type ServerProcess, startRedis, waitFor } from '../../local-stack/processes';

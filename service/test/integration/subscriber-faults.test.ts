@@ -1,6 +1,5 @@
+import { EnvelopeSigner, encodeEnvelope } from '@local-cache-sync/core/wire';
 import { Redis } from 'ioredis';
-import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
-import { EnvelopeSigner } from '../../../packages/core/src/sync/signing';
 import { waitFor } from '../../local-stack/processes';
 import { subscriberClientId } from '../../local-stack/redis-clients';
 import { sampleMessage } from '../harness/fixtures';

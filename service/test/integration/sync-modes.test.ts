@@ -1,5 +1,6 @@
 import type { SyncMode } from '@local-cache-sync/core';
-import { channelKeys } from '@local-cache-sync/core';
+import { startHeartbeats, stopHeartbeats } from '@local-cache-sync/core/testing';
+import { channelKeys } from '@local-cache-sync/core/transport';
 import { Redis } from 'ioredis';
 import { waitFor } from '../../local-stack/processes';
 import { Toxiproxy } from '../../local-stack/toxiproxy';
@@ -149,14 +150,14 @@ describe('pubsub-flush recovery', () => {
     });
     await http('GET', `${b.url}/books/${id}`);
     // A stops heartbeating (as if paused); B hears nothing for longer than SYNC_SILENCE_MS.
-    a.cache.stopHeartbeats();
+    stopHeartbeats(a.cache);
     await waitFor(async () => (await http('GET', `${b.url}/books/${id}`)).headers.get('x-cache') === 'MISS', {
       message: 'bypass on silence',
     });
     expect(await metricValue(b, 'cache_sync_trusted')).toBe(0);
     // The old name keeps working for one release.
     expect(await metricValue(b, 'cache_sync_cache_usable')).toBe(0);
-    a.cache.startHeartbeats();
+    startHeartbeats(a.cache);
     await waitFor(
       async () =>
         (await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'silence' })) ===

@@ -1,10 +1,9 @@
+import { EnvelopeSigner, encodeEnvelope } from '@local-cache-sync/core/wire';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { Redis } from 'ioredis';
-import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
-import { EnvelopeSigner } from '../../../packages/core/src/sync/signing';
 import { waitFor } from '../../local-stack/processes';
 import { sampleMessage } from '../harness/fixtures';
 import { http, metricValue, type RunningReplica, settled, startCluster } from '../harness/replicas';

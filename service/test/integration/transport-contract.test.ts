@@ -1,13 +1,8 @@
-import type {
-  InvalidationTransport,
-  MembershipRegistry,
-  RedisTopology,
-  SubscriberState,
-  TopologyKind,
-} from '@local-cache-sync/core';
-import { RedisTransport } from '@local-cache-sync/core';
+import type { RedisTopology, TopologyKind } from '@local-cache-sync/core';
+import { MemoryBus } from '@local-cache-sync/core/testing';
+import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '@local-cache-sync/core/transport';
+import { RedisTransport } from '@local-cache-sync/core/transport';
 import { Redis } from 'ioredis';
-import { MemoryBus } from '../../../packages/core/src/sync/memory-transport';
 import { waitFor } from '../../local-stack/processes';
 import { killSubscriber } from '../../local-stack/redis-clients';
 import { type RedisServers, startRedisCluster, startSentinelSet } from '../../local-stack/redis-topologies';

@@ -47,6 +47,9 @@ function knownVariables(): Set<string> {
     for (const m of text.matchAll(/\$\(([A-Z][A-Z0-9_]+)\)/g)) known.add(m[1]!);
     for (const m of text.matchAll(/^\s+([A-Z][A-Z0-9_]+): /gm)) if (file === 'docker-compose.yml') known.add(m[1]!);
   }
+  // Constants the library exports (they look like variables, and are named in its docs).
+  for (const file of walk('packages/core/src'))
+    for (const m of read(file).matchAll(/^export const ([A-Z][A-Z0-9_]+)/gm)) known.add(m[1]!);
   // OpenTelemetry's own variables, read by its SDK.
   for (const name of [
     'OTEL_SERVICE_NAME',

@@ -47,7 +47,13 @@ const LIBRARY_FORBIDDEN = ['mongoose', 'koa', '@koa/router', 'pino', 'prom-clien
 const SRC = join(ROOT, 'service/src');
 const files = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+    e.name === 'node_modules'
+      ? []
+      : e.isDirectory()
+        ? files(join(dir, e.name))
+        : e.name.endsWith('.ts')
+          ? [join(dir, e.name)]
+          : [],
   );
 const layerOf = (file: string) => relative(SRC, file).split('/')[0]!.replace(/\.ts$/, '');
 const importsOf = (file: string) =>
@@ -93,9 +99,22 @@ describe('layers', () => {
     // The rule can fail: an internal file or the test-only entry would be refused.
     expect(PUBLIC_ENTRIES).toEqual([
       '@local-cache-sync/core',
+      '@local-cache-sync/core/transport',
       '@local-cache-sync/core/prometheus',
       '@local-cache-sync/core/testing',
+      '@local-cache-sync/core/wire',
     ]);
+  });
+
+  it('nothing outside the library reaches into its source: the service, its tests, the bench and the examples use its entry points', () => {
+    const outside = ['service', 'bench', 'examples'].flatMap((dir) => files(join(ROOT, dir)));
+    expect(outside.length).toBeGreaterThan(100);
+    const wrong = outside.flatMap((file) =>
+      importsOf(file)
+        .filter((spec) => spec.includes('packages/core/src') || /^@local-cache-sync\/core\/(src|dist)\//.test(spec))
+        .map((spec) => `${relative(ROOT, file)} -> ${spec}`),
+    );
+    expect(wrong).toEqual([]);
   });
 
   it('the library knows no books, Koa, mongoose, pino, nor (outside its adapter) prom-client, and imports only what it declares', () => {

@@ -1,6 +1,6 @@
 import { type AddressInfo, connect } from 'node:net';
-import { encodeEnvelope } from '../../../packages/core/src/sync/envelope';
-import { MemoryBus } from '../../../packages/core/src/sync/memory-transport';
+import { MemoryBus } from '@local-cache-sync/core/testing';
+import { encodeEnvelope } from '@local-cache-sync/core/wire';
 import { waitFor } from '../../local-stack/processes';
 import { createAdminServer } from '../../src/chaos/admin-server';
 import { ChaosSwitch } from '../../src/chaos/chaos-switch';

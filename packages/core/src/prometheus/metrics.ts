@@ -10,7 +10,7 @@ import { EVICTION_REASONS } from '../cache/local-cache';
 import { REJECT_REASONS } from '../sync/envelope';
 import { SYNC_MODES } from '../sync/recovery';
 import { TOPOLOGIES } from '../sync/redis-topology';
-import type { SyncedCacheObserver } from '../synced-cache';
+import type { SyncedCacheObserver } from '../events';
 import { PendingObservations } from './pending-observations';
 import { nearestRank, RecentSamples } from './recent-samples';
 

@@ -21,23 +21,6 @@ export type RedisTopology =
 export type TopologyKind = RedisTopology['kind'];
 export const TOPOLOGIES: readonly TopologyKind[] = ['standalone', 'sentinel', 'cluster'];
 
-/** Parses `host:port,host:port` (IPv6 in brackets); throws with what is wrong. */
-export function parseNodes(value: string): RedisNode[] {
-  const nodes = value
-    .split(',')
-    .map((part) => part.trim())
-    .filter((part) => part !== '')
-    .map((part) => {
-      const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(part);
-      const port = Number(match?.[2]);
-      if (!match || port < 1 || port > 65535) throw new Error(`"${part}" is not host:port`);
-      return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
-    });
-  if (nodes.length === 0) throw new Error('no host:port given');
-  if (nodes.length > 32) throw new Error('at most 32 nodes');
-  return nodes;
-}
-
 /**
  * The keys a mode uses, hash-tagged on the channel's name so that in a Cluster they live in the
  * channel's own slot: the stream append and the SPUBLISH then run in one script on one shard.

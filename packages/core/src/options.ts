@@ -1,0 +1,265 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Versioned } from './cache/local-cache';
+import type { SyncedCacheObserver } from './events';
+import type { Outbox } from './sync/outbox-sweeper';
+import { SYNC_MODES, type SyncMode } from './sync/recovery';
+import type { RedisTopology } from './sync/redis-topology';
+import { parseSigningKeys, type SigningKey } from './sync/signing';
+import type { WrittenAfter } from './sync/stale-audit';
+import type { InvalidationTransport } from './sync/transport';
+
+export interface SyncedCacheOptions<V extends Versioned = Versioned> {
+  /** The cache's name: the envelope's `cache` and the `cache` label of its metrics. */
+  name: string;
+  /** This replica's id, unique on the channel (default: host, process id and a random suffix; see the started event). */
+  replicaId?: string;
+  /** Where the messages travel: Redis (any topology), or a transport you made. */
+  bus: {
+    /** The Pub/Sub channel (default `<name>-channel`); the stream log is `{<channel>}:log`. */
+    channel?: string;
+    /** Heartbeat period (default 1,000 ms); members expire after 15 missed heartbeats. */
+    heartbeatIntervalMs?: number;
+  } & (
+    | {
+        /** A `redis://` or `rediss://` URL, or a topology (standalone, Sentinel, Cluster). */
+        redis: string | RedisTopology;
+        transport?: never;
+      }
+    | {
+        /** A transport you made (and close) yourself: one wrapped for fault injection, or a `MemoryBus` one from `/testing` in tests. */
+        transport: InvalidationTransport;
+        redis?: never;
+      }
+  );
+  /** How replicas stay in sync, and how they recover from a lost message. */
+  sync?: {
+    /**
+     * `pubsub`: the classic pattern, a lost message leaves entries stale until their TTL.
+     * `pubsub-flush`: a gap, a reconnect or silent peers flush the cache. `stream` (the default):
+     * the same faults replay exactly what was missed from a log written with every publish.
+     */
+    mode?: SyncMode;
+    /** Safer modes: peers silent this long make the cache untrusted (default 3,000 ms). */
+    silenceMs?: number;
+    /** Safer modes: recovery starts after a random delay up to this (default 200 ms). */
+    jitterMs?: number;
+    /** Safer modes: how long an invalidation fences older fills (default 10,000 ms). */
+    fenceMs?: number;
+    /** Safer modes: how long a write retries a rejected publish during a failover (default 5,000 ms). */
+    publishRetryMs?: number;
+    /** Stream mode on `bus.redis`: approximate cap of the log (default 100,000 entries). */
+    streamMaxLen?: number;
+    /** Invalidations of one event-loop turn share a message (default true). */
+    coalescePublishes?: boolean;
+    /** Which keys a message about record `id` may name (default: any key); others are rejected. */
+    isKeyOf?: (key: string, id: string) => boolean;
+  };
+  /** The local cache's size and lifetime. */
+  cache?: {
+    /** Entry time to live (default 300 s): in `pubsub` mode, how long a lost message can leave an entry stale. */
+    ttlSeconds?: number;
+    /** Entries at most (default 100,000); the oldest-written is evicted first. */
+    maxKeys?: number;
+  };
+  /** How misses load from the source of truth. */
+  loads?: {
+    /** Concurrent misses of one key share one load (default true). */
+    coalesce?: boolean;
+    /** With `coalesce`: a load is shared only with misses within this long of its start (default 5,000 ms), so a hung one cannot hold every reader. */
+    shareMs?: number;
+  };
+  /** Safer modes: marks of committed writes not yet announced, kept in your database. */
+  outbox?: {
+    /** Your implementation of {@link Outbox}. */
+    store: Outbox;
+    /** A mark older than this is republished by some replica (default 1,500 ms). */
+    ageMs?: number;
+  };
+  /** Checks a sample of hits, and every expiry, against the source of truth. */
+  audit?: {
+    /** When the first version after `version` of record `id` was written (epoch ms), or undefined. */
+    writtenAfter: WrittenAfter;
+    /** Fraction of hits checked, 0 to 1. */
+    sampleRate: number;
+    /** A newer version written less than this before the hit does not make it stale (default 0 ms). */
+    graceMs?: number;
+    /** The key a record is cached under by id: only its expiry is audited (default: every key's). */
+    primaryKey?: (id: string) => string;
+  };
+  /** HMAC-SHA256 on every message: the first key signs, all verify. Unset: unsigned messages. */
+  signing?: {
+    /** `id:secret,...` (secrets of 16+ bytes) or parsed keys. */
+    keys: string | SigningKey[];
+  };
+  /** Observers that hear everything from the start (add more later with `observe`). */
+  observers?: SyncedCacheObserver<V>[];
+}
+
+/** The options with every default applied, validated: what the parts of a synced cache are built from. */
+export interface Settings<V extends Versioned> {
+  name: string;
+  replicaId: string;
+  mode: SyncMode;
+  channel: string;
+  redis?: RedisTopology;
+  transport?: InvalidationTransport;
+  heartbeatIntervalMs: number;
+  silenceMs: number;
+  jitterMs: number;
+  /** 0 in `pubsub` mode: the classic mode has no fences, so its read-populate race stays visible. */
+  fenceMs: number;
+  /** 0 in `pubsub` mode: one try. */
+  publishRetryMs: number;
+  streamMaxLen: number;
+  coalescePublishes: boolean;
+  isKeyOf: (key: string, id: string) => boolean;
+  ttlSeconds: number;
+  maxKeys: number;
+  coalesceLoads: boolean;
+  loadShareMs: number;
+  outbox?: Required<NonNullable<SyncedCacheOptions['outbox']>>;
+  audit?: NonNullable<SyncedCacheOptions['audit']> & { graceMs: number };
+  signingKeys: SigningKey[];
+  observers: SyncedCacheObserver<V>[];
+}
+
+const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+const CHANNEL = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+function check(condition: boolean, option: string, problem: string): void {
+  if (!condition) throw new TypeError(`createSyncedCache: ${option} ${problem}`);
+}
+
+const positive = (value: number | undefined, option: string) =>
+  check(value === undefined || (Number.isFinite(value) && value > 0), option, 'must be a positive number');
+const atLeastZero = (value: number | undefined, option: string) =>
+  check(value === undefined || (Number.isFinite(value) && value >= 0), option, 'must be a number >= 0');
+
+/** Options that act only in some modes: naming one where it does nothing is an error, not a silent no-op. */
+function checkModeOptions(options: SyncedCacheOptions<never>, mode: SyncMode): void {
+  const sync = options.sync ?? {};
+  const safer = ['silenceMs', 'jitterMs', 'fenceMs', 'publishRetryMs'] as const;
+  for (const name of safer)
+    check(
+      mode !== 'pubsub' || sync[name] === undefined,
+      `sync.${name}`,
+      'does nothing in pubsub mode (it has no recovery)',
+    );
+  check(
+    mode !== 'pubsub' || options.outbox === undefined,
+    'outbox',
+    'does nothing in pubsub mode: use pubsub-flush or stream',
+  );
+  check(
+    mode === 'stream' || sync.streamMaxLen === undefined,
+    'sync.streamMaxLen',
+    `does nothing in ${mode} mode (no log)`,
+  );
+  check(
+    options.bus?.transport === undefined || sync.streamMaxLen === undefined,
+    'sync.streamMaxLen',
+    'does nothing with bus.transport (the transport owns its log)',
+  );
+  check(
+    options.loads?.coalesce !== false || options.loads.shareMs === undefined,
+    'loads.shareMs',
+    'does nothing with loads.coalesce false',
+  );
+}
+
+/** A replica id unique among the replicas of a channel, readable in logs and metrics. */
+function generatedReplicaId(): string {
+  const host = hostname()
+    .replace(/[^A-Za-z0-9_.:-]/g, '-')
+    .slice(0, 40);
+  return `${host}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Validates the options (a TypeError names the first wrong one) and applies every default. */
+export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<V>): Settings<V> {
+  const given = options as SyncedCacheOptions<never>;
+  check(typeof options === 'object' && options !== null, 'options', 'must be an object');
+  check(NAME.test(options.name ?? ''), 'name', 'must be 1-64 letters, digits or . _ : -');
+  check(
+    options.replicaId === undefined || NAME.test(options.replicaId),
+    'replicaId',
+    'must be 1-64 letters, digits or . _ : -',
+  );
+  const legacy = ['redis', 'transport', 'mode', 'channel', 'signingKeys', 'ttlSeconds', 'staleAudit'].filter(
+    (k) => k in options,
+  );
+  check(
+    legacy.length === 0,
+    legacy[0] ?? '',
+    'moved in 0.2.0: options are grouped (bus, sync, cache, loads, outbox, audit, signing); see the CHANGELOG',
+  );
+  const bus = options.bus;
+  check(typeof bus === 'object' && bus !== null, 'bus', 'is required: { redis } or { transport }');
+  check((bus.redis === undefined) !== (bus.transport === undefined), 'bus.redis', 'or bus.transport: give exactly one');
+  check(
+    bus.channel === undefined || CHANNEL.test(bus.channel),
+    'bus.channel',
+    'must be 1-128 letters, digits or . _ : -',
+  );
+  const sync = options.sync ?? {};
+  check(sync.mode === undefined || SYNC_MODES.includes(sync.mode), 'sync.mode', `must be ${SYNC_MODES.join(', ')}`);
+  const mode = sync.mode ?? 'stream';
+  checkModeOptions(given, mode);
+  positive(bus.heartbeatIntervalMs, 'bus.heartbeatIntervalMs');
+  positive(sync.silenceMs, 'sync.silenceMs');
+  positive(options.cache?.ttlSeconds, 'cache.ttlSeconds');
+  positive(options.cache?.maxKeys, 'cache.maxKeys');
+  for (const name of ['jitterMs', 'fenceMs', 'publishRetryMs', 'streamMaxLen'] as const)
+    atLeastZero(sync[name], `sync.${name}`);
+  atLeastZero(options.loads?.shareMs, 'loads.shareMs');
+  atLeastZero(options.outbox?.ageMs, 'outbox.ageMs');
+  check(
+    options.outbox === undefined || typeof options.outbox.store === 'object',
+    'outbox.store',
+    'is required with outbox',
+  );
+  const audit = options.audit;
+  check(
+    audit === undefined || typeof audit.writtenAfter === 'function',
+    'audit.writtenAfter',
+    'is required with audit',
+  );
+  check(
+    audit === undefined || (audit.sampleRate >= 0 && audit.sampleRate <= 1),
+    'audit.sampleRate',
+    'must be between 0 and 1',
+  );
+  atLeastZero(audit?.graceMs, 'audit.graceMs');
+  const keys =
+    options.signing === undefined
+      ? []
+      : typeof options.signing.keys === 'string'
+        ? parseSigningKeys(options.signing.keys)
+        : options.signing.keys;
+  check(options.signing === undefined || keys.length > 0, 'signing.keys', 'must name at least one key');
+  return {
+    name: options.name,
+    replicaId: options.replicaId ?? generatedReplicaId(),
+    mode,
+    channel: bus.channel ?? `${options.name}-channel`,
+    redis: typeof bus.redis === 'string' ? { kind: 'standalone', url: bus.redis } : bus.redis,
+    transport: bus.transport,
+    heartbeatIntervalMs: bus.heartbeatIntervalMs ?? 1000,
+    silenceMs: sync.silenceMs ?? 3000,
+    jitterMs: sync.jitterMs ?? 200,
+    fenceMs: mode === 'pubsub' ? 0 : (sync.fenceMs ?? 10_000),
+    publishRetryMs: mode === 'pubsub' ? 0 : (sync.publishRetryMs ?? 5000),
+    streamMaxLen: sync.streamMaxLen ?? 100_000,
+    coalescePublishes: sync.coalescePublishes ?? true,
+    isKeyOf: sync.isKeyOf ?? (() => true),
+    ttlSeconds: options.cache?.ttlSeconds ?? 300,
+    maxKeys: options.cache?.maxKeys ?? 100_000,
+    coalesceLoads: options.loads?.coalesce ?? true,
+    loadShareMs: options.loads?.shareMs ?? 5000,
+    outbox: options.outbox && { store: options.outbox.store, ageMs: options.outbox.ageMs ?? 1500 },
+    audit: audit && { ...audit, graceMs: audit.graceMs ?? 0 },
+    signingKeys: keys,
+    observers: options.observers ?? [],
+  };
+}
