@@ -253,12 +253,12 @@ export async function startLagBench(
     return new InvalidationPublisher({
       transport,
       // The items of a coalesced message share its sequence number: count messages, not invalidations.
-      observer: {
+      events: {
         onPublished: ({ seq }) => {
           if (seq !== lastSeq) messages += 1;
           lastSeq = seq;
         },
-        onPublishError: () => {
+        onError: () => {
           ownPublishErrors += 1;
         },
       },

@@ -31,13 +31,13 @@ export function memoryBench(entries = 100_000): MemoryResult {
     name: `${SAMPLE_BOOK.name} #${i}`,
   }));
   const withBooks = heapAfterGc();
-  const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: entries, checkPeriodSeconds: 0 });
   let capacityEvictions = 0;
-  cache.observe({
-    onEvict: (_key, _value, reason) => {
+  const events = {
+    onEvict: (_key: string, _value: Book, reason: string) => {
       if (reason === 'capacity') capacityEvictions += 1;
     },
-  });
+  };
+  const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: entries, checkPeriodSeconds: 0, events });
   for (const book of books) cache.set(`id:${book.id}`, book);
   const withCache = heapAfterGc();
   const result = {

@@ -1,4 +1,4 @@
-import { LocalCache } from '@local-cache-sync/core/testing';
+import { EventChannel, LocalCache } from '@local-cache-sync/core/testing';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import type { Book } from '../service/src/books/book';
@@ -130,11 +130,10 @@ export interface HitPathCost {
 /** A local hit alone, and with what a replica hangs on it (cacheMetricsObserver), `repeats` times each. */
 export function hitPathCost(rounds: number, repeats: number): HitPathCost {
   const make = (withMetrics: boolean) => {
-    const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 1000 });
-    if (withMetrics) {
-      const metrics = createMetrics('book');
-      cache.observe(metrics.synced.observer);
-    }
+    // As in a replica: the cache emits into the synced cache's event channel, which the metrics observer listens to.
+    const events = new EventChannel<Book>();
+    if (withMetrics) events.listen(createMetrics('book').synced.observer);
+    const cache = new LocalCache<Book>({ ttlSeconds: 300, maxKeys: 1000, events: events.emit });
     const book = { ...BENCH_BOOK, id: '6566f0c1a1b2c3d4e5f60718', version: 1 } as unknown as Book;
     cache.set(`id:${book.id}`, book);
     return cache;

@@ -64,7 +64,7 @@ export function receiveCost(rounds: number): ReceiveCost {
       channel: 'bench',
       selfOrigin: 'receiver',
       signer: signed ? signer : undefined,
-      observer: metrics.synced.observer,
+      events: metrics.synced.observer,
     });
   };
   const unsigned = messages(2 * rounds + 1).map((message) => {

@@ -1,19 +1,17 @@
-import { type CacheObserver, LocalCache, type Versioned } from './cache/local-cache';
-import type { SyncedCacheObserver } from './events';
+import { LocalCache, type Versioned } from './cache/local-cache';
+import { EventChannel, type SyncedCacheObserver } from './events';
 import { resolveOptions, type Settings, type SyncedCacheOptions } from './options';
 import { preciseNow } from './sync/clock';
 import type { CacheScope } from './sync/envelope';
-import { type Change, InvalidationPublisher, type PublishObserver } from './sync/invalidation-publisher';
-import { InvalidationSubscriber, type ReceiveObserver } from './sync/invalidation-subscriber';
-import { combineObservers } from './sync/observers';
-import { type Outbox, OutboxSweeper } from './sync/outbox-sweeper';
-import { pubsubPolicy, RecoveringPolicy, type RecoveryReason, type SyncMode, type SyncPolicy } from './sync/recovery';
-import type { TopologyKind } from './sync/redis-topology';
+import { type Change, InvalidationPublisher } from './sync/invalidation-publisher';
+import { InvalidationSubscriber } from './sync/invalidation-subscriber';
+import { OutboxSweeper } from './sync/outbox-sweeper';
+import { pubsubPolicy, RecoveringPolicy, type RecoveryDone, type SyncMode, type SyncPolicy } from './sync/recovery';
 import { RedisTransport } from './sync/redis-transport';
 import { EnvelopeSigner } from './sync/signing';
-import { StaleAudit, type StaleObserver } from './sync/stale-audit';
+import { StaleAudit } from './sync/stale-audit';
 import { evictWrite, StreamReplay } from './sync/stream-replay';
-import type { InvalidationTransport, SubscriberState } from './sync/transport';
+import type { InvalidationTransport } from './sync/transport';
 
 /** A committed change to announce: {@link Change}, its `committedAt` optional (default: now). */
 export type Announced = Omit<Change, 'committedAt'> & { committedAt?: number };
@@ -73,7 +71,8 @@ export class SyncedCache<V extends Versioned> {
   private readonly policy: SyncPolicy;
   private readonly sweeper?: OutboxSweeper;
   private readonly audit?: StaleAudit;
-  private observer: SyncedCacheObserver<V> = {};
+  /** Every part emits into it; the policy, metrics, logs and users' observers listen. */
+  private readonly events = new EventChannel<V>();
   private readonly signed: boolean;
   /**
    * Asked once a load has read: the cache may have lost trust meanwhile (a replica resumed after a
@@ -88,6 +87,7 @@ export class SyncedCache<V extends Versioned> {
     private readonly ownTransport: RedisTransport | undefined,
   ) {
     const { mode, channel } = settings;
+    const events = this.events.emit;
     this.name = settings.name;
     this.replicaId = settings.replicaId;
     this.mode = mode;
@@ -100,6 +100,7 @@ export class SyncedCache<V extends Versioned> {
       fenceMs: settings.fenceMs,
       coalesceLoads: settings.coalesceLoads,
       loadShareMs: settings.loadShareMs,
+      events,
     });
     const scope: CacheScope = { name: settings.name, isKeyOf: settings.isKeyOf };
     this.subscriber = new InvalidationSubscriber<V>({
@@ -109,6 +110,7 @@ export class SyncedCache<V extends Versioned> {
       channel,
       selfOrigin: settings.replicaId,
       replays: mode === 'stream',
+      events,
     });
     this.publisher = new InvalidationPublisher({
       transport,
@@ -122,29 +124,35 @@ export class SyncedCache<V extends Versioned> {
       signer,
       coalesce: settings.coalescePublishes,
       retryForMs: settings.publishRetryMs,
+      events,
     });
-    for (const observer of settings.observers) this.observe(observer);
     this.policy = this.createPolicy(mode);
+    const policy = this.policy;
+    this.events.listen({
+      onMessage: () => policy.onMessage(),
+      onMissed: () => policy.onGap(),
+      onSubscriberState: (state) => policy.onSubscriberState(state),
+      onMembership: (members) => policy.setLiveMembers(members),
+    });
+    for (const observer of settings.observers) this.events.listen(observer);
     testHooks.set(this, this.publisher);
-    const outbox = settings.outbox?.store;
-    if (outbox) {
-      const ageMs = settings.outbox!.ageMs;
+    if (settings.outbox) {
+      const { store, ageMs } = settings.outbox;
       this.sweeper = new OutboxSweeper({
-        outbox,
+        outbox: store,
         publish: (change) => this.publisher.publish(change),
         ageMs,
         intervalMs: Math.max(100, Math.floor(ageMs / 3)),
         canPublish: () => transport.ready(),
         evictLocally: (change) => evictWrite(this.cache, change),
-        onRepublished: (change) => this.observer.onRepublished?.(change),
-        onSweepFailed: (error) => this.observer.onOutboxError?.(error),
+        events,
       });
     }
     if (settings.audit) {
       const { writtenAfter, sampleRate, graceMs, primaryKey } = settings.audit;
-      const audit = new StaleAudit({ writtenAfter, sampleRate, graceMs, observer: this.forwardStale() });
+      const audit = new StaleAudit({ writtenAfter, sampleRate, graceMs, observer: events });
       this.audit = audit;
-      this.cache.observe({
+      this.events.listen({
         onEvict: (key, value, reason) => {
           if (reason === 'expired' && (!primaryKey || primaryKey(value.id) === key)) audit.expired(value);
         },
@@ -154,16 +162,13 @@ export class SyncedCache<V extends Versioned> {
 
   /** @internal subscribes, then heartbeats and sweeps; called once by createSyncedCache. */
   async start(): Promise<void> {
-    const { transport, policy, subscriber } = this;
-    subscriber.observe({ onMessage: () => policy.onMessage(), onMissed: () => policy.onGap() });
-    transport.onSubscriberState((state, node) => this.observer.onSubscriberState?.(state, node));
-    transport.onSubscriberState((state) => policy.onSubscriberState(state));
+    const { transport, subscriber, events } = this;
+    transport.onSubscriberState((state, node) => events.emit.onSubscriberState?.(state, node));
     await transport.subscribe(subscriber.handle);
-    this.publisher.observe({ onMembership: (members) => policy.setLiveMembers(members) });
     await this.publisher.heartbeat();
     this.publisher.startHeartbeats();
     this.sweeper?.start();
-    this.observer.onStarted?.({
+    events.emit.onStarted?.({
       replicaId: this.replicaId,
       mode: this.mode,
       signed: this.signed,
@@ -172,12 +177,9 @@ export class SyncedCache<V extends Versioned> {
     });
   }
 
-  /** Adds an observer; every observer hears every event from now on. */
+  /** Adds an observer; it hears every event from now on. */
   observe(observer: SyncedCacheObserver<V>): void {
-    this.cache.observe(observer);
-    this.subscriber.observe(observer);
-    this.publisher.observe(observer);
-    this.observer = combineObservers(this.observer, observer);
+    this.events.listen(observer);
   }
 
   /**
@@ -211,18 +213,15 @@ export class SyncedCache<V extends Versioned> {
       announced.committedAt === undefined ? { ...announced, committedAt: preciseNow() } : (announced as Change);
     for (const key of change.keys) this.cache.evictOlderThan(key, change.id, change.version, 'local_write');
     const outbox = this.settings.outbox?.store;
+    const outboxFailed = (error: unknown) => this.events.emit.onError?.(error as Error, 'outbox');
     try {
       await this.publisher.publish(change);
     } catch (error) {
-      if (outbox) {
-        await outbox.expedite(change).catch((failure) => this.observer.onOutboxError?.(failure as Error));
-      }
+      if (outbox) await outbox.expedite(change).catch(outboxFailed);
       throw error;
     }
     // Cleared before the caller answers, so its next write of this record cannot race it.
-    if (outbox) {
-      await outbox.settle(change).catch((error) => this.observer.onOutboxError?.(error as Error));
-    }
+    if (outbox) await outbox.settle(change).catch(outboxFailed);
   }
 
   /** Whether reads may use the local cache now (always in `pubsub` mode). */
@@ -252,16 +251,6 @@ export class SyncedCache<V extends Versioned> {
     this.cache.close();
   }
 
-  private forwardStale(): StaleObserver {
-    return {
-      onStaleRead: (age) => this.observer.onStaleRead?.(age),
-      onHitChecked: (stale) => this.observer.onHitChecked?.(stale),
-      onStaleWindow: (seconds) => this.observer.onStaleWindow?.(seconds),
-      onChecksPending: (change) => this.observer.onChecksPending?.(change),
-      onCheckFailed: (error) => this.observer.onCheckFailed?.(error),
-    };
-  }
-
   /** The mode's recovery: nothing (pubsub), clear the cache (pubsub-flush), replay the log (stream). */
   private createPolicy(mode: SyncMode): SyncPolicy {
     if (mode === 'pubsub') return pubsubPolicy;
@@ -273,19 +262,19 @@ export class SyncedCache<V extends Versioned> {
             subscriber: this.subscriber,
             cache: this.cache,
             unpublished: async () => (outbox ? outbox.pending() : []),
-            onReplayed: (applied) => this.observer.onReplayed?.(applied),
-            onLogTooShort: (since) => this.observer.onLogTooShort?.(since),
           })
         : undefined;
+    const flush = async (): Promise<RecoveryDone> => {
+      this.cache.flush('flush');
+      return { action: 'flushed' };
+    };
     return new RecoveringPolicy({
       mode,
       silenceMs: this.settings.silenceMs,
       jitterMs: this.settings.jitterMs,
-      recover: replay ? () => replay.run() : async () => void this.cache.flush('flush'),
+      recover: replay ? () => replay.run() : flush,
       onTrustLost: () => replay?.trustLost(),
-      onTrustChanged: (trusted) => this.observer.onTrustChanged?.(trusted),
-      onRecovered: (reason, ms) => this.observer.onRecovered?.(reason, ms),
-      onRecoveryFailed: (reason, error) => this.observer.onRecoveryFailed?.(reason, error),
+      events: this.events.emit,
     });
   }
 }

@@ -10,6 +10,7 @@ import type { Versioned } from './cache/local-cache';
 import { type SyncedCache, testHooks } from './synced-cache';
 
 export { LocalCache, type LocalCacheOptions } from './cache/local-cache';
+export { EventChannel } from './events';
 export { InvalidationPublisher, type InvalidationPublisherOptions } from './sync/invalidation-publisher';
 export { InvalidationSubscriber, type InvalidationSubscriberOptions } from './sync/invalidation-subscriber';
 export { MemoryBus, MemoryTransport } from './sync/memory-transport';

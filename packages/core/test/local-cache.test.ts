@@ -8,16 +8,18 @@ interface Item {
 }
 
 function recordingCache(options = { ttlSeconds: 300, maxKeys: 100 }) {
-  const cache = new LocalCache<Item>(options);
   const events: string[] = [];
   const evictions: EvictionReason[] = [];
-  cache.observe({
-    onHit: (key) => events.push(`hit ${key}`),
-    onMiss: (key) => events.push(`miss ${key}`),
-    onPut: (key) => events.push(`put ${key}`),
-    onEvict: (key, _value, reason) => {
-      events.push(`evict ${key} ${reason}`);
-      evictions.push(reason);
+  const cache = new LocalCache<Item>({
+    ...options,
+    events: {
+      onHit: (key) => events.push(`hit ${key}`),
+      onMiss: (key) => events.push(`miss ${key}`),
+      onPut: (key) => events.push(`put ${key}`),
+      onEvict: (key, _value, reason) => {
+        events.push(`evict ${key} ${reason}`);
+        evictions.push(reason);
+      },
     },
   });
   return { cache, events, evictions };

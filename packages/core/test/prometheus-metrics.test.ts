@@ -14,8 +14,11 @@ const createMetrics = (cache: string) => {
 describe('cache_gets_total from the tally the hit path keeps', () => {
   it('reports every hit and miss at each scrape, once', async () => {
     const metrics = createMetrics('book');
-    const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 10 });
-    cache.observe(metrics.observer);
+    const cache = new LocalCache<{ id: string; version: number }>({
+      ttlSeconds: 300,
+      maxKeys: 10,
+      events: metrics.observer,
+    });
     const scrape = async () => {
       const text = await metrics.registry.getSingleMetricAsString('cache_gets_total');
       const value = (result: string) => Number(new RegExp(`result="${result}"} (\\d+)`).exec(text)?.[1]);
@@ -153,8 +156,7 @@ describe('the Prometheus adapter on a synced cache', () => {
       // Every sampled check counts, stale or not: the denominator of cache_stale_reads_total.
       expect(text).toContain('cache_stale_checks_total{cache="note"} 0');
       metrics.observer.onHitChecked?.(false);
-      metrics.observer.onHitChecked?.(true);
-      metrics.observer.onStaleRead?.(1);
+      metrics.observer.onHitChecked?.(true, 1);
       const checked = await metrics.registry.metrics();
       expect(checked).toContain('cache_stale_checks_total{cache="note"} 2');
       expect(checked).toContain('cache_stale_reads_total{cache="note"} 1');

@@ -17,7 +17,7 @@ function node(bus: MemoryBus, origin: string, coalesce = false) {
     scope: SCOPE,
     channel: 'c',
     selfOrigin: origin,
-    observer: {
+    events: {
       onMissed: (count) => {
         seen.missed += count;
       },
@@ -35,7 +35,7 @@ function node(bus: MemoryBus, origin: string, coalesce = false) {
     heartbeatIntervalMs: 1000,
     memberTimeoutMs: 15_000,
     coalesce,
-    observer: {
+    events: {
       onReceiversMissing: (missing) => {
         seen.missing += missing;
       },
@@ -174,8 +174,8 @@ describe('InvalidationPublisher when the bus rejects (a failover)', () => {
       heartbeatIntervalMs: 1000,
       memberTimeoutMs: 15_000,
       retryForMs,
-      observer: {
-        onPublishError: () => {
+      events: {
+        onError: () => {
           errors += 1;
         },
       },

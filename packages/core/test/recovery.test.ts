@@ -13,8 +13,13 @@ describe('RecoveringPolicy', () => {
       recover: async (reason) => {
         attempts.push(reason);
         if (attempts.length <= 2) throw new Error('Stream isn\u2019t writeable');
+        return { action: 'flushed' };
       },
-      onRecoveryFailed: (_reason, error) => failed.push(error.message),
+      events: {
+        onRecovery: (recovery) => {
+          if (recovery.action === 'failed') failed.push(recovery.error.message);
+        },
+      },
     });
     try {
       policy.onSubscriberState('down');

@@ -11,9 +11,11 @@ describe('StaleAudit', () => {
       sampleRate: 1,
       graceMs: 10,
       observer: {
-        onHitChecked: (isStale) => events.push(`checked ${isStale ? 'stale' : 'fresh'}`),
-        onStaleRead: (age) => events.push(`stale read ${age.toFixed(1)} s`),
-        onCheckFailed: (error) => events.push(`failed: ${error.message}`),
+        onHitChecked: (isStale, age) => {
+          events.push(`checked ${isStale ? 'stale' : 'fresh'}`);
+          if (isStale) events.push(`stale read ${age!.toFixed(1)} s`);
+        },
+        onError: (error, during) => events.push(`failed: ${error.message}${during === 'audit' ? '' : ` (${during})`}`),
         onChecksPending: (change) => {
           pending += change;
         },

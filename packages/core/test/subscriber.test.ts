@@ -14,7 +14,7 @@ function setup(replays = false) {
     channel: 'book-channel',
     selfOrigin: 'book-2',
     replays,
-    observer: {
+    events: {
       onRejected: (reason) => seen.rejected.push(reason),
       onMissed: (count) => {
         seen.missed += count;

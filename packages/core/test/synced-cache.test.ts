@@ -42,11 +42,9 @@ function gatedLoader(value: () => Item | undefined) {
 const counting = () => {
   const counts: Record<string, number> = {};
   const observer: SyncedCacheObserver<Item> = {
-    onLoad: () => {
-      counts.load = (counts.load ?? 0) + 1;
-    },
-    onLoadCoalesced: () => {
-      counts.coalesced = (counts.coalesced ?? 0) + 1;
+    onLoad: (_key, shared) => {
+      if (shared) counts.coalesced = (counts.coalesced ?? 0) + 1;
+      else counts.load = (counts.load ?? 0) + 1;
     },
     onMissed: (count) => {
       counts.missed = (counts.missed ?? 0) + count;
@@ -207,7 +205,14 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     const cache = await make(new MemoryBus(), 'a', {
       // Record 1 has a newer version written long ago; record 2 has none.
       audit: { writtenAfter: async (id) => (id === '1' ? Date.now() - 60_000 : undefined), sampleRate: 1 },
-      observers: [{ onHitChecked: (stale) => checked.push(stale), onStaleRead: () => (staleReads += 1) }],
+      observers: [
+        {
+          onHitChecked: (stale, age) => {
+            checked.push(stale);
+            if (age !== undefined) staleReads += 1;
+          },
+        },
+      ],
     });
     cache.auditHit({ id: '1', version: 1, title: 'old' }, Date.now());
     cache.auditHit({ id: '2', version: 1, title: 'current' }, Date.now());

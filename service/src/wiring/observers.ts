@@ -20,7 +20,12 @@ export function syncLogObserver(logger: Logger): SyncedCacheObserver {
         );
       }
     },
-    onPublishError: (error, kind) => throttled.warn(`publish-${kind}`, { err: error, kind }, 'publish failed'),
+    onError: (error, during) => {
+      // Publishes flood during an outage: one line a minute; the outbox and the audit retry quietly.
+      if (during === 'publish' || during === 'heartbeat')
+        throttled.warn(`publish-${during}`, { err: error, kind: during }, 'publish failed');
+      else logger.debug({ err: error, during }, `${during} failed; it is tried again`);
+    },
     onRejected: (reason, detail) =>
       throttled.warn(`reject-${reason}`, { reason, detail }, 'invalidation message rejected'),
     onMissed: (count, origin) => throttled.warn(`missed-${origin}`, { origin, count }, 'invalidation messages missed'),
@@ -36,16 +41,18 @@ export function syncLogObserver(logger: Logger): SyncedCacheObserver {
       if (failover) logger.warn({ from, node }, 'invalidation subscriber moved to another Redis server (failover)');
       else logger.info({ state, node }, `invalidation subscriber ${state}`);
     },
-    onRecovered: (reason, ms) => logger.info({ reason, ms }, 'sync recovered'),
-    onRecoveryFailed: (reason, error) => logger.warn({ err: error, reason }, 'sync recovery failed'),
-    onLogTooShort: (since) => logger.warn({ since }, 'the invalidation log no longer reaches back: flushing'),
+    onRecovery: (recovery) => {
+      const { reason, ms, action } = recovery;
+      if (recovery.action === 'failed') logger.warn({ err: recovery.error, reason }, 'sync recovery failed');
+      else if (recovery.action === 'flushed' && recovery.logTooShort)
+        logger.warn({ reason, ms }, 'the invalidation log no longer reached back: flushed');
+      else logger.info({ reason, ms, action }, 'sync recovered');
+    },
     onRepublished: (change) =>
       logger.warn(
         { id: change.id, version: change.version, op: change.op },
         'republished an orphaned invalidation from the outbox',
       ),
-    onOutboxError: (error) => logger.debug({ err: error }, 'outbox not read or cleared; the sweeper retries'),
-    onCheckFailed: (error) => logger.debug({ err: error }, 'stale check failed'),
   };
 }
 

@@ -17,10 +17,11 @@ export interface CacheObserver<V> {
   onEvict?(key: string, value: V, reason: EvictionReason): void;
   /** A fill carried an older version than an invalidation that overtook it, and was refused. */
   onFillRejected?(key: string, value: V): void;
-  /** A load from the source of truth started (a database read, for most users). */
-  onLoad?(key: string): void;
-  /** A miss waited for a load of the same key already under way instead of starting its own. */
-  onLoadCoalesced?(key: string): void;
+  /**
+   * A miss loads from the source of truth: `shared` when it waited for a load of the same key
+   * already under way (no read of the source) instead of starting its own.
+   */
+  onLoad?(key: string, shared: boolean): void;
 }
 
 /** A load under way, shared by the misses of its key until an invalidation or a flush of the key detaches it. */
@@ -29,7 +30,7 @@ interface Load<V> {
   startedAt: number;
 }
 
-export interface LocalCacheOptions {
+export interface LocalCacheOptions<V = Versioned> {
   ttlSeconds: number;
   maxKeys: number;
   /** How often node-cache sweeps expired keys; reads check expiry on their own. */
@@ -41,6 +42,8 @@ export interface LocalCacheOptions {
   fenceMs?: number;
   /** Concurrent misses of one key share one load (default true); false: every miss loads. */
   coalesceLoads?: boolean;
+  /** Where the cache's events go: one observer (a synced cache's event channel). */
+  events?: CacheObserver<V>;
   /**
    * A load is shared only with misses that arrive within this long of its start (default 5 s);
    * a later miss starts its own, so one hung load cannot hold every reader of its key.
@@ -72,12 +75,13 @@ export class LocalCache<V extends Versioned> {
   /** Bumped by every flush: a fill read before a flush may hold what the flush meant to drop. */
   private generation = 0;
   private readonly maxKeys: number;
-  private observers: CacheObserver<V>[] = [];
+  private readonly events: CacheObserver<V>;
   private readonly loads = new Map<string, Load<V>>();
   private readonly loadShareMs: number;
   private readonly coalesceLoads: boolean;
 
-  constructor(options: LocalCacheOptions) {
+  constructor(options: LocalCacheOptions<V>) {
+    this.events = options.events ?? {};
     this.maxKeys = options.maxKeys;
     this.fenceMs = options.fenceMs ?? 0;
     this.loadShareMs = options.loadShareMs ?? 5000;
@@ -90,13 +94,8 @@ export class LocalCache<V extends Versioned> {
     });
     this.store.on('expired', (key: string, value: V) => {
       this.writeOrder.delete(key);
-      for (const o of this.observers) o.onEvict?.(key, value, 'expired');
+      this.events.onEvict?.(key, value, 'expired');
     });
-  }
-
-  /** Adds an observer; every observer hears every event. */
-  observe(observer: CacheObserver<V>): void {
-    this.observers.push(observer);
   }
 
   get size(): number {
@@ -105,8 +104,8 @@ export class LocalCache<V extends Versioned> {
 
   get(key: string): V | undefined {
     const value = this.store.get<V>(key);
-    if (value === undefined) for (const o of this.observers) o.onMiss?.(key);
-    else for (const o of this.observers) o.onHit?.(key, value);
+    if (value === undefined) this.events.onMiss?.(key);
+    else this.events.onHit?.(key, value);
     return value;
   }
 
@@ -127,14 +126,14 @@ export class LocalCache<V extends Versioned> {
   set(key: string, value: V, token?: number): boolean {
     const flushedSince = this.fenceMs > 0 && token !== undefined && token !== this.generation;
     if (flushedSince || (this.fenceMs > 0 && this.fenced(key, value))) {
-      for (const o of this.observers) o.onFillRejected?.(key, value);
+      this.events.onFillRejected?.(key, value);
       return false;
     }
     if (!this.writeOrder.has(key)) this.makeRoom();
     else this.writeOrder.delete(key);
     this.store.set(key, Object.freeze(value));
     this.writeOrder.set(key, true);
-    for (const o of this.observers) o.onPut?.(key, value);
+    this.events.onPut?.(key, value);
     return true;
   }
 
@@ -150,12 +149,12 @@ export class LocalCache<V extends Versioned> {
   load(key: string, loader: () => Promise<V | null | undefined>, canFill: () => boolean = () => true) {
     const running = this.loads.get(key);
     if (running && Date.now() - running.startedAt <= this.loadShareMs) {
-      for (const o of this.observers) o.onLoadCoalesced?.(key);
+      this.events.onLoad?.(key, true);
       return running.promise;
     }
     const token = this.generation;
     const load: Load<V> = { promise: Promise.resolve(undefined), startedAt: Date.now() };
-    for (const o of this.observers) o.onLoad?.(key);
+    this.events.onLoad?.(key, false);
     load.promise = (async () => {
       try {
         const value = (await loader()) ?? undefined;
@@ -249,6 +248,6 @@ export class LocalCache<V extends Versioned> {
   private remove(key: string, value: V, reason: EvictionReason): void {
     this.writeOrder.delete(key);
     this.store.del(key);
-    for (const o of this.observers) o.onEvict?.(key, value, reason);
+    this.events.onEvict?.(key, value, reason);
   }
 }

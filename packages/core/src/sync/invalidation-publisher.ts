@@ -11,7 +11,7 @@ import {
   MAX_MESSAGE_BYTES,
 } from './envelope';
 import { MessagingAttributes, recordedTraceId, withProducerSpan } from './message-spans';
-import { combineObservers } from './observers';
+import type { ErrorObserver } from './observers';
 import type { EnvelopeSigner } from './signing';
 import type { InvalidationTransport, MembershipRegistry } from './transport';
 
@@ -24,9 +24,8 @@ export interface Change {
   committedAt: number;
 }
 
-export interface PublishObserver {
+export interface PublishObserver extends ErrorObserver {
   onPublished?(message: InvalidationMessage, delivered: number, traceId: string | undefined): void;
-  onPublishError?(error: Error, kind: 'invalidation' | 'heartbeat'): void;
   /** Fewer subscribers got a message (heartbeats included) than live members were expected. */
   onReceiversMissing?(missing: number): void;
   onMembership?(liveMembers: number): void;
@@ -41,7 +40,8 @@ export interface InvalidationPublisherOptions {
   heartbeatIntervalMs: number;
   /** A member that has not heartbeated for this long is no longer expected to receive. */
   memberTimeoutMs: number;
-  observer?: PublishObserver;
+  /** Where its events go: one observer (a synced cache's event channel). */
+  events?: PublishObserver;
   /** Stream mode: every invalidation is appended to the transport's log with its publish. */
   appendToLog?: boolean;
   /** Signs every message (see signing.ts); unsigned without. */
@@ -90,17 +90,12 @@ export class InvalidationPublisher {
   private turnBusy = false;
   private expectedReceivers = 0;
   private heartbeatTimer?: NodeJS.Timeout;
-  private observer: PublishObserver;
+  private readonly events: PublishObserver;
   /** When publishes (heartbeats included) started failing, if they still are. */
   private failingSince?: number;
 
   constructor(private readonly options: InvalidationPublisherOptions) {
-    this.observer = options.observer ?? {};
-  }
-
-  /** Adds an observer; every observer hears every event. */
-  observe(observer: PublishObserver): void {
-    this.observer = combineObservers(this.observer, observer);
+    this.events = options.events ?? {};
   }
 
   /** Publishes one invalidation inside a PRODUCER span; rejects if Redis did not take it. */
@@ -189,10 +184,10 @@ export class InvalidationPublisher {
               if (recording) span.setAttribute('messaging.redis.receivers', delivered);
               const traceId = recordedTraceId(span);
               for (const invalidation of invalidationsOf(message))
-                this.observer.onPublished?.(invalidation, delivered, traceId);
+                this.events.onPublished?.(invalidation, delivered, traceId);
               this.checkReceivers(delivered);
             } catch (error) {
-              this.observer.onPublishError?.(error as Error, 'invalidation');
+              this.events.onError?.(error as Error, 'publish');
               throw error;
             }
           },
@@ -219,7 +214,7 @@ export class InvalidationPublisher {
         this.failingSince ??= Date.now();
         const delay = Math.min(25 * 2 ** attempt, 250);
         if (Date.now() + delay > this.failingSince + (this.options.retryForMs ?? 0)) throw error;
-        this.observer.onPublishError?.(error as Error, 'invalidation');
+        this.events.onError?.(error as Error, 'publish');
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -234,7 +229,7 @@ export class InvalidationPublisher {
         transport.subscriberState === 'up'
           ? await membership.heartbeat(origin, now, memberTimeoutMs)
           : await membership.countLive(now, memberTimeoutMs);
-      this.observer.onMembership?.(this.expectedReceivers);
+      this.events.onMembership?.(this.expectedReceivers);
       const message: HeartbeatMessage = {
         v: 1,
         type: 'heartbeat',
@@ -247,7 +242,7 @@ export class InvalidationPublisher {
       this.failingSince = undefined;
     } catch (error) {
       this.failingSince ??= Date.now();
-      this.observer.onPublishError?.(error as Error, 'heartbeat');
+      this.events.onError?.(error as Error, 'heartbeat');
     }
   }
 
@@ -288,6 +283,6 @@ export class InvalidationPublisher {
 
   private checkReceivers(delivered: number): void {
     const missing = this.expectedReceivers - delivered;
-    if (missing > 0) this.observer.onReceiversMissing?.(missing);
+    if (missing > 0) this.events.onReceiversMissing?.(missing);
   }
 }

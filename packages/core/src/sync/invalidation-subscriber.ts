@@ -15,7 +15,6 @@ import {
 } from './envelope';
 import { GapDetector } from './gap-detector';
 import { consumerAttributes, MessagingAttributes, recordedTraceId, withConsumerSpan } from './message-spans';
-import { combineObservers } from './observers';
 import { type EnvelopeSigner, unsignedBody } from './signing';
 
 export interface ReceiveObserver {
@@ -53,7 +52,8 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
   scope: CacheScope;
   channel: string;
   selfOrigin: string;
-  observer?: ReceiveObserver;
+  /** Where its events go: one observer (a synced cache's event channel). */
+  events?: ReceiveObserver;
   /** With keys, only messages signed with one of them are accepted (see signing.ts). */
   signer?: EnvelopeSigner;
   /** Stream mode: keep the ids of applied invalidations, so a replay applies only what was missed. */
@@ -63,7 +63,7 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
 export class InvalidationSubscriber<V extends Versioned> {
   private readonly gaps = new GapDetector<Envelope>();
-  private observer: ReceiveObserver;
+  private readonly events: ReceiveObserver;
   /** Ids (origin/epoch/seq) of recently applied invalidations, so a replay applies only what was missed. */
   private readonly applied = new Set<string>();
   /** publishedAt of the newest invalidation applied: where a replay of the log starts. */
@@ -72,16 +72,11 @@ export class InvalidationSubscriber<V extends Versioned> {
   private readonly spanAttributes: Attributes;
 
   constructor(private readonly options: InvalidationSubscriberOptions<V>) {
-    this.observer = options.observer ?? {};
+    this.events = options.events ?? {};
     this.spanAttributes = consumerAttributes(options.channel, {
       [MessagingAttributes.CONSUMER_GROUP]: options.selfOrigin,
       'cache.name': options.scope.name,
     });
-  }
-
-  /** Adds an observer; every observer hears every event. */
-  observe(observer: ReceiveObserver): void {
-    this.observer = combineObservers(this.observer, observer);
   }
 
   readonly handle = (raw: string): void => {
@@ -89,7 +84,7 @@ export class InvalidationSubscriber<V extends Versioned> {
       this.receive(raw);
     } catch (error) {
       // A bug in handling must not take down the replica; count it as a rejection.
-      this.observer.onRejected?.('invalid_envelope', `handler failed: ${(error as Error).message}`);
+      this.events.onRejected?.('invalid_envelope', `handler failed: ${(error as Error).message}`);
     }
   };
 
@@ -108,7 +103,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   private receive(raw: string): void {
     const decoded = this.decode(raw);
     if (!decoded.ok) {
-      this.observer.onRejected?.(decoded.reason, decoded.detail);
+      this.events.onRejected?.(decoded.reason, decoded.detail);
       return;
     }
     const message = decoded.message;
@@ -116,26 +111,26 @@ export class InvalidationSubscriber<V extends Versioned> {
 
     const origins = this.gaps.size;
     const sequence = this.gaps.observe(message.origin, message.epoch, message.seq, message);
-    if (this.gaps.size !== origins) this.observer.onOrigins?.(this.gaps.size);
+    if (this.gaps.size !== origins) this.events.onOrigins?.(this.gaps.size);
     if (sequence.kind !== 'accepted') {
       // Out of sequence: no use for loss accounting. Its evictions are applied all the same:
       // evicting versions older than a message's is always safe, so no message, forged or
       // replayed, can stand in for a real one and keep its eviction from happening.
-      this.observer.onRejected?.(
+      this.events.onRejected?.(
         sequence.kind === 'held' ? 'implausible_seq' : 'duplicate',
         `${message.origin}/${message.epoch} seq ${message.seq}`,
       );
       if (!isHeartbeat(message)) this.apply(message);
       return;
     }
-    if (sequence.missed > 0) this.observer.onMissed?.(sequence.missed, message.origin);
+    if (sequence.missed > 0) this.events.onMissed?.(sequence.missed, message.origin);
     if (sequence.released) this.accept(sequence.released);
     this.accept(message);
   }
 
   /** A message in sequence: seen, and applied unless it is a heartbeat. */
   private accept(message: Envelope): void {
-    this.observer.onMessage?.(message);
+    this.events.onMessage?.(message);
     if (!isHeartbeat(message)) this.apply(message);
   }
 
@@ -152,7 +147,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   /** A sender's time, in epoch ms, if it is plausible here; reports it otherwise. */
   private plausible(field: 'published_at' | 'committed_at', at: number, now: number): number | undefined {
     if (isPlausibleTime(at, now)) return at;
-    this.observer.onImplausibleTime?.(field, `${at} is ${((at - now) / 1000).toFixed(0)} s from now`);
+    this.events.onImplausibleTime?.(field, `${at} is ${((at - now) / 1000).toFixed(0)} s from now`);
     return undefined;
   }
 
@@ -179,7 +174,7 @@ export class InvalidationSubscriber<V extends Versioned> {
       const now = preciseNow();
       const publishedAt = this.plausible('published_at', invalidation.publishedAt, now);
       const committedAt = this.plausible('committed_at', invalidation.committedAt, now);
-      this.observer.onInvalidation?.({
+      this.events.onInvalidation?.({
         message: invalidation,
         evictedKeys,
         lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,

@@ -1,4 +1,5 @@
 import type { Change } from './invalidation-publisher';
+import type { ErrorObserver } from './observers';
 
 /**
  * Marks of committed writes whose invalidation may not be out yet, kept in the user's own
@@ -17,6 +18,11 @@ export interface Outbox {
   expedite(change: Change): Promise<void>;
 }
 
+export interface OutboxObserver extends ErrorObserver {
+  /** An invalidation whose writer never published it was published from the outbox. */
+  onRepublished?(change: Change): void;
+}
+
 export interface OutboxSweeperOptions {
   outbox: Outbox;
   publish(change: Change): Promise<void>;
@@ -27,8 +33,8 @@ export interface OutboxSweeperOptions {
   canPublish(): boolean;
   /** Applies the invalidation here too: a replica does not receive its own messages. */
   evictLocally(change: Change): void;
-  onRepublished?(change: Change): void;
-  onSweepFailed?(error: Error): void;
+  /** Where its events go: one observer (a synced cache's event channel). */
+  events: OutboxObserver;
 }
 
 /**
@@ -60,11 +66,11 @@ export class OutboxSweeper {
         this.options.evictLocally(change);
         await this.options.publish(change);
         await outbox.settle(change);
-        this.options.onRepublished?.(change);
+        this.options.events.onRepublished?.(change);
         republished += 1;
       }
     } catch (error) {
-      this.options.onSweepFailed?.(error as Error);
+      this.options.events.onError?.(error as Error, 'outbox');
     } finally {
       this.running = false;
     }

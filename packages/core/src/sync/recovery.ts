@@ -5,6 +5,23 @@ export type SyncMode = (typeof SYNC_MODES)[number];
 
 export type RecoveryReason = 'gap' | 'reconnect' | 'silence';
 
+/** What a recovery did: replayed the missed invalidations (stream), or flushed the cache. */
+export type RecoveryDone =
+  | { action: 'replayed'; replayed: number }
+  /** pubsub-flush always; stream when its log no longer reached back far enough (`logTooShort`). */
+  | { action: 'flushed'; logTooShort?: boolean };
+
+/** One recovery, done or failed (a failed one is tried again, later each time). */
+export type Recovery = { reason: RecoveryReason; ms: number } & (RecoveryDone | { action: 'failed'; error: Error });
+
+/** What the recovery policy reports. */
+export interface RecoveryObserver {
+  /** The cache became untrusted (reads bypass it) or trusted again after a recovery. */
+  onTrustChanged?(trusted: boolean): void;
+  /** A recovery ended: what it did and how long it took from the fault being noticed. */
+  onRecovery?(recovery: Recovery): void;
+}
+
 /**
  * What a replica does when it learns, or suspects, that it missed invalidations. `pubsub` (the
  * classic pattern) does nothing. The safer modes stop using the local cache while they cannot trust it (the
@@ -40,13 +57,11 @@ export interface RecoveringPolicyOptions {
   /** Recovery starts after a random delay up to this, so replicas do not all hit the database at once. */
   jitterMs: number;
   /** Clears the cache (pubsub-flush) or replays what was missed (stream); rejects if it cannot. */
-  recover(reason: RecoveryReason): Promise<void>;
+  recover(reason: RecoveryReason): Promise<RecoveryDone>;
   /** The cache has just stopped being trusted: what was applied up to now is known good. */
   onTrustLost?(): void;
-  /** Trust changed (lost, or regained after a recovery). */
-  onTrustChanged?(trusted: boolean): void;
-  onRecovered?(reason: RecoveryReason, ms: number): void;
-  onRecoveryFailed?(reason: RecoveryReason, error: Error): void;
+  /** Where its events go: one observer (a synced cache's event channel). */
+  events?: RecoveryObserver;
   now?: () => number;
 }
 
@@ -84,7 +99,7 @@ export class RecoveringPolicy implements SyncPolicy {
     const trusted = this.subscriberUp && this.recovered && !this.silent;
     if (trusted !== this.reported) {
       this.reported = trusted;
-      this.options.onTrustChanged?.(trusted);
+      this.options.events?.onTrustChanged?.(trusted);
     }
     return trusted;
   }
@@ -157,15 +172,15 @@ export class RecoveringPolicy implements SyncPolicy {
       this.options
         .recover(reason)
         .then(
-          () => {
+          (done) => {
             this.failures = 0;
-            this.options.onRecovered?.(reason, this.now() - startedAt);
+            this.options.events?.onRecovery?.({ reason, ms: this.now() - startedAt, ...done });
             if (this.subscriberUp && !this.silent) this.recovered = true;
             this.trusted();
           },
           (error: Error) => {
             this.failures += 1;
-            this.options.onRecoveryFailed?.(reason, error);
+            this.options.events?.onRecovery?.({ reason, ms: this.now() - startedAt, action: 'failed', error });
             // Tried again while the subscriber is up (a reconnect triggers its own recovery): the
             // replay's connection may come back after the subscriber's, and the cache must not
             // stay untrusted until the next gap.

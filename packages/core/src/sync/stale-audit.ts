@@ -1,22 +1,23 @@
 import type { Versioned } from '../cache/local-cache';
+import type { ErrorObserver } from './observers';
 
 /** What the audit asks the source of truth: when the first version after `version` of record `id` was written. */
 export type WrittenAfter = (id: string, version: number) => Promise<number | undefined>;
 
-export interface StaleObserver {
-  /** A cache hit served a version older than the source's; age is how long it had been stale (s). */
-  onStaleRead?(ageSeconds: number): void;
-  /** A sampled hit was checked against the source (stale or not): the denominator of stale reads. */
-  onHitChecked?(stale: boolean): void;
+export interface StaleObserver extends ErrorObserver {
+  /**
+   * A sampled hit was checked against the source: `stale` when it served a version older than the
+   * source's, with `ageSeconds`, how long it had been stale. Every check counts toward the
+   * fresh-hits ratio's denominator, the stale ones toward its numerator.
+   */
+  onHitChecked?(stale: boolean, ageSeconds?: number): void;
   /**
    * From a write's commit to the moment this replica could no longer serve the older version (s):
    * by invalidation (reported by the subscriber) or, here, by TTL expiry.
    */
   onStaleWindow?(seconds: number): void;
-  /** Sampled checks started and not finished yet (+1 when one starts, -1 when it ends). */
+  /** Sampled checks started and not finished yet (+1 when one starts, -1 when it ends); a check that cannot ask the source is an error during `audit`, not counted. */
   onChecksPending?(change: 1 | -1): void;
-  /** A check could not ask the source (it is down or slow); nothing was counted. */
-  onCheckFailed?(error: Error): void;
 }
 
 export interface StaleAuditOptions {
@@ -58,10 +59,9 @@ export class StaleAudit {
         // grace) before the hit was served. A deletion leaves no time behind and is not counted.
         const newerSince = await writtenAfter(value.id, value.version);
         const stale = newerSince !== undefined && newerSince + graceMs < servedAt;
-        observer.onHitChecked?.(stale);
-        if (stale) observer.onStaleRead?.((servedAt - newerSince) / 1000);
+        observer.onHitChecked?.(stale, stale ? (servedAt - newerSince!) / 1000 : undefined);
       } catch (error) {
-        observer.onCheckFailed?.(error as Error);
+        observer.onError?.(error as Error, 'audit');
       } finally {
         observer.onChecksPending?.(-1);
       }
@@ -76,6 +76,6 @@ export class StaleAudit {
       .then((newerSince) => {
         if (newerSince !== undefined) this.options.observer.onStaleWindow?.(Math.max(0, expiredAt - newerSince) / 1000);
       })
-      .catch((error) => this.options.observer.onCheckFailed?.(error as Error));
+      .catch((error) => this.options.observer.onError?.(error as Error, 'audit'));
   }
 }

@@ -1,5 +1,6 @@
 import type { LocalCache, Versioned } from '../cache/local-cache';
 import type { InvalidationSubscriber } from './invalidation-subscriber';
+import type { RecoveryDone } from './recovery';
 import type { InvalidationLog } from './transport';
 
 /** A write this replica may have missed: evict its keys if they hold an older version of the record. */
@@ -23,10 +24,6 @@ export interface StreamReplayOptions<V extends Versioned> {
    * reached the log, and their outbox marks name them until a sweeper republishes them.
    */
   unpublished(): Promise<MissedWrite[]>;
-  /** Entries applied (from the log and from `unpublished`) by one replay. */
-  onReplayed?(applied: number): void;
-  /** The log was trimmed past where the replay had to start: the cache is flushed instead. */
-  onLogTooShort?(sinceMs: number): void;
   /** Replays reach this far before their starting point (clock skew between hosts, messages in flight). */
   lookBackMs?: number;
 }
@@ -52,25 +49,25 @@ export class StreamReplay<V extends Versioned> {
     this.from ??= this.options.subscriber.lastAppliedPublishedAt;
   }
 
-  async run(): Promise<void> {
+  /** Replays what was missed; says how many entries it applied, or that the log was too short and it flushed. */
+  async run(): Promise<RecoveryDone> {
     const from = this.from ?? this.options.subscriber.lastAppliedPublishedAt;
     this.from = undefined;
     try {
       // Entries older than this process were never in its cache; those already applied are skipped by id.
-      await this.replaySince(Math.max(from, this.startedAt) - (this.options.lookBackMs ?? 2000));
+      return await this.replaySince(Math.max(from, this.startedAt) - (this.options.lookBackMs ?? 2000));
     } catch (error) {
       this.from = Math.min(from, this.from ?? from);
       throw error;
     }
   }
 
-  private async replaySince(since: number): Promise<void> {
+  private async replaySince(since: number): Promise<RecoveryDone> {
     const { log, subscriber, cache } = this.options;
     const { payloads, reachesBack } = await log.readSince(since);
     if (!reachesBack) {
-      this.options.onLogTooShort?.(since);
       cache.flush('flush');
-      return;
+      return { action: 'flushed', logTooShort: true };
     }
     let applied = 0;
     for (const payload of payloads) if (subscriber.replay(payload)) applied += 1;
@@ -78,6 +75,6 @@ export class StreamReplay<V extends Versioned> {
       evictWrite(cache, write);
       applied += 1;
     }
-    this.options.onReplayed?.(applied);
+    return { action: 'replayed', replayed: applied };
   }
 }
