@@ -55,7 +55,7 @@ bench: build ## Benchmarks (never part of make test, about 27 min): read path (a
 	npm run bench
 
 bench-profile: build ## CPU profile of one replica serving cached reads under load, by package -> reports/profile/
-	npx tsx bench/profile.ts
+	npx tsx bench/read-path/cpu-profile.ts
 
 start: build ## Run one replica from the environment (see README: Configuration)
 	npm start
@@ -64,10 +64,10 @@ demo: build ## The stack without Docker: live view and page (q quits); TOUR=1 th
 	node --import tsx service/demo/main.ts $(if $(TOUR),--scenario tour,$(if $(SCENARIO),--scenario $(SCENARIO))) $(if $(DURATION),--duration $(DURATION)) $(if $(MODE),--mode $(MODE)) $(if $(TOPOLOGY),--topology $(TOPOLOGY))
 
 experiment: build ## Every sync mode through every fault, same probe seed: the comparison table (about 14 min)
-	npx tsx bench/experiment.ts
+	npx tsx bench/fault-runs/experiment.ts
 
 chaos-run: build ## Every sync mode through the same seeded random faults (DURATION=600 s each, SEED=1), then a history checker: stale reads, stale books left, nines per SLI (28 min measured)
-	npx tsx bench/chaos-run.ts
+	npx tsx bench/fault-runs/chaos-run.ts
 
 # Fresh secrets for the stack (signing key, chaos token, the replicas' Redis password), kept out of git; docker compose reads .env by itself.
 random = process.stdout.write(require('crypto').randomBytes(32).toString('base64url'))

@@ -4,10 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../service/local-stack/processes';
 import { answerHelp } from '../service/src/cli';
-import { benchChart } from './chart';
-import { lagSteps } from './lag-steps';
-import { headline, resultsMarkdown } from './report';
-import { type BenchResults, FULL_PLAN, runBench } from './run';
+import { lagSteps } from './lag/lag-steps';
+import { benchChart } from './report/chart';
+import { headline, resultsMarkdown } from './report/report';
+import { type BenchResults, FULL_PLAN, runBench } from './suite';
 
 const USAGE = `usage: make bench   (or npm run bench -- [--render])
 Every benchmark in one run (about 27 minutes): read path (on loopback and behind Toxiproxy's latency),

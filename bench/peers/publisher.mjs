@@ -1,4 +1,4 @@
-// The invalidating side of a peer system for the peer rows of make bench (bench/peers.ts), in its own
+// The invalidating side of a peer system for the peer rows of make bench (bench/lag/peer-lag.ts), in its own
 // process because the peers are ES modules with their own dependencies. Prints "ready", then
 // invalidates <rate>/s for <seconds> with the peer's own API (from <start-at>, epoch ms, if given),
 // and prints {sent, elapsed, sentAt} as JSON.

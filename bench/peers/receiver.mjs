@@ -1,4 +1,4 @@
-// One receiving process of a peer system, for the peer rows of make bench (bench/peers.ts): the peer's
+// One receiving process of a peer system, for the peer rows of make bench (bench/lag/peer-lag.ts): the peer's
 // own local cache, kept in sync by the peer's own mechanism, with nothing else in the process.
 //   node receiver.mjs bentocache <redis-url> <store> [<meter from, epoch ms>]
 //     BentoCache 1.6 (memory L1, Redis L2, Redis bus); keys "t:<publish time, epoch ms>"; prints

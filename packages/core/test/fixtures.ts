@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { CacheScope, InvalidationMessage } from '../src/sync/envelope';
 
 /** A valid invalidation of one record under two keys (by id and by name), as a publisher would send it. */
@@ -22,3 +23,6 @@ export const SCOPE: CacheScope = {
   name: 'book',
   isKeyOf: (key, id) => key === `id:${id}` || key.startsWith('name:'),
 };
+
+/** A name no other test uses: a channel, a database, a replica. */
+export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;

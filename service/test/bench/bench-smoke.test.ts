@@ -1,7 +1,7 @@
-import { benchChart } from '../../../bench/chart';
-import { lagSteps } from '../../../bench/lag-steps';
-import { headline, resultsMarkdown } from '../../../bench/report';
-import { type BenchPlan, runBench } from '../../../bench/run';
+import { lagSteps } from '../../../bench/lag/lag-steps';
+import { benchChart } from '../../../bench/report/chart';
+import { headline, resultsMarkdown } from '../../../bench/report/report';
+import { type BenchPlan, runBench } from '../../../bench/suite';
 
 /**
  * A tiny run of everything `make bench` does, to keep it working: real replica processes, real

@@ -1,4 +1,4 @@
-import { type CpuProfile, gcPauses, receiveBreakdown } from '../../../bench/receive-profile';
+import { type CpuProfile, gcPauses, receiveBreakdown } from '../../../bench/receive/receive-profile';
 
 const frame = (functionName: string, url = '') => ({ functionName, url });
 const SUB = 'file:///app/packages/core/dist/sync/invalidation-subscriber.js';

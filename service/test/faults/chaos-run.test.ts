@@ -1,5 +1,5 @@
-import { type ChaosRun, LOSES_MESSAGES, runChaos } from '../../../bench/chaos/run';
-import { summaryLine, verdicts } from '../../../bench/chaos/verdict';
+import { type ChaosRun, LOSES_MESSAGES, runChaos } from '../../../bench/fault-runs/chaos';
+import { summaryLine, verdicts } from '../../../bench/fault-runs/verdict';
 import { renderHtml } from '../../demo/report';
 import { chaosSchedule } from '../../local-stack/chaos-schedule';
 

@@ -1,5 +1,5 @@
 import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
-import { Witness } from '../../../bench/witness';
+import { Witness } from '../../../bench/fault-runs/witness';
 import { settled } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
 import { startStack, sumMetric } from '../../local-stack/stack';

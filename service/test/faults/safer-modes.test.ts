@@ -1,5 +1,5 @@
 import type { SyncMode } from '@local-cache-sync/core';
-import { Witness } from '../../../bench/witness';
+import { Witness } from '../../../bench/fault-runs/witness';
 import { type FaultName, heal, inject, pauseUntilCut, settled } from '../../local-stack/faults';
 import { waitFor } from '../../local-stack/processes';
 import { type Stack, startStack } from '../../local-stack/stack';

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { parseSigningKeys } from '@local-cache-sync/core/wire';
 import pino from 'pino';
+import { uniqueName } from '../../../packages/core/test/fixtures';
 import { waitFor } from '../../local-stack/processes';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
 import { loadConfig } from '../../src/wiring/config';
@@ -15,7 +15,7 @@ export interface RunningReplica extends Replica {
   stop(): Promise<void>;
 }
 
-export const uniqueName = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+export { uniqueName };
 
 /** The environment of a built replica process on the test servers: its own database and channel, signing on. */
 export const processEnv = (tag: string, overrides: Record<string, string> = {}): Record<string, string> => ({

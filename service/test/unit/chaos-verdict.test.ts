@@ -1,5 +1,5 @@
-import type { ChaosRun, StepResult } from '../../../bench/chaos/run';
-import { staleHitsConfirmed, UNSCRAPED_BEFORE_DEATH_MS, verdicts } from '../../../bench/chaos/verdict';
+import type { ChaosRun, StepResult } from '../../../bench/fault-runs/chaos';
+import { staleHitsConfirmed, UNSCRAPED_BEFORE_DEATH_MS, verdicts } from '../../../bench/fault-runs/verdict';
 import { checkHistory } from '../../src/probe/history';
 import { historyRead, historyWrite } from '../harness/fixtures';
 

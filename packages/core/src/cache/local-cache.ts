@@ -61,7 +61,7 @@ interface Tombstone {
  * A local cache of versioned, immutable values over node-cache.
  *
  * Values are frozen and stored without cloning: measured on a book-sized value, node-cache's
- * clone on every get costs ~700 ns against ~35 ns without (bench/clone-cost.ts), and freezing
+ * clone on every get costs ~700 ns against ~35 ns without (bench/read-path/clone-cost.ts), and freezing
  * makes the one thing clones protect against, a caller mutating the entry, throw instead.
  * node-cache refuses new keys once maxKeys is reached, so capacity is enforced here by
  * evicting the oldest-written key first.

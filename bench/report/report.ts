@@ -1,12 +1,12 @@
 import { cpus, totalmem } from 'node:os';
-import { loadsPerInvalidation } from './coalescing';
-import { IN_ZONE_PATHS, type InZonePath } from './in-zone';
-import type { LatencyStats } from './invalidation';
-import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from './lag-steps';
-import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from './peers';
-import { RECEIVE_PARTS } from './receive-profile';
-import { type BenchResults, isSustained, LAG_VARIANTS, type LagVariant } from './run';
-import { OUR_SYSTEMS, type OurSystem, SIDE_SYSTEMS, type SideRun, type SideSystem } from './side-by-side';
+import type { LatencyStats } from '../lag/lag-bench';
+import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from '../lag/lag-steps';
+import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from '../lag/peer-lag';
+import { OUR_SYSTEMS, type OurSystem, SIDE_SYSTEMS, type SideRun, type SideSystem } from '../lag/side-by-side';
+import { IN_ZONE_PATHS, type InZonePath } from '../read-path/in-zone';
+import { loadsPerInvalidation } from '../read-path/miss-coalescing';
+import { RECEIVE_PARTS } from '../receive/receive-profile';
+import { type BenchResults, isSustained, LAG_VARIANTS, type LagVariant } from '../suite';
 
 const ms = (v: number) => `${v.toFixed(2)} ms`;
 const x = (v: number) => (Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');
@@ -576,7 +576,7 @@ function receiveProfileMarkdown(r: BenchResults): string[] {
   return [
     `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof and --trace-gc`,
     '',
-    `One replica as it runs by default (signed messages, metrics; the bench's writer does not trace, so its messages carry no trace context and get no CONSUMER span) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
+    `One replica as it runs by default (signed messages, metrics; the bench's writer does not trace, so its messages carry no trace context and get no CONSUMER span) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
     '',
     '| part | µs per message | of the receive path |',
     '|---|---|---|',

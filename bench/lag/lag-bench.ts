@@ -7,10 +7,10 @@ import { InvalidationPublisher } from '@local-cache-sync/core/testing';
 import { RedisTransport } from '@local-cache-sync/core/transport';
 import { EnvelopeSigner, parseSigningKeys } from '@local-cache-sync/core/wire';
 import { Redis } from 'ioredis';
-import { ROOT, waitFor } from '../service/local-stack/processes';
-import type { ReplicaProcess } from '../service/local-stack/replica-process';
-import { sampleSum } from '../service/local-stack/stack';
-import type { BenchServers } from './servers';
+import { ROOT, waitFor } from '../../service/local-stack/processes';
+import type { ReplicaProcess } from '../../service/local-stack/replica-process';
+import { sampleSum } from '../../service/local-stack/stack';
+import type { BenchServers } from '../servers';
 
 export interface LatencyStats {
   count: number;
@@ -143,7 +143,7 @@ export async function rawPublishFloor(
 ): Promise<LatencyStats> {
   const channel = `floor-${randomBytes(4).toString('hex')}`;
   const publisher = new Redis(redisUrl);
-  const script = join(ROOT, 'bench/raw-subscriber.cjs');
+  const script = join(ROOT, 'bench/lag/raw-subscriber.cjs');
   try {
     const started = await startReceivers(Array.from({ length: receivers }, () => [script, redisUrl, channel]));
     try {

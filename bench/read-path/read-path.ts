@@ -1,11 +1,11 @@
 import { EventChannel, LocalCache } from '@local-cache-sync/core/testing';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import type { Book } from '../service/src/books/book';
-import { BookRepository } from '../service/src/books/book-repository';
-import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { createMetrics } from '../service/src/telemetry/metrics';
-import { type BenchServers, postBook, ratio } from './servers';
+import type { Book } from '../../service/src/books/book';
+import { BookRepository } from '../../service/src/books/book-repository';
+import { BENCH_BOOK } from '../../service/src/http/bench-routes';
+import { createMetrics } from '../../service/src/telemetry/metrics';
+import { type BenchServers, postBook, ratio } from '../servers';
 
 export interface ReadPathRow {
   path: 'bare Koa (constant)' | 'local cache' | 'Redis global cache' | 'MongoDB direct';

@@ -1,6 +1,6 @@
-import { type LagStep, median } from './lag-steps';
-import { PEER_SYSTEMS } from './peers';
-import type { ReadPathRow } from './read-path';
+import { type LagStep, median } from '../lag/lag-steps';
+import { PEER_SYSTEMS } from '../lag/peer-lag';
+import type { ReadPathRow } from '../read-path/read-path';
 
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 const COLORS = ['#3274d9', '#e0752d', '#56a64b', '#8f3bb8'];

@@ -6,11 +6,11 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { TopologyKind } from '@local-cache-sync/core';
 import { SYNC_MODES, type SyncMode } from '@local-cache-sync/core';
-import { type FaultName, heal, inject, pauseUntilCut, settled } from '../service/local-stack/faults';
-import { ROOT, waitFor } from '../service/local-stack/processes';
-import { type Stack, startStack } from '../service/local-stack/stack';
-import { answerHelp } from '../service/src/cli';
-import { formatNines, nines } from '../service/src/probe/history';
+import { type FaultName, heal, inject, pauseUntilCut, settled } from '../../service/local-stack/faults';
+import { ROOT, waitFor } from '../../service/local-stack/processes';
+import { type Stack, startStack } from '../../service/local-stack/stack';
+import { answerHelp } from '../../service/src/cli';
+import { formatNines, nines } from '../../service/src/probe/history';
 import { Witness, type WitnessResult } from './witness';
 
 const FAULTS: FaultName[] = ['kill', 'pause', 'cut', 'restart-redis', 'crash', 'garbage', 'failover'];
@@ -292,7 +292,7 @@ function writeReadmeBlock(body: string, date: string): void {
   writeFileSync(path, readme.slice(0, start) + block + readme.slice(end + README_END.length));
 }
 
-const USAGE = `usage: make experiment   (or npx tsx bench/experiment.ts)
+const USAGE = `usage: make experiment   (or npx tsx bench/fault-runs/experiment.ts)
 Every sync mode through every fault with the same probe seed (about 18 minutes); the failover
 fault kills the Redis master of a Sentinel set and of a Cluster. Writes the comparison table and
 its reading to reports/experiment-<date>/ and, when every mode and fault ran, to docs/experiment.md;

@@ -1,7 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { LocalCache } from '@local-cache-sync/core/testing';
-import type { Book } from '../service/src/books/book';
+import type { Book } from '../../service/src/books/book';
 import { SAMPLE_BOOK } from './clone-cost';
 
 export interface MemoryResult {

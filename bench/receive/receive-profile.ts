@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../service/local-stack/processes';
-import { type LatencyStats, startLagBench } from './invalidation';
-import type { BenchServers } from './servers';
+import { ROOT } from '../../service/local-stack/processes';
+import { type LatencyStats, startLagBench } from '../lag/lag-bench';
+import type { BenchServers } from '../servers';
 
 export interface CpuProfile {
   /** Microseconds on the monotonic clock that process.hrtime reads too, in every process of the machine. */

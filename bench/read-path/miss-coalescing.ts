@@ -1,6 +1,6 @@
-import { scrapeMetric } from '../service/local-stack/stack';
-import { paced } from './invalidation';
-import { type BenchServers, postBook } from './servers';
+import { scrapeMetric } from '../../service/local-stack/stack';
+import { paced } from '../lag/lag-bench';
+import { type BenchServers, postBook } from '../servers';
 
 export interface CoalescingRun {
   coalesce: boolean;

@@ -1,7 +1,4 @@
 import { startRedisCluster } from '../service/local-stack/redis-topologies';
-import { type CloneCost, cloneCost } from './clone-cost';
-import { type CoalescingPlan, type CoalescingRun, coalescingBench } from './coalescing';
-import { type InZoneResult, inZoneBench } from './in-zone';
 import {
   type LatencyStats,
   METER_LEAD_MS,
@@ -9,9 +6,14 @@ import {
   rawPublishFloor,
   startLagBench,
   warmUp,
-} from './invalidation';
-import { type MemoryResult, memoryBench } from './memory';
-import { PEER_SYSTEMS, type PeerRun, peerLag } from './peers';
+} from './lag/lag-bench';
+import { type SidePlan, type SideRun, sideBySide } from './lag/side-by-side';
+import { type SigningCost, signingCost } from './lag/signing-cost';
+import { PEER_SYSTEMS, type PeerRun, peerLag } from './lag/peer-lag';
+import { type CloneCost, cloneCost } from './read-path/clone-cost';
+import { type InZoneResult, inZoneBench } from './read-path/in-zone';
+import { type MemoryResult, memoryBench } from './read-path/memory';
+import { type CoalescingPlan, type CoalescingRun, coalescingBench } from './read-path/miss-coalescing';
 import {
   type HitPathCost,
   hitPathCost,
@@ -19,13 +21,11 @@ import {
   type ReadPathRow,
   readCostBench,
   readPathBench,
-} from './read-path';
-import { type ReceiveCost, receiveCost } from './receive-cost';
-import { type ReceiveProfile, receiveProfile } from './receive-profile';
+} from './read-path/read-path';
+import { type TracingRun, tracingCostBench } from './read-path/tracing-cost';
+import { type ReceiveCost, receiveCost } from './receive/receive-cost';
+import { type ReceiveProfile, receiveProfile } from './receive/receive-profile';
 import { type BenchServers, startBenchServers } from './servers';
-import { type SidePlan, type SideRun, sideBySide } from './side-by-side';
-import { type SigningCost, signingCost } from './signing-cost';
-import { type TracingRun, tracingCostBench } from './tracing-cost';
 
 export interface BenchPlan {
   cloneRounds: number;

@@ -1,6 +1,6 @@
-import { type LagBench, type LatencyStats, now, startLagBench, warmUp } from './invalidation';
-import { PEER_SYSTEMS, peerLag } from './peers';
-import type { BenchServers } from './servers';
+import type { BenchServers } from '../servers';
+import { type LagBench, type LatencyStats, now, startLagBench, warmUp } from './lag-bench';
+import { PEER_SYSTEMS, peerLag } from './peer-lag';
 
 /** This service unsigned and signed (default telemetry, coalescing on), and the peers. */
 export const SIDE_SYSTEMS = ['unsigned', 'signed', ...PEER_SYSTEMS] as const;

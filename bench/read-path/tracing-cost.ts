@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
-import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { type BenchServers, postBook } from './servers';
+import { BENCH_BOOK } from '../../service/src/http/bench-routes';
+import { type BenchServers, postBook } from '../servers';
 
 export interface TracingRun {
   tracing: 'default' | 'off';

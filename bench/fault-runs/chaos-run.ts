@@ -1,22 +1,22 @@
 // `make chaos-run`: every sync mode through the same seeded random sequence of faults, with a
-// history checker afterwards (bench/chaos/). Writes reports/chaos-<date>/ and, for a full run
+// history checker afterwards (bench/fault-runs/chaos.ts, verdict.ts). Writes reports/chaos-<date>/ and, for a full run
 // (every mode, 10 minutes or more), docs/chaos-run.md and the README's sync-mode table.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { SYNC_MODES, type SyncMode, type TopologyKind } from '@local-cache-sync/core';
-import { renderHtml } from '../service/demo/report';
-import { chaosFaults, chaosSchedule } from '../service/local-stack/chaos-schedule';
-import { ROOT } from '../service/local-stack/processes';
-import { answerHelp } from '../service/src/cli';
-import { formatNines } from '../service/src/probe/history';
-import { type ChaosRun, runChaos } from './chaos/run';
-import { runNines, summaryLine, verdicts } from './chaos/verdict';
+import { renderHtml } from '../../service/demo/report';
+import { chaosFaults, chaosSchedule } from '../../service/local-stack/chaos-schedule';
+import { ROOT } from '../../service/local-stack/processes';
+import { answerHelp } from '../../service/src/cli';
+import { formatNines } from '../../service/src/probe/history';
+import { type ChaosRun, runChaos } from './chaos';
+import { runNines, summaryLine, verdicts } from './verdict';
 
 const TTL_SECONDS = 300;
 const FULL_SECONDS = 600;
 
-const USAGE = `usage: make chaos-run   (or npx tsx bench/chaos-run.ts)
+const USAGE = `usage: make chaos-run   (or npx tsx bench/fault-runs/chaos-run.ts)
 Every sync mode through the same seeded random sequence of faults (short and long pauses, cuts,
 kills, Redis restarts, crashes before publish; failovers on Sentinel or Cluster), three replicas
 under the probe's traffic, then a checker that reads the whole client history: stale reads and

@@ -1,5 +1,5 @@
-import type { LatencyStats, RunResult } from './invalidation';
-import { PEER_SYSTEMS, type PeerRun, type PeerSystem } from './peers';
+import type { LatencyStats, RunResult } from './lag-bench';
+import { PEER_SYSTEMS, type PeerRun, type PeerSystem } from './peer-lag';
 
 export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);

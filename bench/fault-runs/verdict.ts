@@ -1,6 +1,6 @@
 import { nearestRank } from '@local-cache-sync/core/prometheus';
 import { formatNines, nines } from '../../service/src/probe/history';
-import { type ChaosRun, LOSES_MESSAGES } from './run';
+import { type ChaosRun, LOSES_MESSAGES } from './chaos';
 
 /** One check of the service's own counters against the history. */
 export interface Verdict {

@@ -3,10 +3,10 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { ROOT } from '../service/local-stack/processes';
-import { answerHelp } from '../service/src/cli';
-import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { postBook, startBenchServers } from './servers';
+import { ROOT } from '../../service/local-stack/processes';
+import { answerHelp } from '../../service/src/cli';
+import { BENCH_BOOK } from '../../service/src/http/bench-routes';
+import { postBook, startBenchServers } from '../servers';
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string } }[];
@@ -39,7 +39,7 @@ export function selfTimeByPackage(profile: CpuProfile): [string, number][] {
 
 async function main() {
   answerHelp(
-    'usage: make bench-profile   (or npx tsx bench/profile.ts)\nA CPU profile (--cpu-prof) of one replica serving cached reads under autocannon, summed by\npackage, written to reports/profile/ (about 30 s).\n  --help   this text',
+    'usage: make bench-profile   (or npx tsx bench/read-path/cpu-profile.ts)\nA CPU profile (--cpu-prof) of one replica serving cached reads under autocannon, summed by\npackage, written to reports/profile/ (about 30 s).\n  --help   this text',
   );
   const dir = join(ROOT, 'reports/profile');
   rmSync(dir, { recursive: true, force: true });

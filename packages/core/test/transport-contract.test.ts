@@ -3,10 +3,10 @@ import { MemoryBus } from '@local-cache-sync/core/testing';
 import type { InvalidationTransport, MembershipRegistry, SubscriberState } from '@local-cache-sync/core/transport';
 import { RedisTransport } from '@local-cache-sync/core/transport';
 import { Redis } from 'ioredis';
-import { waitFor } from '../../local-stack/processes';
-import { killSubscriber } from '../../local-stack/redis-clients';
-import { type RedisServers, startRedisCluster, startSentinelSet } from '../../local-stack/redis-topologies';
-import { uniqueName } from '../harness/replicas';
+import { waitFor } from '../../../service/local-stack/processes';
+import { killSubscriber } from '../../../service/local-stack/redis-clients';
+import { type RedisServers, startRedisCluster, startSentinelSet } from '../../../service/local-stack/redis-topologies';
+import { uniqueName } from './fixtures';
 
 interface Harness {
   make(name: string): Promise<InvalidationTransport>;

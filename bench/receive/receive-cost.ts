@@ -4,10 +4,10 @@ import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { NoopSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { Book } from '../service/src/books/book';
-import { idKey, isKeyOfBook } from '../service/src/books/keys';
-import { createMetrics } from '../service/src/telemetry/metrics';
-import { readSampler, WritesAlwaysSampler } from '../service/src/telemetry/tracing';
+import type { Book } from '../../service/src/books/book';
+import { idKey, isKeyOfBook } from '../../service/src/books/keys';
+import { createMetrics } from '../../service/src/telemetry/metrics';
+import { readSampler, WritesAlwaysSampler } from '../../service/src/telemetry/tracing';
 
 /** Microseconds per message of each part of the receive path, and of the whole handler. */
 export interface ReceiveCost {

@@ -2,9 +2,9 @@ import { Agent, request } from 'node:http';
 import { nearestRank } from '@local-cache-sync/core/prometheus';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { type ToxicProxy, Toxiproxy } from '../service/local-stack/toxiproxy';
-import { BENCH_BOOK } from '../service/src/http/bench-routes';
-import { type BenchServers, postBook } from './servers';
+import { type ToxicProxy, Toxiproxy } from '../../service/local-stack/toxiproxy';
+import { BENCH_BOOK } from '../../service/src/http/bench-routes';
+import { type BenchServers, postBook } from '../servers';
 
 export const IN_ZONE_PATHS = ['local cache', 'Redis global cache', 'MongoDB direct'] as const;
 export type InZonePath = (typeof IN_ZONE_PATHS)[number];

@@ -1,5 +1,5 @@
-import type { Stack } from '../service/local-stack/stack';
-import { postBook } from './servers';
+import type { Stack } from '../../service/local-stack/stack';
+import { postBook } from '../servers';
 
 /**
  * A book written exactly once, during the fault, and then only read, on every replica, every
