@@ -6,7 +6,8 @@ import { ROOT } from '../service/local-stack/processes';
 import { answerHelp } from '../service/src/cli';
 import { lagSteps } from './lag/lag-steps';
 import { benchChart } from './report/chart';
-import { headline, resultsMarkdown } from './report/report';
+import { headline } from './report/headline';
+import { resultsMarkdown } from './report/report';
 import { type BenchResults, FULL_PLAN, runBench } from './suite';
 
 const USAGE = `usage: make bench   (or npm run bench -- [--render])

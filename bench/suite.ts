@@ -7,9 +7,9 @@ import {
   startLagBench,
   warmUp,
 } from './lag/lag-bench';
+import { PEER_SYSTEMS, type PeerRun, peerLag } from './lag/peer-lag';
 import { type SidePlan, type SideRun, sideBySide } from './lag/side-by-side';
 import { type SigningCost, signingCost } from './lag/signing-cost';
-import { PEER_SYSTEMS, type PeerRun, peerLag } from './lag/peer-lag';
 import { type CloneCost, cloneCost } from './read-path/clone-cost';
 import { type InZoneResult, inZoneBench } from './read-path/in-zone';
 import { type MemoryResult, memoryBench } from './read-path/memory';

@@ -1,6 +1,7 @@
 import { lagSteps } from '../../../bench/lag/lag-steps';
 import { benchChart } from '../../../bench/report/chart';
-import { headline, resultsMarkdown } from '../../../bench/report/report';
+import { headline } from '../../../bench/report/headline';
+import { resultsMarkdown } from '../../../bench/report/report';
 import { type BenchPlan, runBench } from '../../../bench/suite';
 
 /**

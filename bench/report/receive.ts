@@ -1,0 +1,40 @@
+import { RECEIVE_PARTS } from '../receive/receive-profile';
+import type { BenchResults } from '../suite';
+import { int, ms } from './format';
+
+/** Where a replica's time goes for each message, in process. */
+export function receiveMarkdown(r: BenchResults): string[] {
+  const c = r.receive;
+  if (!c) return [];
+  const us = (v: number) => `${v.toFixed(2)} µs`;
+  return [
+    '## Receive path per message',
+    '',
+    `${int(r.plan.receiveRounds)} signed single invalidations (distinct ids) through the parts of a replica's receive path and through the whole InvalidationSubscriber with the replica's metrics observer, in this process: JSON.parse ${us(c.parse)}, HMAC verify ${us(c.verify)}, parse and validate ${us(c.validate)}; the whole handler ${us(c.handlerUntraced)} untraced, ${us(c.handlerTraced)} with its CONSUMER span (sampled, dropped at the end)${c.handlerUnsigned === undefined ? '' : `, ${us(c.handlerUnsigned)} unsigned and untraced`}. At 1,000 messages/s the traced handler takes ${((c.handlerTraced * 1000) / 10_000).toFixed(1)} % of a core per replica.`,
+    '',
+  ];
+}
+
+/** One replica's CPU profile and GC trace while it receives: time per message by part, and the pauses. */
+export function receiveProfileMarkdown(r: BenchResults): string[] {
+  const p = r.receiveProfile;
+  if (!p) return [];
+  const onPath = RECEIVE_PARTS.slice(0, 7) as readonly string[];
+  const pathUs = p.parts.filter(([part]) => onPath.includes(part)).reduce((n, [, us]) => n + us, 0);
+  const top = [...p.parts].filter(([part]) => onPath.includes(part)).sort((a, b) => b[1] - a[1])[0];
+  return [
+    `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof and --trace-gc`,
+    '',
+    `One replica as it runs by default (signed messages, metrics; the bench's writer does not trace, so its messages carry no trace context and get no CONSUMER span) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
+    '',
+    '| part | µs per message | of the receive path |',
+    '|---|---|---|',
+    ...p.parts.map(
+      ([part, us]) =>
+        `| ${part} | ${us.toFixed(2)} | ${onPath.includes(part) && pathUs > 0 ? `${((us / pathUs) * 100).toFixed(0)} %` : '-'} |`,
+    ),
+    '',
+    `The receive path takes ${pathUs.toFixed(1)} µs a message in all${top ? `, most of it in ${top[0]} (${top[1].toFixed(1)} µs)` : ''}. Garbage collection paused the replica ${p.gc.count} times over the run (start-up left out), ${p.gc.totalMs.toFixed(1)} ms in all, p99 ${ms(p.gc.p99Ms)}, longest ${ms(p.gc.maxMs)}; ${p.gc.overOneMs} pauses of a millisecond or more, ${p.gc.maxMs >= p.lag.p99Ms ? 'as long as the p99 lag or longer: GC can make the tail on its own' : 'all shorter than the p99 lag: GC alone does not make the tail'}.`,
+    '',
+  ];
+}
