@@ -1,6 +1,8 @@
 import type { Change, Outbox, WrittenAfter } from '@local-cache-sync/core';
-import { type BookRepository, firstWriteAfter, type OutboxEntry } from './book-repository';
+import { firstWriteAfter } from './book-document';
+import type { BookRepository } from './book-repository';
 import { keysOf } from './keys';
+import type { OutboxEntry } from './outbox-marks';
 
 /** Every cache key an outbox entry's write may have left stale. */
 const toChange = (entry: OutboxEntry): Change => ({

@@ -1,7 +1,18 @@
 import { preciseNow } from '@local-cache-sync/core/wire';
-import mongoose, { type Connection, type Model, Schema, Types } from 'mongoose';
+import mongoose, { type Connection, type Model, Types } from 'mongoose';
 import type { Book, BookInput, BookPatch } from './book';
+import {
+  type BookDocument,
+  bookSchema,
+  definedOnly,
+  live,
+  NAMES_KEPT,
+  toBook,
+  type VersionHistory,
+  WRITE_TIMES_KEPT,
+} from './book-document';
 import { isDuplicateKey } from './mongo-errors';
+import { type OutboxEntry, OutboxMarks } from './outbox-marks';
 import { WriteLocks } from './write-locks';
 
 export class DuplicateNameError extends Error {
@@ -16,95 +27,6 @@ export interface WriteResult {
   after: Book;
   committedAt: number;
 }
-
-interface BookDocument {
-  _id: Types.ObjectId;
-  name: string;
-  author: string;
-  year: number;
-  version: number;
-  updatedAt: Date;
-  /** When each of the last versions was written, oldest first; the last entry is `version`'s. */
-  writeTimes: Date[];
-  /** Names the book had lately (an invalidation replayed from the outbox evicts them all). */
-  recentNames?: string[];
-  /**
-   * Set in the same operation as the write, cleared once its invalidation is published. `first`:
-   * the oldest unpublished write; `at`: when sweepers may take it (set to 0 when the writer knows
-   * its publish failed).
-   */
-  outbox?: { op: 'create' | 'update' | 'delete'; first: Date; at: Date; claimedUntil?: Date };
-  /** A deletion whose invalidation is not published yet (outbox mode): gone for readers. */
-  deletedAt?: Date;
-}
-
-/** A write whose invalidation may not have been published (its replica died, or Redis was away). */
-export interface OutboxEntry {
-  id: string;
-  version: number;
-  op: 'create' | 'update' | 'delete';
-  names: string[];
-  at: number;
-}
-
-const NAMES_KEPT = 4;
-// Filters built here, not from client input, so they are exempt from sanitizeFilter.
-const live = () => ({ deletedAt: mongoose.trusted({ $exists: false }) });
-
-/**
- * How many write times a book keeps: enough to date the first version a stale entry missed.
- * MongoDB applies the $slice that keeps it so; FerretDB v1 ignores $slice, so there the update
- * that finds the array at twice this trims it, under the book's write lock (reads use the last
- * entries only). Unbounded, every book grew by a date a write, and as FerretDB v1 parses every
- * document a query scans, its CPU climbed with the run's age until a 10-minute chaos run stalled.
- */
-const WRITE_TIMES_KEPT = 8;
-
-/** When version `version` of a book was written, as far as its kept write times tell. */
-export interface VersionHistory {
-  version: number;
-  updatedAt: number;
-  /** Write time of `version - i` at index `length - 1 - i`. */
-  writeTimes: number[];
-}
-
-/**
- * The time the first version after `version` was written, or an upper bound of it when that
- * version is older than the kept history (its successors were written later still).
- */
-export function firstWriteAfter(history: VersionHistory, version: number): number | undefined {
-  if (history.version <= version) return undefined;
-  const index = history.writeTimes.length - 1 - (history.version - (version + 1));
-  return history.writeTimes[Math.max(0, index)] ?? history.updatedAt;
-}
-
-const bookSchema = new Schema<BookDocument>(
-  {
-    name: { type: String, required: true },
-    author: { type: String, required: true },
-    year: { type: Number, required: true },
-    version: { type: Number, required: true, default: 1 },
-    updatedAt: { type: Date, required: true },
-    writeTimes: { type: [Date], default: [] },
-    recentNames: { type: [String], default: undefined },
-    outbox: {
-      type: new Schema({ op: String, first: Date, at: Date, claimedUntil: Date }, { _id: false }),
-      required: false,
-    },
-    deletedAt: { type: Date, required: false },
-  },
-  { versionKey: false, strict: 'throw', collection: 'books' },
-);
-bookSchema.index({ name: 1 }, { unique: true });
-
-const toBook = (doc: BookDocument): Book => ({
-  id: doc._id.toHexString(),
-  name: doc.name,
-  author: doc.author,
-  year: doc.year,
-  version: doc.version,
-  updatedAt: doc.updatedAt.toISOString(),
-});
 
 /** A conditional write (If-Match) expected another version than the book has. */
 export class VersionConflictError extends Error {
@@ -137,6 +59,7 @@ export interface ConnectOptions {
 /** MongoDB is the source of truth; every write bumps `version` with $inc in the same operation. */
 export class BookRepository {
   private readonly model: Model<BookDocument>;
+  private readonly marks: OutboxMarks;
 
   /**
    * With `outbox`, every write also marks the book, in the same operation, as having an
@@ -149,6 +72,7 @@ export class BookRepository {
     private readonly locks?: WriteLocks,
   ) {
     this.model = connection.model<BookDocument>('Book', bookSchema);
+    this.marks = new OutboxMarks(this.model, (id, write) => this.exclusively(id, write), locks);
   }
 
   static async connect(uri: string, options: ConnectOptions = {}): Promise<BookRepository> {
@@ -320,64 +244,23 @@ export class BookRepository {
   }
 
   /** The writer could not publish: make the mark claimable by any replica's sweeper at once. */
-  async expediteOutbox(id: string, version: number): Promise<void> {
-    await this.exclusively(id, () =>
-      this.model.updateOne(
-        { _id: new Types.ObjectId(id), version },
-        { $set: { 'outbox.at': new Date(0), 'outbox.claimedUntil': new Date(0) } },
-      ),
-    );
+  expediteOutbox(id: string, version: number): Promise<void> {
+    return this.marks.expedite(id, version);
   }
 
   /** The invalidation of this write is published: clear its outbox mark (and finish a deletion). */
-  async settleOutbox(id: string, version: number, op: OutboxEntry['op']): Promise<void> {
-    const filter = { _id: new Types.ObjectId(id), version };
-    await this.exclusively(id, async () => {
-      if (op === 'delete') await this.model.deleteOne(filter);
-      else await this.model.updateOne(filter, { $unset: { outbox: 1 } });
-    });
+  settleOutbox(id: string, version: number, op: OutboxEntry['op']): Promise<void> {
+    return this.marks.settle(id, version, op);
   }
 
   /** Every outbox mark, claimed or not, without touching it: writes that may still be unannounced. */
-  async pendingOutbox(limit = 1000): Promise<OutboxEntry[]> {
-    const docs = await this.model
-      .find({ outbox: mongoose.trusted({ $exists: true }) })
-      .limit(limit)
-      .lean<BookDocument[]>();
-    return docs.flatMap((doc) => (doc.outbox ? [toOutboxEntry(doc, doc.outbox)] : []));
+  pendingOutbox(limit?: number): Promise<OutboxEntry[]> {
+    return this.marks.pending(limit);
   }
 
   /** Claims up to `limit` outbox marks older than `olderThan` for `claimMs`, so one replica republishes each. */
-  async claimOutbox(olderThan: number, claimMs: number, limit = 100): Promise<OutboxEntry[]> {
-    const due = (now: Date) => ({
-      'outbox.at': mongoose.trusted({ $lt: new Date(olderThan) }),
-      'outbox.claimedUntil': mongoose.trusted({ $lt: now }),
-    });
-    const claim = (now: Date, filter: object) =>
-      this.model
-        .findOneAndUpdate(
-          { ...filter, ...due(now) },
-          { $set: { 'outbox.claimedUntil': new Date(now.getTime() + claimMs) } },
-          { returnDocument: 'after' },
-        )
-        .lean<BookDocument>();
-    const claimed: OutboxEntry[] = [];
-    if (this.locks) {
-      // Each mark is claimed holding its book; a book being written now is left for the next sweep.
-      const locks = this.locks;
-      const candidates = await this.model.find(due(new Date()), { _id: 1 }).limit(limit).lean<BookDocument[]>();
-      for (const { _id } of candidates) {
-        const doc = await locks.tryHold(_id, () => claim(new Date(), { _id }));
-        if (doc?.outbox) claimed.push(toOutboxEntry(doc, doc.outbox));
-      }
-      return claimed;
-    }
-    while (claimed.length < limit) {
-      const doc = await claim(new Date(), {});
-      if (!doc?.outbox) break;
-      claimed.push(toOutboxEntry(doc, doc.outbox));
-    }
-    return claimed;
+  claimOutbox(olderThan: number, claimMs: number, limit?: number): Promise<OutboxEntry[]> {
+    return this.marks.claim(olderThan, claimMs, limit);
   }
 
   async ping(): Promise<void> {
@@ -397,18 +280,4 @@ export class BookRepository {
 function requireDb(connection: Connection) {
   if (!connection.db) throw new Error('MongoDB is not connected');
   return connection.db;
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function toOutboxEntry(doc: BookDocument, outbox: NonNullable<BookDocument['outbox']>): OutboxEntry {
-  return {
-    id: doc._id.toHexString(),
-    version: doc.version,
-    op: outbox.op,
-    names: [...new Set([doc.name, ...(doc.recentNames ?? [])])],
-    at: (outbox.first ?? outbox.at).getTime(),
-  };
 }
