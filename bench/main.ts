@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { ROOT } from '../service/local-stack/processes';
 import { answerHelp } from '../service/src/cli';
 import { lagSteps } from './lag/lag-steps';
+import { type BenchResults, FULL_PLAN } from './plan';
 import { benchChart } from './report/chart';
 import { headline } from './report/headline';
 import { resultsMarkdown } from './report/report';
-import { type BenchResults, FULL_PLAN, runBench } from './suite';
+import { runBench } from './suite';
 
 const USAGE = `usage: make bench   (or npm run bench -- [--render])
 Every benchmark in one run (about 27 minutes): read path (on loopback and behind Toxiproxy's latency),

@@ -7,6 +7,8 @@ import { FAULTS, heal, inject, settled } from '../../service/local-stack/faults'
 import { waitFor } from '../../service/local-stack/processes';
 import { type Stack, startStack } from '../../service/local-stack/stack';
 import { checkHistory, clock, type HistoryCheck, type HistoryEvent } from '../../service/src/probe/history';
+import { cacheEverywhere, createMarker, MARKERS, type Marker, readMarker, writeMarker } from './markers';
+import { type ServiceCounts, type SloView, serviceCounts, sloView } from './run-counts';
 
 export interface ChaosRunOptions {
   mode: SyncMode;
@@ -31,15 +33,6 @@ export interface StepResult extends ChaosStep {
   diedAt?: number;
 }
 
-/** The service's own counts over the run (Prometheus' increase(), which spans replica restarts). */
-export interface ServiceCounts {
-  staleReads: number;
-  staleChecks: number;
-  deliveries: number;
-  deliveredWithin1s: number;
-  missed: number;
-}
-
 export interface ChaosRun {
   mode: SyncMode;
   topology: TopologyKind;
@@ -51,15 +44,9 @@ export interface ChaosRun {
   events: number;
   service: ServiceCounts;
   /** Per SLI (fresh-reads, converged-deliveries, fresh-hits): the SLO rules' view at the end of the run. */
-  slo: Record<string, { budgetLeft?: number; maxBurnRate5m?: number; maxBurnRate1h?: number }>;
+  slo: SloView;
   report: RunReport;
 }
-
-/**
- * Marker books, reused in turn, so a long run does not grow the collection by one book a fault. A
- * marker is written again only MARKERS faults later, so "stale books left" covers the last ones.
- */
-const MARKERS = 8;
 
 /** Faults after which the faulted replica must have counted missed messages (a write was sent while it could not hear). */
 export const LOSES_MESSAGES = new Set(['cut', 'pause']);
@@ -237,142 +224,4 @@ async function backToNormal(stack: Stack): Promise<void> {
     });
   }
   await settled(stack);
-}
-
-interface Marker {
-  id: string;
-  version: number;
-}
-
-async function answer(url: string, init?: RequestInit) {
-  const sentAt = clock();
-  try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(3000) });
-    const body = (await response.json().catch(() => undefined)) as
-      | { id?: string; version?: number; error?: string }
-      | undefined;
-    const ok = response.status >= 200 && response.status < 300 && body?.version !== undefined;
-    const status = `${response.status}${body?.error ? ` ${body.error}` : ''}`;
-    return { sentAt, receivedAt: clock(), ok, body, status, hit: response.headers.get('x-cache') === 'HIT' };
-  } catch (error) {
-    return { sentAt, receivedAt: clock(), ok: false, body: undefined, status: (error as Error).name, hit: false };
-  }
-}
-
-/** A new marker book. */
-async function createMarker(stack: Stack, history: HistoryEvent[]): Promise<Marker> {
-  const writer = stack.replicas[1]!;
-  const name = `marker-${stack.channel}-${history.length}`;
-  const failures: string[] = [];
-  // A create can fail right after a fault (a replica still catching up, the database slow): retry.
-  const created = await waitFor(
-    async () => {
-      const attempt = await answer(`${writer.url}/books`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name, author: 'chaos', year: 2000 }),
-      });
-      if (attempt.ok) return attempt;
-      failures.push(attempt.status);
-      if (attempt.status.startsWith('409')) {
-        const found = await answer(`${writer.url}/books?name=${encodeURIComponent(name)}`);
-        if (found.ok) return found;
-      }
-      return undefined;
-    },
-    { timeoutMs: 30_000, intervalMs: 500, message: 'the marker book created' },
-  ).catch(() => {
-    throw new Error(`the chaos run could not create its marker book: ${failures.join(', ')}`);
-  });
-  const marker = { id: String(created.body!.id), version: created.body!.version! };
-  history.push({ op: 'write', replica: writer.id, ...marker, sentAt: created.sentAt, receivedAt: created.receivedAt });
-  return marker;
-}
-
-/** Reads the marker on every replica until it is a hit there (whatever version each holds). */
-async function cacheEverywhere(stack: Stack, marker: Marker, history: HistoryEvent[]): Promise<void> {
-  for (const replica of stack.replicas) {
-    await waitFor(
-      async () => {
-        const read = await answer(`${replica.url}/books/${marker.id}`);
-        history.push({ op: 'read', replica: replica.id, id: marker.id, ...at(read) });
-        return read.hit;
-      },
-      { timeoutMs: 10_000, intervalMs: 20, message: `${replica.id} cached the marker` },
-    );
-  }
-}
-
-const at = (a: { sentAt: number; receivedAt: number; ok: boolean; body?: { version?: number }; hit: boolean }) => ({
-  sentAt: a.sentAt,
-  receivedAt: a.receivedAt,
-  version: a.ok ? a.body!.version : undefined,
-  hit: a.ok && a.hit,
-});
-
-/** Writes the marker once (a crash before publish answers nothing; the write is committed all the same). */
-async function writeMarker(stack: Stack, via: number, marker: Marker, history: HistoryEvent[]): Promise<boolean> {
-  const replica = stack.replicas[via]!;
-  const written = await answer(`${replica.url}/books/${marker.id}`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ year: 2001 }),
-  });
-  history.push({ op: 'write', replica: replica.id, id: marker.id, ...at(written) });
-  return written.ok;
-}
-
-async function readMarker(stack: Stack, id: string, history: HistoryEvent[]): Promise<void> {
-  for (const replica of stack.replicas) {
-    const read = await answer(`${replica.url}/books/${id}`);
-    history.push({ op: 'read', replica: replica.id, id, ...at(read) });
-  }
-}
-
-/** The service's counters over the run, once Prometheus has scraped every replica after the end. */
-async function serviceCounts(stack: Stack, seconds: number, endedAt: number): Promise<ServiceCounts> {
-  const prometheus = stack.prometheus!;
-  await waitFor(
-    async () => Number((await prometheus.query('min(timestamp(up))'))[0]?.value[1] ?? 0) * 1000 > endedAt + 1000,
-    { timeoutMs: 15_000, intervalMs: 200, message: 'Prometheus scraped every replica and the probe after the run' },
-  );
-  const range = `${Math.ceil(seconds) + 30}s`;
-  const total = async (selector: string) =>
-    Math.round(Number((await prometheus.query(`sum(increase(${selector}[${range}]))`))[0]?.value[1] ?? 0));
-  return {
-    staleReads: await total('cache_stale_reads_total'),
-    staleChecks: await total('cache_stale_checks_total'),
-    deliveries: await total('cache_invalidation_lag_seconds_count'),
-    deliveredWithin1s: await total('cache_invalidation_lag_seconds_bucket{le=~"1|1.0"}'),
-    missed: await total('cache_invalidations_missed_total'),
-  };
-}
-
-/** The SLO rules (Sloth's) over the run: budget left at the end and the fastest burn, per SLI of this mode. */
-async function sloView(stack: Stack, mode: SyncMode, seconds: number, endedAt: number): Promise<ChaosRun['slo']> {
-  const prometheus = stack.prometheus!;
-  // The burn rates are rules over rules: wait until their last evaluation saw the final scrape.
-  await waitFor(
-    async () =>
-      Number(
-        (await prometheus.query(`min(timestamp(slo:current_burn_rate:ratio{mode="${mode}"}))`))[0]?.value[1] ?? 0,
-      ) *
-        1000 >
-      endedAt + 3000,
-    { timeoutMs: 20_000, intervalMs: 200, message: 'the SLO rules evaluated after the run' },
-  );
-  const range = `${Math.ceil(seconds)}s`;
-  const bySli = async (expr: string) =>
-    Object.fromEntries(
-      (await prometheus.query(expr)).map((s) => [s.metric.sli ?? '', Number(s.value[1])] as [string, number]),
-    );
-  const budgetLeft = await bySli(`slo:period_error_budget_remaining:ratio{mode="${mode}"}`);
-  const burn5m = await bySli(`max_over_time(slo:current_burn_rate:ratio{mode="${mode}"}[${range}])`);
-  const burn1h = await bySli(
-    `max by (sli) (max_over_time((slo:sli_error:ratio_rate1h{mode="${mode}"} / on (sloth_id) group_left () slo:error_budget:ratio{mode="${mode}"})[${range}:5s]))`,
-  );
-  const slis = ['fresh-reads', 'converged-deliveries', 'fresh-hits'];
-  return Object.fromEntries(
-    slis.map((sli) => [sli, { budgetLeft: budgetLeft[sli], maxBurnRate5m: burn5m[sli], maxBurnRate1h: burn1h[sli] }]),
-  );
 }

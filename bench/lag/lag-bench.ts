@@ -1,23 +1,12 @@
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { RedisTopology } from '@local-cache-sync/core';
-import { nearestRank } from '@local-cache-sync/core/prometheus';
 import { InvalidationPublisher } from '@local-cache-sync/core/testing';
 import { RedisTransport } from '@local-cache-sync/core/transport';
 import { EnvelopeSigner, parseSigningKeys } from '@local-cache-sync/core/wire';
-import { Redis } from 'ioredis';
-import { ROOT, waitFor } from '../../service/local-stack/processes';
+import { waitFor } from '../../service/local-stack/processes';
 import type { ReplicaProcess } from '../../service/local-stack/replica-process';
 import { sampleSum } from '../../service/local-stack/stack';
 import type { BenchServers } from '../servers';
-
-export interface LatencyStats {
-  count: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
+import { type LatencyStats, now, paced, stats } from './latency';
 
 export interface RunResult extends LatencyStats {
   replicas: number;
@@ -43,127 +32,6 @@ export interface RunResult extends LatencyStats {
   /** The receivers' CPU (process_cpu_seconds_total) and V8 heap allocated per invalidation applied. */
   cpuUsPerMessage?: number;
   heapBytesPerMessage?: number;
-}
-
-export function stats(samplesMs: number[]): LatencyStats {
-  const sorted = Float64Array.from(samplesMs).sort();
-  return {
-    count: sorted.length,
-    p50Ms: nearestRank(sorted, 0.5),
-    p99Ms: nearestRank(sorted, 0.99),
-    maxMs: nearestRank(sorted, 1),
-  };
-}
-
-export const now = () => performance.timeOrigin + performance.now();
-
-/**
- * Calls `tick(n)` with how many sends are due, every millisecond, for `seconds`, from `startAt`
- * (epoch ms; at once without); resolves with the count sent.
- */
-export async function paced(
-  rate: number,
-  seconds: number,
-  tick: (due: number) => void,
-  startAt?: number,
-): Promise<{ sent: number; elapsed: number }> {
-  if (startAt !== undefined && startAt > now()) await new Promise((resolve) => setTimeout(resolve, startAt - now()));
-  const total = Math.round(rate * seconds);
-  const started = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate)) - sent;
-      if (due > 0) {
-        tick(due);
-        sent += due;
-      }
-      if (sent >= total) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 1);
-  });
-  return { sent, elapsed: (performance.now() - started) / 1000 };
-}
-
-export interface Receivers {
-  /** Waits for every receiver to exit and returns what each printed after "ready" (JSON). */
-  results(): Promise<unknown[]>;
-  kill(): void;
-}
-
-/**
- * Starts one receiving process per argument list (node <args>) and waits until each has printed
- * "ready", calling `poke` every 100 ms meanwhile (for receivers that are ready once a message got through).
- */
-export async function startReceivers(argsList: string[][], poke?: () => unknown): Promise<Receivers> {
-  const children = argsList.map((args) => spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const outputs = children.map((child) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => (text += chunk));
-    return () => text;
-  });
-  // 'close', not 'exit': a child's last output may still be on its way when it has exited.
-  const exited = children.map((child) => new Promise((resolve) => child.once('close', resolve)));
-  const kill = () => {
-    for (const child of children) child.kill();
-  };
-  const poking = poke && setInterval(poke, 100);
-  try {
-    await waitFor(() => outputs.every((out) => out().startsWith('ready\n')), {
-      timeoutMs: 30_000,
-      message: `${argsList.length} receivers ready`,
-    });
-  } catch (error) {
-    kill();
-    throw error;
-  } finally {
-    clearInterval(poking);
-  }
-  return {
-    async results() {
-      await Promise.all(exited);
-      return outputs.map((out) => JSON.parse(out().slice('ready\n'.length)) as unknown);
-    },
-    kill,
-  };
-}
-
-/**
- * The floor: a raw PUBLISH from this process to `receivers` bare subscriber processes (plain
- * ioredis, nothing else), message to message, so the floor pays the same process count and
- * scheduling as the replicas it is compared with.
- */
-export async function rawPublishFloor(
-  redisUrl: string,
-  rate: number,
-  seconds: number,
-  receivers = 1,
-): Promise<LatencyStats> {
-  const channel = `floor-${randomBytes(4).toString('hex')}`;
-  const publisher = new Redis(redisUrl);
-  const script = join(ROOT, 'bench/lag/raw-subscriber.cjs');
-  try {
-    const started = await startReceivers(Array.from({ length: receivers }, () => [script, redisUrl, channel]));
-    try {
-      // A payload the size of an invalidation envelope.
-      const padding = 'x'.repeat(300);
-      const { sent } = await paced(rate, seconds, (due) => {
-        for (let i = 0; i < due; i += 1) void publisher.publish(channel, `${now()} ${padding}`);
-      });
-      // Pub/Sub keeps order per connection: a subscriber that sees "end" has seen everything before it.
-      await publisher.publish(channel, `${now()} end`);
-      const lags = (await started.results()).flatMap((out) => (out as number[]).slice(0, sent));
-      if (lags.length < sent * receivers)
-        throw new Error(`raw floor lost messages: ${lags.length} of ${sent * receivers}`);
-      return stats(lags);
-    } finally {
-      started.kill();
-    }
-  } finally {
-    publisher.disconnect();
-  }
 }
 
 /** What a replica's /bench/lag/take answers (service/src/http/bench-routes.ts). */

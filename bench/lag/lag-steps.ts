@@ -1,4 +1,5 @@
-import type { LatencyStats, RunResult } from './lag-bench';
+import type { RunResult } from './lag-bench';
+import type { LatencyStats } from './latency';
 import { PEER_SYSTEMS, type PeerRun, type PeerSystem } from './peer-lag';
 
 export const median = (values: number[]) => {

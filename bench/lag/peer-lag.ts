@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { ROOT, waitFor } from '../../service/local-stack/processes';
-import { type LatencyStats, METER_LEAD_MS, startReceivers, stats } from './lag-bench';
+import { METER_LEAD_MS } from './lag-bench';
+import { type LatencyStats, stats } from './latency';
+import { startReceivers } from './receivers';
 
 /** The systems the lag is compared with: each with its own local cache and its own invalidation. */
 export const PEER_SYSTEMS = ['bentocache', 'node-redis'] as const;

@@ -1,5 +1,6 @@
 import type { BenchServers } from '../servers';
-import { type LagBench, type LatencyStats, now, startLagBench, warmUp } from './lag-bench';
+import { type LagBench, startLagBench, warmUp } from './lag-bench';
+import { type LatencyStats, now } from './latency';
 import { PEER_SYSTEMS, peerLag } from './peer-lag';
 
 /** This service unsigned and signed (default telemetry, coalescing on), and the peers. */

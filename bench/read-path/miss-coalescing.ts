@@ -1,5 +1,5 @@
 import { scrapeMetric } from '../../service/local-stack/stack';
-import { paced } from '../lag/lag-bench';
+import { paced } from '../lag/latency';
 import { type BenchServers, postBook } from '../servers';
 
 export interface CoalescingRun {

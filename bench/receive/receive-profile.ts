@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../service/local-stack/processes';
-import { type LatencyStats, startLagBench } from '../lag/lag-bench';
+import { startLagBench } from '../lag/lag-bench';
+import type { LatencyStats } from '../lag/latency';
 import type { BenchServers } from '../servers';
 
 export interface CpuProfile {

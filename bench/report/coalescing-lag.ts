@@ -1,5 +1,5 @@
 import { median, pairedRatios, type Spread, spread } from '../lag/lag-steps';
-import type { BenchResults } from '../suite';
+import type { BenchResults } from '../plan';
 import { int, p50s, p99s, x } from './format';
 import { msSpread } from './side-by-side';
 

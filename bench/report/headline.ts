@@ -1,7 +1,7 @@
 import { cpus } from 'node:os';
 import { type LagStep, lagSteps, median, pairedRatios, type Spread, spread } from '../lag/lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from '../lag/peer-lag';
-import { type BenchResults, isSustained } from '../suite';
+import { type BenchResults, isSustained } from '../plan';
 import { int, p50s, p99s, x } from './format';
 
 export interface Headline {

@@ -1,6 +1,6 @@
 import { lagSteps, median, pairedRatios } from '../lag/lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS, type PeerSystem } from '../lag/peer-lag';
-import { type BenchResults, LAG_VARIANTS, type LagVariant } from '../suite';
+import { type BenchResults, LAG_VARIANTS, type LagVariant } from '../plan';
 import { comparedRow, int, msMedian, p50s, p99s, ratioCell, x } from './format';
 
 /** Where the lag above the floor goes: replicas signed, unsigned, unsigned without the tracing SDK. */

@@ -1,7 +1,7 @@
 import { median, pairedRatios, type Spread, spread } from '../lag/lag-steps';
+import type { BenchResults } from '../plan';
 import { IN_ZONE_PATHS, type InZonePath } from '../read-path/in-zone';
 import { loadsPerInvalidation } from '../read-path/miss-coalescing';
-import type { BenchResults } from '../suite';
 import { comparedRow, int, ms, p50s, p99s, ratioCell, x } from './format';
 
 /** A local hit alone and with the replica's metrics observer, interleaved, and the 2x target. */

@@ -1,5 +1,5 @@
+import type { BenchResults } from '../plan';
 import { RECEIVE_PARTS } from '../receive/receive-profile';
-import type { BenchResults } from '../suite';
 import { int, ms } from './format';
 
 /** Where a replica's time goes for each message, in process. */

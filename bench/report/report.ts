@@ -1,7 +1,7 @@
 import { cpus, totalmem } from 'node:os';
 import { median, spread } from '../lag/lag-steps';
 import { PEER_NAMES, PEER_SYSTEMS } from '../lag/peer-lag';
-import { type BenchResults, isSustained } from '../suite';
+import { type BenchResults, isSustained } from '../plan';
 import { coalescingLagMarkdown, coalescingTargets } from './coalescing-lag';
 import { int, ms, p50s, p99s, ratioCell, verdict, x } from './format';
 import { analysisMarkdown, headline } from './headline';

@@ -1,8 +1,8 @@
-import type { LatencyStats } from '../lag/lag-bench';
 import { median, type Spread, spread } from '../lag/lag-steps';
+import type { LatencyStats } from '../lag/latency';
 import { PEER_NAMES, PEER_SYSTEMS } from '../lag/peer-lag';
 import { OUR_SYSTEMS, type OurSystem, SIDE_SYSTEMS, type SideRun, type SideSystem } from '../lag/side-by-side';
-import type { BenchResults } from '../suite';
+import type { BenchResults } from '../plan';
 import { int, verdict, x } from './format';
 
 /** Median and range of one statistic over a system's runs at one rate. */

@@ -1,8 +1,9 @@
 import { lagSteps } from '../../../bench/lag/lag-steps';
+import type { BenchPlan } from '../../../bench/plan';
 import { benchChart } from '../../../bench/report/chart';
 import { headline } from '../../../bench/report/headline';
 import { resultsMarkdown } from '../../../bench/report/report';
-import { type BenchPlan, runBench } from '../../../bench/suite';
+import { runBench } from '../../../bench/suite';
 
 /**
  * A tiny run of everything `make bench` does, to keep it working: real replica processes, real
