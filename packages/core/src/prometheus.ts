@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 export {
+  type AnyRegistry,
   LAG_BUCKETS,
   RECENT_LAG_SECONDS,
   registerSyncedCacheMetrics,

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 export { type CacheObserver, EVICTION_REASONS, type EvictionReason } from './cache/local-cache';
-export type { SyncObserver } from './events';
+export type { Started, SyncObserver } from './events';
 export { preciseNow } from './sync/clock';
 export {
   type BatchMessage,
@@ -23,6 +23,7 @@ export {
 export { MAX_JUMP } from './sync/gap-detector';
 export type { PublishObserver } from './sync/invalidation-publisher';
 export type { AppliedInvalidation, ReceiveObserver } from './sync/invalidation-subscriber';
-export type { RecoveryReason } from './sync/recovery';
+export type { ErrorObserver, FailedDuring } from './sync/observers';
+export type { Recovery, RecoveryDone, RecoveryReason } from './sync/recovery';
 export { EnvelopeSigner, parseSigningKeys, type SigningKey, type VerifyResult } from './sync/signing';
 export type { StaleObserver } from './sync/stale-audit';

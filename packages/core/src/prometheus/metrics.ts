@@ -27,7 +27,8 @@ export const STALE_WINDOW_BUCKETS = [
 
 export type SyncedCacheMetrics = ReturnType<typeof registerSyncedCacheMetrics>;
 
-type AnyRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
+/** A prom-client registry, Prometheus or OpenMetrics (which keeps the lag's trace-id exemplars). */
+export type AnyRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>;
 
 /** Counters fed by events: name, help, and the label names beyond `cache`. */
 const COUNTERS = {
