@@ -1,13 +1,15 @@
-import { EnvelopeSigner, encodeEnvelope } from '@local-cache-sync/core/wire';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { Redis } from 'ioredis';
 import { waitFor } from '../../local-stack/processes';
-import { sampleMessage } from '../harness/fixtures';
-import { http, metricValue, type RunningReplica, settled, startCluster } from '../harness/replicas';
+import { http, type RunningReplica, startCluster } from '../harness/replicas';
 
+/**
+ * End to end through the service: the HTTP request's span is the PRODUCER span's parent, and the
+ * lag exemplar on /metrics leads to the trace. How message spans behave on their own (links, no
+ * span outside a sampled trace) is tested in the library (packages/core/test/message-spans.test.ts).
+ */
 describe('tracing an invalidation from the write to every replica', () => {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
@@ -27,7 +29,7 @@ describe('tracing an invalidation from the write to every replica', () => {
     propagation.disable();
   });
 
-  it('links one CONSUMER span per receiving replica to the PRODUCER span, under the request span', async () => {
+  it('puts the PRODUCER span under the request span and every CONSUMER span in its trace; exemplars lead there', async () => {
     const [a, b, c] = replicas as [RunningReplica, RunningReplica, RunningReplica];
     const created = await http('POST', `${a.url}/books`, { name: 'Traced', author: 'n/a', year: 2001 });
     const id = created.json.id as string;
@@ -43,29 +45,14 @@ describe('tracing an invalidation from the write to every replica', () => {
       message: 'two consumer spans',
     });
     const spans = exporter.getFinishedSpans();
-    const producers = spans.filter((s) => s.kind === SpanKind.PRODUCER);
-    expect(producers).toHaveLength(1);
-    const producer = producers[0]!;
-    expect(producer.name).toMatch(/^publish book-channel-/);
-    expect(producer.attributes).toMatchObject({
-      'messaging.system': 'redis',
-      'messaging.operation.type': 'send',
-      'messaging.operation.name': 'publish',
-      'messaging.redis.receivers': 3,
-    });
-    expect(producer.attributes['messaging.destination.name']).toBe(producer.name.replace('publish ', ''));
+    const producer = spans.find((s) => s.kind === SpanKind.PRODUCER)!;
+    // The book write's PRODUCER span is the request's child, and each replica's CONSUMER span is in its trace.
     expect(producer.parentSpanContext?.spanId).toBe(requestSpan.spanContext().spanId);
     expect(producer.spanContext().traceId).toBe(requestSpan.spanContext().traceId);
-
     const consumers = spans.filter((s) => s.kind === SpanKind.CONSUMER);
-    expect(consumers.map((s) => s.attributes['messaging.consumer.group.name']).sort()).toEqual([b.id, c.id].sort());
-    for (const consumer of consumers) {
-      expect(consumer.name).toBe(producer.name.replace('publish', 'process'));
-      expect(consumer.attributes['messaging.operation.type']).toBe('process');
-      expect(consumer.links.map((link) => link.context.spanId)).toEqual([producer.spanContext().spanId]);
-      expect(consumer.spanContext().traceId).toBe(producer.spanContext().traceId);
-      expect(consumer.attributes['messaging.message.id']).toBe(producer.attributes['messaging.message.id']);
-    }
+    expect(
+      consumers.map((s) => [s.attributes['messaging.consumer.group.name'], s.spanContext().traceId]).sort(),
+    ).toEqual([b.id, c.id].sort().map((replica) => [replica, producer.spanContext().traceId]));
 
     // The lag histogram's exemplar on each receiver leads from the metric to this trace.
     const exposition = await http('GET', `${b.url}/metrics`, undefined, {
@@ -79,42 +66,5 @@ describe('tracing an invalidation from the write to every replica', () => {
         'm',
       ),
     );
-  });
-  it('gives a message whose writer did not sample its trace, or that carries none, no CONSUMER span, and applies it all the same', async () => {
-    const [a, b] = replicas as [RunningReplica, RunningReplica];
-    // The create's own invalidation must not stand in for the messages counted below.
-    const created = await settled([b], () =>
-      http('POST', `${a.url}/books`, { name: 'Untraced', author: 'n/a', year: 2001 }),
-    );
-    const id = created.json.id as string;
-    const raw = new Redis(process.env.REDIS_URL ?? '');
-    const signer = new EnvelopeSigner(a.config.SYNC_SIGNING_KEYS!);
-    try {
-      const received = await metricValue(b, 'cache_invalidations_received_total');
-      exporter.reset();
-      // This provider's sampler (parent-based, always on at the root) would record a root span for
-      // the message without trace context: the receiver makes none, and none for the unsampled one.
-      const unsampled = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00';
-      for (const [seq, traceparent] of [
-        [1, unsampled],
-        [2, undefined],
-      ] as const) {
-        await http('GET', `${b.url}/books/${id}`);
-        expect(b.cache.peek(`id:${id}`)).toBeDefined();
-        const message = sampleMessage({ id, keys: [`id:${id}`], version: 50 + seq, origin: 'untraced-writer', seq });
-        message.publishedAt = Date.now();
-        message.committedAt = Date.now();
-        if (traceparent) message.traceparent = traceparent;
-        else delete message.traceparent;
-        await raw.publish(a.config.INVALIDATION_CHANNEL, signer.sign(encodeEnvelope(message)));
-        await waitFor(async () => (await metricValue(b, 'cache_invalidations_received_total')) === received + seq, {
-          message: `message ${seq} applied`,
-        });
-        expect(b.cache.peek(`id:${id}`)).toBeUndefined();
-      }
-      expect(exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER)).toEqual([]);
-    } finally {
-      raw.disconnect();
-    }
   });
 });
