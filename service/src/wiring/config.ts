@@ -310,3 +310,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
   );
 }
+
+/** What one replica is built from: the configuration without what main.ts owns (ports, host, shutdown, OTLP, chaos port). */
+export type ReplicaConfig = Omit<
+  Config,
+  | 'PORT'
+  | 'HTTP_HOST'
+  | 'HTTP_HEADERS_TIMEOUT_MS'
+  | 'HTTP_REQUEST_TIMEOUT_MS'
+  | 'SHUTDOWN_TIMEOUT_MS'
+  | 'OTEL_EXPORTER_OTLP_ENDPOINT'
+  | 'CHAOS_PORT'
+  | 'CHAOS_HOST'
+  | 'CHAOS_TOKEN'
+>;

@@ -8,8 +8,8 @@ import { createApp } from '../http/app';
 import { benchRoutes, type LagSamples } from '../http/bench-routes';
 import { type Metrics, renderMetrics } from '../telemetry/metrics';
 import { tracedRequests } from '../telemetry/sampling';
+import type { ReplicaConfig } from './config';
 import { requestMetricsObserver } from './observers';
-import type { ReplicaConfig } from './replica';
 
 interface HttpParts {
   books: BookService;

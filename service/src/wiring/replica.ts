@@ -9,7 +9,7 @@ import type { ChaosSwitch } from '../chaos/chaos-switch';
 import { LagSamples } from '../http/bench-routes';
 import { createLogger, type Logger } from '../telemetry/logger';
 import { createMetrics, type Metrics } from '../telemetry/metrics';
-import { type Config, redisTopology } from './config';
+import { type ReplicaConfig, redisTopology } from './config';
 import { createHttp } from './http';
 import { connectStores } from './stores';
 import { CACHE_NAME, startSync } from './sync';
@@ -28,19 +28,6 @@ export interface Replica {
   /** Stops heartbeats and the sweeper, then closes Redis and MongoDB, in that order. */
   close(): Promise<void>;
 }
-
-export type ReplicaConfig = Omit<
-  Config,
-  | 'PORT'
-  | 'HTTP_HOST'
-  | 'HTTP_HEADERS_TIMEOUT_MS'
-  | 'HTTP_REQUEST_TIMEOUT_MS'
-  | 'SHUTDOWN_TIMEOUT_MS'
-  | 'OTEL_EXPORTER_OTLP_ENDPOINT'
-  | 'CHAOS_PORT'
-  | 'CHAOS_HOST'
-  | 'CHAOS_TOKEN'
->;
 
 /** One replica, not listening (main.ts owns ports and signals): config → telemetry → stores → cache → sync → http. */
 export async function createReplica(

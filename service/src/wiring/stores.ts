@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { BookRepository } from '../books/book-repository';
 import { ChaosSwitch } from '../chaos/chaos-switch';
 import { FaultyTransport } from '../chaos/faulty-transport';
-import type { ReplicaConfig } from './replica';
+import type { ReplicaConfig } from './config';
 
 export interface Stores {
   repository: BookRepository;

@@ -6,8 +6,8 @@ import type { BookRepository } from '../books/book-repository';
 import { idKey, isKeyOfBook } from '../books/keys';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
+import type { ReplicaConfig } from './config';
 import { syncLogObserver } from './observers';
-import type { ReplicaConfig } from './replica';
 
 export const CACHE_NAME = 'book';
 

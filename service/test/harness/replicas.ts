@@ -4,8 +4,9 @@ import pino from 'pino';
 import { uniqueName } from '../../../packages/core/test/fixtures';
 import { waitFor } from '../../local-stack/processes';
 import { freshSigningKeys } from '../../local-stack/signing-keys';
+import type { ReplicaConfig } from '../../src/wiring/config';
 import { loadConfig } from '../../src/wiring/config';
-import { createReplica, type Replica, type ReplicaConfig } from '../../src/wiring/replica';
+import { createReplica, type Replica } from '../../src/wiring/replica';
 
 export interface RunningReplica extends Replica {
   id: string;
