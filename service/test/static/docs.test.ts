@@ -136,6 +136,15 @@ describe('README and docs', () => {
     expect(listed).toEqual(tree);
   });
 
+  it("the example's size, as the READMEs state it, is its size", () => {
+    const lines = read('examples/node-http/server.mjs').trimEnd().split('\n').length;
+    const stated = [
+      ...read('packages/core/README.md').matchAll(/service in (\d+) lines/g),
+      ...read('examples/node-http/README.md').matchAll(/`server\.mjs` \((\d+) lines\)/g),
+    ].map((m) => Number(m[1]));
+    expect(stated).toEqual([lines, lines]);
+  });
+
   it('every file README names exists', () => {
     const named = [...read('README.md').matchAll(/`((?:service|bench|docs|dashboards|prometheus|grafana)\/[^`\s]+)`/g)];
     expect(named.map((m) => m[1]!).filter((p) => !existsSync(join(ROOT, p)))).toEqual([]);
