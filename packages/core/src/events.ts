@@ -1,8 +1,10 @@
-import type { CacheObserver, Versioned } from './cache/local-cache';
-import type { PublishObserver } from './sync/invalidation-publisher';
-import type { ReceiveObserver } from './sync/invalidation-subscriber';
+import type { CacheObserver, EvictionReason, Versioned } from './cache/local-cache';
+import type { Envelope, InvalidationMessage, RejectReason } from './sync/envelope';
+import type { Change, PublishObserver } from './sync/invalidation-publisher';
+import type { AppliedInvalidation, ReceiveObserver } from './sync/invalidation-subscriber';
+import type { FailedDuring } from './sync/observers';
 import type { OutboxObserver } from './sync/outbox-sweeper';
-import type { RecoveryObserver, SyncMode } from './sync/recovery';
+import type { Recovery, RecoveryObserver, SyncMode } from './sync/recovery';
 import type { TopologyKind } from './sync/redis-topology';
 import type { StaleObserver } from './sync/stale-audit';
 import type { SubscriberState } from './sync/transport';
@@ -41,60 +43,150 @@ export interface SyncedCacheObserver<V extends Versioned = Versioned>
     StaleObserver,
     SyncObserver {}
 
-type Method = (a?: unknown, b?: unknown, c?: unknown) => void;
+type Listeners<V extends Versioned> = { [E in keyof SyncedCacheObserver<V>]-?: SyncedCacheObserver<V>[] };
 
-/** Every method of an observer: its own properties and, for a class instance, its prototypes'. */
-function methodsOf(observer: object): [string, Method][] {
-  const names = new Set(Object.keys(observer));
-  for (
-    let proto = Object.getPrototypeOf(observer);
-    proto && proto !== Object.prototype;
-    proto = Object.getPrototypeOf(proto)
-  )
-    for (const name of Object.getOwnPropertyNames(proto)) if (name !== 'constructor') names.add(name);
-  return [...names].flatMap((name) => {
-    const method = (observer as Record<string, unknown>)[name];
-    return typeof method === 'function' ? [[name, method.bind(observer) as Method] as [string, Method]] : [];
-  });
-}
+/** Whether `observer` has a method `name`: an own property or, for a class instance, on its prototypes. */
+const hasMethod = (observer: object, name: string) => typeof (observer as Record<string, unknown>)[name] === 'function';
 
 /**
  * The one event channel of a synced cache: every part (the cache, publisher, subscriber, recovery
  * policy, stale audit, outbox sweeper) is given it as its observer and calls its methods directly;
- * the policy, the metrics adapters, logs and users' observers listen. Each method calls exactly
- * the listeners that have it, with fixed arguments (no rest array: some come once a message).
+ * the policy, the metrics adapters, logs and users' observers listen. Each method calls the
+ * listeners that have it, in the order they listened, as methods of their own (so `this` is the
+ * listener), with the event's fixed arguments: no string dispatch, no rest array.
  */
-export class EventChannel<V extends Versioned> {
-  private readonly listeners = new Map<string, Method[]>();
+export class EventChannel<V extends Versioned> implements Required<SyncedCacheObserver<V>> {
+  private readonly to: Listeners<V> = {
+    onHit: [],
+    onMiss: [],
+    onPut: [],
+    onEvict: [],
+    onFillRejected: [],
+    onLoad: [],
+    onPublished: [],
+    onReceiversMissing: [],
+    onMembership: [],
+    onMessage: [],
+    onRejected: [],
+    onMissed: [],
+    onInvalidation: [],
+    onImplausibleTime: [],
+    onOrigins: [],
+    onTrustChanged: [],
+    onRecovery: [],
+    onRepublished: [],
+    onHitChecked: [],
+    onStaleWindow: [],
+    onChecksPending: [],
+    onError: [],
+    onStarted: [],
+    onSubscriberState: [],
+  };
 
-  /** The channel, typed as the observer every part emits into. */
+  /** The channel, as the observer every part emits into. */
   get emit(): SyncedCacheObserver<V> {
-    return this as unknown as SyncedCacheObserver<V>;
+    return this;
   }
 
   /** Adds a listener: from now on it hears every event it has a method for. */
   listen(observer: SyncedCacheObserver<V>): void {
-    for (const [name, method] of methodsOf(observer)) {
-      const calls = [...(this.listeners.get(name) ?? []), method];
-      this.listeners.set(name, calls);
-      const [first, second, third] = calls;
-      (this as unknown as Record<string, Method>)[name] =
-        calls.length === 1
-          ? first!
-          : calls.length === 2
-            ? (a, b, c) => {
-                first!(a, b, c);
-                second!(a, b, c);
-              }
-            : calls.length === 3
-              ? (a, b, c) => {
-                  first!(a, b, c);
-                  second!(a, b, c);
-                  third!(a, b, c);
-                }
-              : (a, b, c) => {
-                  for (const call of calls) call(a, b, c);
-                };
-    }
+    for (const [name, list] of Object.entries(this.to) as [string, SyncedCacheObserver<V>[]][])
+      if (hasMethod(observer, name)) list.push(observer);
+  }
+
+  onHit(key: string, value: V): void {
+    for (const o of this.to.onHit) o.onHit!(key, value);
+  }
+
+  onMiss(key: string): void {
+    for (const o of this.to.onMiss) o.onMiss!(key);
+  }
+
+  onPut(key: string, value: V): void {
+    for (const o of this.to.onPut) o.onPut!(key, value);
+  }
+
+  onEvict(key: string, value: V, reason: EvictionReason): void {
+    for (const o of this.to.onEvict) o.onEvict!(key, value, reason);
+  }
+
+  onFillRejected(key: string, value: V): void {
+    for (const o of this.to.onFillRejected) o.onFillRejected!(key, value);
+  }
+
+  onLoad(key: string, shared: boolean): void {
+    for (const o of this.to.onLoad) o.onLoad!(key, shared);
+  }
+
+  onPublished(message: InvalidationMessage, delivered: number, traceId: string | undefined): void {
+    for (const o of this.to.onPublished) o.onPublished!(message, delivered, traceId);
+  }
+
+  onReceiversMissing(missing: number): void {
+    for (const o of this.to.onReceiversMissing) o.onReceiversMissing!(missing);
+  }
+
+  onMembership(liveMembers: number): void {
+    for (const o of this.to.onMembership) o.onMembership!(liveMembers);
+  }
+
+  onMessage(message: Envelope): void {
+    for (const o of this.to.onMessage) o.onMessage!(message);
+  }
+
+  onRejected(reason: RejectReason, detail: string): void {
+    for (const o of this.to.onRejected) o.onRejected!(reason, detail);
+  }
+
+  onMissed(count: number, origin: string): void {
+    for (const o of this.to.onMissed) o.onMissed!(count, origin);
+  }
+
+  onInvalidation(applied: AppliedInvalidation): void {
+    for (const o of this.to.onInvalidation) o.onInvalidation!(applied);
+  }
+
+  onImplausibleTime(field: 'published_at' | 'committed_at', detail: string): void {
+    for (const o of this.to.onImplausibleTime) o.onImplausibleTime!(field, detail);
+  }
+
+  onOrigins(count: number): void {
+    for (const o of this.to.onOrigins) o.onOrigins!(count);
+  }
+
+  onTrustChanged(trusted: boolean): void {
+    for (const o of this.to.onTrustChanged) o.onTrustChanged!(trusted);
+  }
+
+  onRecovery(recovery: Recovery): void {
+    for (const o of this.to.onRecovery) o.onRecovery!(recovery);
+  }
+
+  onRepublished(change: Change): void {
+    for (const o of this.to.onRepublished) o.onRepublished!(change);
+  }
+
+  onHitChecked(stale: boolean, ageSeconds?: number): void {
+    for (const o of this.to.onHitChecked) o.onHitChecked!(stale, ageSeconds);
+  }
+
+  onStaleWindow(seconds: number): void {
+    for (const o of this.to.onStaleWindow) o.onStaleWindow!(seconds);
+  }
+
+  onChecksPending(change: 1 | -1): void {
+    for (const o of this.to.onChecksPending) o.onChecksPending!(change);
+  }
+
+  onError(error: Error, during: FailedDuring): void {
+    for (const o of this.to.onError) o.onError!(error, during);
+  }
+
+  onStarted(info: Started): void {
+    for (const o of this.to.onStarted) o.onStarted!(info);
+  }
+
+  onSubscriberState(state: SubscriberState, node?: string): void {
+    for (const o of this.to.onSubscriberState) o.onSubscriberState!(state, node);
   }
 }
