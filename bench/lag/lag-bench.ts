@@ -24,6 +24,12 @@ export interface RunResult extends LatencyStats {
    * subscriber reconnects.
    */
   publishErrors?: number;
+  /**
+   * Failed publishes since the replicas and this publisher started: a heartbeat that failed before
+   * the run (a Cluster still settling) used a sequence number whose gap shows only at that origin's
+   * next message, inside the run.
+   */
+  publishErrorsSinceStart?: number;
   reconnects?: number;
   /** From the moment the writer handed the change over (where the peers' clocks start) to the eviction. */
   fromHandover?: LatencyStats;
@@ -254,6 +260,7 @@ export async function startLagBench(
         missed: after.missed - before.missed,
         lost: sent * replicas.length - received + failed * replicas.length,
         publishErrors: after.publishErrors - before.publishErrors,
+        publishErrorsSinceStart: after.publishErrors,
         reconnects: after.reconnects - before.reconnects,
         ...stats(lags),
         fromHandover: stats(fromHandover),
