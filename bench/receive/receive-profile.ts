@@ -134,7 +134,9 @@ export async function receiveProfile(
   const bench = await startLagBench(servers, {
     coalesce: true,
     channel: `${servers.channel}-profile`,
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--trace-gc'],
+    // A sample every 100 µs (V8's default is 1 ms): a message's receive path takes tens of µs, and
+    // at 1 ms a short run on a loaded machine could put no sample on it at all.
+    nodeArgs: ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${dir}`, '--trace-gc'],
   });
   let run: Awaited<ReturnType<typeof bench.run>>;
   let traceGc = '';

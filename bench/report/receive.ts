@@ -23,7 +23,7 @@ export function receiveProfileMarkdown(r: BenchResults): string[] {
   const pathUs = p.parts.filter(([part]) => onPath.includes(part)).reduce((n, [, us]) => n + us, 0);
   const top = [...p.parts].filter(([part]) => onPath.includes(part)).sort((a, b) => b[1] - a[1])[0];
   return [
-    `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof and --trace-gc`,
+    `## Where a receiver's time goes: one replica at ${int(p.rate)}/s for ${p.seconds} s, --cpu-prof (a sample every 100 µs) and --trace-gc`,
     '',
     `One replica as it runs by default (signed messages, metrics; the bench's writer does not trace, so its messages carry no trace context and get no CONSUMER span) received ${int(p.messages)} invalidations (lag p50 ${ms(p.lag.p50Ms)}, p99 ${ms(p.lag.p99Ms)}). Its CPU profile's samples, by the innermost frame that belongs to a part of the receive path (\`bench/receive/receive-profile.ts\`), per invalidation applied, from the samples taken while the run lasted (start-up left out); the Redis client, garbage collection and everything else (HTTP, heartbeats, timers, the event loop's own work) are the whole process's over the run, spread over the same messages.`,
     '',
