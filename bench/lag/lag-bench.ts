@@ -15,6 +15,11 @@ export interface RunResult extends LatencyStats {
   achievedRate: number;
   /** Messages on the channel (fewer than invalidations when coalesced). */
   messages: number;
+  /**
+   * The pacer's turns that wrote (one synchronous burst each): coalescing sends a turn's first
+   * write alone and the rest in one message (up to 256 keys), so at most two messages a turn here.
+   */
+  turns?: number;
   /** Sequence gaps the replicas counted, and invalidations that never arrived. */
   missed: number;
   lost: number;
@@ -212,7 +217,7 @@ export async function startLagBench(
       messages = 0;
       let failed = 0;
       onTheWire = [];
-      const { sent, elapsed } = await paced(
+      const { sent, elapsed, turns } = await paced(
         rate,
         seconds,
         (due) => {
@@ -257,6 +262,7 @@ export async function startLagBench(
         rate,
         achievedRate: sent / elapsed,
         messages,
+        turns,
         missed: after.missed - before.missed,
         lost: sent * replicas.length - received + failed * replicas.length,
         publishErrors: after.publishErrors - before.publishErrors,

@@ -199,10 +199,28 @@ export async function startRedisCluster(userArgs: string[] = []): Promise<RedisS
       for (const node of alive()) if (!(await clusterInfo(node)).includes('cluster_state:ok')) return false;
       return true;
     };
-    await waitFor(async () => (await allOk()) && (await replicasInSync(nodes)), {
+    // Every node tells the same map, each slot range with its master and replica: a client that
+    // read its map from a node still learning it sends to the wrong node, and ioredis' MOVED retry
+    // then delivers that message after later ones (seen as a gap by every subscriber).
+    const slotMap = async (server: ServerProcess) =>
+      ask(server.port, async (c) => {
+        const ranges = await c.cluster('SLOTS');
+        return JSON.stringify(
+          ranges.map(([first, last, ...servers]) => [first, last, servers.map((s) => s[1])]).sort(),
+        );
+      });
+    const slotsAgree = async () => {
+      const maps = await Promise.all(alive().map(slotMap));
+      const [first] = maps;
+      return (
+        maps.every((m) => m === first) &&
+        (JSON.parse(first!) as [number, number, number[]][]).every((r) => r[2].length === 2)
+      );
+    };
+    await waitFor(async () => (await allOk()) && (await replicasInSync(nodes)) && (await slotsAgree()), {
       timeoutMs: 30_000,
       intervalMs: 200,
-      message: 'cluster_state:ok on every node, every replica in sync',
+      message: 'cluster_state:ok on every node, every replica in sync, every node telling the same slot map',
     });
     const masterOf = async (channel: string): Promise<ServerProcess> => {
       const [slot, ranges] = await ask(

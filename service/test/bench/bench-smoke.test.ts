@@ -22,8 +22,9 @@ const TINY: BenchPlan = {
   rates: [200],
   lagRepeats: 1,
   throughputReplicas: 2,
-  // Fast enough that several writes fall in one tick of the pacer (one a millisecond), so coalescing has something to merge.
-  throughputRates: [2000],
+  // About ten writes a pacer turn (a timer tick, at least a millisecond), so coalescing has
+  // something to merge whatever the machine's load: slower ticks only put more writes in each.
+  throughputRates: [10_000],
   signingRounds: 2_000,
   signingRepeats: 1,
   topologyRepeats: 1,
@@ -70,14 +71,19 @@ describe('make bench (smoke run)', () => {
     ]);
 
     expect(results.throughput.map((t) => [t.coalesce, t.rate, t.lost])).toEqual([
-      [false, 2000, 0],
-      [true, 2000, 0],
+      [false, 10_000, 0],
+      [true, 10_000, 0],
     ]);
-    // Coalesced, fewer messages carry the same invalidations: at about two writes a pacer tick, at
-    // most three quarters as many (one message a write would give 1,000).
+    // One message a write: 5,000. Coalesced, each pacer turn sends its first write alone and the
+    // rest in messages of up to 256 keys: at least one message a turn, at most two a turn plus one
+    // for every 256 writes. 5,000 writes take at least 500 ms of 1 ms ticks, so at most about 500
+    // turns: a coalescer that merged nothing would send 5,000, far over that bound.
     const [single, coalesced] = results.throughput;
-    expect(single!.messages).toBe(1000);
-    expect(coalesced!.messages).toBeLessThanOrEqual(750);
+    const mostCoalesced = coalesced!.turns! * 2 + Math.ceil(5000 / 256);
+    expect(single!.messages).toBe(5000);
+    expect(mostCoalesced).toBeLessThan(2500);
+    expect(coalesced!.messages).toBeGreaterThanOrEqual(coalesced!.turns!);
+    expect(coalesced!.messages).toBeLessThanOrEqual(mostCoalesced);
 
     expect(results.memory).toMatchObject({ entries: 2_000, sizeAfterOverfill: 2_000, capacityEvictions: 400 });
     for (const ns of Object.values(results.clone)) expect(ns).toBeGreaterThan(0);
@@ -97,8 +103,9 @@ describe('make bench (smoke run)', () => {
     expect(results.breakdown!.floor.map((f) => f.count)).toEqual([200]);
     // Every invalidation arrived on both topologies (lost counts what never reached a replica), and
     // every gap a replica counted is explained by a failed publish (each uses a sequence number that
-    // every other member then sees missing): a gap with none would be a false alarm. Under load, a
-    // fresh Cluster once failed a replica's heartbeat before the run, and the gap showed inside it.
+    // every other member then sees missing): a gap with none would be a false alarm. The bench
+    // warms a fresh Cluster up first: a redirected first SPUBLISH can arrive after the next
+    // message (docs/topologies.md, known limit).
     const explained = (l: (typeof results.topologies)[number]) =>
       l.missed <= (l.publishErrorsSinceStart ?? 0) * (l.replicas + 1);
     expect(
