@@ -1,3 +1,4 @@
+import type { GuardObserver, StaleReason } from './cache/guarded-load';
 import type { CacheObserver, EvictionReason, Versioned } from './cache/local-cache';
 import type { Envelope, InvalidationMessage, RejectReason } from './sync/envelope';
 import type { Change, PublishObserver } from './sync/invalidation-publisher';
@@ -27,8 +28,8 @@ export interface SyncObserver {
 }
 
 /**
- * Every event of a synced cache, one method each (24): the cache (hits, misses, loads, fills,
- * evictions), sending (published, receivers missing, members), receiving (messages, applied
+ * Every event of a synced cache, one method each (26): the cache (hits, misses, loads, fills,
+ * evictions), fail-safe (stale values served on purpose, background loads), sending (published, receivers missing, members), receiving (messages, applied
  * invalidations, missed, rejected, implausible times, origins), recovery (trust, recoveries,
  * republished outbox marks), the stale audit (checked hits, stale windows, pending checks), and
  * `onError` for every failure that is retried rather than thrown. Implement the methods you need;
@@ -36,6 +37,7 @@ export interface SyncObserver {
  */
 export interface SyncedCacheObserver<V extends Versioned = Versioned>
   extends CacheObserver<V>,
+    GuardObserver,
     PublishObserver,
     ReceiveObserver,
     RecoveryObserver,
@@ -63,6 +65,8 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
     onEvict: [],
     onFillRejected: [],
     onLoad: [],
+    onServedStale: [],
+    onBackgroundLoad: [],
     onPublished: [],
     onReceiversMissing: [],
     onMembership: [],
@@ -116,6 +120,14 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
 
   onLoad(key: string, shared: boolean): void {
     for (const o of this.to.onLoad) o.onLoad!(key, shared);
+  }
+
+  onServedStale(key: string, reason: StaleReason, ageMs: number): void {
+    for (const o of this.to.onServedStale) o.onServedStale!(key, reason, ageMs);
+  }
+
+  onBackgroundLoad(key: string, outcome: 'started' | 'cached' | 'discarded' | 'failed'): void {
+    for (const o of this.to.onBackgroundLoad) o.onBackgroundLoad!(key, outcome);
   }
 
   onPublished(message: InvalidationMessage, delivered: number, traceId: string | undefined): void {

@@ -4,6 +4,7 @@
  *
  * @packageDocumentation
  */
+export { LoadTimeoutError, type Stale, type StaleReason } from './cache/guarded-load';
 export type { Versioned } from './cache/local-cache';
 export type { SyncedCacheObserver } from './events';
 export type { SyncedCacheOptions } from './options';

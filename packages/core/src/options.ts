@@ -68,6 +68,24 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
     coalesce?: boolean;
     /** With `coalesce`: a load is shared only with misses within this long of its start (default 5,000 ms), so a hung one cannot hold every reader. */
     shareMs?: number;
+    /** With `failSafe`: after this long, answer the fallback (marked stale) and let the load finish in the background. */
+    softTimeoutMs?: number;
+    /** Abort the load's signal after this long; answer the fallback, or reject with a LoadTimeoutError. */
+    hardTimeoutMs?: number;
+    /** With `softTimeoutMs`: loads left running in the background at most (default 100); past it callers wait. */
+    maxBackground?: number;
+  };
+  /**
+   * Fail-safe: an expired value is kept as a fallback until its grace ends, and answered (marked
+   * stale, with its age, and counted) when a load fails or times out.
+   */
+  failSafe?: {
+    /** How long a value may answer as a fallback, counted from when it was loaded; at least `cache.ttlSeconds`. */
+    graceSeconds: number;
+    /** After a failed load, the key answers its fallback without loading for this long (default 1,000 ms). */
+    throttleMs?: number;
+    /** Also keep values an invalidation evicted (default false): an invalidated value is known to be old. */
+    serveInvalidated?: boolean;
   };
   /** Safer modes: marks of committed writes not yet announced, kept in your database. */
   outbox?: {
@@ -118,6 +136,10 @@ export interface Settings<V extends Versioned> {
   maxKeys: number;
   coalesceLoads: boolean;
   loadShareMs: number;
+  softTimeoutMs?: number;
+  hardTimeoutMs?: number;
+  maxBackground: number;
+  failSafe?: { graceMs: number; throttleMs: number; keepInvalidated: boolean };
   outbox?: Required<NonNullable<SyncedCacheOptions['outbox']>>;
   audit?: NonNullable<SyncedCacheOptions['audit']> & { graceMs: number };
   signingKeys: SigningKey[];
@@ -168,6 +190,38 @@ function checkModeOptions(options: SyncedCacheOptions<never>, mode: SyncMode): v
   );
 }
 
+/** Fail-safe and timeouts: each option checked against the ones it needs. */
+function checkFailSafeOptions(options: SyncedCacheOptions<never>, ttlSeconds: number): void {
+  const loads = options.loads ?? {};
+  const failSafe = options.failSafe;
+  positive(loads.softTimeoutMs, 'loads.softTimeoutMs');
+  positive(loads.hardTimeoutMs, 'loads.hardTimeoutMs');
+  positive(loads.maxBackground, 'loads.maxBackground');
+  check(
+    loads.softTimeoutMs === undefined || failSafe !== undefined,
+    'loads.softTimeoutMs',
+    'does nothing without failSafe (there is no fallback to answer)',
+  );
+  check(
+    loads.softTimeoutMs === undefined || loads.hardTimeoutMs === undefined || loads.softTimeoutMs < loads.hardTimeoutMs,
+    'loads.softTimeoutMs',
+    'must be shorter than loads.hardTimeoutMs',
+  );
+  check(
+    loads.maxBackground === undefined || loads.softTimeoutMs !== undefined,
+    'loads.maxBackground',
+    'does nothing without loads.softTimeoutMs',
+  );
+  if (failSafe === undefined) return;
+  positive(failSafe.graceSeconds, 'failSafe.graceSeconds');
+  check(
+    failSafe.graceSeconds >= ttlSeconds,
+    'failSafe.graceSeconds',
+    `must be at least cache.ttlSeconds (${ttlSeconds}): a fallback is kept from when it was loaded`,
+  );
+  atLeastZero(failSafe.throttleMs, 'failSafe.throttleMs');
+}
+
 /** A replica id unique among the replicas of a channel, readable in logs and metrics. */
 function generatedReplicaId(): string {
   const host = hostname()
@@ -213,6 +267,7 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
   for (const name of ['jitterMs', 'fenceMs', 'publishRetryMs', 'streamMaxLen'] as const)
     atLeastZero(sync[name], `sync.${name}`);
   atLeastZero(options.loads?.shareMs, 'loads.shareMs');
+  checkFailSafeOptions(given, options.cache?.ttlSeconds ?? 300);
   atLeastZero(options.outbox?.ageMs, 'outbox.ageMs');
   check(
     options.outbox === undefined || typeof options.outbox.store === 'object',
@@ -257,6 +312,14 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
     maxKeys: options.cache?.maxKeys ?? 100_000,
     coalesceLoads: options.loads?.coalesce ?? true,
     loadShareMs: options.loads?.shareMs ?? 5000,
+    softTimeoutMs: options.loads?.softTimeoutMs,
+    hardTimeoutMs: options.loads?.hardTimeoutMs,
+    maxBackground: options.loads?.maxBackground ?? 100,
+    failSafe: options.failSafe && {
+      graceMs: options.failSafe.graceSeconds * 1000,
+      throttleMs: options.failSafe.throttleMs ?? 1000,
+      keepInvalidated: options.failSafe.serveInvalidated ?? false,
+    },
     outbox: options.outbox && { store: options.outbox.store, ageMs: options.outbox.ageMs ?? 1500 },
     audit: audit && { ...audit, graceMs: audit.graceMs ?? 0 },
     signingKeys: keys,

@@ -1,3 +1,5 @@
+import { Fallbacks } from './cache/fallbacks';
+import { GuardedLoads, type Stale } from './cache/guarded-load';
 import { LocalCache, type Versioned } from './cache/local-cache';
 import { EventChannel, type SyncedCacheObserver } from './events';
 import { resolveOptions, type Settings, type SyncedCacheOptions } from './options';
@@ -26,6 +28,8 @@ export const testHooks = new WeakMap<object, InvalidationPublisher>();
 export interface Loaded<V> {
   value: V | undefined;
   hit: boolean;
+  /** Set when fail-safe answered a value kept past its eviction: why, and how old it is. */
+  stale?: Stale;
 }
 
 /**
@@ -66,6 +70,7 @@ export class SyncedCache<V extends Versioned> {
   readonly mode: SyncMode;
   readonly channel: string;
   private readonly cache: LocalCache<V>;
+  private readonly loads: GuardedLoads<V>;
   private readonly subscriber: InvalidationSubscriber<V>;
   private readonly publisher: InvalidationPublisher;
   private readonly policy: SyncPolicy;
@@ -100,6 +105,20 @@ export class SyncedCache<V extends Versioned> {
       fenceMs: settings.fenceMs,
       coalesceLoads: settings.coalesceLoads,
       loadShareMs: settings.loadShareMs,
+      events,
+      fallbacks:
+        settings.failSafe &&
+        new Fallbacks<V>({
+          graceMs: settings.failSafe.graceMs,
+          keepInvalidated: settings.failSafe.keepInvalidated,
+          maxKeys: settings.maxKeys,
+        }),
+    });
+    this.loads = new GuardedLoads<V>(this.cache, {
+      softTimeoutMs: settings.softTimeoutMs,
+      hardTimeoutMs: settings.hardTimeoutMs,
+      throttleMs: settings.failSafe?.throttleMs ?? 0,
+      maxBackground: settings.maxBackground,
       events,
     });
     const scope: CacheScope = { name: settings.name, isKeyOf: settings.isKeyOf };
@@ -187,12 +206,22 @@ export class SyncedCache<V extends Versioned> {
    * the next reads). Concurrent misses of one key share one load. While the cache is not trusted
    * (safer modes, after a fault, until recovered) every read goes to `loader` and nothing is cached.
    */
-  async getOrLoad(key: string, loader: () => Promise<V | null | undefined>): Promise<Loaded<V>> {
-    if (this.policy.trusted()) {
+  async getOrLoad(
+    key: string,
+    loader: (signal: AbortSignal) => Promise<V | null | undefined>,
+    options?: { signal?: AbortSignal },
+  ): Promise<Loaded<V>> {
+    const trusted = this.policy.trusted();
+    if (trusted) {
       const cached = this.cache.get(key);
       if (cached !== undefined) return { value: cached, hit: true };
     }
-    return { value: await this.cache.load(key, loader, this.canFill), hit: false };
+    // Untrusted, a kept value may have been invalidated by a message this replica missed.
+    const withFallback = trusted || this.settings.failSafe?.keepInvalidated === true;
+    const loaded = await this.loads.read(key, loader, this.canFill, withFallback, options?.signal);
+    return loaded.stale
+      ? { value: loaded.value, hit: false, stale: loaded.stale }
+      : { value: loaded.value, hit: false };
   }
 
   /** The cached value of `key` without counting a hit or a miss, or loading anything. */

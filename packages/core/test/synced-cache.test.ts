@@ -5,39 +5,7 @@ import {
   type SyncedCacheOptions,
 } from '@local-cache-sync/core';
 import { epochOf, MemoryBus, startHeartbeats, stopHeartbeats } from '@local-cache-sync/core/testing';
-
-interface Item {
-  id: string;
-  version: number;
-  title: string;
-}
-
-/** Polls `condition` every 5 ms until it holds; fails with `message` after `timeoutMs`. */
-async function until(condition: () => boolean, message: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${message}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-/** A loader the test releases by hand, counting its calls. */
-function gatedLoader(value: () => Item | undefined) {
-  const gates: (() => void)[] = [];
-  let calls = 0;
-  const loader = async () => {
-    calls += 1;
-    await new Promise<void>((resolve) => gates.push(resolve));
-    return value();
-  };
-  return {
-    loader,
-    calls: () => calls,
-    releaseAll: () => {
-      for (const open of gates.splice(0)) open();
-    },
-  };
-}
+import { gatedLoader, type Item, itemCaches, until } from './fixtures';
 
 const counting = () => {
   const counts: Record<string, number> = {};
@@ -54,21 +22,8 @@ const counting = () => {
 };
 
 describe('createSyncedCache (public API, in-memory bus)', () => {
-  const open: SyncedCache<Item>[] = [];
-  const make = async (bus: MemoryBus, replicaId: string, extra: Partial<SyncedCacheOptions<Item>> = {}) => {
-    const cache = await createSyncedCache<Item>({
-      name: 'item',
-      replicaId,
-      bus: { transport: bus.transport(), heartbeatIntervalMs: 50 },
-      sync: { mode: 'pubsub' },
-      ...extra,
-    });
-    open.push(cache);
-    return cache;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((cache) => cache.close()));
-  });
+  const { make, track, closeAll } = itemCaches();
+  afterEach(closeAll);
 
   it('concurrent misses of one key share one load; the value is cached for the next read', async () => {
     const { counts, observer } = counting();
@@ -160,7 +115,7 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
       sync: { mode: 'pubsub' },
       observers: [observer],
     });
-    open.push(b);
+    track(b);
     await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
     await until(() => (counts.missed ?? 0) === 0 && b.trusted(), 'b heard a');
     bTransport.setConnected(false);
@@ -189,7 +144,7 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
       bus: { transport: bTransport },
       sync: { mode: 'pubsub' },
     });
-    open.push(b);
+    track(b);
     b.observe(counter);
     await a.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update', committedAt: Date.now() });
     bTransport.setConnected(false);
@@ -258,7 +213,7 @@ describe('createSyncedCache (public API, in-memory bus)', () => {
     const observers = [{ onStarted: (info: { replicaId: string }) => started.push(info.replicaId) }];
     const a = await createSyncedCache<Item>({ name: 'item', bus: { transport: bus.transport() }, observers });
     const b = await createSyncedCache<Item>({ name: 'item', bus: { transport: bus.transport() }, observers });
-    open.push(a, b);
+    track(a, b);
     expect(started).toEqual([a.replicaId, b.replicaId]);
     expect(a.replicaId).not.toBe(b.replicaId);
     expect(a.replicaId).toMatch(/^[A-Za-z0-9_.:-]{1,64}$/);

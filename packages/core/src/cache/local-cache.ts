@@ -1,4 +1,5 @@
 import NodeCache from 'node-cache';
+import type { Fallback, Fallbacks } from './fallbacks';
 
 /** A cached value: which record it is and which version of it. */
 export interface Versioned {
@@ -24,13 +25,24 @@ export interface CacheObserver<V> {
   onLoad?(key: string, shared: boolean): void;
 }
 
-/** A load under way, shared by the misses of its key until an invalidation or a flush of the key detaches it. */
-interface Load<V> {
+/**
+ * A load under way, shared by the misses of its key until an invalidation or a flush of the key
+ * detaches it. Its `signal` reaches the loader; an aborted load is never cached.
+ */
+export interface Load<V> {
   promise: Promise<V | undefined>;
   startedAt: number;
+  controller: AbortController;
+  /**
+   * Set once a caller stopped waiting for it (a soft timeout): its result is then cached only if
+   * no invalidation, flush or clear of the key came after it started (it is still attached).
+   */
+  late: boolean;
+  /** Whether its result was cached, once it settled. */
+  filled: boolean;
 }
 
-export interface LocalCacheOptions<V = Versioned> {
+export interface LocalCacheOptions<V extends Versioned = Versioned> {
   ttlSeconds: number;
   maxKeys: number;
   /** How often node-cache sweeps expired keys; reads check expiry on their own. */
@@ -44,6 +56,8 @@ export interface LocalCacheOptions<V = Versioned> {
   coalesceLoads?: boolean;
   /** Where the cache's events go: one observer (a synced cache's event channel). */
   events?: CacheObserver<V>;
+  /** Fail-safe: where evicted values that may still answer a failed load are kept. */
+  fallbacks?: Fallbacks<V>;
   /**
    * A load is shared only with misses that arrive within this long of its start (default 5 s);
    * a later miss starts its own, so one hung load cannot hold every reader of its key.
@@ -68,7 +82,8 @@ interface Tombstone {
  */
 export class LocalCache<V extends Versioned> {
   private readonly store: NodeCache;
-  private readonly writeOrder = new Map<string, true>();
+  /** Every key, oldest-written first, with when its value was cached. */
+  private readonly writeOrder = new Map<string, number>();
   private readonly tombstones = new Map<string, Tombstone>();
   private readonly fenceMs: number;
   private nextTombstoneSweep = 0;
@@ -79,6 +94,7 @@ export class LocalCache<V extends Versioned> {
   private readonly loads = new Map<string, Load<V>>();
   private readonly loadShareMs: number;
   private readonly coalesceLoads: boolean;
+  private readonly fallbacks?: Fallbacks<V>;
 
   constructor(options: LocalCacheOptions<V>) {
     this.events = options.events ?? {};
@@ -86,6 +102,7 @@ export class LocalCache<V extends Versioned> {
     this.fenceMs = options.fenceMs ?? 0;
     this.loadShareMs = options.loadShareMs ?? 5000;
     this.coalesceLoads = options.coalesceLoads ?? true;
+    this.fallbacks = options.fallbacks;
     this.store = new NodeCache({
       stdTTL: options.ttlSeconds,
       checkperiod: options.checkPeriodSeconds ?? Math.min(options.ttlSeconds, 10),
@@ -93,7 +110,9 @@ export class LocalCache<V extends Versioned> {
       deleteOnExpire: true,
     });
     this.store.on('expired', (key: string, value: V) => {
+      const storedAt = this.writeOrder.get(key);
       this.writeOrder.delete(key);
+      if (storedAt !== undefined) this.fallbacks?.evicted(key, { value, storedAt }, 'expired');
       this.events.onEvict?.(key, value, 'expired');
     });
   }
@@ -132,9 +151,15 @@ export class LocalCache<V extends Versioned> {
     if (!this.writeOrder.has(key)) this.makeRoom();
     else this.writeOrder.delete(key);
     this.store.set(key, Object.freeze(value));
-    this.writeOrder.set(key, true);
+    this.writeOrder.set(key, Date.now());
+    this.fallbacks?.replaced(key);
     this.events.onPut?.(key, value);
     return true;
+  }
+
+  /** The value kept for `key` after its eviction, within its grace (fail-safe), or undefined. */
+  fallback(key: string): Fallback<V> | undefined {
+    return this.fallbacks?.get(key);
   }
 
   /**
@@ -143,29 +168,52 @@ export class LocalCache<V extends Versioned> {
    * `loader`. An invalidation or a flush of the key detaches the load under way: it still answers
    * the misses that joined it (they were concurrent with the write), later misses start a load of
    * their own, and the fill fences decide whether it is cached (with fences off, as in the
-   * classic mode, the read-populate race stays visible). A failed load rejects its waiters and
-   * leaves nothing behind.
+   * classic mode, the read-populate race stays visible; a late load is never cached once
+   * detached). A failed or aborted load rejects its waiters and leaves nothing behind.
    */
-  load(key: string, loader: () => Promise<V | null | undefined>, canFill: () => boolean = () => true) {
+  load(
+    key: string,
+    loader: (signal: AbortSignal) => Promise<V | null | undefined>,
+    canFill: () => boolean = () => true,
+  ) {
+    return this.startLoad(key, loader, canFill).load.promise;
+  }
+
+  /** {@link load}, answering the load itself and whether it joined one under way. */
+  startLoad(
+    key: string,
+    loader: (signal: AbortSignal) => Promise<V | null | undefined>,
+    canFill: () => boolean = () => true,
+  ): { load: Load<V>; shared: boolean } {
     const running = this.loads.get(key);
-    if (running && Date.now() - running.startedAt <= this.loadShareMs) {
+    if (this.coalesceLoads && running && Date.now() - running.startedAt <= this.loadShareMs) {
       this.events.onLoad?.(key, true);
-      return running.promise;
+      return { load: running, shared: true };
     }
     const token = this.generation;
-    const load: Load<V> = { promise: Promise.resolve(undefined), startedAt: Date.now() };
+    const controller = new AbortController();
+    const load: Load<V> = {
+      promise: Promise.resolve(undefined),
+      startedAt: Date.now(),
+      controller,
+      late: false,
+      filled: false,
+    };
     this.events.onLoad?.(key, false);
+    // Registered even when loads are not shared: an invalidation detaches it, which fences a late result.
+    this.loads.set(key, load);
     load.promise = (async () => {
       try {
-        const value = (await loader()) ?? undefined;
-        if (value !== undefined && canFill()) this.set(key, value, token);
+        const value = (await loader(controller.signal)) ?? undefined;
+        controller.signal.throwIfAborted();
+        const fenced = load.late && this.loads.get(key) !== load;
+        if (value !== undefined && !fenced && canFill()) load.filled = this.set(key, value, token);
         return value;
       } finally {
         if (this.loads.get(key) === load) this.loads.delete(key);
       }
     })();
-    if (this.coalesceLoads) this.loads.set(key, load);
-    return load.promise;
+    return { load, shared: false };
   }
 
   /**
@@ -176,6 +224,7 @@ export class LocalCache<V extends Versioned> {
     this.overtakeLoad(key);
     if (this.fenceMs > 0) this.fence(key, id, version);
     const current = this.store.get<V>(key);
+    if (current === undefined) this.fallbacks?.invalidated(key, id, version);
     if (current === undefined || current.id !== id || current.version >= version) return false;
     this.remove(key, current, reason);
     return true;
@@ -184,6 +233,8 @@ export class LocalCache<V extends Versioned> {
   evict(key: string, reason: EvictionReason): boolean {
     this.overtakeLoad(key);
     const current = this.store.get<V>(key);
+    if (current === undefined && (reason === 'invalidation' || reason === 'local_write'))
+      this.fallbacks?.invalidated(key);
     if (current === undefined) return false;
     this.remove(key, current, reason);
     return true;
@@ -192,6 +243,8 @@ export class LocalCache<V extends Versioned> {
   flush(reason: EvictionReason = 'flush'): number {
     this.generation += 1;
     this.loads.clear();
+    // The cache lost trust: what it kept may have been invalidated meanwhile.
+    this.fallbacks?.clear();
     const keys = [...this.writeOrder.keys()];
     for (const key of keys) this.evict(key, reason);
     return keys.length;
@@ -203,6 +256,7 @@ export class LocalCache<V extends Versioned> {
 
   close(): void {
     this.tombstones.clear();
+    this.fallbacks?.clear();
     this.store.flushAll();
     this.writeOrder.clear();
     this.store.close();
@@ -246,7 +300,9 @@ export class LocalCache<V extends Versioned> {
   }
 
   private remove(key: string, value: V, reason: EvictionReason): void {
+    const storedAt = this.writeOrder.get(key);
     this.writeOrder.delete(key);
+    if (storedAt !== undefined) this.fallbacks?.evicted(key, { value, storedAt }, reason);
     this.store.del(key);
     this.events.onEvict?.(key, value, reason);
   }

@@ -6,6 +6,7 @@ import {
   type PrometheusContentType,
   Registry,
 } from 'prom-client';
+import { STALE_REASONS } from '../cache/guarded-load';
 import { EVICTION_REASONS } from '../cache/local-cache';
 import type { SyncedCacheObserver } from '../events';
 import { REJECT_REASONS } from '../sync/envelope';
@@ -84,6 +85,16 @@ const COUNTERS = {
   fillsRejected: [
     'cache_fill_fence_rejections_total',
     'Cache fills refused because an invalidation overtook the read (fill fences).',
+  ],
+  staleServed: [
+    'cache_stale_served_total',
+    'Stale values answered on purpose by fail-safe (marked stale in the answer), by reason; stale hits served by accident are cache_stale_reads_total.',
+    'reason',
+  ],
+  backgroundLoads: [
+    'cache_background_loads_total',
+    'Loads left running after a soft timeout answered their caller, by outcome (started, cached, discarded by a fence, failed).',
+    'outcome',
   ],
 } as const;
 
@@ -232,7 +243,17 @@ function zeroInitialise(m: Metrics, cache: string): void {
   for (const reason of EVICTION_REASONS) m.evictions.inc({ cache, reason }, 0);
   for (const reason of REJECT_REASONS) m.rejected.inc({ cache, reason }, 0);
   for (const field of ['published_at', 'committed_at']) m.timesRefused.inc({ cache, field }, 0);
-  const labelled = new Set(['evictions', 'rejected', 'timesRefused', 'recoveries', 'failovers']);
+  for (const reason of STALE_REASONS) m.staleServed.inc({ cache, reason }, 0);
+  for (const outcome of ['started', 'cached', 'discarded', 'failed']) m.backgroundLoads.inc({ cache, outcome }, 0);
+  const labelled = new Set([
+    'evictions',
+    'rejected',
+    'timesRefused',
+    'recoveries',
+    'failovers',
+    'staleServed',
+    'backgroundLoads',
+  ]);
   for (const key of Object.keys(COUNTERS) as (keyof typeof COUNTERS)[]) if (!labelled.has(key)) m[key].inc(labels, 0);
   for (const g of [m.subscriberUp, m.members, m.staleChecksPending, m.origins, m.signing]) g.set(labels, 0);
   m.trusted.set(labels, 1);
@@ -273,6 +294,8 @@ function eventTable(
     onEvict: (_key, _value, reason) => m.evictions.inc({ cache, reason }),
     onLoad: (_key, shared) => (shared ? m.loadsCoalesced : m.loads).inc(labels),
     onFillRejected: () => m.fillsRejected.inc(labels),
+    onServedStale: (_key, reason) => m.staleServed.inc({ cache, reason }),
+    onBackgroundLoad: (_key, outcome) => m.backgroundLoads.inc({ cache, outcome }),
     onPublished: () => m.published.inc(labels),
     onError: (_error, during) => {
       if (during === 'publish' || during === 'heartbeat') m.publishErrors.inc(labels);
