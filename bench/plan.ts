@@ -4,6 +4,7 @@ import type { PeerRun } from './lag/peer-lag';
 import type { SidePlan, SideRun } from './lag/side-by-side';
 import type { SigningCost } from './lag/signing-cost';
 import type { CloneCost } from './read-path/clone-cost';
+import type { GuardedHitCost } from './read-path/guarded-hit';
 import type { InZoneResult } from './read-path/in-zone';
 import type { MemoryResult } from './read-path/memory';
 import type { CoalescingPlan, CoalescingRun } from './read-path/miss-coalescing';
@@ -131,6 +132,8 @@ export interface BenchResults {
   topologies: (RunResult & { topology: 'standalone' | 'cluster' })[];
   tracing: TracingRun[];
   hitPath: HitPathCost;
+  /** getOrLoad hits, plain and with fail-safe, timeouts and eager refresh configured (absent before 0.2's fail-safe). */
+  guardedHit?: GuardedHitCost;
   receive?: ReceiveCost;
   inZone?: InZoneResult;
   coalescing?: CoalescingRun[];

@@ -6,6 +6,7 @@ import { sideBySide } from './lag/side-by-side';
 import { signingCost } from './lag/signing-cost';
 import { type BenchPlan, type BenchResults, isSustained, LAG_VARIANTS, type ThroughputStep } from './plan';
 import { cloneCost } from './read-path/clone-cost';
+import { guardedHitCost } from './read-path/guarded-hit';
 import { inZoneBench } from './read-path/in-zone';
 import { memoryBench } from './read-path/memory';
 import { coalescingBench } from './read-path/miss-coalescing';
@@ -104,6 +105,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
   const clone = cloneCost(plan.cloneRounds);
   log('hit path alone and with the metrics observer');
   const hitPath = hitPathCost(plan.hitRounds, plan.hitRepeats);
+  const guardedHit = await guardedHitCost(plan.hitRounds, plan.hitRepeats);
   log('receive path per message');
   const receive = receiveCost(plan.receiveRounds);
   log(`memory at ${plan.memoryEntries} entries`);
@@ -218,6 +220,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       topologies,
       tracing,
       hitPath,
+      guardedHit,
       receive,
       inZone,
       coalescing,

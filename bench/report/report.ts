@@ -6,7 +6,7 @@ import { coalescingLagMarkdown, coalescingTargets } from './coalescing-lag';
 import { int, ms, p50s, p99s, ratioCell, verdict, x } from './format';
 import { analysisMarkdown, headline } from './headline';
 import { breakdownMarkdown, lagMarkdown, signingMarkdown, topologyMarkdown } from './lag';
-import { coalescingMarkdown, hitPathMarkdown, inZoneMarkdown, tracingMarkdown } from './read-path';
+import { coalescingMarkdown, guardedHitMarkdown, hitPathMarkdown, inZoneMarkdown, tracingMarkdown } from './read-path';
 import { receiveMarkdown, receiveProfileMarkdown } from './receive';
 import { sideMarkdown, sideTargets } from './side-by-side';
 
@@ -43,6 +43,11 @@ export function resultsMarkdown(r: BenchResults): string {
       ? []
       : [
           `| receive handler ≤ 5 µs a message unsigned, ≤ 8 µs signed (untraced, in process) | ${r.receive.handlerUnsigned.toFixed(2)} µs unsigned, ${r.receive.handlerUntraced.toFixed(2)} µs signed | ${verdict(r.receive.handlerUnsigned <= 5 && r.receive.handlerUntraced <= 8)} |`,
+        ]),
+    ...(r.guardedHit === undefined
+      ? []
+      : [
+          `| getOrLoad hit with fail-safe, timeouts and eager refresh configured ≤ 1.05x the plain hit (in process) | ${x(median(r.guardedHit.guardedNs) / median(r.guardedHit.plainNs))} | ${verdict(median(r.guardedHit.guardedNs) / median(r.guardedHit.plainNs) <= 1.05)} |`,
         ]),
     `| lag p99 growth from ${Math.min(...r.plan.replicaCounts)} to ${Math.max(...r.plan.replicaCounts)} replicas ≤ 4 × (1,000/s) | ${x(h.growth2to16)} (the raw floor's own growth: ${x(h.floorGrowth2to16)}) | ${verdict(h.growth2to16 <= 4)} |`,
     `| ≥ 40,000 invalidations/s sustained with zero loss and p99 lag under 1 s (${r.plan.throughputReplicas} replicas) | ${int(h.maxZeroLossRate)}/s coalesced, ${int(h.maxZeroLossRateUncoalesced)}/s one message a write | ${verdict(h.maxZeroLossRate >= 40_000)} |`,
@@ -91,6 +96,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ...topologyMarkdown(r),
     ...tracingMarkdown(r),
     ...hitPathMarkdown(r),
+    ...guardedHitMarkdown(r),
     `## Memory at ${int(r.memory.entries)} entries`,
     '',
     `- ${int(r.memory.bookBytesPerEntry)} bytes of heap per book object, plus ${int(r.memory.cacheBytesPerEntry)} bytes per entry for the cache to hold it (key string, node-cache's wrapper, the write-order map): ${int(r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)} bytes per cached book, ${((r.memory.entries * (r.memory.bookBytesPerEntry + r.memory.cacheBytesPerEntry)) / 2 ** 20).toFixed(0)} MiB for ${int(r.memory.entries)}.`,

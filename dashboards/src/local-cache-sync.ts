@@ -270,6 +270,43 @@ export const rows: [string, LaidOut[]][] = [
     ],
   ],
   [
+    'Fail-safe',
+    [
+      {
+        build: timeseries,
+        spec: {
+          title: 'Stale served on purpose, by reason',
+          unit: 'short',
+          width: 12,
+          queries: [
+            {
+              expr: `sum by (replica, reason) (${increase('cache_stale_served_total')})`,
+              legend: '{{reason}} {{replica}}',
+            },
+          ],
+          description:
+            'Old values answered on purpose by fail-safe (CACHE_GRACE_SECONDS) because MongoDB failed (load_failed), passed a timeout (soft_timeout, hard_timeout), or failed just before (throttled). Each answer says so (X-Cache: STALE, Age). Stale values served by accident are the Staleness row above.',
+        },
+      },
+      {
+        build: timeseries,
+        spec: {
+          title: 'Background loads',
+          unit: 'short',
+          width: 12,
+          queries: [
+            {
+              expr: `sum by (cause, outcome) (${increase('cache_background_loads_total')})`,
+              legend: '{{cause}} {{outcome}}',
+            },
+          ],
+          description:
+            'Loads no caller waits for: left running after a soft timeout answered the kept value, or refreshing a hot entry ahead of expiry. Cached when they finished, discarded when an invalidation or a flush of the key came after they started (so an old read is never cached), failed.',
+        },
+      },
+    ],
+  ],
+  [
     'Sync mode',
     [
       {

@@ -97,6 +97,7 @@ async function main(): Promise<number> {
     topology: options.topology,
     // The compose file's limit, so a paused replica is cut within seconds as it is under `make up`.
     pubsubBufferLimit: COMPOSE_PUBSUB_LIMIT,
+    databaseProxy: true,
   });
   const cleanups: (() => Promise<unknown>)[] = [];
   let stopped = false;

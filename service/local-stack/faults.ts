@@ -20,6 +20,7 @@ export const FAULTS = {
   crash: { label: 'crash before publish', describe: (r: string) => `armed crash-before-publish on ${r}` },
   garbage: { label: 'garbage', describe: () => 'published garbage on the channel' },
   failover: { label: 'kill the master', describe: () => "killed the channel's Redis master (SIGKILL)" },
+  'db-down': { label: 'database down', describe: (r: string) => `cut ${r} off MongoDB` },
 } as const;
 export type FaultName = keyof typeof FAULTS;
 export const isFaultName = (name: string): name is FaultName => Object.hasOwn(FAULTS, name);
@@ -56,6 +57,9 @@ export async function inject(
       break;
     case 'cut':
       await proxyOf(stack, i).cutOff();
+      break;
+    case 'db-down':
+      await dbProxyOf(stack, i).cutOff();
       break;
     case 'restart-redis':
       await stack.redis.stop();
@@ -100,6 +104,9 @@ export async function heal(stack: Stack, fault: FaultName, i: number): Promise<s
     case 'cut':
       await proxyOf(stack, i).restore();
       return `reconnected ${replica.id} to Redis`;
+    case 'db-down':
+      await dbProxyOf(stack, i).restore();
+      return `reconnected ${replica.id} to MongoDB`;
     case 'restart-redis':
       await stack.redis.start();
       return 'started Redis again';
@@ -114,6 +121,12 @@ export async function heal(stack: Stack, fault: FaultName, i: number): Promise<s
 function proxyOf(stack: Stack, i: number) {
   const proxy = stack.replicas[i]!.proxy;
   if (!proxy) throw new Error('cut needs the standalone topology (a proxy between each replica and Redis)');
+  return proxy;
+}
+
+function dbProxyOf(stack: Stack, i: number) {
+  const proxy = stack.replicas[i]!.dbProxy;
+  if (!proxy) throw new Error('db-down needs a stack started with databaseProxy (make demo does)');
   return proxy;
 }
 

@@ -47,6 +47,8 @@ export interface StackReplica {
   port: number;
   /** Between the replica and Redis (standalone only, a Toxiproxy proxy): the `cut` fault. */
   proxy?: ToxicProxy;
+  /** Between the replica and MongoDB (with `databaseProxy`): the `db-down` fault. */
+  dbProxy?: ToxicProxy;
   process: ReplicaProcess;
   metric(name: string, labels?: Record<string, string>): Promise<number>;
   /** Calls the chaos admin API (`/chaos/<action>`), with the stack's token. */
@@ -112,6 +114,11 @@ export interface StackOptions {
   probeKeys?: number;
   /** The probe appends every read and write here (see checkHistory). */
   history?: HistoryEvent[];
+  /**
+   * Each replica reaches MongoDB through its own Toxiproxy proxy (the `db-down` fault), and keeps
+   * expired books for an hour to answer when it cannot (fail-safe, CACHE_GRACE_SECONDS).
+   */
+  databaseProxy?: boolean;
   seed: number;
 }
 
@@ -177,10 +184,11 @@ async function build(
     servers
       ? servers.env({ username: REPLICA_USER, password: redisPassword })
       : { REDIS_URL: `redis://${REPLICA_USER}:${redisPassword}@127.0.0.1:${proxy!.port}` };
-  const launch = async (id: string, port: number, adminPort: number, proxy?: ToxicProxy) =>
+  const launch = async (id: string, port: number, adminPort: number, proxy?: ToxicProxy, dbProxy?: ToxicProxy) =>
     spawnReplica(id, {
       PORT: String(port),
-      MONGODB_URI: `${mongoUri}/${database}`,
+      MONGODB_URI: dbProxy ? `mongodb://127.0.0.1:${dbProxy.port}/${database}` : `${mongoUri}/${database}`,
+      ...(options.databaseProxy && { CACHE_GRACE_SECONDS: String(Math.max(3600, options.ttlSeconds)) }),
       ...redisEnv(proxy),
       INVALIDATION_CHANNEL: channel,
       CACHE_TTL_SECONDS: String(options.ttlSeconds),
@@ -197,11 +205,13 @@ async function build(
       SYNC_SIGNING_KEYS: signingKeys,
     });
 
-  const toxiproxy = servers ? undefined : await Toxiproxy.start();
+  const toxiproxy = servers && !options.databaseProxy ? undefined : await Toxiproxy.start();
   if (toxiproxy) cleanups.push(() => toxiproxy.destroy());
+  const mongoPort = databasePort(mongoUri, options.databaseProxy);
   for (let i = 1; i <= count; i += 1) {
     const id = `book-${i}`;
-    const proxy = await toxiproxy?.proxy(`redis-for-${id}`, redis.port);
+    const proxy = servers ? undefined : await toxiproxy?.proxy(`redis-for-${id}`, redis.port);
+    const dbProxy = mongoPort === undefined ? undefined : await toxiproxy!.proxy(`mongo-for-${id}`, mongoPort);
     const [port, adminPort] = [await freePort(), await freePort()];
     const replica: StackReplica = {
       id,
@@ -209,7 +219,8 @@ async function build(
       url: `http://127.0.0.1:${port}`,
       adminUrl: `http://127.0.0.1:${adminPort}`,
       proxy,
-      process: await launch(id, port, adminPort, proxy),
+      dbProxy,
+      process: await launch(id, port, adminPort, proxy, dbProxy),
       async metric(name, labels = {}) {
         return scrapeMetric(replica.url, name, labels);
       },
@@ -272,7 +283,7 @@ async function build(
   const restart = async (i: number) => {
     const replica = replicas[i]!;
     const adminPort = Number(new URL(replica.adminUrl).port);
-    replica.process = await launch(replica.id, replica.port, adminPort, replica.proxy);
+    replica.process = await launch(replica.id, replica.port, adminPort, replica.proxy, replica.dbProxy);
   };
 
   return {
@@ -311,4 +322,14 @@ async function build(
     },
     stop: stopAll,
   };
+}
+
+/** The loopback port of a `mongodb://` URI to put a proxy in front of, when asked; a clear error for any other. */
+function databasePort(uri: string, wanted: boolean | undefined): number | undefined {
+  if (!wanted) return undefined;
+  const url = new URL(uri);
+  if (url.protocol !== 'mongodb:' || !['127.0.0.1', 'localhost'].includes(url.hostname) || !url.port) {
+    throw new Error(`databaseProxy needs a mongodb://127.0.0.1:<port> server, not ${url.protocol}//${url.hostname}`);
+  }
+  return Number(url.port);
 }

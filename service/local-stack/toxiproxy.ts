@@ -34,6 +34,12 @@ export class ToxicProxy {
     });
   }
 
+  /** Removes the latency toxic added with latency(). */
+  async removeLatency(stream: 'upstream' | 'downstream'): Promise<void> {
+    const response = await fetch(`${this.api}/proxies/${this.name}/toxics/latency_${stream}`, { method: 'DELETE' });
+    if (!response.ok) throw new Error(`toxiproxy: latency_${stream} not removed: ${response.status}`);
+  }
+
   private async set(fields: Record<string, unknown>): Promise<void> {
     await this.call('POST', `/proxies/${this.name}`, fields);
   }

@@ -72,7 +72,12 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
     softTimeoutMs?: number;
     /** Abort the load's signal after this long; answer the fallback, or reject with a LoadTimeoutError. */
     hardTimeoutMs?: number;
-    /** With `softTimeoutMs`: loads left running in the background at most (default 100); past it callers wait. */
+    /**
+     * Refresh ahead of expiry: a hit on an entry older than this fraction of `cache.ttlSeconds`
+     * (between 0 and 1) reloads it in the background, so a key read steadily never misses on expiry.
+     */
+    eagerRefresh?: number;
+    /** With `softTimeoutMs` or `eagerRefresh`: loads running in the background at most (default 100); past it callers wait and refreshes wait. */
     maxBackground?: number;
   };
   /**
@@ -139,6 +144,7 @@ export interface Settings<V extends Versioned> {
   softTimeoutMs?: number;
   hardTimeoutMs?: number;
   maxBackground: number;
+  refreshAfterMs?: number;
   failSafe?: { graceMs: number; throttleMs: number; keepInvalidated: boolean };
   outbox?: Required<NonNullable<SyncedCacheOptions['outbox']>>;
   audit?: NonNullable<SyncedCacheOptions['audit']> & { graceMs: number };
@@ -208,9 +214,14 @@ function checkFailSafeOptions(options: SyncedCacheOptions<never>, ttlSeconds: nu
     'must be shorter than loads.hardTimeoutMs',
   );
   check(
-    loads.maxBackground === undefined || loads.softTimeoutMs !== undefined,
+    loads.maxBackground === undefined || loads.softTimeoutMs !== undefined || loads.eagerRefresh !== undefined,
     'loads.maxBackground',
-    'does nothing without loads.softTimeoutMs',
+    'does nothing without loads.softTimeoutMs or loads.eagerRefresh',
+  );
+  check(
+    loads.eagerRefresh === undefined || (loads.eagerRefresh > 0 && loads.eagerRefresh < 1),
+    'loads.eagerRefresh',
+    'must be a fraction of the TTL between 0 and 1',
   );
   if (failSafe === undefined) return;
   positive(failSafe.graceSeconds, 'failSafe.graceSeconds');
@@ -315,6 +326,10 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
     softTimeoutMs: options.loads?.softTimeoutMs,
     hardTimeoutMs: options.loads?.hardTimeoutMs,
     maxBackground: options.loads?.maxBackground ?? 100,
+    refreshAfterMs:
+      options.loads?.eagerRefresh === undefined
+        ? undefined
+        : options.loads.eagerRefresh * (options.cache?.ttlSeconds ?? 300) * 1000,
     failSafe: options.failSafe && {
       graceMs: options.failSafe.graceSeconds * 1000,
       throttleMs: options.failSafe.throttleMs ?? 1000,

@@ -71,6 +71,8 @@ export class SyncedCache<V extends Versioned> {
   readonly channel: string;
   private readonly cache: LocalCache<V>;
   private readonly loads: GuardedLoads<V>;
+  /** Eager refresh is on: a hit checks the entry's age. */
+  private readonly refreshing: boolean;
   private readonly subscriber: InvalidationSubscriber<V>;
   private readonly publisher: InvalidationPublisher;
   private readonly policy: SyncPolicy;
@@ -119,8 +121,10 @@ export class SyncedCache<V extends Versioned> {
       hardTimeoutMs: settings.hardTimeoutMs,
       throttleMs: settings.failSafe?.throttleMs ?? 0,
       maxBackground: settings.maxBackground,
+      refreshAfterMs: settings.refreshAfterMs,
       events,
     });
+    this.refreshing = settings.refreshAfterMs !== undefined;
     const scope: CacheScope = { name: settings.name, isKeyOf: settings.isKeyOf };
     this.subscriber = new InvalidationSubscriber<V>({
       signer,
@@ -214,7 +218,10 @@ export class SyncedCache<V extends Versioned> {
     const trusted = this.policy.trusted();
     if (trusted) {
       const cached = this.cache.get(key);
-      if (cached !== undefined) return { value: cached, hit: true };
+      if (cached !== undefined) {
+        if (this.refreshing) this.loads.refreshIfDue(key, loader, this.canFill);
+        return { value: cached, hit: true };
+      }
     }
     // Untrusted, a kept value may have been invalidated by a message this replica missed.
     const withFallback = trusted || this.settings.failSafe?.keepInvalidated === true;

@@ -17,7 +17,8 @@ describe('fail-safe and timeouts (in-memory bus)', () => {
     observers: [
       {
         onServedStale: (key, reason) => served.push([key, reason]),
-        onBackgroundLoad: (_key, outcome) => background.push(outcome),
+        onBackgroundLoad: (_key, outcome, cause) =>
+          background.push(cause === 'refresh' ? `refresh ${outcome}` : outcome),
       },
     ],
   });
@@ -116,8 +117,15 @@ describe('fail-safe and timeouts (in-memory bus)', () => {
   });
 
   it('soft timeout: answers the fallback, and the load finishing in the background is cached', async () => {
-    const cache = await make(new MemoryBus(), 'a', { cache: { ttlSeconds: 0.1 }, loads: { softTimeoutMs: 20 } });
-    await loadThenExpire(cache);
+    // The fallback comes from an invalidation here (opted in), so the entry the background load
+    // caches lives 60 s: the check below cannot race its expiry.
+    const bus = new MemoryBus();
+    const extra = { cache: { ttlSeconds: 60 }, failSafe: { graceSeconds: 60, serveInvalidated: true } };
+    const cache = await make(bus, 'a', { ...extra, loads: { softTimeoutMs: 20 } });
+    const writer = await make(bus, 'writer', extra);
+    await cache.getOrLoad('item:1', async () => item(1));
+    await writer.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update' });
+    await until(() => cache.peek('item:1') === undefined, 'the invalidation evicted v1');
     const slow = gatedLoader(() => item(2));
     const answer = await cache.getOrLoad('item:1', slow.loader);
     expect([answer.value, answer.stale?.reason]).toEqual([item(1), 'soft_timeout']);
@@ -156,5 +164,47 @@ describe('fail-safe and timeouts (in-memory bus)', () => {
     );
     expect(gate.calls()).toBe(1);
     gate.releaseAll();
+  });
+  it('eager refresh: a key read steadily never misses on expiry', async () => {
+    // Refreshed from 300 ms of age on, expiring at 1 s. The clock is Jest's, so a busy machine
+    // cannot stretch the gap between two reads: every read is 20 ms after the one before.
+    const cache = await make(new MemoryBus(), 'a', { cache: { ttlSeconds: 1 }, loads: { eagerRefresh: 0.3 } });
+    let loads = 0;
+    const loader = async () => item(++loads);
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+    try {
+      const answers: boolean[] = [];
+      for (let step = 0; step < 150; step += 1) {
+        answers.push((await cache.getOrLoad('item:1', loader)).hit);
+        await new Promise((resolve) => setImmediate(resolve)); // a refresh started by the read completes
+        jest.advanceTimersByTime(20);
+      }
+      // Three seconds of reads, three TTLs: only the first read missed.
+      expect(answers.filter((hit) => !hit)).toHaveLength(1);
+      expect(loads).toBeGreaterThanOrEqual(3);
+      expect(background.filter((b) => b === 'refresh cached').length).toBe(loads - 1);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('eager refresh racing an invalidation: the version it read is not cached (FusionCache#628)', async () => {
+    const bus = new MemoryBus();
+    const reader = await make(bus, 'reader', { cache: { ttlSeconds: 60 }, loads: { eagerRefresh: 0.001 } });
+    const writer = await make(bus, 'writer', { cache: { ttlSeconds: 60 } });
+    await reader.getOrLoad('item:1', async () => item(1));
+    await new Promise((resolve) => setTimeout(resolve, 70)); // past 0.1 % of 60 s
+    // The refresh reads version 1 again; version 2 is written and announced while it runs.
+    const refresh = gatedLoader(() => item(1));
+    expect((await reader.getOrLoad('item:1', refresh.loader)).hit).toBe(true);
+    expect(refresh.calls()).toBe(1);
+    let applied = 0;
+    reader.observe({ onInvalidation: () => (applied += 1) });
+    await writer.announce({ keys: ['item:1'], id: '1', version: 2, op: 'update' });
+    await until(() => applied === 1, 'the invalidation arrived');
+    refresh.releaseAll();
+    await until(() => background.length === 2, 'the refresh settled');
+    expect(background).toEqual(['refresh started', 'refresh discarded']);
+    expect(reader.peek('item:1')).toBeUndefined();
   });
 });

@@ -1,4 +1,4 @@
-import type { Change, SyncedCache } from '@local-cache-sync/core';
+import type { Change, Stale, SyncedCache } from '@local-cache-sync/core';
 import { preciseNow } from '@local-cache-sync/core/wire';
 import type { Logger } from 'pino';
 import type { Book, BookInput, BookPatch } from './book';
@@ -14,10 +14,12 @@ export class WriteOutcomeUnknownError extends Error {
   }
 }
 
-export type CacheStatus = 'HIT' | 'MISS';
+/** STALE: fail-safe answered a kept book because MongoDB failed or was too slow (see `stale`). */
+export type CacheStatus = 'HIT' | 'MISS' | 'STALE';
 export interface Read {
   book: Book;
   cache: CacheStatus;
+  stale?: Stale;
 }
 
 export interface BookServiceOptions {
@@ -89,8 +91,10 @@ export class BookService {
   }
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
-    const { value, hit } = await this.options.cache.getOrLoad(key, load);
-    return value ? { book: value, cache: hit ? 'HIT' : 'MISS' } : null;
+    const { value, hit, stale } = await this.options.cache.getOrLoad(key, load);
+    if (!value) return null;
+    if (stale) return { book: value, cache: 'STALE', stale };
+    return { book: value, cache: hit ? 'HIT' : 'MISS' };
   }
 
   private async afterWrite(op: Change['op'], result: WriteResult): Promise<Book> {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { BOOK_ID_PATTERN, type Book, bookInputSchema, bookPatchSchema } from '../books/book';
 import { DuplicateNameError } from '../books/book-repository';
-import type { BookService, Read } from '../books/book-service';
+import type { BookService, CacheStatus, Read } from '../books/book-service';
 import { badRequest, errorMiddleware, HttpError, notFound, validationError } from './errors';
 import { type RequestTraced, requestSpans } from './request-spans';
 import { type RequestObserver, requestTiming } from './request-timing';
@@ -46,7 +46,7 @@ export function createApp(options: AppOptions): Koa {
   app.use(requireJsonBody);
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: options.maxBodyBytes, jsonStrict: true }));
 
-  const respond = (ctx: Context, book: Book, cache: 'HIT' | 'MISS', status = 200) => {
+  const respond = (ctx: Context, book: Book, cache: CacheStatus, status = 200) => {
     ctx.set('X-Cache', cache);
     ctx.set('ETag', etagOf(book.version));
     ctx.status = status;
@@ -61,6 +61,11 @@ export function createApp(options: AppOptions): Koa {
   const respondRead = (ctx: Context, read: Read | null, what: string) => {
     if (!read) throw notFound(`no book with that ${what}`);
     respond(ctx, read.book, read.cache);
+    if (read.stale) {
+      // RFC 9111 Age, in whole seconds; the reason names why an old value was answered on purpose.
+      ctx.set('Age', String(Math.floor(read.stale.ageMs / 1000)));
+      ctx.set('X-Cache-Stale-Reason', read.stale.reason);
+    }
     // If-None-Match names the version served: 304, no body (Koa compares it with the ETag).
     if (ctx.fresh) ctx.status = 304;
     if (read.cache === 'HIT') {

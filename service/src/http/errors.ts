@@ -77,6 +77,13 @@ function fromDatabaseError(error: unknown): HttpError | undefined {
       'the database did not answer in time: the write may or may not have been applied (it was announced); read the book before retrying',
     );
   }
+  if (name === 'LoadTimeoutError') {
+    return new HttpError(
+      504,
+      'database_timeout',
+      'the database did not answer the read in time (CACHE_HARD_TIMEOUT_MS); try again',
+    );
+  }
   if (/^Mongo(ose)?(ServerSelection|Network|NotConnected|NetworkTimeout)Error$/.test(name)) {
     return new HttpError(503, 'database_unavailable', 'the database is unreachable; try again');
   }

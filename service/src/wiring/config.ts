@@ -92,6 +92,9 @@ const configSchema = z.object({
   REDIS_PASSWORD: z.string().min(1).optional(),
   CACHE_TTL_SECONDS: integer(1, 86400).default(300),
   CACHE_MAX_KEYS: integer(1, 10_000_000).default(100_000),
+  CACHE_GRACE_SECONDS: integer(0, 30 * 86400).default(0),
+  CACHE_SOFT_TIMEOUT_MS: integer(0, 600_000).default(0),
+  CACHE_HARD_TIMEOUT_MS: integer(0, 600_000).default(0),
   INVALIDATION_CHANNEL: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 letters, digits or . _ : -')
@@ -137,6 +140,17 @@ const configSchema = z.object({
 const checkedSchema = configSchema.superRefine((config, ctx) => {
   const problem = (name: keyof Config, message: string) => ctx.addIssue({ code: 'custom', path: [name], message });
   if (config.CHAOS_ENABLED && !config.CHAOS_TOKEN) problem('CHAOS_TOKEN', 'is required when CHAOS_ENABLED=1');
+  const grace = config.CACHE_GRACE_SECONDS;
+  if (grace > 0 && grace < config.CACHE_TTL_SECONDS) {
+    problem('CACHE_GRACE_SECONDS', `must be 0 (off) or at least CACHE_TTL_SECONDS (${config.CACHE_TTL_SECONDS})`);
+  }
+  if (config.CACHE_SOFT_TIMEOUT_MS > 0 && grace === 0) {
+    problem('CACHE_SOFT_TIMEOUT_MS', 'needs CACHE_GRACE_SECONDS: without fail-safe there is no old value to answer');
+  }
+  const hard = config.CACHE_HARD_TIMEOUT_MS;
+  if (config.CACHE_SOFT_TIMEOUT_MS > 0 && hard > 0 && config.CACHE_SOFT_TIMEOUT_MS >= hard) {
+    problem('CACHE_SOFT_TIMEOUT_MS', 'must be shorter than CACHE_HARD_TIMEOUT_MS');
+  }
   // One topology, named by exactly one variable; its options only with it.
   const named = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter(
     (n) => config[n] !== undefined,
@@ -231,6 +245,12 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   REDIS_PASSWORD: 'with REDIS_SENTINELS or REDIS_CLUSTER_NODES: the password on the data nodes',
   CACHE_TTL_SECONDS: 'local entry TTL: how long a lost invalidation can leave an entry stale in `pubsub` mode',
   CACHE_MAX_KEYS: 'local entries at most; the oldest-written is evicted first',
+  CACHE_GRACE_SECONDS:
+    'fail-safe: `0` off; else an expired book is kept this long from its load (at least `CACHE_TTL_SECONDS`) and answered, marked stale (`X-Cache: STALE`, `Age`), when MongoDB fails or times out',
+  CACHE_SOFT_TIMEOUT_MS:
+    'with `CACHE_GRACE_SECONDS`: a read waits this long for MongoDB, then answers the kept book and lets the read finish in the background (`0` off)',
+  CACHE_HARD_TIMEOUT_MS:
+    "a read's MongoDB load is abandoned after this long: the kept book answers (fail-safe), or 504 (`0` off)",
   INVALIDATION_CHANNEL:
     'Pub/Sub channel; the stream log is `{<channel>}:log`, the registry `{<channel>}:members` (one Cluster slot)',
   HEARTBEAT_INTERVAL_MS: 'heartbeat period; members expire after 15 of them',

@@ -39,7 +39,12 @@ export function startSync(config: ReplicaConfig, parts: SyncParts): Promise<Sync
       }),
     },
     cache: { ttlSeconds: config.CACHE_TTL_SECONDS, maxKeys: config.CACHE_MAX_KEYS },
-    loads: { coalesce: config.CACHE_COALESCE_LOADS },
+    loads: {
+      coalesce: config.CACHE_COALESCE_LOADS,
+      ...(config.CACHE_SOFT_TIMEOUT_MS > 0 && { softTimeoutMs: config.CACHE_SOFT_TIMEOUT_MS }),
+      ...(config.CACHE_HARD_TIMEOUT_MS > 0 && { hardTimeoutMs: config.CACHE_HARD_TIMEOUT_MS }),
+    },
+    failSafe: config.CACHE_GRACE_SECONDS > 0 ? { graceSeconds: config.CACHE_GRACE_SECONDS } : undefined,
     outbox: safer ? { store: bookOutbox(repository), ageMs: config.OUTBOX_AGE_MS } : undefined,
     audit: {
       writtenAfter: bookWrittenAfter(repository),

@@ -134,6 +134,7 @@ describe('make bench (smoke run)', () => {
       ['off', true],
     ]);
     expect([results.hitPath.bareNs.length, results.hitPath.withMetricsNs.length]).toEqual([1, 1]);
+    expect([results.guardedHit!.plainNs.length, results.guardedHit!.guardedNs.length]).toEqual([1, 1]);
     // Each part of the receive path measured, the whole handler more than any one part.
     const receive = results.receive!;
     expect(receive.handlerTraced).toBeGreaterThan(receive.verify);

@@ -109,6 +109,15 @@ describe('loadConfig', () => {
       [{ REDIS_CLUSTER_NODES: 'n:7000', REDIS_TLS_CA_FILE: '/ca.pem' }, 'REDIS_TLS_CA_FILE'],
       [{ REDIS_CLUSTER_NODES: 'n:7000,nohost' }, 'REDIS_CLUSTER_NODES'],
       [{ REDIS_SENTINELS: 's:99999', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
+      // Fail-safe: a grace shorter than the TTL, a soft timeout with nothing to answer, or one
+      // not shorter than the hard timeout would each quietly not do what was asked.
+      [{ CACHE_GRACE_SECONDS: '60' }, 'CACHE_GRACE_SECONDS'],
+      [{ CACHE_SOFT_TIMEOUT_MS: '100' }, 'CACHE_SOFT_TIMEOUT_MS'],
+      [
+        { CACHE_GRACE_SECONDS: '600', CACHE_SOFT_TIMEOUT_MS: '500', CACHE_HARD_TIMEOUT_MS: '500' },
+        'CACHE_SOFT_TIMEOUT_MS',
+      ],
+      [{ CACHE_HARD_TIMEOUT_MS: '-1' }, 'CACHE_HARD_TIMEOUT_MS'],
     ])('refuses %j with one clear error on %s', (env, name) => {
       const found = problems(env);
       expect(found.map((p) => p.split('=')[0])).toEqual([name]);

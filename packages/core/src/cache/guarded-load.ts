@@ -1,9 +1,12 @@
 import type { Fallback } from './fallbacks';
-import type { LocalCache, Versioned } from './local-cache';
+import type { Load, LocalCache, Versioned } from './local-cache';
 
 /** Why a stale value was answered on purpose (fail-safe). */
 export const STALE_REASONS = ['load_failed', 'soft_timeout', 'hard_timeout', 'throttled'] as const;
 export type StaleReason = (typeof STALE_REASONS)[number];
+
+export type BackgroundOutcome = 'started' | 'cached' | 'discarded' | 'failed';
+export type BackgroundCause = 'soft_timeout' | 'refresh';
 
 /** Marks an answer that fail-safe served from a value kept past its eviction. */
 export interface Stale {
@@ -27,11 +30,11 @@ export interface GuardObserver {
   /** A stale value answered on purpose, and why (the answer says so too). */
   onServedStale?(key: string, reason: StaleReason, ageMs: number): void;
   /**
-   * A load left running after its caller was answered (soft timeout): `started`, then `cached`,
-   * `discarded` (an invalidation, flush or clear came after it started, or a fence refused it) or
-   * `failed`.
+   * A load no caller waits for: left running after a soft timeout, or a refresh ahead of expiry.
+   * `started`, then `cached`, `discarded` (an invalidation, flush or clear came after it started,
+   * or a fence refused it) or `failed`.
    */
-  onBackgroundLoad?(key: string, outcome: 'started' | 'cached' | 'discarded' | 'failed'): void;
+  onBackgroundLoad?(key: string, outcome: BackgroundOutcome, cause: BackgroundCause): void;
 }
 
 export interface GuardOptions {
@@ -41,8 +44,10 @@ export interface GuardOptions {
   hardTimeoutMs?: number;
   /** After a failed load answered from a fallback, answer the fallback without loading for this long. */
   throttleMs: number;
-  /** Loads left running in the background at most; past it the soft timeout waits like a hard one. */
+  /** Loads left running in the background at most; past it the soft timeout waits like a hard one, and no refresh starts. */
   maxBackground: number;
+  /** Refresh a hit entry in the background once it is this old (ms); undefined: never. */
+  refreshAfterMs?: number;
   events: GuardObserver;
 }
 
@@ -85,14 +90,7 @@ export class GuardedLoads<V extends Versioned> {
     if (fallback && this.isThrottled(key)) return this.serveStale(key, fallback, 'throttled');
     const { load, shared } = this.cache.startLoad(key, loader, canFill);
     const { hardTimeoutMs, softTimeoutMs, maxBackground } = this.options;
-    if (!shared && hardTimeoutMs !== undefined) {
-      const timer = setTimeout(() => load.controller.abort(new LoadTimeoutError(key, hardTimeoutMs)), hardTimeoutMs);
-      timer.unref();
-      load.promise.then(
-        () => clearTimeout(timer),
-        () => clearTimeout(timer),
-      );
-    }
+    if (!shared && hardTimeoutMs !== undefined) this.abortAfter(key, load, hardTimeoutMs);
     const timers: NodeJS.Timeout[] = [];
     const undo: (() => void)[] = [];
     const outcome = await new Promise<Outcome<V>>((resolve) => {
@@ -120,7 +118,7 @@ export class GuardedLoads<V extends Versioned> {
       case 'aborted':
         throw signal!.reason;
       case 'soft':
-        this.runInBackground(key, load);
+        this.runInBackground(key, load, 'soft_timeout');
         return this.serveStale(key, fallback!, 'soft_timeout');
       case 'hard':
         if (!fallback) throw new LoadTimeoutError(key, hardTimeoutMs!);
@@ -133,13 +131,42 @@ export class GuardedLoads<V extends Versioned> {
     }
   }
 
-  private runInBackground(key: string, load: ReturnType<LocalCache<V>['startLoad']>['load']): void {
+  /**
+   * Called on a hit: once the entry is `refreshAfterMs` old, starts one reload in the background
+   * (none if a load of the key is under way: misses and refreshes share it). Its result replaces
+   * the entry only if no invalidation, flush or clear of the key came after it started.
+   */
+  refreshIfDue(
+    key: string,
+    loader: (signal: AbortSignal) => Promise<V | null | undefined>,
+    canFill: () => boolean,
+  ): void {
+    const { refreshAfterMs, maxBackground, hardTimeoutMs } = this.options;
+    const storedAt = this.cache.storedAt(key);
+    if (refreshAfterMs === undefined || storedAt === undefined || Date.now() - storedAt < refreshAfterMs) return;
+    if (this.cache.loading(key) || this.background >= maxBackground) return;
+    const { load } = this.cache.startLoad(key, loader, canFill);
+    if (hardTimeoutMs !== undefined) this.abortAfter(key, load, hardTimeoutMs);
+    this.runInBackground(key, load, 'refresh');
+  }
+
+  private abortAfter(key: string, load: Load<V>, ms: number): void {
+    const timer = setTimeout(() => load.controller.abort(new LoadTimeoutError(key, ms)), ms);
+    timer.unref();
+    load.promise.then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
+  }
+
+  private runInBackground(key: string, load: Load<V>, cause: BackgroundCause): void {
     load.late = true;
     this.background += 1;
-    this.options.events.onBackgroundLoad?.(key, 'started');
+    const { events } = this.options;
+    events.onBackgroundLoad?.(key, 'started', cause);
     load.promise.then(
-      () => this.options.events.onBackgroundLoad?.(key, load.filled ? 'cached' : 'discarded'),
-      () => this.options.events.onBackgroundLoad?.(key, 'failed'),
+      () => events.onBackgroundLoad?.(key, load.filled ? 'cached' : 'discarded', cause),
+      () => events.onBackgroundLoad?.(key, 'failed', cause),
     );
     load.promise.finally(() => (this.background -= 1)).catch(() => undefined);
   }

@@ -133,6 +133,16 @@ export class LocalCache<V extends Versioned> {
     return this.store.get<V>(key);
   }
 
+  /** When the value cached under `key` was cached (epoch ms), if one is. */
+  storedAt(key: string): number | undefined {
+    return this.writeOrder.get(key);
+  }
+
+  /** Whether a load of `key` is under way (one a miss would join). */
+  loading(key: string): boolean {
+    return this.loads.has(key);
+  }
+
   /** A token to take before reading the value a later `set` will cache (see `set`). */
   fillToken(): number {
     return this.generation;

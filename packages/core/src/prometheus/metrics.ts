@@ -93,7 +93,8 @@ const COUNTERS = {
   ],
   backgroundLoads: [
     'cache_background_loads_total',
-    'Loads left running after a soft timeout answered their caller, by outcome (started, cached, discarded by a fence, failed).',
+    'Loads no caller waits for, by cause (soft_timeout: left running after answering the fallback; refresh: ahead of expiry) and outcome (started, cached, discarded by a fence, failed).',
+    'cause',
     'outcome',
   ],
 } as const;
@@ -244,7 +245,9 @@ function zeroInitialise(m: Metrics, cache: string): void {
   for (const reason of REJECT_REASONS) m.rejected.inc({ cache, reason }, 0);
   for (const field of ['published_at', 'committed_at']) m.timesRefused.inc({ cache, field }, 0);
   for (const reason of STALE_REASONS) m.staleServed.inc({ cache, reason }, 0);
-  for (const outcome of ['started', 'cached', 'discarded', 'failed']) m.backgroundLoads.inc({ cache, outcome }, 0);
+  for (const cause of ['soft_timeout', 'refresh'])
+    for (const outcome of ['started', 'cached', 'discarded', 'failed'])
+      m.backgroundLoads.inc({ cache, cause, outcome }, 0);
   const labelled = new Set([
     'evictions',
     'rejected',
@@ -295,7 +298,7 @@ function eventTable(
     onLoad: (_key, shared) => (shared ? m.loadsCoalesced : m.loads).inc(labels),
     onFillRejected: () => m.fillsRejected.inc(labels),
     onServedStale: (_key, reason) => m.staleServed.inc({ cache, reason }),
-    onBackgroundLoad: (_key, outcome) => m.backgroundLoads.inc({ cache, outcome }),
+    onBackgroundLoad: (_key, outcome, cause) => m.backgroundLoads.inc({ cache, cause, outcome }),
     onPublished: () => m.published.inc(labels),
     onError: (_error, during) => {
       if (during === 'publish' || during === 'heartbeat') m.publishErrors.inc(labels);

@@ -1,0 +1,61 @@
+import { heal, inject } from '../../local-stack/faults';
+import { waitFor } from '../../local-stack/processes';
+import { type Stack, startStack } from '../../local-stack/stack';
+
+/** The demo's `db-down` fault: one replica cut off MongoDB (its own proxy) while the others work. */
+describe('make demo: the database-down fault', () => {
+  let stack: Stack;
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('answers the expired book from fail-safe, marked stale and counted, then fresh after healing', async () => {
+    stack = await startStack({
+      ttlSeconds: 1,
+      replicas: 2,
+      databaseProxy: true,
+      mongoUri: process.env.MONGODB_URI,
+      seed: 401,
+    });
+    stack.probe.stop();
+    await stack.probe.done;
+    const [writer, cut] = stack.replicas as [Stack['replicas'][0], Stack['replicas'][0]];
+    const { id } = stack.probe.books[0]!;
+    const read = async () => {
+      const response = await fetch(`${cut.url}/books/${id}`);
+      return {
+        status: response.status,
+        cache: response.headers.get('x-cache'),
+        reason: response.headers.get('x-cache-stale-reason'),
+        age: Number(response.headers.get('age')),
+        version: ((await response.json()) as { version?: number }).version,
+      };
+    };
+    const cached = await read();
+    const expired = await cut.metric('cache_evictions_total', { reason: 'expired' });
+    await waitFor(async () => (await cut.metric('cache_evictions_total', { reason: 'expired' })) > expired, {
+      message: 'the entry expired (TTL 1 s)',
+    });
+
+    // Expected: cut off MongoDB, the replica cannot load the book; fail-safe answers the expired
+    // value it kept (same version, at least a second old), says so, and counts it. The writer,
+    // which still reaches MongoDB, is untouched.
+    await inject(stack, 'db-down', 1);
+    expect(await read()).toEqual({
+      status: 200,
+      cache: 'STALE',
+      reason: 'load_failed',
+      age: expect.any(Number),
+      version: cached.version,
+    });
+    expect(await cut.metric('cache_stale_served_total', { reason: 'load_failed' })).toBe(1);
+    expect((await fetch(`${writer.url}/books/${id}`)).status).toBe(200);
+
+    await heal(stack, 'db-down', 1);
+    await waitFor(async () => (await read()).cache !== 'STALE', {
+      timeoutMs: 30_000,
+      message: 'fresh answers once MongoDB is back',
+    });
+    expect(await writer.metric('cache_stale_served_total', { reason: 'load_failed' })).toBe(0);
+  });
+});
