@@ -1,4 +1,4 @@
-import type { BackgroundCause, BackgroundOutcome, GuardObserver, StaleReason } from './cache/guarded-load';
+import type { GuardObserver, StaleReason } from './cache/guarded-load';
 import type { CacheObserver, EvictionReason, Versioned } from './cache/local-cache';
 import type { Envelope, InvalidationMessage, RejectReason } from './sync/envelope';
 import type { Change, PublishObserver } from './sync/invalidation-publisher';
@@ -126,7 +126,11 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
     for (const o of this.to.onServedStale) o.onServedStale!(key, reason, ageMs);
   }
 
-  onBackgroundLoad(key: string, outcome: BackgroundOutcome, cause: BackgroundCause): void {
+  onBackgroundLoad(
+    key: string,
+    outcome: 'started' | 'cached' | 'discarded' | 'failed',
+    cause: 'soft_timeout' | 'refresh',
+  ): void {
     for (const o of this.to.onBackgroundLoad) o.onBackgroundLoad!(key, outcome, cause);
   }
 

@@ -9,7 +9,8 @@
 import type { Versioned } from './cache/local-cache';
 import { type SyncedCache, testHooks } from './synced-cache';
 
-export { LocalCache, type LocalCacheOptions } from './cache/local-cache';
+export { type Fallback, Fallbacks, type FallbacksOptions } from './cache/fallbacks';
+export { type Load, LocalCache, type LocalCacheOptions } from './cache/local-cache';
 export { EventChannel } from './events';
 export { InvalidationPublisher, type InvalidationPublisherOptions } from './sync/invalidation-publisher';
 export { InvalidationSubscriber, type InvalidationSubscriberOptions } from './sync/invalidation-subscriber';

@@ -2,11 +2,8 @@ import type { Fallback } from './fallbacks';
 import type { Load, LocalCache, Versioned } from './local-cache';
 
 /** Why a stale value was answered on purpose (fail-safe). */
-export const STALE_REASONS = ['load_failed', 'soft_timeout', 'hard_timeout', 'throttled'] as const;
-export type StaleReason = (typeof STALE_REASONS)[number];
-
-export type BackgroundOutcome = 'started' | 'cached' | 'discarded' | 'failed';
-export type BackgroundCause = 'soft_timeout' | 'refresh';
+export type StaleReason = 'load_failed' | 'soft_timeout' | 'hard_timeout' | 'throttled';
+export const STALE_REASONS: readonly StaleReason[] = ['load_failed', 'soft_timeout', 'hard_timeout', 'throttled'];
 
 /** Marks an answer that fail-safe served from a value kept past its eviction. */
 export interface Stale {
@@ -34,7 +31,11 @@ export interface GuardObserver {
    * `started`, then `cached`, `discarded` (an invalidation, flush or clear came after it started,
    * or a fence refused it) or `failed`.
    */
-  onBackgroundLoad?(key: string, outcome: BackgroundOutcome, cause: BackgroundCause): void;
+  onBackgroundLoad?(
+    key: string,
+    outcome: 'started' | 'cached' | 'discarded' | 'failed',
+    cause: 'soft_timeout' | 'refresh',
+  ): void;
 }
 
 export interface GuardOptions {
@@ -159,7 +160,7 @@ export class GuardedLoads<V extends Versioned> {
     );
   }
 
-  private runInBackground(key: string, load: Load<V>, cause: BackgroundCause): void {
+  private runInBackground(key: string, load: Load<V>, cause: 'soft_timeout' | 'refresh'): void {
     load.late = true;
     this.background += 1;
     const { events } = this.options;
