@@ -12,11 +12,10 @@ const nsCell = (v: number[]) =>
 export function hitPathMarkdown(r: BenchResults): string[] {
   const { bareNs, withMetricsNs } = r.hitPath;
   const share = median(withMetricsNs) / median(bareNs);
-  const cell = nsCell;
   return [
     '## The hit path with metrics',
     '',
-    `LocalCache.get of a cached book, ${int(r.plan.hitRounds)} gets a run, alone and with the replica's cache observer (hits and misses counted for cache_gets_total), ${r.plan.hitRepeats} runs each, interleaved (median, and the range): alone ${cell(bareNs)}, with metrics ${cell(withMetricsNs)}.`,
+    `LocalCache.get of a cached book, ${int(r.plan.hitRounds)} gets a run, alone and with the replica's cache observer (hits and misses counted for cache_gets_total), ${r.plan.hitRepeats} runs each, interleaved (median, and the range): alone ${nsCell(bareNs)}, with metrics ${nsCell(withMetricsNs)}.`,
     '',
     `- Target: the hit path with metrics at most 2x the bare get: ${x(share)}, ${share <= 2 ? 'met' : 'missed'}.`,
     '',
@@ -28,11 +27,10 @@ export function guardedHitMarkdown(r: BenchResults): string[] {
   if (!r.guardedHit) return [];
   const { plainNs, guardedNs } = r.guardedHit;
   const share = median(guardedNs) / median(plainNs);
-  const cell = nsCell;
   return [
     '## The hit path with fail-safe and timeouts configured',
     '',
-    `SyncedCache.getOrLoad hits of a cached book (awaited), ${int(r.plan.hitRounds)} a run, on a synced cache with defaults and on one with fail-safe (grace 1 h), soft and hard timeouts (100 ms, 1 s) and eager refresh (at 0.9 of the TTL), ${r.plan.hitRepeats} runs each, interleaved (median, and the range): plain ${cell(plainNs)}, guarded ${cell(guardedNs)}.`,
+    `SyncedCache.getOrLoad hits of a cached book (awaited), ${int(r.plan.hitRounds)} a run, on a synced cache with defaults and on one with fail-safe (grace 1 h), soft and hard timeouts (100 ms, 1 s) and eager refresh (at 0.9 of the TTL), ${r.plan.hitRepeats} runs each, interleaved (median, and the range): plain ${nsCell(plainNs)}, guarded ${nsCell(guardedNs)}.`,
     '',
     `- Target: the guarded hit at most 1.05x the plain hit: ${x(share)}, ${share <= 1.05 ? 'met' : 'missed'}.`,
     '',
