@@ -36,22 +36,22 @@ export class ToxicProxy {
 
   /** Removes the latency toxic added with latency(). */
   async removeLatency(stream: 'upstream' | 'downstream'): Promise<void> {
-    const response = await fetch(`${this.api}/proxies/${this.name}/toxics/latency_${stream}`, { method: 'DELETE' });
-    if (!response.ok) throw new Error(`toxiproxy: latency_${stream} not removed: ${response.status}`);
+    await this.call('DELETE', `/proxies/${this.name}/toxics/latency_${stream}`);
   }
 
   private async set(fields: Record<string, unknown>): Promise<void> {
     await this.call('POST', `/proxies/${this.name}`, fields);
   }
 
-  private async call(method: string, path: string, body: unknown): Promise<unknown> {
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
     const response = await fetch(`${this.api}${path}`, {
       method,
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.json();
+    // A removal answers 204, with no body.
+    return response.status === 204 ? undefined : response.json();
   }
 }
 
