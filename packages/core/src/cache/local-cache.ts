@@ -138,7 +138,7 @@ export class LocalCache<V extends Versioned> {
     return this.writeOrder.get(key);
   }
 
-  /** Whether a load of `key` is under way (one a miss would join). */
+  /** Whether a load of `key` is under way (registered even when misses do not share loads). */
   loading(key: string): boolean {
     return this.loads.has(key);
   }
