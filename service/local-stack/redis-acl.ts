@@ -28,10 +28,11 @@ const REPLICA_COMMANDS = [
   'xadd',
   'xrange',
   'xinfo|stream',
+  'incr',
 ];
 
 /**
- * The least-privilege Redis ACL rules of a replica: its channel, its two keys, its commands. One
+ * The least-privilege Redis ACL rules of a replica: its channel, its three keys, its commands. One
  * definition for the local stack, docker-compose.yml and docs/security.md (tests check they agree).
  */
 export const replicaAclRules = (channel: string): string[] => [
@@ -40,6 +41,7 @@ export const replicaAclRules = (channel: string): string[] => [
   'resetkeys',
   `~${channelKeys(channel).members}`,
   `~${channelKeys(channel).log}`,
+  `~${channelKeys(channel).version}`,
   '-@all',
   ...REPLICA_COMMANDS.map((command) => `+${command}`),
 ];

@@ -1,8 +1,8 @@
 import type { GuardObserver, StaleReason } from './cache/guarded-load';
 import type { CacheObserver, EvictionReason, Versioned } from './cache/local-cache';
-import type { Envelope, InvalidationMessage, RejectReason } from './sync/envelope';
+import type { BulkMessage, Envelope, InvalidationMessage, RejectReason } from './sync/envelope';
 import type { Change, PublishObserver } from './sync/invalidation-publisher';
-import type { AppliedInvalidation, ReceiveObserver } from './sync/invalidation-subscriber';
+import type { AppliedInvalidation, AppliedTagInvalidation, ReceiveObserver } from './sync/invalidation-subscriber';
 import type { FailedDuring } from './sync/observers';
 import type { OutboxObserver } from './sync/outbox-sweeper';
 import type { Recovery, RecoveryObserver, SyncMode } from './sync/recovery';
@@ -28,9 +28,9 @@ export interface SyncObserver {
 }
 
 /**
- * Every event of a synced cache, one method each (26): the cache (hits, misses, loads, fills,
+ * Every event of a synced cache, one method each (27): the cache (hits, misses, loads, fills,
  * evictions), fail-safe (stale values served on purpose, background loads), sending (published, receivers missing, members), receiving (messages, applied
- * invalidations, missed, rejected, implausible times, origins), recovery (trust, recoveries,
+ * invalidations, tag invalidations and clears, missed, rejected, implausible times, origins), recovery (trust, recoveries,
  * republished outbox marks), the stale audit (checked hits, stale windows, pending checks), and
  * `onError` for every failure that is retried rather than thrown. Implement the methods you need;
  * a plain object or a class instance is enough.
@@ -74,6 +74,7 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
     onRejected: [],
     onMissed: [],
     onInvalidation: [],
+    onTagInvalidation: [],
     onImplausibleTime: [],
     onOrigins: [],
     onTrustChanged: [],
@@ -134,7 +135,7 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
     for (const o of this.to.onBackgroundLoad) o.onBackgroundLoad!(key, outcome, cause);
   }
 
-  onPublished(message: InvalidationMessage, delivered: number, traceId: string | undefined): void {
+  onPublished(message: InvalidationMessage | BulkMessage, delivered: number, traceId: string | undefined): void {
     for (const o of this.to.onPublished) o.onPublished!(message, delivered, traceId);
   }
 
@@ -160,6 +161,10 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
 
   onInvalidation(applied: AppliedInvalidation): void {
     for (const o of this.to.onInvalidation) o.onInvalidation!(applied);
+  }
+
+  onTagInvalidation(applied: AppliedTagInvalidation): void {
+    for (const o of this.to.onTagInvalidation) o.onTagInvalidation!(applied);
   }
 
   onImplausibleTime(field: 'published_at' | 'committed_at', detail: string): void {

@@ -13,4 +13,10 @@ export type { Outbox } from './sync/outbox-sweeper';
 export { SYNC_MODES, type SyncMode } from './sync/recovery';
 export type { RedisTopology, TopologyKind } from './sync/redis-topology';
 export type { WrittenAfter } from './sync/stale-audit';
-export { type Announced, createSyncedCache, type Loaded, type SyncedCache } from './synced-cache';
+export {
+  type Announced,
+  createSyncedCache,
+  type GetOrLoadOptions,
+  type Loaded,
+  type SyncedCache,
+} from './synced-cache';

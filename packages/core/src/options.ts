@@ -54,6 +54,8 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
     coalescePublishes?: boolean;
     /** Which keys a message about record `id` may name (default: any key); others are rejected. */
     isKeyOf?: (key: string, id: string) => boolean;
+    /** Which tags entries may carry and messages may name (default: any); others are an error here and rejected there. */
+    isTag?: (tag: string) => boolean;
   };
   /** The local cache's size and lifetime. */
   cache?: {
@@ -137,6 +139,7 @@ export interface Settings<V extends Versioned> {
   streamMaxLen: number;
   coalescePublishes: boolean;
   isKeyOf: (key: string, id: string) => boolean;
+  isTag: (tag: string) => boolean;
   ttlSeconds: number;
   maxKeys: number;
   coalesceLoads: boolean;
@@ -319,6 +322,7 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
     streamMaxLen: sync.streamMaxLen ?? 100_000,
     coalescePublishes: sync.coalescePublishes ?? true,
     isKeyOf: sync.isKeyOf ?? (() => true),
+    isTag: sync.isTag ?? (() => true),
     ttlSeconds: options.cache?.ttlSeconds ?? 300,
     maxKeys: options.cache?.maxKeys ?? 100_000,
     coalesceLoads: options.loads?.coalesce ?? true,

@@ -4,7 +4,7 @@ import { LocalCache, type Versioned } from './cache/local-cache';
 import { EventChannel, type SyncedCacheObserver } from './events';
 import { resolveOptions, type Settings, type SyncedCacheOptions } from './options';
 import { preciseNow } from './sync/clock';
-import type { CacheScope } from './sync/envelope';
+import { type CacheScope, MAX_TAG_LENGTH, MAX_TAGS_PER_MESSAGE } from './sync/envelope';
 import { type Change, InvalidationPublisher } from './sync/invalidation-publisher';
 import { InvalidationSubscriber } from './sync/invalidation-subscriber';
 import { OutboxSweeper } from './sync/outbox-sweeper';
@@ -23,6 +23,22 @@ export type Announced = Omit<Change, 'committedAt'> & { committedAt?: number };
  * test hooks, kept off the public class.
  */
 export const testHooks = new WeakMap<object, InvalidationPublisher>();
+
+/** Tags one entry may carry. */
+export const MAX_TAGS_PER_ENTRY = 64;
+
+/** Per-call options of {@link SyncedCache.getOrLoad}. */
+export interface GetOrLoadOptions<V = Versioned> {
+  /** Gives up waiting (rejects with the signal's reason); the load goes on for others. */
+  signal?: AbortSignal;
+  /**
+   * The tags the loaded entry carries (at most 64), replacing any it had: {@link
+   * SyncedCache.invalidateTags} of one of them evicts it on every replica. Or a function that
+   * tells them from the loaded value (a list tagged with the records it holds); such a load is
+   * not cached if any tag invalidation comes while it runs. Checked when a load uses them.
+   */
+  tags?: readonly string[] | ((value: V) => readonly string[]);
+}
 
 /** The answer of {@link SyncedCache.getOrLoad}: the value (undefined if the source has none) and where it came from. */
 export interface Loaded<V> {
@@ -125,7 +141,7 @@ export class SyncedCache<V extends Versioned> {
       events,
     });
     this.refreshing = settings.refreshAfterMs !== undefined;
-    const scope: CacheScope = { name: settings.name, isKeyOf: settings.isKeyOf };
+    const scope: CacheScope = { name: settings.name, isKeyOf: settings.isKeyOf, isTag: settings.isTag };
     this.subscriber = new InvalidationSubscriber<V>({
       signer,
       cache: this.cache,
@@ -213,19 +229,28 @@ export class SyncedCache<V extends Versioned> {
   async getOrLoad(
     key: string,
     loader: (signal: AbortSignal) => Promise<V | null | undefined>,
-    options?: { signal?: AbortSignal },
+    options?: GetOrLoadOptions<V>,
   ): Promise<Loaded<V>> {
     const trusted = this.policy.trusted();
     if (trusted) {
       const cached = this.cache.get(key);
       if (cached !== undefined) {
-        if (this.refreshing) this.loads.refreshIfDue(key, loader, this.canFill);
+        if (this.refreshing) this.loads.refreshIfDue(key, loader, this.canFill, options?.tags);
         return { value: cached, hit: true };
       }
     }
+    const given = options?.tags;
+    let tags = given;
+    if (typeof given === 'function')
+      tags = (value: V) => {
+        const told = given(value);
+        this.checkTags(told, MAX_TAGS_PER_ENTRY, 'getOrLoad');
+        return told;
+      };
+    else if (given !== undefined) this.checkTags(given, MAX_TAGS_PER_ENTRY, 'getOrLoad');
     // Untrusted, a kept value may have been invalidated by a message this replica missed.
     const withFallback = trusted || this.settings.failSafe?.keepInvalidated === true;
-    const loaded = await this.loads.read(key, loader, this.canFill, withFallback, options?.signal);
+    const loaded = await this.loads.read(key, loader, this.canFill, withFallback, options?.signal, tags);
     return loaded.stale
       ? { value: loaded.value, hit: false, stale: loaded.stale }
       : { value: loaded.value, hit: false };
@@ -260,6 +285,23 @@ export class SyncedCache<V extends Versioned> {
     if (outbox) await outbox.settle(change).catch(outboxFailed);
   }
 
+  /**
+   * Evicts every entry carrying one of `tags`, here and then on every replica, after the changes
+   * behind it committed; loads of those tags under way here or there are not cached. Ordered by a
+   * version Redis hands out, never by clocks, and sent in the same numbered (and signed) sequence
+   * as key invalidations: a replica that misses it counts it, and in `stream` mode replays it.
+   * Resolves once Redis took it; rejects if it did not (the local eviction stands: retry).
+   */
+  async invalidateTags(tags: readonly string[]): Promise<void> {
+    this.checkTags(tags, MAX_TAGS_PER_MESSAGE, 'invalidateTags');
+    await this.invalidateBulk([...new Set(tags)]);
+  }
+
+  /** {@link invalidateTags} for every entry: clears this cache, then every replica's. */
+  async clear(): Promise<void> {
+    await this.invalidateBulk(undefined);
+  }
+
   /** Whether reads may use the local cache now (always in `pubsub` mode). */
   trusted(): boolean {
     return this.policy.trusted();
@@ -285,6 +327,41 @@ export class SyncedCache<V extends Versioned> {
     await this.publisher.stop();
     await this.ownTransport?.close();
     this.cache.close();
+  }
+
+  private async invalidateBulk(tags: readonly string[] | undefined): Promise<void> {
+    const committedAt = preciseNow();
+    // Before Redis answers: whatever is cached or loading here now may predate the change.
+    const evictedKeys = tags
+      ? this.cache.invalidateTags(tags, Number.POSITIVE_INFINITY, 'local_write')
+      : this.cache.clear(Number.POSITIVE_INFINITY, 'local_write');
+    const version = await this.publisher.publishBulk(tags, committedAt);
+    this.cache.noteVersion(version);
+    this.events.emit.onTagInvalidation?.({
+      kind: tags ? 'tags' : 'clear',
+      tags: tags ?? [],
+      version,
+      evictedKeys,
+      origin: this.replicaId,
+      local: true,
+      lagSeconds: undefined,
+      staleWindowSeconds: undefined,
+      traceId: undefined,
+    });
+  }
+
+  /** Tags must be non-empty strings of this cache (`sync.isTag`), at most `max` of them. */
+  private checkTags(tags: readonly string[], max: number, method: string): void {
+    if (!Array.isArray(tags) || tags.length < 1 || tags.length > max)
+      throw new TypeError(`${method}: tags must be an array of 1 to ${max} tags`);
+    for (const tag of tags) {
+      if (typeof tag !== 'string' || tag.length < 1 || tag.length > MAX_TAG_LENGTH)
+        throw new TypeError(`${method}: a tag must be a string of 1 to ${MAX_TAG_LENGTH} characters`);
+      if (!this.settings.isTag(tag))
+        throw new TypeError(
+          `${method}: unknown tag ${JSON.stringify(tag.slice(0, 64))} (not a tag of this cache: sync.isTag)`,
+        );
+    }
   }
 
   /** The mode's recovery: nothing (pubsub), clear the cache (pubsub-flush), replay the log (stream). */

@@ -1,6 +1,6 @@
 import { waitFor } from '../../../service/local-stack/processes';
 import { LocalCache } from '../src/cache/local-cache';
-import { decodeEnvelope, type InvalidationMessage } from '../src/sync/envelope';
+import { type BulkMessage, decodeEnvelope, type InvalidationMessage } from '../src/sync/envelope';
 import { InvalidationPublisher } from '../src/sync/invalidation-publisher';
 import { InvalidationSubscriber } from '../src/sync/invalidation-subscriber';
 import { MemoryBus, type MemoryTransport } from '../src/sync/memory-transport';
@@ -11,7 +11,7 @@ const ID = '6566f0c1a1b2c3d4e5f60718';
 function node(bus: MemoryBus, origin: string, coalesce = false) {
   const transport = bus.transport();
   const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 100 });
-  const seen = { missed: 0, received: 0, missing: 0, published: [] as InvalidationMessage[] };
+  const seen = { missed: 0, received: 0, missing: 0, published: [] as (InvalidationMessage | BulkMessage)[] };
   const subscriber = new InvalidationSubscriber({
     cache,
     scope: SCOPE,

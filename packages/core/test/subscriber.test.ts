@@ -76,9 +76,9 @@ describe('InvalidationSubscriber', () => {
       encodeEnvelope(sampleMessage({ seq, version: seq + 1, publishedAt: Date.now() })),
     ) as [string, string];
     subscriber.handle(first);
-    expect(subscriber.replay(first)).toBe(false);
-    expect(subscriber.replay(second)).toBe(true);
-    expect(subscriber.replay(second)).toBe(false);
+    expect(subscriber.replay(first)).toBe('skipped');
+    expect(subscriber.replay(second)).toBe('applied');
+    expect(subscriber.replay(second)).toBe('skipped');
     expect(seen.applied).toBe(2);
   });
 

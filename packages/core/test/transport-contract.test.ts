@@ -135,6 +135,15 @@ describe.each([
     expect(await x!.log().readSince(Date.now() + 60_000)).toEqual({ payloads: [], reachesBack: true });
   });
 
+  it('hands out tag-and-clear versions from one counter every transport on the channel shares, in order', async () => {
+    const [x, y] = await Promise.all(['x', 'y'].map((n) => harness.make(uniqueName(n))));
+    const versions = [await x!.nextVersion(), await y!.nextVersion(), await x!.nextVersion()];
+    expect(versions.every((v, i) => i === 0 || v === versions[i - 1]! + 1)).toBe(true);
+    const together = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? x! : y!).nextVersion()));
+    expect(new Set(together).size).toBe(20);
+    expect(Math.min(...together)).toBe(versions[2]! + 1);
+  });
+
   it('stops delivering on unsubscribe, reports down, and is ready again once subscribed', async () => {
     const [sender, x] = await Promise.all(['s', 'x'].map((n) => harness.make(uniqueName(n))));
     const got: string[] = [];

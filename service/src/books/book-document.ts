@@ -72,6 +72,7 @@ export const bookSchema = new Schema<BookDocument>(
   { versionKey: false, strict: 'throw', collection: 'books' },
 );
 bookSchema.index({ name: 1 }, { unique: true });
+bookSchema.index({ author: 1 });
 
 export const toBook = (doc: BookDocument): Book => ({
   id: doc._id.toHexString(),

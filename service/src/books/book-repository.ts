@@ -150,6 +150,16 @@ export class BookRepository {
     return doc ? toBook(doc) : null;
   }
 
+  /** The live books of `author`, by name, at most `limit`. */
+  async findByAuthor(author: string, limit: number): Promise<Book[]> {
+    const docs = await this.model
+      .find({ author: { $eq: author }, ...live() })
+      .sort({ name: 1 })
+      .limit(limit)
+      .lean<BookDocument[]>();
+    return docs.map(toBook);
+  }
+
   /** The authoritative version and when its recent versions were written, for stale checks. */
   async findVersion(id: string): Promise<VersionHistory | null> {
     const doc = await this.findLive(id, { version: 1, updatedAt: 1, writeTimes: 1 });

@@ -1,9 +1,17 @@
 import type { Change, Stale, SyncedCache } from '@local-cache-sync/core';
 import { preciseNow } from '@local-cache-sync/core/wire';
 import type { Logger } from 'pino';
-import type { Book, BookInput, BookPatch } from './book';
+import {
+  type AuthorBooks,
+  type Book,
+  type BookInput,
+  type BookPatch,
+  type Cached,
+  isAuthorBooks,
+  MAX_BOOKS_PER_AUTHOR,
+} from './book';
 import type { BookRepository, WriteResult } from './book-repository';
-import { idKey, keysOf, nameKey } from './keys';
+import { authorKey, authorTag, bookTag, idKey, keysOf, nameKey } from './keys';
 import { isUnknownOutcome } from './mongo-errors';
 
 /** The database did not answer a write in time: it may or may not have been applied. */
@@ -16,8 +24,8 @@ export class WriteOutcomeUnknownError extends Error {
 
 /** STALE: fail-safe answered a kept book because MongoDB failed or was too slow (see `stale`). */
 export type CacheStatus = 'HIT' | 'MISS' | 'STALE';
-export interface Read {
-  book: Book;
+export interface Read<T = Book> {
+  book: T;
   cache: CacheStatus;
   stale?: Stale;
 }
@@ -25,7 +33,7 @@ export interface Read {
 export interface BookServiceOptions {
   repository: BookRepository;
   /** The synced cache of books: reads through it, and every write announced on it. */
-  cache: SyncedCache<Book>;
+  cache: SyncedCache<Cached>;
   logger: Logger;
   /** A write timed out after it was sent: it may still commit (it is announced all the same). */
   onOutcomeUnknown?: (op: Change['op']) => void;
@@ -45,20 +53,39 @@ export class BookService {
     return this.read(nameKey(name), () => this.options.repository.findByName(name));
   }
 
+  /** The books of `author` (at most MAX_BOOKS_PER_AUTHOR, by name), cached as one entry tagged with each. */
+  async listByAuthor(author: string): Promise<Read<AuthorBooks>> {
+    const { repository, cache } = this.options;
+    const { value, hit, stale } = await cache.getOrLoad(
+      authorKey(author),
+      async () => ({
+        id: authorKey(author),
+        version: 0 as const,
+        author,
+        books: await repository.findByAuthor(author, MAX_BOOKS_PER_AUTHOR),
+      }),
+      {
+        tags: (list) => [authorTag(author), ...(isAuthorBooks(list) ? list.books.map((book) => bookTag(book.id)) : [])],
+      },
+    );
+    if (!value || !isAuthorBooks(value)) throw new Error(`the cache holds no author list under ${authorKey(author)}`);
+    return { book: value, cache: stale ? 'STALE' : hit ? 'HIT' : 'MISS', ...(stale ? { stale } : {}) };
+  }
+
   async create(input: BookInput): Promise<Book> {
     return this.afterWrite('create', await this.options.repository.create(input));
   }
 
   /** `expected`: the version the client read (If-Match); the write fails with a conflict otherwise. */
   async update(id: string, changes: BookPatch, expected?: number): Promise<Book | null> {
-    const result = await this.announcingUnknownOutcome('update', id, changes.name, () =>
+    const result = await this.announcingUnknownOutcome('update', id, changes, () =>
       this.options.repository.update(id, changes, expected),
     );
     return result ? this.afterWrite('update', result) : null;
   }
 
   async delete(id: string, expected?: number): Promise<Book | null> {
-    const result = await this.announcingUnknownOutcome('delete', id, undefined, () =>
+    const result = await this.announcingUnknownOutcome('delete', id, {}, () =>
       this.options.repository.delete(id, expected),
     );
     return result ? this.afterWrite('delete', result) : null;
@@ -72,7 +99,7 @@ export class BookService {
   private async announcingUnknownOutcome<T>(
     op: Change['op'],
     id: string,
-    newName: string | undefined,
+    changes: BookPatch,
     write: () => Promise<T>,
   ): Promise<T> {
     try {
@@ -80,10 +107,11 @@ export class BookService {
     } catch (error) {
       if (!isUnknownOutcome(error)) throw error;
       const cached = this.options.cache.peek(idKey(id));
-      const keys = keysOf(id, [cached?.name, newName]);
-      await this.options.cache
-        .announce({ keys, id, version: Number.MAX_SAFE_INTEGER, op, committedAt: preciseNow() })
-        .catch((failure) => this.options.logger.warn({ err: failure, id }, 'unknown-outcome write not announced'));
+      const book = cached && !isAuthorBooks(cached) ? cached : undefined;
+      const keys = keysOf(id, [book?.name, changes.name]);
+      await this.announceAll({ keys, id, version: Number.MAX_SAFE_INTEGER, op, committedAt: preciseNow() }, [
+        changes.author,
+      ]).catch((failure) => this.options.logger.warn({ err: failure, id }, 'unknown-outcome write not announced'));
       this.options.onOutcomeUnknown?.(op);
       this.options.logger.warn({ id, op }, 'write outcome unknown (database timed out): every version evicted');
       throw new WriteOutcomeUnknownError(id);
@@ -92,7 +120,7 @@ export class BookService {
 
   private async read(key: string, load: () => Promise<Book | null>): Promise<Read | null> {
     const { value, hit, stale } = await this.options.cache.getOrLoad(key, load);
-    if (!value) return null;
+    if (!value || isAuthorBooks(value)) return null;
     if (stale) return { book: value, cache: 'STALE', stale };
     return { book: value, cache: hit ? 'HIT' : 'MISS' };
   }
@@ -103,7 +131,7 @@ export class BookService {
     const keys = keysOf(after.id, [after.name, before?.name]);
     this.options.logger.debug({ id: after.id, version: after.version, op }, 'book written');
     try {
-      await this.options.cache.announce({ keys, id: after.id, version: after.version, op, committedAt });
+      await this.announceAll({ keys, id: after.id, version: after.version, op, committedAt }, [after.author]);
     } catch (error) {
       // The write is committed and must be reported as done; the lost message is counted
       // (publish errors, and a sequence gap on every receiver). With an outbox, another replica
@@ -111,6 +139,17 @@ export class BookService {
       this.options.logger.warn({ err: error, id: after.id, version: after.version }, 'invalidation publish failed');
     }
     return after;
+  }
+
+  /**
+   * Announces a book's change, and invalidates the author lists it is or may now be in: those
+   * tagged with the book (the lists it was in), and those of `authors` (a list it joins).
+   */
+  private async announceAll(change: Change, authors: (string | undefined)[]): Promise<void> {
+    const { cache } = this.options;
+    const tags = [bookTag(change.id), ...authors.flatMap((author) => (author ? [authorTag(author)] : []))];
+    const [announced, tagged] = await Promise.allSettled([cache.announce(change), cache.invalidateTags(tags)]);
+    for (const outcome of [announced, tagged]) if (outcome.status === 'rejected') throw outcome.reason;
   }
 
   /** Hands a hit to the stale audit once the HTTP layer has written it (see SyncedCache.auditHit). */

@@ -78,6 +78,10 @@ export class FaultyTransport implements InvalidationTransport {
     return this.send(payload, () => this.inner.appendAndPublish(payload));
   }
 
+  nextVersion(): Promise<number> {
+    return this.inner.nextVersion();
+  }
+
   subscribe(onMessage: (payload: string) => void): Promise<void> {
     this.handler = onMessage;
     return this.inner.subscribe(onMessage);

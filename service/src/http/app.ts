@@ -58,14 +58,17 @@ export function createApp(options: AppOptions): Koa {
     respond(ctx, await guardDuplicate(books.create(input)), 'MISS', 201);
   });
 
+  const markStale = (ctx: Context, read: Read<unknown>) => {
+    if (!read.stale) return;
+    // RFC 9111 Age, in whole seconds; the reason names why an old value was answered on purpose.
+    ctx.set('Age', String(Math.floor(read.stale.ageMs / 1000)));
+    ctx.set('X-Cache-Stale-Reason', read.stale.reason);
+  };
+
   const respondRead = (ctx: Context, read: Read | null, what: string) => {
     if (!read) throw notFound(`no book with that ${what}`);
     respond(ctx, read.book, read.cache);
-    if (read.stale) {
-      // RFC 9111 Age, in whole seconds; the reason names why an old value was answered on purpose.
-      ctx.set('Age', String(Math.floor(read.stale.ageMs / 1000)));
-      ctx.set('X-Cache-Stale-Reason', read.stale.reason);
-    }
+    markStale(ctx, read);
     // If-None-Match names the version served: 304, no body (Koa compares it with the ETag).
     if (ctx.fresh) ctx.status = 304;
     if (read.cache === 'HIT') {
@@ -77,7 +80,14 @@ export function createApp(options: AppOptions): Koa {
     }
   };
 
-  router.get('/books', async (ctx) => respondRead(ctx, await books.getByName(nameQuery(ctx)), 'name'));
+  router.get('/books', async (ctx) => {
+    const query = listQuery(ctx);
+    if ('name' in query) return respondRead(ctx, await books.getByName(query.name), 'name');
+    const read = await books.listByAuthor(query.author);
+    ctx.set('X-Cache', read.cache);
+    markStale(ctx, read);
+    ctx.body = { author: read.book.author, books: read.book.books };
+  });
   router.get('/books/:id', async (ctx) => respondRead(ctx, await books.getById(bookId(ctx)), 'id'));
 
   const update = (schema: typeof bookInputSchema | typeof bookPatchSchema) => async (ctx: Context) => {
@@ -157,20 +167,27 @@ export function bookId(ctx: Context): string {
   return id;
 }
 
-/** `name` must be one plain string; `name[$ne]=x` or repeated names are refused, not interpreted. */
-function nameQuery(ctx: Context): string {
-  const unknown = Object.keys(ctx.query).filter((key) => key !== 'name');
+/**
+ * `GET /books` takes exactly one of `name` (the book of that name) or `author` (that author's
+ * books), one plain string: `name[$ne]=x` or repeated parameters are refused, not interpreted.
+ */
+function listQuery(ctx: Context): { name: string } | { author: string } {
+  const unknown = Object.keys(ctx.query).filter((key) => key !== 'name' && key !== 'author');
   if (unknown.length > 0) {
     const named = unknown.slice(0, 3).map((key) => key.slice(0, 40));
     const more = unknown.length > 3 ? ` and ${unknown.length - 3} more` : '';
     throw badRequest('invalid_query', `unknown query parameter(s): ${named.join(', ')}${more}`);
   }
-  const name = ctx.query.name;
-  if (typeof name !== 'string' || name.trim() === '') {
-    throw badRequest('invalid_query', 'query parameter name is required, exactly once');
+  const given = (['name', 'author'] as const).filter((key) => key in ctx.query);
+  if (given.length !== 1)
+    throw badRequest('invalid_query', 'exactly one of the query parameters name or author is required');
+  const key = given[0]!;
+  const value = ctx.query[key];
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw badRequest('invalid_query', `query parameter ${key} must be given exactly once, not empty`);
   }
-  if (name.length > 200) throw badRequest('invalid_query', 'name is at most 200 characters');
-  return name;
+  if (value.length > 200) throw badRequest('invalid_query', `${key} is at most 200 characters`);
+  return key === 'name' ? { name: value } : { author: value };
 }
 
 function parseBody<T extends z.ZodType>(ctx: Context, schema: T): z.infer<T> {

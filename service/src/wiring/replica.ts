@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { SyncedCache } from '@local-cache-sync/core';
 import type { InvalidationTransport } from '@local-cache-sync/core/transport';
 import type Koa from 'koa';
-import type { Book } from '../books/book';
+import type { Cached } from '../books/book';
 import type { BookRepository } from '../books/book-repository';
 import { BookService } from '../books/book-service';
 import type { ChaosSwitch } from '../chaos/chaos-switch';
@@ -18,7 +18,7 @@ export interface Replica {
   app: Koa;
   books: BookService;
   /** The synced cache of books (the library's public API). */
-  cache: SyncedCache<Book>;
+  cache: SyncedCache<Cached>;
   metrics: Metrics;
   logger: Logger;
   transport: InvalidationTransport;
@@ -38,7 +38,7 @@ export async function createReplica(
   // Read once (a TLS CA file among it), for the bus and the bench's Redis reads.
   const redis = redisTopology(config, (path) => readFileSync(path));
   const { repository, transport, chaos, ...stores } = await connectStores(config, redis, logger);
-  let cache: SyncedCache<Book>;
+  let cache: SyncedCache<Cached>;
   try {
     cache = await startSync(config, { transport, repository, metrics, logger });
   } catch (error) {

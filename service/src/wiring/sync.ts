@@ -1,9 +1,9 @@
 import { createSyncedCache, type SyncedCache } from '@local-cache-sync/core';
 import type { InvalidationTransport } from '@local-cache-sync/core/transport';
-import type { Book } from '../books/book';
+import type { Cached } from '../books/book';
 import { bookOutbox, bookWrittenAfter } from '../books/book-outbox';
 import type { BookRepository } from '../books/book-repository';
-import { idKey, isKeyOfBook } from '../books/keys';
+import { idKey, isBookTag, isKeyOfBook } from '../books/keys';
 import type { Logger } from '../telemetry/logger';
 import type { Metrics } from '../telemetry/metrics';
 import type { ReplicaConfig } from './config';
@@ -19,10 +19,10 @@ interface SyncParts {
 }
 
 /** The synced cache of books on the library's public API, its metrics and logs connected from the start. */
-export function startSync(config: ReplicaConfig, parts: SyncParts): Promise<SyncedCache<Book>> {
+export function startSync(config: ReplicaConfig, parts: SyncParts): Promise<SyncedCache<Cached>> {
   const { transport, repository, metrics, logger } = parts;
   const safer = config.SYNC_MODE !== 'pubsub';
-  return createSyncedCache<Book>({
+  return createSyncedCache<Cached>({
     name: CACHE_NAME,
     replicaId: config.REPLICA_ID,
     bus: { transport, channel: config.INVALIDATION_CHANNEL, heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS },
@@ -30,6 +30,7 @@ export function startSync(config: ReplicaConfig, parts: SyncParts): Promise<Sync
       mode: config.SYNC_MODE,
       coalescePublishes: config.SYNC_COALESCE,
       isKeyOf: isKeyOfBook,
+      isTag: isBookTag,
       // The recovery settings act only in the safer modes, where the library accepts them.
       ...(safer && {
         silenceMs: config.SYNC_SILENCE_MS,

@@ -96,16 +96,20 @@ export async function metricValue(
 }
 
 /**
- * Runs a write that publishes one invalidation and waits until `receivers` have each applied it,
- * so a count read afterwards is not overtaken by that message still on its way.
+ * Runs a write of the Book service and waits until `receivers` have each applied its two
+ * messages (the book's key invalidation, and the tag invalidation of the author lists it is in),
+ * so a count read afterwards is not overtaken by a message still on its way.
  */
+/** What one write of the Book service publishes: its key invalidation and its tag invalidation. */
+export const MESSAGES_PER_WRITE = 2;
+
 export async function settled<T>(receivers: Replica[], write: () => Promise<T>): Promise<T> {
   const before = await Promise.all(receivers.map((r) => metricValue(r, 'cache_invalidations_received_total')));
   const result = await write();
   await waitFor(
     async () => {
       const now = await Promise.all(receivers.map((r) => metricValue(r, 'cache_invalidations_received_total')));
-      return now.every((value, i) => value >= before[i]! + 1);
+      return now.every((value, i) => value >= before[i]! + MESSAGES_PER_WRITE);
     },
     { message: "the write's invalidation reached every receiver" },
   );

@@ -4,6 +4,9 @@ import type { EvictionReason, Versioned } from './local-cache';
 export interface Fallback<V> {
   value: V;
   storedAt: number;
+  /** The entry's tags, and the tag version its load started after. */
+  tags?: readonly string[];
+  seen?: number;
 }
 
 export interface FallbacksOptions {
@@ -53,6 +56,19 @@ export class Fallbacks<V extends Versioned> {
     if (this.options.keepInvalidated) return;
     const kept = this.entries.get(key);
     if (kept && (id === undefined || (kept.value.id === id && kept.value.version < version!))) this.entries.delete(key);
+  }
+
+  /** A tag invalidation: drops kept values carrying one of `tags` loaded before `version` (unless invalidated values are kept). */
+  invalidatedTags(tags: ReadonlySet<string>, version: number): void {
+    if (this.options.keepInvalidated) return;
+    for (const [key, kept] of this.entries)
+      if ((kept.seen ?? 0) < version && kept.tags?.some((tag) => tags.has(tag))) this.entries.delete(key);
+  }
+
+  /** A clear: drops kept values loaded before `version` (unless invalidated values are kept). */
+  clearOlderThan(version: number): void {
+    if (this.options.keepInvalidated) return;
+    for (const [key, kept] of this.entries) if ((kept.seen ?? 0) < version) this.entries.delete(key);
   }
 
   /** A fresh value was cached under `key`. */

@@ -1,5 +1,5 @@
 import type { Fallback } from './fallbacks';
-import type { Load, LocalCache, Versioned } from './local-cache';
+import type { Load, LocalCache, Tags, Versioned } from './local-cache';
 
 /** Why a stale value was answered on purpose (fail-safe). */
 export type StaleReason = 'load_failed' | 'soft_timeout' | 'hard_timeout' | 'throttled';
@@ -85,11 +85,12 @@ export class GuardedLoads<V extends Versioned> {
     canFill: () => boolean,
     withFallback: boolean,
     signal?: AbortSignal,
+    tags?: Tags<V>,
   ): Promise<{ value: V | undefined; stale?: Stale }> {
     signal?.throwIfAborted();
     const fallback = withFallback ? this.cache.fallback(key) : undefined;
     if (fallback && this.isThrottled(key)) return this.serveStale(key, fallback, 'throttled');
-    const { load, shared } = this.cache.startLoad(key, loader, canFill);
+    const { load, shared } = this.cache.startLoad(key, loader, canFill, tags);
     const { hardTimeoutMs, softTimeoutMs, maxBackground } = this.options;
     if (!shared && hardTimeoutMs !== undefined) this.abortAfter(key, load, hardTimeoutMs);
     const timers: NodeJS.Timeout[] = [];
@@ -141,12 +142,13 @@ export class GuardedLoads<V extends Versioned> {
     key: string,
     loader: (signal: AbortSignal) => Promise<V | null | undefined>,
     canFill: () => boolean,
+    tags?: Tags<V>,
   ): void {
     const { refreshAfterMs, maxBackground, hardTimeoutMs } = this.options;
     const storedAt = this.cache.storedAt(key);
     if (refreshAfterMs === undefined || storedAt === undefined || Date.now() - storedAt < refreshAfterMs) return;
     if (this.cache.loading(key) || this.background >= maxBackground) return;
-    const { load } = this.cache.startLoad(key, loader, canFill);
+    const { load } = this.cache.startLoad(key, loader, canFill, tags);
     if (hardTimeoutMs !== undefined) this.abortAfter(key, load, hardTimeoutMs);
     this.runInBackground(key, load, 'refresh');
   }

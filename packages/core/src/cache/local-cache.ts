@@ -40,6 +40,21 @@ export interface Load<V> {
   late: boolean;
   /** Whether its result was cached, once it settled. */
   filled: boolean;
+  /** The tags its entry will carry, or how to tell them from the loaded value. */
+  tags?: Tags<V>;
+  /** The newest tag or clear version this cache had applied when the load started. */
+  seen: number;
+  /** A tag invalidation or a clear that came after it started: its result is never cached. */
+  fenced: boolean;
+}
+
+/** An entry's tags, given up front or told from the value once it is loaded. */
+export type Tags<V> = readonly string[] | ((value: V) => readonly string[]);
+
+/** The tags of a cached entry, and the newest tag or clear version applied when its load started. */
+interface Tagged {
+  tags: readonly string[];
+  seen: number;
 }
 
 export interface LocalCacheOptions<V extends Versioned = Versioned> {
@@ -95,6 +110,17 @@ export class LocalCache<V extends Versioned> {
   private readonly loadShareMs: number;
   private readonly coalesceLoads: boolean;
   private readonly fallbacks?: Fallbacks<V>;
+  private readonly tagged = new Map<string, Tagged>();
+  /** Keys cached with each tag. */
+  private readonly keysByTag = new Map<string, Set<string>>();
+  /**
+   * The newest tag or clear version applied here (versions come from Redis, in the order of
+   * their changes' commits): an entry whose load started after version n was applied read every
+   * change announced with n or lower.
+   */
+  private tagVersion = 0;
+  /** The newest clear applied here: an older or replayed one finds nothing it must evict. */
+  private clearVersion = 0;
 
   constructor(options: LocalCacheOptions<V>) {
     this.events = options.events ?? {};
@@ -112,7 +138,8 @@ export class LocalCache<V extends Versioned> {
     this.store.on('expired', (key: string, value: V) => {
       const storedAt = this.writeOrder.get(key);
       this.writeOrder.delete(key);
-      if (storedAt !== undefined) this.fallbacks?.evicted(key, { value, storedAt }, 'expired');
+      const tagged = this.untag(key);
+      if (storedAt !== undefined) this.fallbacks?.evicted(key, { value, storedAt, ...tagged }, 'expired');
       this.events.onEvict?.(key, value, 'expired');
     });
   }
@@ -151,8 +178,10 @@ export class LocalCache<V extends Versioned> {
   /**
    * Caches `value` under `key`; false if a fill fence refused it: an invalidation of a newer
    * version, or (given the token taken before the value was read) a flush, overtook the read.
+   * `tags` replace the entry's tags (none: untagged); `seen` is the tag version its read started
+   * after (default: the current one).
    */
-  set(key: string, value: V, token?: number): boolean {
+  set(key: string, value: V, token?: number, tags?: readonly string[], seen = this.tagVersion): boolean {
     const flushedSince = this.fenceMs > 0 && token !== undefined && token !== this.generation;
     if (flushedSince || (this.fenceMs > 0 && this.fenced(key, value))) {
       this.events.onFillRejected?.(key, value);
@@ -162,6 +191,8 @@ export class LocalCache<V extends Versioned> {
     else this.writeOrder.delete(key);
     this.store.set(key, Object.freeze(value));
     this.writeOrder.set(key, Date.now());
+    if (this.tagged.size > 0) this.untag(key);
+    if (tags !== undefined && tags.length > 0) this.tag(key, tags, seen);
     this.fallbacks?.replaced(key);
     this.events.onPut?.(key, value);
     return true;
@@ -194,6 +225,7 @@ export class LocalCache<V extends Versioned> {
     key: string,
     loader: (signal: AbortSignal) => Promise<V | null | undefined>,
     canFill: () => boolean = () => true,
+    tags?: Tags<V>,
   ): { load: Load<V>; shared: boolean } {
     const running = this.loads.get(key);
     if (this.coalesceLoads && running && Date.now() - running.startedAt <= this.loadShareMs) {
@@ -208,6 +240,9 @@ export class LocalCache<V extends Versioned> {
       controller,
       late: false,
       filled: false,
+      tags,
+      seen: this.tagVersion,
+      fenced: false,
     };
     this.events.onLoad?.(key, false);
     // Registered even when loads are not shared: an invalidation detaches it, which fences a late result.
@@ -216,8 +251,12 @@ export class LocalCache<V extends Versioned> {
       try {
         const value = (await loader(controller.signal)) ?? undefined;
         controller.signal.throwIfAborted();
-        const fenced = load.late && this.loads.get(key) !== load;
-        if (value !== undefined && !fenced && canFill()) load.filled = this.set(key, value, token);
+        if (value !== undefined && load.fenced) this.events.onFillRejected?.(key, value);
+        const fenced = load.fenced || (load.late && this.loads.get(key) !== load);
+        if (value !== undefined && !fenced && canFill()) {
+          const tags = typeof load.tags === 'function' ? load.tags(value) : load.tags;
+          load.filled = this.set(key, value, token, tags, load.seen);
+        }
         return value;
       } finally {
         if (this.loads.get(key) === load) this.loads.delete(key);
@@ -260,6 +299,72 @@ export class LocalCache<V extends Versioned> {
     return keys.length;
   }
 
+  /**
+   * Evicts every entry carrying one of `tags` whose load started before tag version `version`
+   * was applied, and fences the loads of those tags under way (their results are not cached).
+   * `Infinity`: every such entry and load (this replica's own invalidation, before Redis gave it
+   * a version). Returns how many entries it evicted.
+   */
+  invalidateTags(tags: readonly string[], version: number, reason: EvictionReason): number {
+    const named = new Set(tags);
+    // A load whose tags are told from its value might carry any of them: fenced too.
+    for (const [key, load] of this.loads)
+      if (load.seen < version && (typeof load.tags === 'function' || load.tags?.some((tag) => named.has(tag))))
+        this.fenceLoad(key, load);
+    let evicted = 0;
+    for (const tag of named) {
+      const keys = this.keysByTag.get(tag);
+      if (keys === undefined) continue;
+      for (const key of [...keys]) {
+        const entry = this.tagged.get(key);
+        if (entry === undefined || entry.seen >= version) continue;
+        const value = this.store.get<V>(key);
+        if (value === undefined) this.untag(key);
+        else {
+          this.remove(key, value, reason);
+          evicted += 1;
+        }
+      }
+    }
+    this.fallbacks?.invalidatedTags(named, version);
+    this.noteVersion(version);
+    return evicted;
+  }
+
+  /**
+   * Evicts every entry whose load started before clear version `version` was applied, and fences
+   * the loads under way that started before it. `Infinity`: everything (this replica's own clear).
+   * Returns how many entries it evicted.
+   */
+  clear(version: number, reason: EvictionReason): number {
+    for (const [key, load] of this.loads) if (load.seen < version) this.fenceLoad(key, load);
+    // Untagged entries do not say when their load started: all go, unless a newer clear already did.
+    const all = version > this.clearVersion;
+    let evicted = 0;
+    for (const key of [...this.writeOrder.keys()]) {
+      const entry = this.tagged.get(key);
+      if (entry ? entry.seen >= version : !all) continue;
+      const value = this.store.get<V>(key);
+      if (value === undefined) continue;
+      this.remove(key, value, reason);
+      evicted += 1;
+    }
+    if (all) this.fallbacks?.clearOlderThan(version);
+    if (Number.isFinite(version)) this.clearVersion = Math.max(this.clearVersion, version);
+    this.noteVersion(version);
+    return evicted;
+  }
+
+  /** A tag or clear version Redis gave out is now known here: loads started from now on read after it. */
+  noteVersion(version: number): void {
+    if (Number.isFinite(version)) this.tagVersion = Math.max(this.tagVersion, version);
+  }
+
+  /** The tags cached under `key` (for tests and checks), or undefined if it has none. */
+  tagsOf(key: string): readonly string[] | undefined {
+    return this.tagged.get(key)?.tags;
+  }
+
   get fences(): number {
     return this.tombstones.size;
   }
@@ -267,6 +372,8 @@ export class LocalCache<V extends Versioned> {
   close(): void {
     this.tombstones.clear();
     this.fallbacks?.clear();
+    this.tagged.clear();
+    this.keysByTag.clear();
     this.store.flushAll();
     this.writeOrder.clear();
     this.store.close();
@@ -275,6 +382,34 @@ export class LocalCache<V extends Versioned> {
   /** The load of `key` under way may have read what an invalidation just replaced: misses from now on load again. */
   private overtakeLoad(key: string): void {
     this.loads.delete(key);
+  }
+
+  /** A tag invalidation or a clear came after the load started: it answers its waiters, and is never cached. */
+  private fenceLoad(key: string, load: Load<V>): void {
+    load.fenced = true;
+    this.loads.delete(key);
+  }
+
+  private tag(key: string, tags: readonly string[], seen: number): void {
+    this.tagged.set(key, { tags, seen });
+    for (const tag of tags) {
+      const keys = this.keysByTag.get(tag);
+      if (keys === undefined) this.keysByTag.set(tag, new Set([key]));
+      else keys.add(key);
+    }
+  }
+
+  /** Forgets the tags of `key`, and returns them (for its fallback). */
+  private untag(key: string): Tagged | undefined {
+    const entry = this.tagged.get(key);
+    if (entry === undefined) return undefined;
+    this.tagged.delete(key);
+    for (const tag of entry.tags) {
+      const keys = this.keysByTag.get(tag);
+      keys?.delete(key);
+      if (keys?.size === 0) this.keysByTag.delete(tag);
+    }
+    return entry;
   }
 
   /** Remembers that `id` reached `version` under `key`, so older fills of it are refused for a while. */
@@ -312,7 +447,8 @@ export class LocalCache<V extends Versioned> {
   private remove(key: string, value: V, reason: EvictionReason): void {
     const storedAt = this.writeOrder.get(key);
     this.writeOrder.delete(key);
-    if (storedAt !== undefined) this.fallbacks?.evicted(key, { value, storedAt }, reason);
+    const tagged = this.tagged.size > 0 ? this.untag(key) : undefined;
+    if (storedAt !== undefined) this.fallbacks?.evicted(key, { value, storedAt, ...tagged }, reason);
     this.store.del(key);
     this.events.onEvict?.(key, value, reason);
   }

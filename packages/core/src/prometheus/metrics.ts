@@ -91,6 +91,12 @@ const COUNTERS = {
     'Stale values answered on purpose by fail-safe (marked stale in the answer), by reason; stale hits served by accident are cache_stale_reads_total.',
     'reason',
   ],
+  tagInvalidations: [
+    'cache_tag_invalidations_total',
+    "Tag invalidations and clears applied here, by kind (tags, clear) and source (local: this replica's own; remote: a peer's message).",
+    'kind',
+    'source',
+  ],
   backgroundLoads: [
     'cache_background_loads_total',
     'Loads no caller waits for, by cause (soft_timeout: left running after answering the fallback; refresh: ahead of expiry) and outcome (started, cached, discarded by a fence, failed).',
@@ -245,6 +251,8 @@ function zeroInitialise(m: Metrics, cache: string): void {
   for (const reason of REJECT_REASONS) m.rejected.inc({ cache, reason }, 0);
   for (const field of ['published_at', 'committed_at']) m.timesRefused.inc({ cache, field }, 0);
   for (const reason of STALE_REASONS) m.staleServed.inc({ cache, reason }, 0);
+  for (const kind of ['tags', 'clear'])
+    for (const source of ['local', 'remote']) m.tagInvalidations.inc({ cache, kind, source }, 0);
   for (const cause of ['soft_timeout', 'refresh'])
     for (const outcome of ['started', 'cached', 'discarded', 'failed'])
       m.backgroundLoads.inc({ cache, cause, outcome }, 0);
@@ -256,6 +264,7 @@ function zeroInitialise(m: Metrics, cache: string): void {
     'failovers',
     'staleServed',
     'backgroundLoads',
+    'tagInvalidations',
   ]);
   for (const key of Object.keys(COUNTERS) as (keyof typeof COUNTERS)[]) if (!labelled.has(key)) m[key].inc(labels, 0);
   for (const g of [m.subscriberUp, m.members, m.staleChecksPending, m.origins, m.signing]) g.set(labels, 0);
@@ -311,6 +320,16 @@ function eventTable(
     onRejected: (reason) => m.rejected.inc({ cache, reason }),
     onMissed: (count) => m.missed.inc(labels, count),
     onInvalidation: ({ lagSeconds, staleWindowSeconds, traceId }) => {
+      tally.received += 1;
+      if (lagSeconds !== undefined) {
+        pending.lag.add(lagSeconds, traceId);
+        recentLag.observe(lagSeconds);
+      }
+      if (staleWindowSeconds !== undefined) pending.staleWindow.add(staleWindowSeconds);
+    },
+    onTagInvalidation: ({ kind, local, lagSeconds, staleWindowSeconds, traceId }) => {
+      m.tagInvalidations.inc({ cache, kind, source: local ? 'local' : 'remote' });
+      if (local) return;
       tally.received += 1;
       if (lagSeconds !== undefined) {
         pending.lag.add(lagSeconds, traceId);

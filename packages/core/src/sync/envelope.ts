@@ -4,6 +4,9 @@ import { z } from 'zod';
 export const ENVELOPE_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 export const MAX_KEYS_PER_MESSAGE = 256;
+/** Tags one tag invalidation may name, and one entry may carry. */
+export const MAX_TAGS_PER_MESSAGE = 256;
+export const MAX_TAG_LENGTH = 256;
 
 export const REJECT_REASONS = [
   'oversized',
@@ -17,6 +20,8 @@ export const REJECT_REASONS = [
   'unknown_key',
   'bad_signature',
   'implausible_seq',
+  'unknown_type',
+  'unknown_tag',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -67,10 +72,55 @@ const batchSchema = z.strictObject({
   tracestate: invalidationSchema.shape.tracestate,
 });
 
+/**
+ * Evicts every entry carrying one of `tags`, on every replica. `version` comes from Redis (one
+ * counter per channel, taken after the change committed): it orders tag invalidations and clears
+ * against the loads each replica started, never the senders' clocks.
+ */
+const tagsSchema = z.strictObject({
+  ...identity,
+  type: z.literal('tags'),
+  cache: invalidationSchema.shape.cache,
+  tags: z.array(z.string().min(1).max(MAX_TAG_LENGTH)).min(1).max(MAX_TAGS_PER_MESSAGE),
+  version: invalidationSchema.shape.version,
+  committedAt: timestamp,
+  traceparent: invalidationSchema.shape.traceparent,
+  tracestate: invalidationSchema.shape.tracestate,
+});
+
+/** Evicts every entry of the cache, on every replica; `version` as for tags. */
+const clearSchema = tagsSchema
+  .omit({ type: true, tags: true })
+  .extend({ type: z.literal('clear') })
+  .strict();
+
+/** The message types this version understands; a newer sender's other types are counted as gaps. */
+const KNOWN_TYPES = new Set(['heartbeat', 'batch', 'tags', 'clear']);
+
 export type InvalidationMessage = z.infer<typeof invalidationSchema>;
+/** Evicts every entry carrying one of `tags`, on every replica (`type: 'tags'`). */
+export interface TagsMessage {
+  v: 1;
+  type: 'tags';
+  cache: string;
+  tags: string[];
+  /** From the channel's counter in Redis, taken after the change committed. */
+  version: number;
+  committedAt: number;
+  origin: string;
+  epoch: string;
+  seq: number;
+  publishedAt: number;
+  traceparent?: string;
+  tracestate?: string;
+}
+/** Evicts every entry of the cache, on every replica (`type: 'clear'`). */
+export type ClearMessage = Omit<TagsMessage, 'type' | 'tags'> & { type: 'clear' };
+/** A message that invalidates by tag or clears the whole cache. */
+export type BulkMessage = TagsMessage | ClearMessage;
 export type HeartbeatMessage = z.infer<typeof heartbeatSchema>;
 export type BatchMessage = z.infer<typeof batchSchema>;
-export type Envelope = InvalidationMessage | HeartbeatMessage | BatchMessage;
+export type Envelope = InvalidationMessage | HeartbeatMessage | BatchMessage | BulkMessage;
 
 /**
  * Which messages a receiver accepts: those of its cache, naming only keys its key scheme gives the
@@ -79,9 +129,21 @@ export type Envelope = InvalidationMessage | HeartbeatMessage | BatchMessage;
 export interface CacheScope {
   name: string;
   isKeyOf(key: string, id: string): boolean;
+  /** Which tags a tag invalidation may name (default: any); a message naming another is rejected. */
+  isTag?(tag: string): boolean;
 }
 
-export type DecodeResult = { ok: true; message: Envelope } | { ok: false; reason: RejectReason; detail: string };
+/** Who sent a message and its number: enough to count it in its sender's sequence. */
+export interface Sender {
+  origin: string;
+  epoch: string;
+  seq: number;
+}
+
+export type DecodeResult =
+  | { ok: true; message: Envelope }
+  /** `sender` is set for a well-formed message of a type this version does not know (`unknown_type`). */
+  | { ok: false; reason: RejectReason; detail: string; sender?: Sender };
 
 export function isHeartbeat(message: Envelope): message is HeartbeatMessage {
   return 'type' in message && message.type === 'heartbeat';
@@ -91,9 +153,13 @@ export function isBatch(message: Envelope): message is BatchMessage {
   return 'type' in message && message.type === 'batch';
 }
 
-/** The invalidations a message carries, each as a plain v1 invalidation (none for a heartbeat). */
+export function isBulk(message: Envelope): message is BulkMessage {
+  return 'type' in message && (message.type === 'tags' || message.type === 'clear');
+}
+
+/** The key invalidations a message carries, each as a plain v1 invalidation (none for a heartbeat, tags or clear). */
 export function invalidationsOf(message: Envelope): InvalidationMessage[] {
-  if (isHeartbeat(message)) return [];
+  if (isHeartbeat(message) || isBulk(message)) return [];
   if (!isBatch(message)) return [message];
   const { type: _type, items, ...header } = message;
   return items.map((item) => ({ ...header, ...item }));
@@ -124,6 +190,17 @@ export function decodeEnvelope(raw: string, scope: CacheScope): DecodeResult {
     const heartbeat = heartbeatSchema.safeParse(data);
     return heartbeat.success ? { ok: true, message: heartbeat.data } : invalid(heartbeat.error);
   }
+  if (typeof object.type === 'string' && !KNOWN_TYPES.has(object.type)) return unknownType(object, scope);
+  if (object.type === 'tags' || object.type === 'clear') {
+    const parsed = (object.type === 'tags' ? tagsSchema : clearSchema).safeParse(data);
+    if (!parsed.success) return invalid(parsed.error);
+    const bulk: BulkMessage = parsed.data;
+    if (bulk.cache !== scope.name) return reject('foreign_cache', `cache=${bulk.cache}`);
+    if (bulk.type === 'tags' && scope.isTag)
+      for (const tag of bulk.tags)
+        if (!scope.isTag(tag)) return reject('unknown_tag', `tag ${tag.slice(0, 64)} is not a tag of this cache`);
+    return { ok: true, message: bulk };
+  }
   let message: InvalidationMessage | BatchMessage;
   if (object.type === undefined && isPlainInvalidation(object)) message = object;
   else if (object.type === 'batch' && isPlainBatch(object)) message = object;
@@ -144,6 +221,20 @@ export function decodeEnvelope(raw: string, scope: CacheScope): DecodeResult {
     if (mismatch) return mismatch;
   }
   return { ok: true, message };
+}
+
+/**
+ * A message of a type a newer sender knows and this version does not: rejected, but with its
+ * sender and number when those are well formed, so the receiver counts it as missed (its change
+ * was not applied) and recovers as from any other gap.
+ */
+function unknownType(object: Record<string, unknown>, scope: CacheScope): DecodeResult {
+  const detail = `type ${JSON.stringify(object.type).slice(0, 40)}`;
+  if (object.cache !== undefined && object.cache !== scope.name)
+    return reject('foreign_cache', `cache=${String(object.cache).slice(0, 64)}`);
+  if (!hasIdentity(object)) return reject('unknown_type', detail);
+  const { origin, epoch, seq } = object as unknown as Sender;
+  return { ok: false, reason: 'unknown_type', detail, sender: { origin, epoch, seq } };
 }
 
 function keyMismatch({ keys, id }: { keys: string[]; id: string }, scope: CacheScope): DecodeResult | undefined {
@@ -226,7 +317,16 @@ export function isPlainHeartbeat(object: Record<string, unknown>): object is Hea
 /** The schemas' own verdict on a parsed payload, for holding the fast checks to them in tests. */
 export function schemaAccepts(data: unknown): boolean {
   const type = (data as { type?: unknown } | null)?.type;
-  const schema = type === 'heartbeat' ? heartbeatSchema : type === 'batch' ? batchSchema : invalidationSchema;
+  const schema =
+    type === 'heartbeat'
+      ? heartbeatSchema
+      : type === 'batch'
+        ? batchSchema
+        : type === 'tags'
+          ? tagsSchema
+          : type === 'clear'
+            ? clearSchema
+            : invalidationSchema;
   return schema.safeParse(data).success;
 }
 

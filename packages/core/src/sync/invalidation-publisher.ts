@@ -3,6 +3,7 @@ import { type Context, context, type Link, trace } from '@opentelemetry/api';
 import { preciseNow } from './clock';
 import {
   type BatchMessage,
+  type BulkMessage,
   encodeEnvelope,
   type HeartbeatMessage,
   type InvalidationMessage,
@@ -25,7 +26,8 @@ export interface Change {
 }
 
 export interface PublishObserver extends ErrorObserver {
-  onPublished?(message: InvalidationMessage, delivered: number, traceId: string | undefined): void;
+  /** A key invalidation, a tag invalidation or a clear went out (once per change in a batch). */
+  onPublished?(message: InvalidationMessage | BulkMessage, delivered: number, traceId: string | undefined): void;
   /** Fewer subscribers got a message (heartbeats included) than live members were expected. */
   onReceiversMissing?(missing: number): void;
   onMembership?(liveMembers: number): void;
@@ -133,7 +135,7 @@ export class InvalidationPublisher {
 
   /** Sends one message for a group of invalidations, and settles each writer's promise. */
   private async send(group: Pending[]): Promise<void> {
-    const { channel, cache, origin, transport, appendToLog } = this.options;
+    const { channel, cache, origin } = this.options;
     const [first] = group as [Pending, ...Pending[]];
     const links: Link[] =
       group.length === 1
@@ -154,14 +156,7 @@ export class InvalidationPublisher {
           channel,
           attributes,
           async (carrier, span) => {
-            const header = {
-              v: 1 as const,
-              cache,
-              origin,
-              epoch: this.epoch,
-              seq: this.nextSeq(),
-              publishedAt: preciseNow(),
-            };
+            const header = this.header();
             const items = group.map(({ change }) => ({
               keys: change.keys,
               id: change.id,
@@ -178,9 +173,7 @@ export class InvalidationPublisher {
             try {
               const payload = this.encode(message);
               if (recording) span.setAttribute(MessagingAttributes.BODY_SIZE, Buffer.byteLength(payload));
-              const delivered = await this.sendWithRetry(() =>
-                appendToLog ? transport.appendAndPublish(payload) : transport.publish(payload),
-              );
+              const delivered = await this.deliver(payload);
               if (recording) span.setAttribute('messaging.redis.receivers', delivered);
               const traceId = recordedTraceId(span);
               for (const invalidation of invalidationsOf(message))
@@ -198,6 +191,51 @@ export class InvalidationPublisher {
     } catch (error) {
       for (const p of group) p.reject(error as Error);
     }
+  }
+
+  /**
+   * Publishes a tag invalidation (or, without tags, a clear of the whole cache) in this sender's
+   * numbered sequence, with the next version of the channel's counter, taken from the bus after
+   * the change committed; resolves to that version once the bus took the message. Never
+   * coalesced: it is rare, and its version must be taken after every change it covers.
+   */
+  async publishBulk(tags: readonly string[] | undefined, committedAt: number): Promise<number> {
+    const { channel, cache, origin, transport } = this.options;
+    const attributes = { 'cache.name': cache, 'cache.invalidation.kind': tags ? 'tags' : 'clear' };
+    return withProducerSpan(channel, attributes, async (carrier, span) => {
+      try {
+        const version = await this.sendWithRetry(() => transport.nextVersion());
+        const header = this.header();
+        const message: BulkMessage = tags
+          ? { ...header, type: 'tags', tags: [...tags], version, committedAt, ...carrier }
+          : { ...header, type: 'clear', version, committedAt, ...carrier };
+        if (span.isRecording()) {
+          span.setAttribute(MessagingAttributes.MESSAGE_ID, `${origin}/${this.epoch}/${message.seq}`);
+          span.setAttribute('cache.version', version);
+          if (tags) span.setAttribute('cache.tags.count', tags.length);
+        }
+        const payload = this.encode(message);
+        const delivered = await this.deliver(payload);
+        this.events.onPublished?.(message, delivered, recordedTraceId(span));
+        this.checkReceivers(delivered);
+        return version;
+      } catch (error) {
+        this.events.onError?.(error as Error, 'publish');
+        throw error;
+      }
+    });
+  }
+
+  /** The next message's header: this sender's identity and its next number. */
+  private header() {
+    const { cache, origin } = this.options;
+    return { v: 1 as const, cache, origin, epoch: this.epoch, seq: this.nextSeq(), publishedAt: preciseNow() };
+  }
+
+  /** Publishes a payload (appended to the log first, in stream mode), retried as {@link sendWithRetry} says. */
+  private deliver(payload: string): Promise<number> {
+    const { transport, appendToLog } = this.options;
+    return this.sendWithRetry(() => (appendToLog ? transport.appendAndPublish(payload) : transport.publish(payload)));
   }
 
   /**
@@ -267,7 +305,7 @@ export class InvalidationPublisher {
   }
 
   /** Encodes and signs; a message over the receivers' size limit is refused here and never sent. */
-  private encode(message: InvalidationMessage | BatchMessage | HeartbeatMessage): string {
+  private encode(message: InvalidationMessage | BatchMessage | HeartbeatMessage | BulkMessage): string {
     const body = encodeEnvelope(message);
     const payload = this.options.signer ? this.options.signer.sign(body) : body;
     if (payload.length > MAX_MESSAGE_BYTES) {

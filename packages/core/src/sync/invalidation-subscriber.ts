@@ -3,15 +3,18 @@ import type { LocalCache, Versioned } from '../cache/local-cache';
 import { preciseNow } from './clock';
 import {
   type BatchMessage,
+  type BulkMessage,
   type CacheScope,
   type DecodeResult,
   decodeEnvelope,
   type Envelope,
   type InvalidationMessage,
   invalidationsOf,
+  isBulk,
   isHeartbeat,
   MAX_MESSAGE_BYTES,
   type RejectReason,
+  type Sender,
 } from './envelope';
 import { GapDetector } from './gap-detector';
 import { consumerAttributes, MessagingAttributes, recordedTraceId, withConsumerSpan } from './message-spans';
@@ -24,6 +27,8 @@ export interface ReceiveObserver {
   /** A sequence gap from `origin`: `count` messages were sent and never arrived. */
   onMissed?(count: number, origin: string): void;
   onInvalidation?(applied: AppliedInvalidation): void;
+  /** A tag invalidation or a clear applied here: from a peer, or this replica's own. */
+  onTagInvalidation?(applied: AppliedTagInvalidation): void;
   /** A sender-supplied time outside [now - TIME_HORIZON_MS, now + CLOCK_SKEW_MS]: not used. */
   onImplausibleTime?(field: 'published_at' | 'committed_at', detail: string): void;
   /** Origins whose sequences are tracked now (bounded). */
@@ -46,6 +51,21 @@ export interface AppliedInvalidation {
   traceId: string | undefined;
 }
 
+export interface AppliedTagInvalidation {
+  kind: 'tags' | 'clear';
+  /** The tags invalidated (empty for a clear). */
+  tags: readonly string[];
+  /** Its version from Redis (undefined for this replica's own before Redis gave one). */
+  version: number | undefined;
+  evictedKeys: number;
+  /** Who invalidated: a peer, or this replica (`local`). */
+  origin: string;
+  local: boolean;
+  lagSeconds: number | undefined;
+  staleWindowSeconds: number | undefined;
+  traceId: string | undefined;
+}
+
 export interface InvalidationSubscriberOptions<V extends Versioned> {
   cache: LocalCache<V>;
   /** Which messages this cache accepts: its name and key scheme. */
@@ -62,7 +82,8 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
 
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
 export class InvalidationSubscriber<V extends Versioned> {
-  private readonly gaps = new GapDetector<Envelope>();
+  /** Per sender, what it numbered; a message this version cannot apply is held as its sender. */
+  private readonly gaps = new GapDetector<Envelope | Sender>();
   private readonly events: ReceiveObserver;
   /** Ids (origin/epoch/seq) of recently applied invalidations, so a replay applies only what was missed. */
   private readonly applied = new Set<string>();
@@ -92,18 +113,26 @@ export class InvalidationSubscriber<V extends Versioned> {
    * Applies one entry replayed from the log if it was missed (stream mode); returns whether it
    * was applied. Replays do not touch the gap detector: missed counts what Pub/Sub lost.
    */
-  replay(raw: string): boolean {
+  replay(raw: string): 'applied' | 'skipped' | 'not_understood' {
     const decoded = this.decode(raw);
-    if (!decoded.ok || isHeartbeat(decoded.message) || decoded.message.origin === this.options.selfOrigin) return false;
-    if (this.applied.has(messageId(decoded.message))) return false;
+    if (!decoded.ok) {
+      // A newer sender's message this version cannot apply: the replay cannot make up for it.
+      const sender = decoded.sender;
+      return sender && sender.origin !== this.options.selfOrigin && !this.applied.has(messageId(sender))
+        ? 'not_understood'
+        : 'skipped';
+    }
+    if (isHeartbeat(decoded.message) || decoded.message.origin === this.options.selfOrigin) return 'skipped';
+    if (this.applied.has(messageId(decoded.message))) return 'skipped';
     this.apply(decoded.message);
-    return true;
+    return 'applied';
   }
 
   private receive(raw: string): void {
     const decoded = this.decode(raw);
     if (!decoded.ok) {
       this.events.onRejected?.(decoded.reason, decoded.detail);
+      if (decoded.sender && decoded.sender.origin !== this.options.selfOrigin) this.notUnderstood(decoded.sender);
       return;
     }
     const message = decoded.message;
@@ -128,8 +157,21 @@ export class InvalidationSubscriber<V extends Versioned> {
     this.accept(message);
   }
 
+  /**
+   * A well-formed message of a type this version does not know: it takes its number in its
+   * sender's sequence (so it is not counted twice), and counts as missed, since its change was
+   * not applied; the mode recovers as from any gap (flush, or replay, which flushes on it).
+   */
+  private notUnderstood(sender: Sender): void {
+    const sequence = this.gaps.observe(sender.origin, sender.epoch, sender.seq, sender);
+    if (sequence.kind !== 'accepted') return;
+    this.events.onMissed?.(sequence.missed + 1, sender.origin);
+    if (sequence.released) this.accept(sequence.released);
+  }
+
   /** A message in sequence: seen, and applied unless it is a heartbeat. */
-  private accept(message: Envelope): void {
+  private accept(message: Envelope | Sender): void {
+    if (!('v' in message)) return void this.events.onMissed?.(1, message.origin);
     this.events.onMessage?.(message);
     if (!isHeartbeat(message)) this.apply(message);
   }
@@ -151,11 +193,44 @@ export class InvalidationSubscriber<V extends Versioned> {
     return undefined;
   }
 
-  /** Applies a plain or coalesced invalidation message inside one CONSUMER span. */
-  private apply(message: InvalidationMessage | BatchMessage): void {
+  /** Applies a plain or coalesced invalidation, a tag invalidation or a clear inside one CONSUMER span. */
+  private apply(message: InvalidationMessage | BatchMessage | BulkMessage): void {
     this.remember(message);
-    withConsumerSpan(this.options.channel, message, this.spanAttributes, this.evict, message);
+    if (isBulk(message)) withConsumerSpan(this.options.channel, message, this.spanAttributes, this.evictBulk, message);
+    else withConsumerSpan(this.options.channel, message, this.spanAttributes, this.evict, message);
   }
+
+  private readonly evictBulk = (span: Span, message: BulkMessage): void => {
+    const { cache } = this.options;
+    const tags = message.type === 'tags' ? message.tags : [];
+    const evictedKeys =
+      message.type === 'tags'
+        ? cache.invalidateTags(tags, message.version, 'invalidation')
+        : cache.clear(message.version, 'invalidation');
+    const now = preciseNow();
+    const publishedAt = this.plausible('published_at', message.publishedAt, now);
+    const committedAt = this.plausible('committed_at', message.committedAt, now);
+    const traceId = recordedTraceId(span);
+    this.events.onTagInvalidation?.({
+      kind: message.type,
+      tags,
+      version: message.version,
+      evictedKeys,
+      origin: message.origin,
+      local: false,
+      lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,
+      staleWindowSeconds: committedAt === undefined ? undefined : Math.max(0, now - committedAt) / 1000,
+      traceId,
+    });
+    if (span.isRecording())
+      span.setAttributes({
+        [MessagingAttributes.MESSAGE_ID]: messageId(message),
+        'cache.invalidation.kind': message.type,
+        'cache.version': message.version,
+        'cache.tags.count': tags.length,
+        'cache.evicted.count': evictedKeys,
+      });
+  };
 
   /** The work of apply inside its span: a method, so no closure is made per message. */
   private readonly evict = (span: Span, message: InvalidationMessage | BatchMessage): void => {
@@ -191,7 +266,7 @@ export class InvalidationSubscriber<V extends Versioned> {
     if (invalidations.length > 1) span.setAttribute(MessagingAttributes.BATCH_MESSAGE_COUNT, invalidations.length);
   };
 
-  private remember(message: InvalidationMessage | BatchMessage): void {
+  private remember(message: InvalidationMessage | BatchMessage | BulkMessage): void {
     if (this.options.replays) {
       this.applied.add(messageId(message));
       if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);

@@ -12,6 +12,8 @@ export class MemoryBus {
   readonly members = new Map<string, number>();
   /** The invalidation log: (time appended, payload), oldest first, never trimmed. */
   readonly entries: { at: number; payload: string }[] = [];
+  /** The channel's tag-and-clear version counter. */
+  version = 0;
 
   transport(): MemoryTransport {
     return new MemoryTransport(this);
@@ -50,6 +52,11 @@ export class MemoryTransport implements InvalidationTransport {
   async appendAndPublish(payload: string): Promise<number> {
     this.bus.entries.push({ at: Date.now(), payload });
     return this.publish(payload);
+  }
+
+  async nextVersion(): Promise<number> {
+    this.bus.version += 1;
+    return this.bus.version;
   }
 
   async subscribe(onMessage: (payload: string) => void): Promise<void> {

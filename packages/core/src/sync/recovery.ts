@@ -8,8 +8,11 @@ export type RecoveryReason = 'gap' | 'reconnect' | 'silence';
 /** What a recovery did: replayed the missed invalidations (stream), or flushed the cache. */
 export type RecoveryDone =
   | { action: 'replayed'; replayed: number }
-  /** pubsub-flush always; stream when its log no longer reached back far enough (`logTooShort`). */
-  | { action: 'flushed'; logTooShort?: boolean };
+  /**
+   * pubsub-flush always; stream when its log no longer reached back far enough (`logTooShort`),
+   * or held a message of a kind this version cannot apply (`notUnderstood`).
+   */
+  | { action: 'flushed'; logTooShort?: boolean; notUnderstood?: boolean };
 
 /** One recovery, done or failed (a failed one is tried again, later each time). */
 export type Recovery = { reason: RecoveryReason; ms: number } & (RecoveryDone | { action: 'failed'; error: Error });

@@ -25,7 +25,11 @@ export const TOPOLOGIES: readonly TopologyKind[] = ['standalone', 'sentinel', 'c
  * The keys a mode uses, hash-tagged on the channel's name so that in a Cluster they live in the
  * channel's own slot: the stream append and the SPUBLISH then run in one script on one shard.
  */
-export const channelKeys = (channel: string) => ({ log: `{${channel}}:log`, members: `{${channel}}:members` });
+export const channelKeys = (channel: string) => ({
+  log: `{${channel}}:log`,
+  members: `{${channel}}:members`,
+  version: `{${channel}}:version`,
+});
 
 /** A command connection (publisher, registry, log) for the topology; lazy, so connect() says why it fails. */
 export function commandClient(topology: RedisTopology, options: RedisOptions): Redis | Cluster {

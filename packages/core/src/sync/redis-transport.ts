@@ -123,6 +123,10 @@ export class RedisTransport implements InvalidationTransport {
     return (this.publisher as LoggingClient).publishAndLog(this.keys().log, payload, maxLen, this.options.channel);
   }
 
+  async nextVersion(): Promise<number> {
+    return this.publisher.incr(this.keys().version);
+  }
+
   /** The invalidation log (stream mode), read with the publisher connection. */
   log(): InvalidationLog {
     this.logOptions();

@@ -70,7 +70,15 @@ export class StreamReplay<V extends Versioned> {
       return { action: 'flushed', logTooShort: true };
     }
     let applied = 0;
-    for (const payload of payloads) if (subscriber.replay(payload)) applied += 1;
+    for (const payload of payloads) {
+      const outcome = subscriber.replay(payload);
+      if (outcome === 'applied') applied += 1;
+      else if (outcome === 'not_understood') {
+        // A newer sender's message (a kind this version cannot apply) was missed: only a flush covers it.
+        cache.flush('flush');
+        return { action: 'flushed', notUnderstood: true };
+      }
+    }
     for (const write of await this.options.unpublished()) {
       evictWrite(cache, write);
       applied += 1;

@@ -13,6 +13,11 @@ export interface InvalidationTransport {
   publish(payload: string): Promise<number>;
   /** Appends the payload to the invalidation log and publishes it, atomically (stream mode). */
   appendAndPublish(payload: string): Promise<number>;
+  /**
+   * The next tag-and-clear version of this channel: one counter every replica shares, so its
+   * order is the order in which the changes behind it were announced (Redis: INCR).
+   */
+  nextVersion(): Promise<number>;
   /** Starts delivering every payload on the channel to `onMessage`; resolves once subscribed. */
   subscribe(onMessage: (payload: string) => void): Promise<void>;
   /** Stops delivering (whatever is published meanwhile is lost to this subscriber) until `subscribe` again. */
