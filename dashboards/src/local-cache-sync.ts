@@ -173,6 +173,26 @@ export const rows: [string, LaidOut[]][] = [
         },
       },
       {
+        build: timeseries,
+        spec: {
+          title: 'Key and tag invalidations received',
+          unit: 'ops',
+          width: 24,
+          queries: [
+            {
+              expr: `sum(${rate('cache_invalidations_received_total')}) - sum(${rate('cache_tag_invalidations_total', ', source="remote"')})`,
+              legend: 'key invalidations',
+            },
+            {
+              expr: `sum by (kind) (${rate('cache_tag_invalidations_total', ', source="remote"')})`,
+              legend: '{{kind}}',
+            },
+          ],
+          description:
+            "Messages applied from peers, summed over replicas: key invalidations (one book's keys), tag invalidations (tags: the author lists a write touches) and clears (clear: a whole cache). A tag invalidation or a clear travels in the same numbered, signed sequence as a key invalidation, so one that is lost shows under Missed messages like any other, and stream mode replays it.",
+        },
+      },
+      {
         build: stateTimeline,
         spec: {
           title: 'Subscriber up',
