@@ -12,6 +12,7 @@ import type { HitPathCost, ReadCostRow, ReadPathRow } from './read-path/read-pat
 import type { TracingRun } from './read-path/tracing-cost';
 import type { ReceiveCost } from './receive/receive-cost';
 import type { ReceiveProfile } from './receive/receive-profile';
+import type { TagEviction } from './receive/tag-eviction';
 
 export interface BenchPlan {
   cloneRounds: number;
@@ -57,6 +58,8 @@ export interface BenchPlan {
   /** The same replicas (unsigned) with the writer coalescing and not, interleaved, at these rates. */
   /** warmUpMessages: unrecorded, to each replica before the rounds (absent in results measured before). */
   coalescingLag: { rates: number[]; repeats: number; receivers: number; warmUpMessages?: number };
+  /** One tag invalidation evicting `entries` entries on each of `receivers` replica processes, `repeats` times. */
+  tagEviction?: { entries: number; receivers: number; repeats: number };
 }
 
 export const FULL_PLAN: BenchPlan = {
@@ -93,6 +96,7 @@ export const FULL_PLAN: BenchPlan = {
   },
   receiveProfile: { rate: 1000, seconds: 10 },
   coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3, warmUpMessages: 20_000 },
+  tagEviction: { entries: 10_000, receivers: 3, repeats: 5 },
 };
 
 export interface ThroughputStep extends RunResult {
@@ -134,6 +138,8 @@ export interface BenchResults {
   hitPath: HitPathCost;
   /** getOrLoad hits, plain and with fail-safe, timeouts and eager refresh configured (absent before 0.2's fail-safe). */
   guardedHit?: GuardedHitCost;
+  /** A tag invalidation evicting every entry of the tag on each receiver (absent before 0.2's tags). */
+  tagEviction?: TagEviction;
   receive?: ReceiveCost;
   inZone?: InZoneResult;
   coalescing?: CoalescingRun[];

@@ -14,6 +14,7 @@ import { hitPathCost, readCostBench, readPathBench } from './read-path/read-path
 import { tracingCostBench } from './read-path/tracing-cost';
 import { receiveCost } from './receive/receive-cost';
 import { receiveProfile } from './receive/receive-profile';
+import { tagEvictionBench } from './receive/tag-eviction';
 import { type BenchServers, startBenchServers } from './servers';
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -162,6 +163,12 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     log(`one replica profiled while it receives ${plan.receiveProfile.rate}/s`);
     const profiled = await receiveProfile(servers, plan.receiveProfile);
     const coalescingLag = await coalescingLagBench(servers, plan);
+    let tagEviction: BenchResults['tagEviction'];
+    if (plan.tagEviction) {
+      const { entries, receivers } = plan.tagEviction;
+      log(`a tag invalidation evicting ${entries} entries on each of ${receivers} replicas`);
+      tagEviction = await tagEvictionBench(servers, plan.tagEviction);
+    }
 
     const throughput: ThroughputStep[] = [];
     for (const coalesce of [false, true]) {
@@ -227,6 +234,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       side,
       receiveProfile: profiled,
       coalescingLag,
+      tagEviction,
       plan,
       mongoKind: servers.mongoKind,
       clone,

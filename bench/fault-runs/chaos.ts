@@ -1,7 +1,7 @@
 import type { SyncMode, TopologyKind } from '@local-cache-sync/core';
 import type { FaultWindow } from '../../service/demo/director';
 import { Monitor } from '../../service/demo/monitor';
-import type { RunReport } from '../../service/demo/report';
+import { type RunReport, replicaTotals } from '../../service/demo/report';
 import type { ChaosStep } from '../../service/local-stack/chaos-schedule';
 import { FAULTS, heal, inject, settled } from '../../service/local-stack/faults';
 import { waitFor } from '../../service/local-stack/processes';
@@ -188,14 +188,7 @@ export async function runChaos(options: ChaosRunOptions): Promise<ChaosRun> {
       samples: monitor.samples,
       probe: stack.probe.summary(),
       resources: stack.resources(),
-      replicas: last.replicas.map((r, i) => ({
-        replica: r.replica,
-        missed: r.missed,
-        staleService: r.staleService,
-        staleProbe: r.staleProbe,
-        maxStaleWindowSeconds: stack.probe.summary().replicas[i]?.maxStaleWindowSeconds ?? 0,
-        probeErrors: stack.probe.summary().replicas[i]?.errors ?? 0,
-      })),
+      replicas: replicaTotals(last, stack.probe.summary()),
     };
     return {
       mode: options.mode,

@@ -1,3 +1,4 @@
+import { median } from '../lag/lag-steps';
 import type { BenchResults } from '../plan';
 import { RECEIVE_PARTS } from '../receive/receive-profile';
 import { int, ms } from './format';
@@ -38,3 +39,21 @@ export function receiveProfileMarkdown(r: BenchResults): string[] {
     '',
   ];
 }
+
+/** One tag invalidation evicting every entry of the tag on each receiver, and the 50 ms target. */
+export function tagEvictionMarkdown(r: BenchResults): string[] {
+  const t = r.tagEviction;
+  if (!t) return [];
+  const all = t.evicted.every((run) => run.length === t.receivers && run.every((n) => n === t.entries));
+  return [
+    '## A tag invalidation evicting a whole tag on every replica',
+    '',
+    `${t.receivers} replica processes (the library, stream mode, signed, on this run's Redis) each hold ${int(t.entries)} entries carrying one tag (and a tag of their own each), warmed by three rounds of the same; a sender invalidates the tag. ${t.handoverMs.length} runs, fresh receivers each (median, and the range): from the message's handover (its publishedAt) to the last replica's eviction done, ${msCell(t.handoverMs)}; from the invalidateTags call (its INCR for the version included), ${msCell(t.callMs)}. Every run evicted ${all ? `all ${int(t.entries)} entries on every replica` : `not everything: ${JSON.stringify(t.evicted)}`}.`,
+    '',
+    `- Target: under 50 ms from the handover to the last eviction: ${median(t.handoverMs).toFixed(1)} ms, ${median(t.handoverMs) < 50 && all ? 'met' : 'missed'}.`,
+    '',
+  ];
+}
+
+const msCell = (values: number[]) =>
+  `${median(values).toFixed(1)} ms (${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)})`;

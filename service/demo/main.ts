@@ -12,7 +12,7 @@ import { Display } from './display';
 import { interactive } from './interactive';
 import { prometheusLinks, startLivePage } from './live-page';
 import { Monitor } from './monitor';
-import { type RunReport, writeReport } from './report';
+import { type RunReport, replicaTotals, writeReport } from './report';
 import { runTour, TOUR_REPLICA } from './tour';
 
 const USAGE = `usage: make demo [TOUR=1 | SCENARIO=<fault> DURATION=<seconds>] [MODE=<mode>] [TOPOLOGY=<topology>]
@@ -192,14 +192,7 @@ function runReport(title: string, mode: string, stack: Stack, monitor: Monitor, 
     samples: monitor.samples,
     probe,
     resources: stack.resources(),
-    replicas: (last?.replicas ?? []).map((r, i) => ({
-      replica: r.replica,
-      missed: r.missed,
-      staleService: r.staleService,
-      staleProbe: probe.replicas[i]?.stale ?? 0,
-      maxStaleWindowSeconds: probe.replicas[i]?.maxStaleWindowSeconds ?? 0,
-      probeErrors: probe.replicas[i]?.errors ?? 0,
-    })),
+    replicas: replicaTotals(last, probe),
   };
 }
 

@@ -16,6 +16,9 @@ export interface ReplicaSample {
   /** The service's counts (its /metrics), running totals across restarts. */
   missed: number;
   staleService: number;
+  /** Stale values answered on purpose (fail-safe, marked X-Cache: STALE): the service's count, and the probe's reads that saw the mark. */
+  staleOnPurposeService: number;
+  staleOnPurposeProbe: number;
   /** Invalidations applied here, and of them those applied within 1 s (the converged-deliveries SLI). */
   deliveries: number;
   deliveredWithin1s: number;
@@ -38,16 +41,18 @@ interface Counters {
   misses: number;
   missed: number;
   stale: number;
+  staleOnPurpose: number;
   deliveries: number;
   deliveredWithin1s: number;
 }
 
 /** The counters kept as running totals across a replica's restarts. */
-type Carried = Pick<Counters, 'missed' | 'stale' | 'deliveries' | 'deliveredWithin1s'>;
-const NONE: Carried = { missed: 0, stale: 0, deliveries: 0, deliveredWithin1s: 0 };
+type Carried = Pick<Counters, 'missed' | 'stale' | 'staleOnPurpose' | 'deliveries' | 'deliveredWithin1s'>;
+const NONE: Carried = { missed: 0, stale: 0, staleOnPurpose: 0, deliveries: 0, deliveredWithin1s: 0 };
 const plus = (a: Carried, b: Carried): Carried => ({
   missed: a.missed + b.missed,
   stale: a.stale + b.stale,
+  staleOnPurpose: a.staleOnPurpose + b.staleOnPurpose,
   deliveries: a.deliveries + b.deliveries,
   deliveredWithin1s: a.deliveredWithin1s + b.deliveredWithin1s,
 });
@@ -84,6 +89,7 @@ export class Monitor {
           replica: replica.id,
           paused: this.paused(replica.id),
           staleProbe: fromProbe?.stale ?? 0,
+          staleOnPurposeProbe: fromProbe?.markedStale ?? 0,
           judged: (fromProbe?.fresh ?? 0) + (fromProbe?.stale ?? 0),
           staleNow: fromProbe?.openEpisodes ?? 0,
           maxStaleWindow: fromProbe?.maxStaleWindowSeconds ?? 0,
@@ -101,6 +107,7 @@ export class Monitor {
             subscriber: '?',
             missed: total.missed,
             staleService: total.stale,
+            staleOnPurposeService: total.staleOnPurpose,
             deliveries: total.deliveries,
             deliveredWithin1s: total.deliveredWithin1s,
           };
@@ -110,6 +117,7 @@ export class Monitor {
           misses: sampleSum(text, 'cache_gets_total', { result: 'miss' }),
           missed: sampleSum(text, 'cache_invalidations_missed_total'),
           stale: sampleSum(text, 'cache_stale_reads_total'),
+          staleOnPurpose: sampleSum(text, 'cache_stale_served_total'),
           deliveries: sampleSum(text, 'cache_invalidation_lag_seconds_count'),
           deliveredWithin1s: sampleSum(text, 'cache_invalidation_lag_seconds_bucket', { le: '1' }),
         };
@@ -131,6 +139,7 @@ export class Monitor {
           lagP99: recentLag(text, '0.99'),
           missed: total.missed,
           staleService: total.stale,
+          staleOnPurposeService: total.staleOnPurpose,
           deliveries: total.deliveries,
           deliveredWithin1s: total.deliveredWithin1s,
         };

@@ -25,9 +25,26 @@ export interface RunReport {
     missed: number;
     staleService: number;
     staleProbe: number;
+    /** Stale values answered on purpose (fail-safe, marked X-Cache: STALE): counted by the service, and seen marked by the probe. */
+    staleOnPurposeService: number;
+    staleOnPurposeProbe: number;
     maxStaleWindowSeconds: number;
     probeErrors: number;
   }[];
+}
+
+/** The totals per replica at the end of a run: the last sample's service counts beside the probe's. */
+export function replicaTotals(last: Sample | undefined, probe: ProbeSummary): RunReport['replicas'] {
+  return (last?.replicas ?? []).map((r, i) => ({
+    replica: r.replica,
+    missed: r.missed,
+    staleService: r.staleService,
+    staleProbe: probe.replicas[i]?.stale ?? 0,
+    staleOnPurposeService: r.staleOnPurposeService,
+    staleOnPurposeProbe: probe.replicas[i]?.markedStale ?? 0,
+    maxStaleWindowSeconds: probe.replicas[i]?.maxStaleWindowSeconds ?? 0,
+    probeErrors: probe.replicas[i]?.errors ?? 0,
+  }));
 }
 
 /** The live page's extras: it reloads itself and links to Prometheus. */
@@ -178,6 +195,7 @@ const TOTALS_HEADER = [
   'messages missed',
   'stale reads (service)',
   'stale reads (probe)',
+  'stale on purpose (service / probe saw the mark)',
   'max stale window (probe)',
   'probe errors',
 ];
@@ -187,6 +205,7 @@ const totalRows = (report: RunReport) =>
     String(r.missed),
     String(r.staleService),
     String(r.staleProbe),
+    `${r.staleOnPurposeService} / ${r.staleOnPurposeProbe}`,
     `${r.maxStaleWindowSeconds.toFixed(2)} s`,
     String(r.probeErrors),
   ]);

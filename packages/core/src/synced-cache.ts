@@ -1,3 +1,4 @@
+import { CoarseClock } from './cache/coarse-clock';
 import { Fallbacks } from './cache/fallbacks';
 import { GuardedLoads, type Stale } from './cache/guarded-load';
 import { LocalCache, type Versioned } from './cache/local-cache';
@@ -87,8 +88,10 @@ export class SyncedCache<V extends Versioned> {
   readonly channel: string;
   private readonly cache: LocalCache<V>;
   private readonly loads: GuardedLoads<V>;
-  /** Eager refresh is on: a hit checks the entry's age. */
-  private readonly refreshing: boolean;
+  /** With eager refresh: a hit past this age (ms) starts a reload. */
+  private readonly refreshAfterMs: number;
+  /** With eager refresh: the clock a hit checks the entry's age with (a twentieth of refreshAfterMs at worst). */
+  private readonly clock?: CoarseClock;
   private readonly subscriber: InvalidationSubscriber<V>;
   private readonly publisher: InvalidationPublisher;
   private readonly policy: SyncPolicy;
@@ -140,7 +143,9 @@ export class SyncedCache<V extends Versioned> {
       refreshAfterMs: settings.refreshAfterMs,
       events,
     });
-    this.refreshing = settings.refreshAfterMs !== undefined;
+    this.refreshAfterMs = settings.refreshAfterMs ?? Number.POSITIVE_INFINITY;
+    if (settings.refreshAfterMs !== undefined)
+      this.clock = new CoarseClock(Math.min(50, Math.max(1, settings.refreshAfterMs / 20)));
     const scope: CacheScope = { name: settings.name, isKeyOf: settings.isKeyOf, isTag: settings.isTag };
     this.subscriber = new InvalidationSubscriber<V>({
       signer,
@@ -235,7 +240,9 @@ export class SyncedCache<V extends Versioned> {
     if (trusted) {
       const cached = this.cache.get(key);
       if (cached !== undefined) {
-        if (this.refreshing) this.loads.refreshIfDue(key, loader, this.canFill, options?.tags);
+        // Cheap test first (a field, a map lookup); refreshIfDue checks again with the exact time.
+        if (this.clock !== undefined && this.clock.now - this.cache.storedAt(key)! >= this.refreshAfterMs)
+          this.loads.refreshIfDue(key, loader, this.canFill, options?.tags);
         return { value: cached, hit: true };
       }
     }
@@ -323,6 +330,7 @@ export class SyncedCache<V extends Versioned> {
   /** Stops heartbeats, recovery and the sweeper, leaves the member registry, and closes what it opened. */
   async close(): Promise<void> {
     this.sweeper?.stop();
+    this.clock?.stop();
     this.policy.stop();
     await this.publisher.stop();
     await this.ownTransport?.close();

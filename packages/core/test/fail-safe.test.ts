@@ -167,12 +167,13 @@ describe('fail-safe and timeouts (in-memory bus)', () => {
   });
   it('eager refresh: a key read steadily never misses on expiry', async () => {
     // Refreshed from 300 ms of age on, expiring at 1 s. The clock is Jest's, so a busy machine
-    // cannot stretch the gap between two reads: every read is 20 ms after the one before.
-    const cache = await make(new MemoryBus(), 'a', { cache: { ttlSeconds: 1 }, loads: { eagerRefresh: 0.3 } });
-    let loads = 0;
-    const loader = async () => item(++loads);
+    // cannot stretch the gap between two reads: every read is 20 ms after the one before. Made
+    // under that clock, so the cache's own (coarse) clock ticks with it.
     jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
     try {
+      const cache = await make(new MemoryBus(), 'a', { cache: { ttlSeconds: 1 }, loads: { eagerRefresh: 0.3 } });
+      let loads = 0;
+      const loader = async () => item(++loads);
       const answers: boolean[] = [];
       for (let step = 0; step < 150; step += 1) {
         answers.push((await cache.getOrLoad('item:1', loader)).hit);

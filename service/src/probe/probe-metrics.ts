@@ -21,6 +21,12 @@ export function createProbeMetrics(replicas: string[]) {
       labelNames: ['replica', 'result'],
       registers,
     }),
+    markedStale: new Counter({
+      name: 'probe_reads_marked_stale_total',
+      help: 'Probe reads the replica answered marked stale on purpose (X-Cache: STALE, fail-safe), by what the probe judged them (fresh or stale).',
+      labelNames: ['replica', 'result'],
+      registers,
+    }),
     staleWindow: new Histogram({
       name: 'probe_stale_window_seconds',
       help: 'From the acknowledgment of a version to the first read on a replica that returned it, for reads that were stale in between.',
@@ -32,6 +38,7 @@ export function createProbeMetrics(replicas: string[]) {
   for (const replica of replicas) {
     for (const result of ['fresh', 'stale', 'error']) metrics.reads.inc({ replica, result }, 0);
     for (const result of ['ok', 'error']) metrics.writes.inc({ replica, result }, 0);
+    for (const result of ['fresh', 'stale']) metrics.markedStale.inc({ replica, result }, 0);
     metrics.staleWindow.zero({ replica });
   }
   return metrics;

@@ -49,6 +49,8 @@ async function request(method: string, url: string, timeoutMs: number, body?: un
     json,
     replica: response.headers.get('x-replica'),
     hit: response.headers.get('x-cache') === 'HIT',
+    /** Answered stale on purpose (fail-safe), and saying so. */
+    marked: response.headers.get('x-cache') === 'STALE',
   };
 }
 
@@ -116,6 +118,10 @@ export async function startProbe(options: ProbeOptions): Promise<Probe> {
         hit = response.hit;
         const classified = truth.classify(replica, id, version, sentAt, now());
         result = classified.result;
+        if (response.marked && result !== 'error') {
+          metrics.markedStale.inc({ replica, result });
+          tally.markedStale(replica, result);
+        }
         if (classified.endedWindow) metrics.staleWindow.observe({ replica }, classified.endedWindow.seconds);
       }
     } catch (error) {

@@ -9,6 +9,12 @@ export interface ReplicaSummary {
   errors: number;
   /** Errors that were timeouts: the probe stopped waiting, the replica may have answered later. */
   abandoned: number;
+  /**
+   * Reads the replica answered marked stale on purpose (X-Cache: STALE: fail-safe served a kept
+   * value because MongoDB failed or was slow), and of them those the probe judged stale.
+   */
+  markedStale: number;
+  markedStaleJudgedStale: number;
   /** Fresh reads that a newer write, sent before they returned, may have overtaken (see GroundTruth). */
   ambiguous: number;
   /** Stale episodes that ended (a later read returned the version) and those still open at the end. */
@@ -28,6 +34,8 @@ export interface ProbeSummary {
 export class ProbeTally {
   readonly reads = new Map<string, Record<ReadResult, number>>();
   readonly abandoned = new Map<string, number>();
+  /** Reads answered marked stale (X-Cache: STALE), by the probe's judgment of them. */
+  readonly marked = new Map<string, { fresh: number; stale: number }>();
   readonly writes = { ok: 0, errors: 0 };
 
   constructor(replicas: string[]) {
@@ -36,6 +44,13 @@ export class ProbeTally {
 
   read(replica: string, result: ReadResult): void {
     this.reads.get(replica)![result] += 1;
+  }
+
+  /** A read the replica answered marked stale on purpose, judged fresh or stale by the probe. */
+  markedStale(replica: string, judged: 'fresh' | 'stale'): void {
+    const counts = this.marked.get(replica) ?? { fresh: 0, stale: 0 };
+    counts[judged] += 1;
+    this.marked.set(replica, counts);
   }
 
   abandon(replica: string): void {
@@ -68,6 +83,8 @@ export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): P
         stale: counts.stale,
         errors: counts.error,
         abandoned: tally.abandoned.get(replica) ?? 0,
+        markedStale: (tally.marked.get(replica)?.fresh ?? 0) + (tally.marked.get(replica)?.stale ?? 0),
+        markedStaleJudgedStale: tally.marked.get(replica)?.stale ?? 0,
         ambiguous: truth.ambiguousReads(replica),
         staleEpisodes: truth.windows.filter((w) => w.replica === replica).length,
         openEpisodes: open.filter((w) => w.replica === replica).length,
@@ -79,7 +96,18 @@ export function summarize(tally: ProbeTally, truth: GroundTruth, now: number): P
 }
 
 export function renderTable(summary: ProbeSummary): string {
-  const header = ['replica', 'reads', 'fresh', 'stale', 'errors', 'episodes', 'open', 'max window s', 'p99 window s'];
+  const header = [
+    'replica',
+    'reads',
+    'fresh',
+    'stale',
+    'errors',
+    'marked stale',
+    'episodes',
+    'open',
+    'max window s',
+    'p99 window s',
+  ];
   const rows = summary.replicas.map((r) =>
     [
       r.replica,
@@ -87,6 +115,7 @@ export function renderTable(summary: ProbeSummary): string {
       r.fresh,
       r.stale,
       r.errors,
+      r.markedStale,
       r.staleEpisodes,
       r.openEpisodes,
       r.maxStaleWindowSeconds.toFixed(3),

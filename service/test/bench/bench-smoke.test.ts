@@ -39,6 +39,7 @@ const TINY: BenchPlan = {
   side: { rates: [200], repeats: 1, receivers: 2, seconds: 1, warmUpMessages: 100 },
   receiveProfile: { rate: 500, seconds: 1 },
   coalescingLag: { rates: [200], repeats: 1, receivers: 2, warmUpMessages: 100 },
+  tagEviction: { entries: 500, receivers: 2, repeats: 1 },
 };
 
 describe('make bench (smoke run)', () => {
@@ -134,7 +135,14 @@ describe('make bench (smoke run)', () => {
       ['off', true],
     ]);
     expect([results.hitPath.bareNs.length, results.hitPath.withMetricsNs.length]).toEqual([1, 1]);
-    expect([results.guardedHit!.plainNs.length, results.guardedHit!.guardedNs.length]).toEqual([1, 1]);
+    expect([
+      results.guardedHit!.plainNs.length,
+      results.guardedHit!.taggedNs?.length,
+      results.guardedHit!.guardedNs.length,
+    ]).toEqual([1, 1, 1]);
+    // Every receiver evicted every entry of the tag; the handover precedes the last eviction.
+    expect(results.tagEviction!.evicted).toEqual([[500, 500]]);
+    expect(results.tagEviction!.handoverMs[0]).toBeGreaterThan(0);
     // Each part of the receive path measured, the whole handler more than any one part.
     const receive = results.receive!;
     expect(receive.handlerTraced).toBeGreaterThan(receive.verify);

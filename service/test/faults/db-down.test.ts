@@ -58,4 +58,42 @@ describe('make demo: the database-down fault', () => {
     });
     expect(await writer.metric('cache_stale_served_total', { reason: 'load_failed' })).toBe(0);
   });
+
+  it('the probe sees every stale answer marked, and counts it as the service does', async () => {
+    await stack?.stop();
+    stack = await startStack({
+      ttlSeconds: 1,
+      replicas: 2,
+      databaseProxy: true,
+      mongoUri: process.env.MONGODB_URI,
+      seed: 402,
+      writers: [0],
+      // Books written seldom enough (each about every 7 s) that most expire before a write
+      // invalidates them: fail-safe keeps expired values only.
+      probeKeys: 200,
+    });
+    const cut = stack.replicas[1]!;
+    const probeOf = () => stack.probe.summary().replicas[1]!;
+    await waitFor(() => probeOf().reads >= 60, { timeoutMs: 20_000, message: 'warm-up reads' });
+    expect(probeOf().markedStale).toBe(0);
+
+    // Expected: with MongoDB cut off, the replica answers the books it kept (expired within 1 s)
+    // marked X-Cache: STALE; the probe, reading it, sees each mark. Fail-safe keeps only values
+    // no invalidation has reached (serveInvalidated is off): a book written since is not kept, so
+    // every marked answer is old in age but still the newest version the probe knows: none is
+    // judged stale but for a read that raced a write's invalidation (sent within the
+    // millisecond it takes to arrive; a tenth is far more than that race makes). The service counts every stale answer it gave: all to the probe, so the
+    // two counts agree, less what the probe gave up on.
+    await inject(stack, 'db-down', 1);
+    await waitFor(() => probeOf().markedStale >= 20, { timeoutMs: 30_000, message: '20 marked stale reads' });
+    await heal(stack, 'db-down', 1);
+    stack.probe.stop();
+    await stack.probe.done;
+    const served = await cut.metric('cache_stale_served_total');
+    const probe = probeOf();
+    expect(probe.markedStaleJudgedStale).toBeLessThanOrEqual(Math.floor(probe.markedStale / 10));
+    expect(served).toBeGreaterThanOrEqual(probe.markedStale);
+    expect(served - probe.markedStale).toBeLessThanOrEqual(probe.abandoned);
+    expect(stack.probe.summary().replicas[0]!.markedStale).toBe(0);
+  });
 });

@@ -83,6 +83,7 @@ describe('probe summary', () => {
     }
     tally.read('r2', 'error');
     tally.abandon('r2');
+    tally.markedStale('r1', 'stale');
     tally.write(true);
     const summary = summarize(tally, truth, 5000);
     expect(summary.replicas).toEqual([
@@ -93,6 +94,8 @@ describe('probe summary', () => {
         stale: 1,
         errors: 0,
         abandoned: 0,
+        markedStale: 1,
+        markedStaleJudgedStale: 1,
         ambiguous: 0,
         staleEpisodes: 1,
         openEpisodes: 0,
@@ -106,6 +109,8 @@ describe('probe summary', () => {
         stale: 0,
         errors: 1,
         abandoned: 1,
+        markedStale: 0,
+        markedStaleJudgedStale: 0,
         ambiguous: 0,
         staleEpisodes: 0,
         openEpisodes: 0,
@@ -115,7 +120,7 @@ describe('probe summary', () => {
     ]);
     expect(summary.writes).toEqual({ ok: 1, errors: 0 });
     const table = renderTable(summary);
-    expect(table.split('\n')[0]).toMatch(/replica\s+reads\s+fresh\s+stale/);
+    expect(table.split('\n')[0]).toMatch(/replica\s+reads\s+fresh\s+stale\s+errors\s+marked stale/);
     expect(table).toContain('2.110');
   });
 });

@@ -112,7 +112,7 @@ export class LocalCache<V extends Versioned> {
   private readonly fallbacks?: Fallbacks<V>;
   private readonly tagged = new Map<string, Tagged>();
   /** Keys cached with each tag. */
-  private readonly keysByTag = new Map<string, Set<string>>();
+  private readonly keysByTag = new Map<string, string | Set<string>>();
   /**
    * The newest tag or clear version applied here (versions come from Redis, in the order of
    * their changes' commits): an entry whose load started after version n was applied read every
@@ -315,7 +315,7 @@ export class LocalCache<V extends Versioned> {
     for (const tag of named) {
       const keys = this.keysByTag.get(tag);
       if (keys === undefined) continue;
-      for (const key of [...keys]) {
+      for (const key of typeof keys === 'string' ? [keys] : [...keys]) {
         const entry = this.tagged.get(key);
         if (entry === undefined || entry.seen >= version) continue;
         const value = this.store.get<V>(key);
@@ -392,10 +392,12 @@ export class LocalCache<V extends Versioned> {
 
   private tag(key: string, tags: readonly string[], seen: number): void {
     this.tagged.set(key, { tags, seen });
+    // A tag of one entry (a record's own tag) is kept as that key alone: no Set for each.
     for (const tag of tags) {
       const keys = this.keysByTag.get(tag);
-      if (keys === undefined) this.keysByTag.set(tag, new Set([key]));
-      else keys.add(key);
+      if (keys === undefined) this.keysByTag.set(tag, key);
+      else if (typeof keys !== 'string') keys.add(key);
+      else if (keys !== key) this.keysByTag.set(tag, new Set([keys, key]));
     }
   }
 
@@ -406,8 +408,11 @@ export class LocalCache<V extends Versioned> {
     this.tagged.delete(key);
     for (const tag of entry.tags) {
       const keys = this.keysByTag.get(tag);
-      keys?.delete(key);
-      if (keys?.size === 0) this.keysByTag.delete(tag);
+      if (keys === key) this.keysByTag.delete(tag);
+      else if (typeof keys === 'object') {
+        keys.delete(key);
+        if (keys.size === 0) this.keysByTag.delete(tag);
+      }
     }
     return entry;
   }
