@@ -116,7 +116,8 @@ export interface StackOptions {
   history?: HistoryEvent[];
   /**
    * Each replica reaches MongoDB through its own Toxiproxy proxy (the `db-down` fault), and keeps
-   * expired books for an hour to answer when it cannot (fail-safe, CACHE_GRACE_SECONDS).
+   * expired books for an hour to answer when it cannot (fail-safe, CACHE_GRACE_SECONDS), within
+   * 1 s (CACHE_HARD_TIMEOUT_MS).
    */
   databaseProxy?: boolean;
   seed: number;
@@ -188,7 +189,12 @@ async function build(
     spawnReplica(id, {
       PORT: String(port),
       MONGODB_URI: dbProxy ? `mongodb://127.0.0.1:${dbProxy.port}/${database}` : `${mongoUri}/${database}`,
-      ...(options.databaseProxy && { CACHE_GRACE_SECONDS: String(Math.max(3600, options.ttlSeconds)) }),
+      // A load waits at most 1 s (under the probe's 1.5 s timeout): cut off, the driver retries a
+      // query for up to MONGODB_TIMEOUT_MS.
+      ...(options.databaseProxy && {
+        CACHE_GRACE_SECONDS: String(Math.max(3600, options.ttlSeconds)),
+        CACHE_HARD_TIMEOUT_MS: '1000',
+      }),
       ...redisEnv(proxy),
       INVALIDATION_CHANNEL: channel,
       CACHE_TTL_SECONDS: String(options.ttlSeconds),

@@ -38,17 +38,20 @@ describe('make demo: the database-down fault', () => {
     });
 
     // Expected: cut off MongoDB, the replica cannot load the book; fail-safe answers the expired
-    // value it kept (same version, at least a second old), says so, and counts it. The writer,
-    // which still reaches MongoDB, is untouched.
+    // value it kept (same version, at least a second old), says so, and counts it: the load
+    // fails (load_failed) or, while the driver retries it, passes the 1 s hard timeout. The
+    // writer, which still reaches MongoDB, is untouched.
     await inject(stack, 'db-down', 1);
-    expect(await read()).toEqual({
+    const stale = await read();
+    expect(stale).toEqual({
       status: 200,
       cache: 'STALE',
-      reason: 'load_failed',
+      reason: expect.stringMatching(/^(load_failed|hard_timeout)$/),
       age: expect.any(Number),
       version: cached.version,
     });
-    expect(await cut.metric('cache_stale_served_total', { reason: 'load_failed' })).toBe(1);
+    expect(await cut.metric('cache_stale_served_total', { reason: stale.reason! })).toBe(1);
+    expect(await cut.metric('cache_stale_served_total')).toBe(1);
     expect((await fetch(`${writer.url}/books/${id}`)).status).toBe(200);
 
     await heal(stack, 'db-down', 1);
@@ -56,7 +59,7 @@ describe('make demo: the database-down fault', () => {
       timeoutMs: 30_000,
       message: 'fresh answers once MongoDB is back',
     });
-    expect(await writer.metric('cache_stale_served_total', { reason: 'load_failed' })).toBe(0);
+    expect(await writer.metric('cache_stale_served_total')).toBe(0);
   });
 
   it('the probe sees every stale answer marked, and counts it as the service does', async () => {
@@ -94,6 +97,5 @@ describe('make demo: the database-down fault', () => {
     expect(probe.markedStaleJudgedStale).toBeLessThanOrEqual(Math.floor(probe.markedStale / 10));
     expect(served).toBeGreaterThanOrEqual(probe.markedStale);
     expect(served - probe.markedStale).toBeLessThanOrEqual(probe.abandoned);
-    expect(stack.probe.summary().replicas[0]!.markedStale).toBe(0);
   });
 });
