@@ -41,18 +41,31 @@ describe('tracing an invalidation from the write to every replica', () => {
     await context.with(trace.setSpan(context.active(), requestSpan), () => a.books.update(id, { year: 2002 }));
     requestSpan.end();
 
-    await waitFor(() => exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER).length === 2, {
-      message: 'two consumer spans',
+    // The write sends two messages (its key invalidation, and the tag invalidation of its author
+    // lists): two PRODUCER spans, and a CONSUMER span for each on each of the two other replicas.
+    await waitFor(() => exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER).length >= 4, {
+      message: 'four consumer spans',
     });
     const spans = exporter.getFinishedSpans();
-    const producer = spans.find((s) => s.kind === SpanKind.PRODUCER)!;
-    // The book write's PRODUCER span is the request's child, and each replica's CONSUMER span is in its trace.
-    expect(producer.parentSpanContext?.spanId).toBe(requestSpan.spanContext().spanId);
-    expect(producer.spanContext().traceId).toBe(requestSpan.spanContext().traceId);
+    const producers = spans.filter((s) => s.kind === SpanKind.PRODUCER);
+    const kind = (s: (typeof spans)[number]) => (s.attributes['cache.invalidation.kind'] as string) ?? 'keys';
+    expect(producers.map(kind).sort()).toEqual(['keys', 'tags']);
+    const producer = producers.find((s) => kind(s) === 'keys')!;
+    // Both PRODUCER spans are the request's children, and each replica's CONSUMER spans are in its trace.
+    for (const each of producers) {
+      expect(each.parentSpanContext?.spanId).toBe(requestSpan.spanContext().spanId);
+      expect(each.spanContext().traceId).toBe(requestSpan.spanContext().traceId);
+    }
     const consumers = spans.filter((s) => s.kind === SpanKind.CONSUMER);
     expect(
-      consumers.map((s) => [s.attributes['messaging.consumer.group.name'], s.spanContext().traceId]).sort(),
-    ).toEqual([b.id, c.id].sort().map((replica) => [replica, producer.spanContext().traceId]));
+      consumers
+        .map((s) => [s.attributes['messaging.consumer.group.name'], kind(s), s.spanContext().traceId].join(' '))
+        .sort(),
+    ).toEqual(
+      [b.id, c.id]
+        .flatMap((replica) => ['keys', 'tags'].map((k) => [replica, k, producer.spanContext().traceId].join(' ')))
+        .sort(),
+    );
 
     // The lag histogram's exemplar on each receiver leads from the metric to this trace.
     const exposition = await http('GET', `${b.url}/metrics`, undefined, {
