@@ -4,6 +4,17 @@
 # (packages/core/test/compat-0.1.test.ts). The tarball is committed, so a clone without history
 # still runs the test; run this to make it again: `bash scripts/build-compat-package.sh`.
 set -euo pipefail
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+  cat <<'USAGE'
+usage: bash scripts/build-compat-package.sh
+Builds @local-cache-sync/core 0.1.0 from this repository's history (the commit before the 0.2.0
+API change) into packages/core/compat/local-cache-sync-core-0.1.0.tgz, which
+packages/core/test/compat-0.1.test.ts runs on the same channel as this version. Needs the full
+history (not a shallow clone) and npm install done.
+  --help   this text
+USAGE
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 COMMIT=7184312825ce52c2295f536532d9ce71ba8a2b0f # 3898986^: the last commit of 0.1.0
 OUT=packages/core/compat

@@ -111,6 +111,8 @@ export interface StackOptions {
   /** Replicas (by index) that take the probe's writes; default all. */
   writers?: number[];
   probeRate?: number;
+  /** The share of the probe's operations that are reads (default 0.8). */
+  probeReadRatio?: number;
   probeKeys?: number;
   /** The probe appends every read and write here (see checkHistory). */
   history?: HistoryEvent[];
@@ -253,7 +255,7 @@ async function build(
     writeTargets: (options.writers ?? replicas.map((_, i) => i)).map((i) => replicas[i]!.url),
     rate: options.probeRate ?? 150,
     duration: 0,
-    readRatio: 0.8,
+    readRatio: options.probeReadRatio ?? 0.8,
     keys: options.probeKeys ?? 20,
     popularity: 'uniform',
     seed: options.seed,

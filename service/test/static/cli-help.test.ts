@@ -9,6 +9,8 @@ const COMMANDS: [string, string[]][] = [
   ['make bench', [process.execPath, '--import', 'tsx', 'bench/main.ts', '--help']],
   ['make bench-profile', [process.execPath, '--import', 'tsx', 'bench/read-path/cpu-profile.ts', '--help']],
   ['make experiment', [process.execPath, '--import', 'tsx', 'bench/fault-runs/experiment.ts', '--help']],
+  ['make soak', [process.execPath, '--import', 'tsx', 'bench/soak/main.ts', '--help']],
+  ['the 0.1.0 package build', ['bash', 'scripts/build-compat-package.sh', '--help']],
   ['npm run dashboards', [process.execPath, '--import', 'tsx', 'dashboards/src/generate.ts', '--help']],
   ['make deps', ['bash', 'scripts/deps.sh', '--help']],
   ['make k8s-check', ['bash', 'scripts/k8s-check.sh', '--help']],

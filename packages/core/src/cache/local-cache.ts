@@ -315,16 +315,25 @@ export class LocalCache<V extends Versioned> {
     for (const tag of named) {
       const keys = this.keysByTag.get(tag);
       if (keys === undefined) continue;
-      for (const key of typeof keys === 'string' ? [keys] : [...keys]) {
+      // Detached first, so evicting its keys does not delete each from it; the keys kept go back.
+      this.keysByTag.delete(tag);
+      const kept: string[] = [];
+      for (const key of typeof keys === 'string' ? [keys] : keys) {
         const entry = this.tagged.get(key);
-        if (entry === undefined || entry.seen >= version) continue;
-        const value = this.store.get<V>(key);
+        if (entry === undefined) continue;
+        if (entry.seen >= version) {
+          kept.push(key);
+          continue;
+        }
+        // Read past node-cache's expiry check (a clock read per key): an expired value goes all the same.
+        const value = this.store.data[key]?.v as V | undefined;
         if (value === undefined) this.untag(key);
         else {
           this.remove(key, value, reason);
           evicted += 1;
         }
       }
+      for (const key of kept) this.addTag(tag, key);
     }
     this.fallbacks?.invalidatedTags(named, version);
     this.noteVersion(version);
@@ -392,13 +401,15 @@ export class LocalCache<V extends Versioned> {
 
   private tag(key: string, tags: readonly string[], seen: number): void {
     this.tagged.set(key, { tags, seen });
-    // A tag of one entry (a record's own tag) is kept as that key alone: no Set for each.
-    for (const tag of tags) {
-      const keys = this.keysByTag.get(tag);
-      if (keys === undefined) this.keysByTag.set(tag, key);
-      else if (typeof keys !== 'string') keys.add(key);
-      else if (keys !== key) this.keysByTag.set(tag, new Set([keys, key]));
-    }
+    for (const tag of tags) this.addTag(tag, key);
+  }
+
+  /** A tag of one entry (a record's own tag) is kept as that key alone: no Set for each. */
+  private addTag(tag: string, key: string): void {
+    const keys = this.keysByTag.get(tag);
+    if (keys === undefined) this.keysByTag.set(tag, key);
+    else if (typeof keys !== 'string') keys.add(key);
+    else if (keys !== key) this.keysByTag.set(tag, new Set([keys, key]));
   }
 
   /** Forgets the tags of `key`, and returns them (for its fallback). */

@@ -1,0 +1,72 @@
+// `make soak`: a steady day with no faults (bench/soak/soak.ts), its nines and memory; a full run
+// (30 minutes or more at 300 writes/s or more) also writes the README's soak section.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { SyncMode } from '@local-cache-sync/core';
+import { ROOT } from '../../service/local-stack/processes';
+import { answerHelp } from '../../service/src/cli';
+import { runSoak } from './soak';
+import { soakMarkdown } from './soak-report';
+
+const FULL_SECONDS = 1800;
+const FULL_RATE = 300;
+
+const USAGE = `usage: make soak   (or npx tsx bench/soak/main.ts)
+A steady day with no faults: three replicas in stream mode, the probe writing RATE books a second
+through every replica and reading as many, for DURATION seconds. Reports the nines of deliveries
+applied within 100 ms and within 1 s (against every invalidation published, times the other
+replicas), messages missed, the client history's verdict on every read, and each replica's heap
+and RSS at the start and the end, with their slope. Writes reports/soak-<date>/ (report.md,
+results.json); a full run (DURATION >= ${FULL_SECONDS}, RATE >= ${FULL_RATE}) also writes the README's soak section.
+Environment:
+  DURATION=s   seconds (default ${FULL_SECONDS})
+  RATE=n       probe writes per second (default ${FULL_RATE})
+  SEED=n       the probe's seed (default 1)
+  MODE=m       sync mode (default stream)
+  --help       this text`;
+
+const README_START = '<!-- soak:start (written by make soak) -->';
+const README_END = '<!-- soak:end -->';
+
+async function main(): Promise<void> {
+  answerHelp(USAGE);
+  const seconds = Number(process.env.DURATION ?? FULL_SECONDS);
+  const writeRate = Number(process.env.RATE ?? FULL_RATE);
+  const seed = Number(process.env.SEED ?? 1);
+  for (const [name, value] of [
+    ['DURATION', seconds],
+    ['RATE', writeRate],
+    ['SEED', seed],
+  ] as const)
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`soak: ${name} must be a positive number`);
+  const mode = (process.env.MODE ?? 'stream') as SyncMode;
+  const result = await runSoak({
+    seconds,
+    writeRate,
+    seed,
+    mode,
+    log: (line) => process.stderr.write(`soak: ${line}\n`),
+  });
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, run ${new Date().toISOString()}`;
+  const markdown = soakMarkdown(result, machine);
+  const dir = join(ROOT, 'reports', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, 'report.md'), `# Soak\n\n${markdown}\n`);
+  if (seconds >= FULL_SECONDS && writeRate >= FULL_RATE) {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const [start, end] = [readme.indexOf(README_START), readme.indexOf(README_END)];
+    if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
+    writeFileSync(
+      join(ROOT, 'README.md'),
+      `${readme.slice(0, start + README_START.length)}\n${markdown}\n${readme.slice(end)}`,
+    );
+  }
+  process.stdout.write(`${markdown}\n\nwritten: ${dir}\n`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,110 @@
+import type { MemorySample, SoakResult } from './soak';
+
+/** -log10 of the share that failed; Infinity when none did (the run proves at most log10(total)). */
+export const nines = (good: number, total: number) => (total > 0 ? -Math.log10(1 - good / total) : Number.NaN);
+
+/** Nines as written: "≥ n" when nothing failed (the most the run can prove), else two decimals. */
+export function ninesCell(good: number, total: number): string {
+  if (total === 0) return '-';
+  if (good >= total) return `≥ ${Math.log10(total).toFixed(2)} (none failed)`;
+  return nines(good, total).toFixed(2);
+}
+
+export interface MemoryTrend {
+  replica: string;
+  /** Mean over the first and the last minute of samples, MiB. */
+  heapFirst: number;
+  heapLast: number;
+  rssFirst: number;
+  rssLast: number;
+  /** Least-squares slope over the whole run, MiB per minute. */
+  heapSlope: number;
+  rssSlope: number;
+}
+
+const MIB = 2 ** 20;
+
+function slope(points: { t: number; v: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mt = points.reduce((s, p) => s + p.t, 0) / n;
+  const mv = points.reduce((s, p) => s + p.v, 0) / n;
+  const num = points.reduce((s, p) => s + (p.t - mt) * (p.v - mv), 0);
+  const den = points.reduce((s, p) => s + (p.t - mt) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+export function memoryTrends(samples: MemorySample[]): MemoryTrend[] {
+  const replicas = [...new Set(samples.map((s) => s.replica))];
+  return replicas.map((replica) => {
+    const own = samples.filter((s) => s.replica === replica);
+    const end = Math.max(...own.map((s) => s.t));
+    const start = Math.min(...own.map((s) => s.t));
+    const mean = (list: MemorySample[], pick: (s: MemorySample) => number) =>
+      list.reduce((n, s) => n + pick(s), 0) / Math.max(1, list.length) / MIB;
+    const first = own.filter((s) => s.t <= start + 60);
+    const last = own.filter((s) => s.t >= end - 60);
+    return {
+      replica,
+      heapFirst: mean(first, (s) => s.heapBytes),
+      heapLast: mean(last, (s) => s.heapBytes),
+      rssFirst: mean(first, (s) => s.rssBytes),
+      rssLast: mean(last, (s) => s.rssBytes),
+      heapSlope: slope(own.map((s) => ({ t: s.t / 60, v: s.heapBytes / MIB }))),
+      rssSlope: slope(own.map((s) => ({ t: s.t / 60, v: s.rssBytes / MIB }))),
+    };
+  });
+}
+
+/** The nines a run proves: what it measured, capped by log10 of what it counted (none failed proves no more). */
+export const provenNines = (good: number, total: number) =>
+  total > 0 ? Math.min(nines(good, total), Math.log10(total)) : Number.NaN;
+
+/** The soak's targets, each with what was measured and whether it was met. */
+export function soakTargets(r: SoakResult): { target: string; measured: string; met: boolean }[] {
+  const trends = memoryTrends(r.memory);
+  const flat = trends.every((t) => t.heapLast <= t.heapFirst * 1.1);
+  return [
+    {
+      target: 'deliveries applied within 1 s: at least 6 nines',
+      measured: ninesCell(r.within1s, r.expected),
+      met: provenNines(r.within1s, r.expected) >= 6,
+    },
+    {
+      target: 'deliveries applied within 100 ms: at least 4 nines',
+      measured: ninesCell(r.within100ms, r.expected),
+      met: provenNines(r.within100ms, r.expected) >= 4,
+    },
+    { target: 'messages missed: 0', measured: String(r.missed), met: r.missed === 0 },
+    {
+      target: 'heap flat: the last minute within 10 % of the first, on every replica',
+      measured: trends.map((t) => `${t.replica} ${t.heapFirst.toFixed(1)} → ${t.heapLast.toFixed(1)} MiB`).join(', '),
+      met: flat,
+    },
+  ];
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** The report of one soak: counts, nines with the most the run can prove, memory, targets. */
+export function soakMarkdown(r: SoakResult, machine: string): string {
+  const trends = memoryTrends(r.memory);
+  const targets = soakTargets(r);
+  return [
+    `Soak: ${r.seconds / 60} min in \`${r.mode}\` mode, ${r.replicas} replicas, the probe writing ${r.writeRate} books/s through every replica and reading as many (seed ${r.seed}), no faults; ${machine}.`,
+    '',
+    `- ${int(r.writes)} writes acknowledged; ${int(r.published)} invalidations published (a write sends its key invalidation and a tag invalidation of its author lists); ${int(r.expected)} deliveries expected (each to the ${r.replicas - 1} other replicas), ${int(r.delivered)} applied. The most nines this run can prove: ${Math.log10(Math.max(1, r.expected)).toFixed(2)}.`,
+    `- Within 100 ms: ${int(r.within100ms)} (${ninesCell(r.within100ms, r.expected)} nines); within 1 s: ${int(r.within1s)} (${ninesCell(r.within1s, r.expected)} nines); missed: ${int(r.missed)}.`,
+    `- Reads: ${int(r.readsJudged)} judged by the client history, ${int(r.staleReads)} stale (${ninesCell(r.readsJudged - r.staleReads, r.readsJudged)} nines fresh). The replicas' audit counted ${int(r.serviceStaleReads)} stale of ${int(r.serviceStaleChecks)} hits it checked.`,
+    `- Memory (MiB, mean of the first and of the last minute; slope per minute over the run): ${trends
+      .map(
+        (t) =>
+          `${t.replica} heap ${t.heapFirst.toFixed(1)} → ${t.heapLast.toFixed(1)} (${t.heapSlope >= 0 ? '+' : ''}${t.heapSlope.toFixed(2)}/min), RSS ${t.rssFirst.toFixed(0)} → ${t.rssLast.toFixed(0)} (${t.rssSlope >= 0 ? '+' : ''}${t.rssSlope.toFixed(2)}/min)`,
+      )
+      .join('; ')}.`,
+    '',
+    '| target | measured | |',
+    '|---|---|---|',
+    ...targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**missed**'} |`),
+  ].join('\n');
+}

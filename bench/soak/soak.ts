@@ -1,0 +1,140 @@
+import { SYNC_MODES, type SyncMode } from '@local-cache-sync/core';
+import { type Stack, sampleSum, startStack } from '../../service/local-stack/stack';
+import { checkHistory, clock, type HistoryEvent } from '../../service/src/probe/history';
+
+export interface SoakOptions {
+  seconds: number;
+  /** Writes per second the probe sends (its reads as many again). */
+  writeRate: number;
+  seed: number;
+  mode: SyncMode;
+  /** How often each replica's memory is sampled, ms. */
+  sampleEveryMs?: number;
+  log?: (line: string) => void;
+}
+
+/** One replica's memory at one moment. */
+export interface MemorySample {
+  t: number;
+  replica: string;
+  heapBytes: number;
+  rssBytes: number;
+}
+
+export interface SoakResult {
+  mode: SyncMode;
+  seconds: number;
+  writeRate: number;
+  seed: number;
+  replicas: number;
+  /** The probe's acknowledged writes. */
+  writes: number;
+  /** Invalidations published (each change of a batch, each tag invalidation), summed over replicas. */
+  published: number;
+  /** Deliveries expected: every published invalidation to every other replica. */
+  expected: number;
+  /** Invalidations applied here from a peer (the lag histogram's count), and of them within 100 ms and 1 s. */
+  delivered: number;
+  within100ms: number;
+  within1s: number;
+  missed: number;
+  /** The client history: reads judged, stale reads found; and what the replicas' audit counted. */
+  readsJudged: number;
+  staleReads: number;
+  serviceStaleReads: number;
+  serviceStaleChecks: number;
+  memory: MemorySample[];
+}
+
+const COUNTERS = {
+  published: 'cache_invalidations_published_total',
+  delivered: 'cache_invalidation_lag_seconds_count',
+  missed: 'cache_invalidations_missed_total',
+  staleReads: 'cache_stale_reads_total',
+  staleChecks: 'cache_stale_checks_total',
+} as const;
+
+type Counts = Record<keyof typeof COUNTERS | 'within100ms' | 'within1s', number>;
+
+/** Every replica's counters summed, from one scrape each. */
+async function scrape(stack: Stack): Promise<{ counts: Counts; memory: Omit<MemorySample, 't'>[] }> {
+  const texts = await Promise.all(stack.replicas.map(async (r) => (await fetch(`${r.url}/metrics`)).text()));
+  const sum = (name: string, labels: Record<string, string> = {}) =>
+    texts.reduce((n, text) => n + sampleSum(text, name, labels), 0);
+  const counts = Object.fromEntries(Object.entries(COUNTERS).map(([key, name]) => [key, sum(name)])) as Counts;
+  counts.within100ms = sum('cache_invalidation_lag_seconds_bucket', { le: '0.1' });
+  counts.within1s = sum('cache_invalidation_lag_seconds_bucket', { le: '1' });
+  const memory = stack.replicas.map((r, i) => ({
+    replica: r.id,
+    heapBytes: sampleSum(texts[i]!, 'nodejs_heap_size_used_bytes'),
+    rssBytes: sampleSum(texts[i]!, 'process_resident_memory_bytes'),
+  }));
+  return { counts, memory };
+}
+
+/**
+ * A steady day, no faults: three replicas in one sync mode, the probe writing `writeRate` books a
+ * second through every replica and reading as many, for `seconds`. Counts every delivery against
+ * what was published, the client history's verdict on every read, and each replica's memory.
+ */
+export async function runSoak(options: SoakOptions): Promise<SoakResult> {
+  if (!SYNC_MODES.includes(options.mode)) throw new TypeError(`unknown sync mode ${options.mode}`);
+  const log = options.log ?? (() => undefined);
+  const history: HistoryEvent[] = [];
+  const stack = await startStack({
+    ttlSeconds: 300,
+    syncMode: options.mode,
+    seed: options.seed,
+    probeRate: options.writeRate * 2,
+    probeReadRatio: 0.5,
+    probeKeys: 500,
+    history,
+    logLevel: 'warn',
+  });
+  try {
+    const memory: MemorySample[] = [];
+    const startedAt = clock();
+    const before = await scrape(stack);
+    const seconds = () => (clock() - startedAt) / 1000;
+    const every = options.sampleEveryMs ?? 10_000;
+    while (seconds() < options.seconds) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(every, (options.seconds - seconds()) * 1000)));
+      const now = await scrape(stack);
+      const t = seconds();
+      for (const m of now.memory) memory.push({ t, ...m });
+      const summary = stack.probe.summary();
+      log(
+        `${t.toFixed(0)} s: ${summary.writes.ok} writes (${summary.writes.errors} failed), ${now.counts.delivered - before.counts.delivered} deliveries, ${now.counts.missed - before.counts.missed} missed`,
+      );
+    }
+    stack.probe.stop();
+    await stack.probe.done;
+    // Every message published has had time to arrive: a late one is counted, not lost.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const after = await scrape(stack);
+    const delta = (key: keyof Counts) => after.counts[key] - before.counts[key];
+    const check = checkHistory(history, Number.POSITIVE_INFINITY);
+    const published = delta('published');
+    return {
+      mode: options.mode,
+      seconds: options.seconds,
+      writeRate: options.writeRate,
+      seed: options.seed,
+      replicas: stack.replicas.length,
+      writes: stack.probe.summary().writes.ok,
+      published,
+      expected: published * (stack.replicas.length - 1),
+      delivered: delta('delivered'),
+      within100ms: delta('within100ms'),
+      within1s: delta('within1s'),
+      missed: delta('missed'),
+      readsJudged: check.readsJudged,
+      staleReads: check.staleReads.length,
+      serviceStaleReads: delta('staleReads'),
+      serviceStaleChecks: delta('staleChecks'),
+      memory,
+    };
+  } finally {
+    await stack.stop();
+  }
+}
