@@ -10,6 +10,7 @@ import { STALE_REASONS } from '../cache/guarded-load';
 import { EVICTION_REASONS } from '../cache/local-cache';
 import type { SyncedCacheObserver } from '../events';
 import { REJECT_REASONS } from '../sync/envelope';
+import type { AppliedInvalidation, AppliedTagInvalidation } from '../sync/invalidation-subscriber';
 import { SYNC_MODES } from '../sync/recovery';
 import { TOPOLOGIES } from '../sync/redis-topology';
 import { PendingObservations } from './pending-observations';
@@ -286,6 +287,15 @@ function eventTable(
   let lastNode: string | undefined;
   let wasUp = false;
   const set = (gauge: Gauge, on: boolean) => gauge.set(labels, on ? 1 : 0);
+  /** A peer's message applied here (key or tag invalidation, or clear): received, its lag and stale window. */
+  const received = ({ lagSeconds, staleWindowSeconds, traceId }: AppliedInvalidation | AppliedTagInvalidation) => {
+    tally.received += 1;
+    if (lagSeconds !== undefined) {
+      pending.lag.add(lagSeconds, traceId);
+      recentLag.observe(lagSeconds);
+    }
+    if (staleWindowSeconds !== undefined) pending.staleWindow.add(staleWindowSeconds);
+  };
   return {
     onStarted: (info) => {
       mode = info.mode;
@@ -319,23 +329,10 @@ function eventTable(
     },
     onRejected: (reason) => m.rejected.inc({ cache, reason }),
     onMissed: (count) => m.missed.inc(labels, count),
-    onInvalidation: ({ lagSeconds, staleWindowSeconds, traceId }) => {
-      tally.received += 1;
-      if (lagSeconds !== undefined) {
-        pending.lag.add(lagSeconds, traceId);
-        recentLag.observe(lagSeconds);
-      }
-      if (staleWindowSeconds !== undefined) pending.staleWindow.add(staleWindowSeconds);
-    },
-    onTagInvalidation: ({ kind, local, lagSeconds, staleWindowSeconds, traceId }) => {
-      m.tagInvalidations.inc({ cache, kind, source: local ? 'local' : 'remote' });
-      if (local) return;
-      tally.received += 1;
-      if (lagSeconds !== undefined) {
-        pending.lag.add(lagSeconds, traceId);
-        recentLag.observe(lagSeconds);
-      }
-      if (staleWindowSeconds !== undefined) pending.staleWindow.add(staleWindowSeconds);
+    onInvalidation: received,
+    onTagInvalidation: (applied) => {
+      m.tagInvalidations.inc({ cache, kind: applied.kind, source: applied.local ? 'local' : 'remote' });
+      if (!applied.local) received(applied);
     },
     onImplausibleTime: (field) => m.timesRefused.inc({ cache, field }),
     onOrigins: (count) => m.origins.set(labels, count),

@@ -186,9 +186,9 @@ export class InvalidationSubscriber<V extends Versioned> {
     return decodeEnvelope(verified.body, this.options.scope);
   }
 
-  /** A sender's time, in epoch ms, if it is plausible here; reports it otherwise. */
-  private plausible(field: 'published_at' | 'committed_at', at: number, now: number): number | undefined {
-    if (isPlausibleTime(at, now)) return at;
+  /** Seconds from a sender's time to `now`, if that time is plausible here; reports it otherwise. */
+  private secondsSince(field: 'published_at' | 'committed_at', at: number, now: number): number | undefined {
+    if (isPlausibleTime(at, now)) return Math.max(0, now - at) / 1000;
     this.events.onImplausibleTime?.(field, `${at} is ${((at - now) / 1000).toFixed(0)} s from now`);
     return undefined;
   }
@@ -208,8 +208,6 @@ export class InvalidationSubscriber<V extends Versioned> {
         ? cache.invalidateTags(tags, message.version, 'invalidation')
         : cache.clear(message.version, 'invalidation');
     const now = preciseNow();
-    const publishedAt = this.plausible('published_at', message.publishedAt, now);
-    const committedAt = this.plausible('committed_at', message.committedAt, now);
     const traceId = recordedTraceId(span);
     this.events.onTagInvalidation?.({
       kind: message.type,
@@ -218,8 +216,8 @@ export class InvalidationSubscriber<V extends Versioned> {
       evictedKeys,
       origin: message.origin,
       local: false,
-      lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,
-      staleWindowSeconds: committedAt === undefined ? undefined : Math.max(0, now - committedAt) / 1000,
+      lagSeconds: this.secondsSince('published_at', message.publishedAt, now),
+      staleWindowSeconds: this.secondsSince('committed_at', message.committedAt, now),
       traceId,
     });
     if (span.isRecording())
@@ -247,13 +245,11 @@ export class InvalidationSubscriber<V extends Versioned> {
       evictedInMessage += evictedKeys;
       keys += invalidation.keys.length;
       const now = preciseNow();
-      const publishedAt = this.plausible('published_at', invalidation.publishedAt, now);
-      const committedAt = this.plausible('committed_at', invalidation.committedAt, now);
       this.events.onInvalidation?.({
         message: invalidation,
         evictedKeys,
-        lagSeconds: publishedAt === undefined ? undefined : Math.max(0, now - publishedAt) / 1000,
-        staleWindowSeconds: committedAt === undefined ? undefined : Math.max(0, now - committedAt) / 1000,
+        lagSeconds: this.secondsSince('published_at', invalidation.publishedAt, now),
+        staleWindowSeconds: this.secondsSince('committed_at', invalidation.committedAt, now),
         traceId,
       });
     }
