@@ -242,19 +242,11 @@ export class SyncedCache<V extends Versioned> {
       if (cached !== undefined) {
         // Cheap test first (a field, a map lookup); refreshIfDue checks again with the exact time.
         if (this.clock !== undefined && this.clock.now - this.cache.storedAt(key)! >= this.refreshAfterMs)
-          this.loads.refreshIfDue(key, loader, this.canFill, options?.tags);
+          this.loads.refreshIfDue(key, loader, this.canFill, this.checkedTags(options?.tags));
         return { value: cached, hit: true };
       }
     }
-    const given = options?.tags;
-    let tags = given;
-    if (typeof given === 'function')
-      tags = (value: V) => {
-        const told = given(value);
-        this.checkTags(told, MAX_TAGS_PER_ENTRY, 'getOrLoad');
-        return told;
-      };
-    else if (given !== undefined) this.checkTags(given, MAX_TAGS_PER_ENTRY, 'getOrLoad');
+    const tags = this.checkedTags(options?.tags);
     // Untrusted, a kept value may have been invalidated by a message this replica missed.
     const withFallback = trusted || this.settings.failSafe?.keepInvalidated === true;
     const loaded = await this.loads.read(key, loader, this.canFill, withFallback, options?.signal, tags);
@@ -356,6 +348,19 @@ export class SyncedCache<V extends Versioned> {
       staleWindowSeconds: undefined,
       traceId: undefined,
     });
+  }
+
+  /** The tags a load will cache its entry with, checked now, or (told from its value) once it has loaded. */
+  private checkedTags(given: GetOrLoadOptions<V>['tags']): GetOrLoadOptions<V>['tags'] {
+    if (typeof given !== 'function') {
+      if (given !== undefined) this.checkTags(given, MAX_TAGS_PER_ENTRY, 'getOrLoad');
+      return given;
+    }
+    return (value: V) => {
+      const told = given(value);
+      this.checkTags(told, MAX_TAGS_PER_ENTRY, 'getOrLoad');
+      return told;
+    };
   }
 
   /** Tags must be non-empty strings of this cache (`sync.isTag`), at most `max` of them. */

@@ -204,6 +204,16 @@ describe('tags and clear across replicas (in-memory bus)', () => {
     expect(bus.version).toBe(0);
   });
 
+  it('checks the tags of a refresh ahead of expiry as those of a miss', async () => {
+    const a = await make(new MemoryBus(), 'a', { loads: { eagerRefresh: 0.001 } });
+    await load(a, '1', ['t']);
+    const loadedAt = Date.now();
+    // Past 0.1 % of the 60 s TTL (60 ms), the next hit starts a refresh: with a bad tag, it is refused.
+    await until(() => Date.now() - loadedAt >= 70, 'the entry is due for a refresh');
+    await expect(load(a, '1', [''])).rejects.toThrow('getOrLoad: a tag must be a string of 1 to 256 characters');
+    expect(a.peek('item:1')).toEqual(item('1'));
+  });
+
   it('rejects and counts a message naming 10,000 tags or an unknown tag, applies nothing, and counts the gap', async () => {
     const bus = new MemoryBus();
     const { heard, observer } = listener();
