@@ -1,8 +1,23 @@
+import type { SyncedCacheOptions } from '../src/index';
 import { gatedLoader, until } from './fixtures';
 import { type Item, startReplicas } from './redis-fixtures';
 
 const SIGNING = { keys: `t1:${'k'.repeat(32)}` };
 const item = (version: number): Item => ({ id: '1', version });
+
+/** A reader and a writer on Redis (stream, signed), both trusting their caches; the reader's background loads' outcomes. */
+async function readerAndWriter(extra: Omit<SyncedCacheOptions<Item>, 'name' | 'bus'>) {
+  const outcomes: string[] = [];
+  const started = await startReplicas(2, {
+    sync: { mode: 'stream' },
+    signing: SIGNING,
+    ...extra,
+    observers: [{ onBackgroundLoad: (_key, outcome) => outcomes.push(outcome) }],
+  });
+  const [reader, writer] = started.replicas as [(typeof started.replicas)[0], (typeof started.replicas)[0]];
+  await until(() => reader.cache.trusted() && writer.cache.trusted(), 'both trust their caches');
+  return { reader, writer, outcomes, close: started.close };
+}
 
 /**
  * Loads no caller waits for, on real Redis (stream mode, signed): one left running after a soft
@@ -11,18 +26,12 @@ const item = (version: number): Item => ({ id: '1', version });
  */
 describe('late loads racing an invalidation, on Redis', () => {
   it('a soft timeout: the fallback answers, the late load is discarded, the older version never cached', async () => {
-    const outcomes: string[] = [];
-    const { replicas, close } = await startReplicas(2, {
-      sync: { mode: 'stream' },
-      signing: SIGNING,
+    const { reader, writer, outcomes, close } = await readerAndWriter({
       cache: { ttlSeconds: 0.2 },
       failSafe: { graceSeconds: 60 },
       loads: { softTimeoutMs: 20 },
-      observers: [{ onBackgroundLoad: (_key, outcome) => outcomes.push(outcome) }],
     });
     try {
-      const [reader, writer] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
-      await until(() => reader.cache.trusted() && writer.cache.trusted(), 'both trust their caches');
       await reader.cache.getOrLoad('item:1', async () => item(1));
       await until(() => reader.cache.peek('item:1') === undefined, 'the entry expired (TTL 200 ms)');
       // Expected: the load (reading version 2) outlasts the soft timeout, so the kept version 1
@@ -47,17 +56,11 @@ describe('late loads racing an invalidation, on Redis', () => {
   });
 
   it('an eager refresh: the version it read is not cached (FusionCache#628)', async () => {
-    const outcomes: string[] = [];
-    const { replicas, close } = await startReplicas(2, {
-      sync: { mode: 'stream' },
-      signing: SIGNING,
+    const { reader, writer, outcomes, close } = await readerAndWriter({
       cache: { ttlSeconds: 60 },
       loads: { eagerRefresh: 0.001 },
-      observers: [{ onBackgroundLoad: (_key, outcome) => outcomes.push(outcome) }],
     });
     try {
-      const [reader, writer] = replicas as [(typeof replicas)[0], (typeof replicas)[0]];
-      await until(() => reader.cache.trusted() && writer.cache.trusted(), 'both trust their caches');
       await reader.cache.getOrLoad('item:1', async () => item(1));
       // Expected: a hit past 0.1 % of the TTL (60 ms) starts one refresh, which reads version 1
       // again; version 2 is announced while it runs, so its result is discarded and the entry
