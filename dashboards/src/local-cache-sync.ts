@@ -244,9 +244,15 @@ export const rows: [string, LaidOut[]][] = [
           title: 'Stale reads (service)',
           unit: 'short',
           width: 6,
-          queries: [{ expr: `sum by (replica) (${increase('cache_stale_reads_total')})`, legend: '{{replica}}' }],
+          queries: [
+            { expr: `sum by (replica) (${increase('cache_stale_reads_total')})`, legend: '{{replica}}' },
+            {
+              expr: `sum by (replica) (${increase('cache_stale_reads_unacknowledged_total')})`,
+              legend: '{{replica}} before the write was acknowledged',
+            },
+          ],
           description:
-            'Sampled cache hits that returned an older version than MongoDB had when the hit was served. Zero while delivery works; after missed messages the faulted replica serves stale entries until their TTL.',
+            'Sampled cache hits that returned an older version than one whose write had been acknowledged to its client when the hit was served (what a client can confirm). Zero while delivery works; after missed messages the faulted replica serves stale entries until their TTL. "Before the write was acknowledged": older than a commit nobody had been told of yet (a writer that died after its commit, a client that gave up), counted apart.',
         },
       },
       {

@@ -56,6 +56,9 @@ export interface StackReplica {
   alive(): boolean;
 }
 
+/** How long the stack's probe waits for an answer. */
+const PROBE_TIMEOUT_MS = 1500;
+
 export interface Stack {
   /** Standalone: the one Redis. Sentinel or Cluster: the node that held the channel at start. */
   redis: ServerProcess & { url: string };
@@ -205,6 +208,9 @@ async function build(
       // Every process here shares one clock, so no grace for clock skew is needed; with one, a
       // read served just after a write's acknowledgment escapes the check while the probe counts it.
       STALE_CHECK_GRACE_MS: '0',
+      // The probe gives up on a request after PROBE_TIMEOUT_MS: a write not acknowledged by then
+      // may have been read by anyone since, as the client's history counts it.
+      STALE_CHECK_ACK_WAIT_MS: String(PROBE_TIMEOUT_MS),
       CHAOS_ENABLED: '1',
       CHAOS_PORT: String(adminPort),
       CHAOS_TOKEN: chaosToken,
@@ -259,7 +265,7 @@ async function build(
     keys: options.probeKeys ?? 20,
     popularity: 'uniform',
     seed: options.seed,
-    requestTimeoutMs: 1500,
+    requestTimeoutMs: PROBE_TIMEOUT_MS,
     history: options.history,
   });
   cleanups.push(async () => {

@@ -81,6 +81,7 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
     onRecovery: [],
     onRepublished: [],
     onHitChecked: [],
+    onHitUnacknowledged: [],
     onStaleWindow: [],
     onChecksPending: [],
     onError: [],
@@ -189,6 +190,10 @@ export class EventChannel<V extends Versioned> implements Required<SyncedCacheOb
 
   onHitChecked(stale: boolean, ageSeconds?: number): void {
     for (const o of this.to.onHitChecked) o.onHitChecked!(stale, ageSeconds);
+  }
+
+  onHitUnacknowledged(ageSeconds: number): void {
+    for (const o of this.to.onHitUnacknowledged) o.onHitUnacknowledged!(ageSeconds);
   }
 
   onStaleWindow(seconds: number): void {

@@ -105,6 +105,13 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
   audit?: {
     /** When the first version after `version` of record `id` was written (epoch ms), or undefined. */
     writtenAfter: WrittenAfter;
+    /**
+     * When a version after `version` was first acknowledged to the client that wrote it (epoch
+     * ms), or undefined. Given, a hit counts as stale only once a newer write was acknowledged
+     * before it, as its readers can tell; one between a commit and its acknowledgment is reported
+     * apart (`onHitUnacknowledged`). Without it, the commit time decides.
+     */
+    acknowledgedAfter?: WrittenAfter;
     /** Fraction of hits checked, 0 to 1. */
     sampleRate: number;
     /** A newer version written less than this before the hit does not make it stale (default 0 ms). */
@@ -293,6 +300,11 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
     audit === undefined || typeof audit.writtenAfter === 'function',
     'audit.writtenAfter',
     'is required with audit',
+  );
+  check(
+    audit?.acknowledgedAfter === undefined || typeof audit.acknowledgedAfter === 'function',
+    'audit.acknowledgedAfter',
+    'must be a function',
   );
   check(
     audit === undefined || (audit.sampleRate >= 0 && audit.sampleRate <= 1),

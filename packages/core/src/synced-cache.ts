@@ -193,8 +193,8 @@ export class SyncedCache<V extends Versioned> {
       });
     }
     if (settings.audit) {
-      const { writtenAfter, sampleRate, graceMs, primaryKey } = settings.audit;
-      const audit = new StaleAudit({ writtenAfter, sampleRate, graceMs, observer: events });
+      const { writtenAfter, acknowledgedAfter, sampleRate, graceMs, primaryKey } = settings.audit;
+      const audit = new StaleAudit({ writtenAfter, acknowledgedAfter, sampleRate, graceMs, observer: events });
       this.audit = audit;
       this.events.listen({
         onEvict: (key, value, reason) => {

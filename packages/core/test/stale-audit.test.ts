@@ -3,11 +3,12 @@ import { StaleAudit, type WrittenAfter } from '../src/sync/stale-audit';
 
 /** The sampled check of hits: every finished check is counted, stale or not, so stale reads have a denominator. */
 describe('StaleAudit', () => {
-  const audit = (writtenAfter: WrittenAfter) => {
+  const audit = (writtenAfter: WrittenAfter, acknowledgedAfter?: WrittenAfter) => {
     const events: string[] = [];
     let pending = 0;
     const stale = new StaleAudit({
       writtenAfter,
+      acknowledgedAfter,
       sampleRate: 1,
       graceMs: 10,
       observer: {
@@ -15,6 +16,7 @@ describe('StaleAudit', () => {
           events.push(`checked ${isStale ? 'stale' : 'fresh'}`);
           if (isStale) events.push(`stale read ${age!.toFixed(1)} s`);
         },
+        onHitUnacknowledged: (age) => events.push(`unacknowledged ${age.toFixed(1)} s`),
         onError: (error, during) => events.push(`failed: ${error.message}${during === 'audit' ? '' : ` (${during})`}`),
         onChecksPending: (change) => {
           pending += change;
@@ -42,5 +44,42 @@ describe('StaleAudit', () => {
     stale.hit({ id: 'down', version: 1 }, 1);
     await waitFor(() => pending() === 0 && events.length === 1, { message: 'the checks ended' });
     expect(events).toEqual(['failed: database down']);
+  });
+
+  it('with acknowledgments, counts a hit stale only once a newer write was acknowledged before it, and apart before that', async () => {
+    const servedAt = 100_000;
+    const asked: string[] = [];
+    // Every book below had a newer version committed 3 s before the hit; acknowledged at different times.
+    const acknowledged: Record<string, number | undefined> = {
+      acked: servedAt - 1_000,
+      'acked-within-grace': servedAt - 5,
+      'acked-after': servedAt + 500,
+      'never-acked': undefined,
+    };
+    const { stale, events, pending } = audit(
+      async (id) => (id === 'current' ? undefined : servedAt - 3_000),
+      async (id) => {
+        asked.push(id);
+        return acknowledged[id];
+      },
+    );
+    for (const id of ['current', ...Object.keys(acknowledged)]) stale.hit({ id, version: 1 }, servedAt);
+    await waitFor(() => pending() === 0 && events.length === 9, { message: 'every check done' });
+    // Stale by its acknowledgment (age from it), the others counted apart with their age since the commit.
+    expect(events.filter((e) => e.startsWith('stale') || e.startsWith('unack')).sort()).toEqual([
+      'stale read 1.0 s',
+      'unacknowledged 3.0 s',
+      'unacknowledged 3.0 s',
+      'unacknowledged 3.0 s',
+    ]);
+    expect(events.filter((e) => e.startsWith('checked')).sort()).toEqual([
+      'checked fresh',
+      'checked fresh',
+      'checked fresh',
+      'checked fresh',
+      'checked stale',
+    ]);
+    // Only a hit that looked stale by its commit asks the second question.
+    expect(asked.sort()).toEqual(Object.keys(acknowledged).sort());
   });
 });

@@ -82,6 +82,37 @@ describe('InvalidationSubscriber', () => {
     expect(seen.applied).toBe(2);
   });
 
+  it('keeps the ids it applied for 30 s, and all of them from trust lost until the replay ran', () => {
+    const { subscriber } = setup(true);
+    let now = 1_000_000;
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      let seq = 0;
+      const apply = (count: number) => {
+        for (let i = 0; i < count; i += 1) {
+          seq += 1;
+          subscriber.handle(encodeEnvelope(sampleMessage({ seq, version: seq + 1, publishedAt: now })));
+        }
+      };
+      apply(10);
+      now += 31_000;
+      apply(1);
+      // A steady day: only the last 30 s of ids (the replay reaches back 2 s), not the last 100,000.
+      expect(subscriber.appliedKept).toBe(1);
+      subscriber.holdApplied();
+      now += 31_000;
+      apply(5);
+      // Trust lost: what was applied before stays until the replay has run.
+      expect(subscriber.appliedKept).toBe(6);
+      subscriber.releaseApplied();
+      now += 31_000;
+      apply(1);
+      expect(subscriber.appliedKept).toBe(1);
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('survives garbage without throwing or evicting', () => {
     const { cache, seen, subscriber } = setup();
     cache.set(`id:${ID}`, { id: ID, version: 1 });

@@ -1,5 +1,5 @@
 import type { Change, Outbox, WrittenAfter } from '@local-cache-sync/core';
-import { firstWriteAfter } from './book-document';
+import { firstKnownAfter, firstWriteAfter } from './book-document';
 import type { BookRepository } from './book-repository';
 import { keysOf } from './keys';
 import type { OutboxEntry } from './outbox-marks';
@@ -28,5 +28,13 @@ export function bookWrittenAfter(repository: BookRepository): WrittenAfter {
   return async (id, version) => {
     const history = await repository.findVersion(id);
     return history ? firstWriteAfter(history, version) : undefined;
+  };
+}
+
+/** The stale audit's second question: when a newer version was first known to a client. */
+export function bookAcknowledgedAfter(repository: BookRepository, ackWaitMs: number): WrittenAfter {
+  return async (id, version) => {
+    const history = await repository.findVersion(id);
+    return history ? firstKnownAfter(history, version, ackWaitMs) : undefined;
   };
 }

@@ -162,10 +162,35 @@ export class BookRepository {
 
   /** The authoritative version and when its recent versions were written, for stale checks. */
   async findVersion(id: string): Promise<VersionHistory | null> {
-    const doc = await this.findLive(id, { version: 1, updatedAt: 1, writeTimes: 1 });
+    const doc = await this.findLive(id, { version: 1, updatedAt: 1, writeTimes: 1, ackTimes: 1 });
     if (!doc) return null;
     const writeTimes = (doc.writeTimes ?? []).slice(-WRITE_TIMES_KEPT).map((t) => t.getTime());
-    return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes };
+    const ackTimes = (doc.ackTimes ?? []).map((a) => ({ version: a.v, at: a.at.getTime() }));
+    return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes, ackTimes };
+  }
+
+  /**
+   * Records that version `version`'s update was acknowledged to its client at `at`, for the stale
+   * audit (a second write, made after the answer went out, only while hits are audited).
+   */
+  async acknowledge(id: string, version: number, at: number): Promise<void> {
+    await this.exclusively(id, async () => {
+      const entry = { v: version, at: new Date(at) };
+      const before = await this.model
+        .findOneAndUpdate(
+          { _id: new Types.ObjectId(id), ...live() },
+          { $push: { ackTimes: { $each: [entry], $slice: -WRITE_TIMES_KEPT } } },
+          { returnDocument: 'before' },
+        )
+        .lean<BookDocument>();
+      if (this.locks && before && (before.ackTimes?.length ?? 0) >= 2 * WRITE_TIMES_KEPT) {
+        // A server that ignored $slice (see WRITE_TIMES_KEPT): trim, still holding the lock.
+        await this.model.updateOne(
+          { _id: before._id },
+          { $set: { ackTimes: [...(before.ackTimes ?? []), entry].slice(-WRITE_TIMES_KEPT) } },
+        );
+      }
+    });
   }
 
   /**

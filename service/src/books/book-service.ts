@@ -39,6 +39,8 @@ export interface BookServiceOptions {
   onOutcomeUnknown?: (op: Change['op']) => void;
   /** Runs between the database commit and the publish: the chaos switch's crash-after-commit. */
   afterCommit?: () => void;
+  /** Record when each update's answer reached its client (for the stale audit; a write each). */
+  recordAcknowledgments?: boolean;
 }
 
 /** Cache-aside reads by id and by name; writes go to MongoDB, then evict locally, then publish. */
@@ -150,6 +152,23 @@ export class BookService {
     const tags = [bookTag(change.id), ...authors.flatMap((author) => (author ? [authorTag(author)] : []))];
     const [announced, tagged] = await Promise.allSettled([cache.announce(change), cache.invalidateTags(tags)]);
     for (const outcome of [announced, tagged]) if (outcome.status === 'rejected') throw outcome.reason;
+  }
+
+  /**
+   * The HTTP layer delivered the answer to an update: from now on its client knows the version,
+   * and a hit on an older one is stale to it (see the audit's acknowledgedAfter). Off the request
+   * path; an acknowledgment that cannot be recorded leaves the audit its fallback.
+   */
+  acknowledged(book: Book, at: number): void {
+    if (!this.options.recordAcknowledgments) return;
+    this.options.repository
+      .acknowledge(book.id, book.version, at)
+      .catch((error) =>
+        this.options.logger.warn(
+          { err: error, id: book.id },
+          'acknowledgment not recorded: the audit counts this write known STALE_CHECK_ACK_WAIT_MS after its commit',
+        ),
+      );
   }
 
   /** Hands a hit to the stale audit once the HTTP layer has written it (see SyncedCache.auditHit). */

@@ -96,6 +96,12 @@ export function createApp(options: AppOptions): Koa {
     const book = await guardDuplicate(books.update(id, changes, ifMatch(ctx)));
     if (!book) throw notFound('no book with that id');
     respond(ctx, book, 'MISS');
+    const socket = ctx.req.socket;
+    // Acknowledged only if the client is still there to read it (see respondRead).
+    ctx.res.once('finish', () => {
+      const at = Date.now();
+      setImmediate(() => !socket.readableEnded && books.acknowledged(book, at));
+    });
   };
   router.put('/books/:id', update(bookInputSchema));
   router.patch('/books/:id', update(bookPatchSchema));

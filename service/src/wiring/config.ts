@@ -109,6 +109,7 @@ const configSchema = z.object({
   PUBLISH_RETRY_MS: integer(0, 60_000).default(5000),
   STALE_CHECK_SAMPLE_RATE: ratio.default(0),
   STALE_CHECK_GRACE_MS: integer(0, 60_000).default(25),
+  STALE_CHECK_ACK_WAIT_MS: integer(0, 600_000).default(5000),
   CHAOS_ENABLED: z
     .enum(['0', '1'])
     .default('0')
@@ -265,6 +266,8 @@ export const CONFIG_HELP: Record<keyof Config, string> = {
   STALE_CHECK_SAMPLE_RATE: 'fraction of cache hits checked against MongoDB, off the request path',
   STALE_CHECK_GRACE_MS:
     'a hit counts as stale only if the newer version was written more than this before it was served (clock skew between hosts; one machine: 0)',
+  STALE_CHECK_ACK_WAIT_MS:
+    'a hit counts as stale once the newer write was acknowledged to its client; a write never acknowledged (its writer died, its client gave up) counts this long after its commit. Hits in between are `cache_stale_reads_unacknowledged_total`',
   CHAOS_ENABLED: '`1` wraps the transport in the fault injector and opens the chaos admin port; never in production',
   CHAOS_PORT: 'the chaos admin port',
   CHAOS_HOST: 'the address the chaos admin port binds to (loopback unless set)',

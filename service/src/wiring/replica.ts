@@ -58,6 +58,7 @@ export async function createReplica(
     logger,
     onOutcomeUnknown: () => metrics.outcomeUnknown.inc({ cache: CACHE_NAME }),
     afterCommit: chaos && (() => chaos.afterCommit()),
+    recordAcknowledgments: config.STALE_CHECK_SAMPLE_RATE > 0,
   });
   const http = createHttp(config, { books, repository, transport, metrics, logger, lagSamples, redis });
 

@@ -1,7 +1,7 @@
 import { createSyncedCache, type SyncedCache } from '@local-cache-sync/core';
 import type { InvalidationTransport } from '@local-cache-sync/core/transport';
 import type { Cached } from '../books/book';
-import { bookOutbox, bookWrittenAfter } from '../books/book-outbox';
+import { bookAcknowledgedAfter, bookOutbox, bookWrittenAfter } from '../books/book-outbox';
 import type { BookRepository } from '../books/book-repository';
 import { idKey, isBookTag, isKeyOfBook } from '../books/keys';
 import type { Logger } from '../telemetry/logger';
@@ -49,6 +49,7 @@ export function startSync(config: ReplicaConfig, parts: SyncParts): Promise<Sync
     outbox: safer ? { store: bookOutbox(repository), ageMs: config.OUTBOX_AGE_MS } : undefined,
     audit: {
       writtenAfter: bookWrittenAfter(repository),
+      acknowledgedAfter: bookAcknowledgedAfter(repository, config.STALE_CHECK_ACK_WAIT_MS),
       sampleRate: config.STALE_CHECK_SAMPLE_RATE,
       graceMs: config.STALE_CHECK_GRACE_MS,
       primaryKey: idKey,

@@ -7,11 +7,20 @@ import { memoryTrends, ninesCell, provenNines, soakMarkdown, soakTargets } from 
  */
 describe('make soak (smoke run)', () => {
   it('counts every delivery against what was published, judges every read, samples memory, and reports', async () => {
-    const result = await runSoak({ seconds: 15, writeRate: 10, seed: 11, mode: 'stream', sampleEveryMs: 3000 });
-    // A write publishes two invalidations (its keys, its author lists' tag), each to 2 replicas.
+    const result = await runSoak({
+      seconds: 15,
+      writeRate: 10,
+      announceRate: 100,
+      seed: 11,
+      mode: 'stream',
+      sampleEveryMs: 3000,
+    });
+    // A write publishes two invalidations (its keys, its author lists' tag), each to 2 replicas;
+    // the library writer's, each to all 3.
     expect(result.writes).toBeGreaterThan(50);
     expect(result.published).toBeGreaterThanOrEqual(2 * result.writes);
-    expect(result.expected).toBe(2 * result.published);
+    expect([result.announced, result.announceErrors]).toEqual([1500, 0]);
+    expect(result.expected).toBe(2 * result.published + 3 * result.announced);
     // Nothing lost on a steady day: every expected delivery applied, none missed.
     expect([result.delivered, result.missed]).toEqual([result.expected, 0]);
     expect(result.within100ms).toBeLessThanOrEqual(result.within1s);

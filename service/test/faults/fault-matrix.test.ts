@@ -156,32 +156,62 @@ const scenarios: Scenario[] = [
       }
     },
   },
-  {
-    fault: 'crash after commit, before publish',
-    cluster: { ttlSeconds: 5 },
-    staleOn: [],
-    killed: [0],
-    // The crashing write commits but is never acknowledged: the service sees its stale reads at
-    // once, the probe only after some read shows it the committed version.
-    allWritesAcknowledged: false,
-    async inject(c) {
-      expect((await c.replicas[0]!.chaos('crash-before-publish')).status).toBe(200);
-      await waitFor(() => !c.replicas[0]!.alive(), { message: 'the replica crashed on its next write' });
-    },
-    detect: [
-      'stale reads on the other replicas',
-      async (c) => (await sum(c, 'cache_stale_reads_total', {}, [1, 2])) > 0,
-    ],
-    async heal(c) {
-      await c.restart(0);
-    },
-    async signals(c) {
-      expect(c.replicas[0]!.process.output()).not.toContain('shutdown complete');
-      expect(await sum(c, 'cache_stale_reads_total', {}, [1, 2])).toBeGreaterThan(0);
-      // No message was ever sent for that write: nothing to miss.
-      expect(await sum(c, 'cache_invalidations_missed_total', {}, [1, 2])).toBe(0);
-    },
-  },
+  (() => {
+    // A book of its own, outside the probe's, written once through the replica that crashes: no
+    // later write supersedes it, so the other replicas' copies stay stale until their TTL.
+    let book = '';
+    const readOnOthers = (c: FaultCluster) =>
+      Promise.all([1, 2].map((i) => fetch(`${c.replicas[i]!.url}/books/${book}`).then((r) => r.text())));
+    return {
+      fault: 'crash after commit, before publish',
+      // The write commits and is never acknowledged: the audit counts hits of the older version
+      // apart (cache_stale_reads_unacknowledged_total) for the stack's STALE_CHECK_ACK_WAIT_MS
+      // (the probe's 1.5 s timeout), and stale after it. The TTL outlasts that wait.
+      cluster: { ttlSeconds: 60, writers: [1, 2] },
+      staleOn: [],
+      killed: [0],
+      allWritesAcknowledged: false,
+      async inject(c) {
+        const created = await fetch(`${c.replicas[1]!.url}/books`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: `crash-${Date.now()}`, author: 'crash', year: 2000 }),
+        });
+        book = ((await created.json()) as { id: string }).id;
+        await readOnOthers(c);
+        await readOnOthers(c); // cached at version 1 on both
+        expect((await c.replicas[0]!.chaos('crash-before-publish')).status).toBe(200);
+        const write = await fetch(`${c.replicas[0]!.url}/books/${book}`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ year: 2001 }),
+        }).then(
+          (response) => response.status,
+          () => 'no answer',
+        );
+        expect(write).toBe('no answer'); // the replica died before answering
+        await waitFor(() => !c.replicas[0]!.alive(), { message: 'the replica crashed on that write' });
+      },
+      detect: [
+        'stale reads on the other replicas',
+        async (c) => {
+          if (book) await readOnOthers(c);
+          return (await sum(c, 'cache_stale_reads_total', {}, [1, 2])) > 0;
+        },
+      ],
+      async heal(c) {
+        await c.restart(0);
+      },
+      async signals(c) {
+        expect(c.replicas[0]!.process.output()).not.toContain('shutdown complete');
+        expect(await sum(c, 'cache_stale_reads_total', {}, [1, 2])).toBeGreaterThan(0);
+        // Hits within the wait were stale to the database only: counted apart.
+        expect(await sum(c, 'cache_stale_reads_unacknowledged_total', {}, [1, 2])).toBeGreaterThan(0);
+        // No message was ever sent for that write: nothing to miss.
+        expect(await sum(c, 'cache_invalidations_missed_total', {}, [1, 2])).toBe(0);
+      },
+    } satisfies Scenario;
+  })(),
   {
     fault: 'malformed or foreign messages',
     cluster: { ttlSeconds: 5 },

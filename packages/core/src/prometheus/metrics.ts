@@ -56,7 +56,14 @@ const COUNTERS = {
     'Messages on the channel that were malformed, foreign or duplicated, by reason.',
     'reason',
   ],
-  staleReads: ['cache_stale_reads_total', 'Sampled cache hits that served an older version than the database.'],
+  staleReads: [
+    'cache_stale_reads_total',
+    'Sampled cache hits that served an older version than the database, after the newer write was acknowledged (when the audit is told acknowledgments) or committed.',
+  ],
+  staleReadsUnacknowledged: [
+    'cache_stale_reads_unacknowledged_total',
+    'Sampled cache hits that served an older version than one committed whose write was not yet acknowledged to its client: stale to the database, not to any reader (not in cache_stale_reads_total).',
+  ],
   staleChecks: [
     'cache_stale_checks_total',
     'Sampled cache hits checked against the database, stale or not (the denominator of cache_stale_reads_total).',
@@ -350,6 +357,7 @@ function eventTable(
       m.staleReads.inc(labels);
       m.staleReadAge.observe(labels, ageSeconds ?? 0);
     },
+    onHitUnacknowledged: () => m.staleReadsUnacknowledged.inc(labels),
     onStaleWindow: (seconds) => pending.staleWindow.add(seconds),
     onChecksPending: (change) => m.staleChecksPending.inc(labels, change),
     onTrustChanged: (trusted) => {

@@ -85,8 +85,13 @@ export class InvalidationSubscriber<V extends Versioned> {
   /** Per sender, what it numbered; a message this version cannot apply is held as its sender. */
   private readonly gaps = new GapDetector<Envelope | Sender>();
   private readonly events: ReceiveObserver;
-  /** Ids (origin/epoch/seq) of recently applied invalidations, so a replay applies only what was missed. */
-  private readonly applied = new Set<string>();
+  /**
+   * Ids (origin/epoch/seq) of recently applied invalidations, with when (local clock) each was
+   * applied, so a replay applies only what was missed. Kept APPLIED_KEPT_MS, or from the moment
+   * trust was lost until the replay ran (`holdApplied`), never more than APPLIED_KEPT ids.
+   */
+  private readonly applied = new Map<string, number>();
+  private heldSince?: number;
   /** publishedAt of the newest invalidation applied: where a replay of the log starts. */
   lastAppliedPublishedAt = 0;
   /** The CONSUMER span's attributes that never change (given at its start, for samplers). */
@@ -262,18 +267,39 @@ export class InvalidationSubscriber<V extends Versioned> {
     if (invalidations.length > 1) span.setAttribute(MessagingAttributes.BATCH_MESSAGE_COUNT, invalidations.length);
   };
 
+  /** Trust was lost: keep every id applied from a while before now until `releaseApplied`, for the replay. */
+  holdApplied(): void {
+    this.heldSince ??= Date.now() - APPLIED_KEPT_MS;
+  }
+
+  releaseApplied(): void {
+    this.heldSince = undefined;
+  }
+
+  /** How many applied ids are kept (for tests of their bound). */
+  get appliedKept(): number {
+    return this.applied.size;
+  }
+
   private remember(message: InvalidationMessage | BatchMessage | BulkMessage): void {
+    const now = Date.now();
     if (this.options.replays) {
-      this.applied.add(messageId(message));
-      if (this.applied.size > APPLIED_KEPT) this.applied.delete(this.applied.values().next().value as string);
+      this.applied.set(messageId(message), now);
+      // Oldest first: stop at the first one still kept.
+      const keptSince = Math.min(now - APPLIED_KEPT_MS, this.heldSince ?? Number.POSITIVE_INFINITY);
+      for (const [id, at] of this.applied) {
+        if (at >= keptSince && this.applied.size <= APPLIED_KEPT) break;
+        this.applied.delete(id);
+      }
     }
     // Only a plausible time may move where a replay starts: a forged future one would skip what was missed.
-    const now = Date.now();
     if (isPlausibleTime(message.publishedAt, now)) {
       this.lastAppliedPublishedAt = Math.max(this.lastAppliedPublishedAt, Math.min(message.publishedAt, now));
     }
   }
 }
 
+/** A replay reaches back 2 s before the newest message applied when trust was lost: far less than this. */
+const APPLIED_KEPT_MS = 30_000;
 const APPLIED_KEPT = 100_000;
 const messageId = (m: { origin: string; epoch: string; seq: number }) => `${m.origin}/${m.epoch}/${m.seq}`;

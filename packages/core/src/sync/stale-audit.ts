@@ -1,7 +1,10 @@
 import type { Versioned } from '../cache/local-cache';
 import type { ErrorObserver } from './observers';
 
-/** What the audit asks the source of truth: when the first version after `version` of record `id` was written. */
+/**
+ * What the audit asks the source of truth: when the first version after `version` of record `id`
+ * was written (or, as `acknowledgedAfter`, first acknowledged to a writer's client), epoch ms.
+ */
 export type WrittenAfter = (id: string, version: number) => Promise<number | undefined>;
 
 export interface StaleObserver extends ErrorObserver {
@@ -11,6 +14,12 @@ export interface StaleObserver extends ErrorObserver {
    * fresh-hits ratio's denominator, the stale ones toward its numerator.
    */
   onHitChecked?(stale: boolean, ageSeconds?: number): void;
+  /**
+   * A sampled hit served a version older than one already committed, whose write no client had
+   * been told of yet (see `acknowledgedAfter`): stale to the database, not to any reader. Counted
+   * apart; the same check also reports `onHitChecked(false)`. `ageSeconds`: since the commit.
+   */
+  onHitUnacknowledged?(ageSeconds: number): void;
   /**
    * From a write's commit to the moment this replica could no longer serve the older version (s):
    * by invalidation (reported by the subscriber) or, here, by TTL expiry.
@@ -22,6 +31,12 @@ export interface StaleObserver extends ErrorObserver {
 
 export interface StaleAuditOptions {
   writtenAfter: WrittenAfter;
+  /**
+   * When a version after `version` was first acknowledged to the client that wrote it. With it, a
+   * hit is stale only once a newer write was acknowledged (by more than the grace) before it, as
+   * a client's history judges; a hit between a commit and its acknowledgment is counted apart.
+   */
+  acknowledgedAfter?: WrittenAfter;
   /** Fraction of cache hits checked against the source, off the request path (0: none). */
   sampleRate: number;
   /**
@@ -49,7 +64,7 @@ export class StaleAudit {
    * (the client gave up and closed its end) is not counted as a read.
    */
   hit(value: Versioned, servedAt: number, delivered: () => boolean = () => true): void {
-    const { sampleRate, observer, writtenAfter, graceMs } = this.options;
+    const { sampleRate, observer, writtenAfter, acknowledgedAfter, graceMs } = this.options;
     if (sampleRate <= 0 || this.random() >= sampleRate) return;
     observer.onChecksPending?.(1);
     setImmediate(async () => {
@@ -58,8 +73,13 @@ export class StaleAudit {
         // Stale only if the first version after the cached one was written (by more than the
         // grace) before the hit was served. A deletion leaves no time behind and is not counted.
         const newerSince = await writtenAfter(value.id, value.version);
-        const stale = newerSince !== undefined && newerSince + graceMs < servedAt;
-        observer.onHitChecked?.(stale, stale ? (servedAt - newerSince!) / 1000 : undefined);
+        const before = (t: number | undefined): t is number => t !== undefined && t + graceMs < servedAt;
+        if (!before(newerSince)) return observer.onHitChecked?.(false);
+        // Only a hit that looks stale asks the second question (one more read of the source).
+        const knownSince = acknowledgedAfter ? await acknowledgedAfter(value.id, value.version) : newerSince;
+        if (before(knownSince)) return observer.onHitChecked?.(true, (servedAt - knownSince) / 1000);
+        observer.onHitChecked?.(false);
+        observer.onHitUnacknowledged?.((servedAt - newerSince) / 1000);
       } catch (error) {
         observer.onError?.(error as Error, 'audit');
       } finally {

@@ -47,6 +47,7 @@ export class StreamReplay<V extends Versioned> {
   /** The cache has just stopped being trusted: hold the replay's starting point here. */
   trustLost(): void {
     this.from ??= this.options.subscriber.lastAppliedPublishedAt;
+    this.options.subscriber.holdApplied();
   }
 
   /** Replays what was missed; says how many entries it applied, or that the log was too short and it flushed. */
@@ -55,7 +56,9 @@ export class StreamReplay<V extends Versioned> {
     this.from = undefined;
     try {
       // Entries older than this process were never in its cache; those already applied are skipped by id.
-      return await this.replaySince(Math.max(from, this.startedAt) - (this.options.lookBackMs ?? 2000));
+      const done = await this.replaySince(Math.max(from, this.startedAt) - (this.options.lookBackMs ?? 2000));
+      this.options.subscriber.releaseApplied();
+      return done;
     } catch (error) {
       this.from = Math.min(from, this.from ?? from);
       throw error;
