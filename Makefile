@@ -6,7 +6,7 @@ export PATH := $(CURDIR)/.cache/node/node_modules/node/bin:$(PATH)
 
 .PHONY: help deps install build typecheck lint test test-unit test-integration bench bench-profile start clean \
 	up down logs ps kill-replica restart-replica pause-replica resume-replica partition heal restart-redis \
-	crash-before-publish sync-mode demo experiment k8s-check failover slo-rules chaos-run soak
+	crash-before-publish sync-mode demo experiment k8s-check failover slo-rules chaos-run soak recovery
 
 COMPOSE := $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 BUS_NETWORK := lcs_bus
@@ -68,6 +68,9 @@ experiment: build ## Every sync mode through every fault, same probe seed: the c
 
 chaos-run: build ## Every sync mode through the same seeded random faults (DURATION=600 s each, SEED=1), then a history checker: stale reads, stale books left, nines per SLI (28 min measured)
 	npx tsx bench/fault-runs/chaos-run.ts
+
+recovery: build ## What a fault costs afterwards (about 8 min): a Redis restart and a 5 s cut, each sync mode and node-redis client-side caching; source reads, read p99, entries dropped -> reports/recovery-*/ and bench/RECOVERY.md
+	npx tsx bench/recovery/main.ts
 
 soak: build ## A steady day, no faults (DURATION=1800 s, RATE=300 writes/s, SEED=1): nines of deliveries within 100 ms and 1 s, reads fresh, missed, heap and RSS -> reports/soak-*/ and the README
 	npx tsx bench/soak/main.ts

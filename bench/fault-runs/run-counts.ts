@@ -6,6 +6,8 @@ import type { Stack } from '../../service/local-stack/stack';
 export interface ServiceCounts {
   staleReads: number;
   staleChecks: number;
+  /** Hits older than a commit whose write was not acknowledged yet: counted apart (absent in runs before). */
+  staleUnacknowledged?: number;
   deliveries: number;
   deliveredWithin1s: number;
   missed: number;
@@ -27,6 +29,7 @@ export async function serviceCounts(stack: Stack, seconds: number, endedAt: numb
   return {
     staleReads: await total('cache_stale_reads_total'),
     staleChecks: await total('cache_stale_checks_total'),
+    staleUnacknowledged: await total('cache_stale_reads_unacknowledged_total'),
     deliveries: await total('cache_invalidation_lag_seconds_count'),
     deliveredWithin1s: await total('cache_invalidation_lag_seconds_bucket{le=~"1|1.0"}'),
     missed: await total('cache_invalidations_missed_total'),

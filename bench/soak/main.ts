@@ -2,12 +2,12 @@
 // (30 minutes or more at 300 writes/s or more) also writes the README's soak section.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { SyncMode } from '@local-cache-sync/core';
 import { ROOT } from '../../service/local-stack/processes';
 import { answerHelp } from '../../service/src/cli';
-import { runSoak } from './soak';
-import { soakMarkdown } from './soak-report';
+import { runSoak, type SoakResult } from './soak';
+import { soakMarkdown, soakReadmeLines } from './soak-report';
 
 const FULL_SECONDS = 1800;
 const FULL_RATE = 300;
@@ -26,6 +26,8 @@ Environment:
   DURATION=s   seconds (default ${FULL_SECONDS})
   RATE=n       the library writer's invalidations per second (default ${FULL_RATE})
   PROBE_RATE=n the probe's writes per second through the service (default ${PROBE_RATE})
+  --from reports/soak-<date>/results.json   write the report, bench/SOAK.md and the README
+               again from a run's saved results (no run)
   SEED=n       the probe's seed (default 1)
   MODE=m       sync mode (default stream)
   --help       this text`;
@@ -33,8 +35,39 @@ Environment:
 const README_START = '<!-- soak:start (written by make soak) -->';
 const README_END = '<!-- soak:end -->';
 
+/** Writes a full run's report into bench/SOAK.md and its summary between the README's markers. */
+function publish(result: SoakResult, markdown: string, machine: string): void {
+  writeFileSync(
+    join(ROOT, 'bench/SOAK.md'),
+    `# Soak: a steady day\n\nWritten by \`make soak\` (bench/soak/); do not edit by hand.\n\n${markdown}\n`,
+  );
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const [start, end] = [readme.indexOf(README_START), readme.indexOf(README_END)];
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
+  writeFileSync(
+    join(ROOT, 'README.md'),
+    `${readme.slice(0, start + README_START.length)}\n${soakReadmeLines(result, machine)}\n${readme.slice(end)}`,
+  );
+}
+
+const isFull = (r: SoakResult) => r.seconds >= FULL_SECONDS && r.announceRate >= FULL_RATE;
+
 async function main(): Promise<void> {
   answerHelp(USAGE);
+  const from = process.argv.indexOf('--from');
+  if (from >= 0) {
+    const file = process.argv[from + 1] ?? '';
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as SoakResult & { machine?: string };
+    if (!isFull(saved)) throw new Error('soak: --from takes a full run (DURATION >= 1800, RATE >= 300)');
+    // Results saved before they carried it: the machine as the run's report.md named it.
+    const machine =
+      saved.machine ??
+      /\(seed \d+\); (.*)\.$/m.exec(readFileSync(join(dirname(file), 'report.md'), 'utf8'))?.[1] ??
+      'machine not recorded';
+    publish(saved, soakMarkdown(saved, machine), machine);
+    process.stdout.write('written: bench/SOAK.md and the README\n');
+    return;
+  }
   const seconds = Number(process.env.DURATION ?? FULL_SECONDS);
   const announceRate = Number(process.env.RATE ?? FULL_RATE);
   const writeRate = Number(process.env.PROBE_RATE ?? PROBE_RATE);
@@ -59,17 +92,9 @@ async function main(): Promise<void> {
   const markdown = soakMarkdown(result, machine);
   const dir = join(ROOT, 'reports', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(dir, 'results.json'), `${JSON.stringify({ ...result, machine }, null, 2)}\n`);
   writeFileSync(join(dir, 'report.md'), `# Soak\n\n${markdown}\n`);
-  if (seconds >= FULL_SECONDS && announceRate >= FULL_RATE) {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const [start, end] = [readme.indexOf(README_START), readme.indexOf(README_END)];
-    if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
-    writeFileSync(
-      join(ROOT, 'README.md'),
-      `${readme.slice(0, start + README_START.length)}\n${markdown}\n${readme.slice(end)}`,
-    );
-  }
+  if (isFull(result)) publish(result, markdown, machine);
   process.stdout.write(`${markdown}\n\nwritten: ${dir}\n`);
 }
 

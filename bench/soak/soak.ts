@@ -25,6 +25,8 @@ export interface MemorySample {
   t: number;
   replica: string;
   heapBytes: number;
+  /** The heap in use right after the replica's last full collection (nodejs_heap_live_bytes; 0 before one). */
+  liveHeapBytes: number;
   rssBytes: number;
 }
 
@@ -35,8 +37,9 @@ export interface SoakResult {
   announceRate: number;
   seed: number;
   replicas: number;
-  /** The probe's acknowledged writes. */
+  /** The probe's acknowledged writes, and those that failed or were not answered within its 1.5 s. */
   writes: number;
+  writesFailed: number;
   /** Invalidations published (each change of a batch, each tag invalidation), summed over replicas. */
   published: number;
   /** The library writer's invalidations: announced and accepted by the bus, and failed. */
@@ -83,6 +86,7 @@ async function scrape(stack: Stack): Promise<{ counts: Counts; memory: Omit<Memo
   const memory = stack.replicas.map((r, i) => ({
     replica: r.id,
     heapBytes: sampleSum(texts[i]!, 'nodejs_heap_size_used_bytes'),
+    liveHeapBytes: sampleSum(texts[i]!, 'nodejs_heap_live_bytes'),
     rssBytes: sampleSum(texts[i]!, 'process_resident_memory_bytes'),
   }));
   return { counts, memory };
@@ -187,6 +191,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       seed: options.seed,
       replicas: stack.replicas.length,
       writes: stack.probe.summary().writes.ok,
+      writesFailed: stack.probe.summary().writes.errors,
       published,
       announced,
       announceErrors,

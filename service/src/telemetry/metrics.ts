@@ -1,9 +1,25 @@
+import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { registerSyncedCacheMetrics } from '@local-cache-sync/core/prometheus';
-import { Counter, collectDefaultMetrics, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type OpenMetricsContentType, Registry } from 'prom-client';
 
 export const HTTP_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** The V8 heap in use right after the process's last full collection (one observer per process). */
+let liveHeapBytes = 0;
+let observingCollections = false;
+function observeFullCollections(): void {
+  if (observingCollections) return;
+  observingCollections = true;
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+        liveHeapBytes = getHeapStatistics().used_heap_size;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
 
 /**
  * Every metric of a replica (names are a contract: docs/metrics-and-tracing.md), in its own
@@ -23,6 +39,17 @@ export function createMetrics(cache: string) {
     registers,
   });
   outcomeUnknown.inc({ cache }, 0);
+  observeFullCollections();
+  // The heap in use at any moment includes garbage not collected yet: only what survives a full
+  // collection shows a leak.
+  new Gauge({
+    name: 'nodejs_heap_live_bytes',
+    help: 'V8 heap in use right after the last full (mark-sweep) collection: what survived it; flat over hours means no leak (0 before the first one).',
+    registers,
+    collect() {
+      this.set(liveHeapBytes);
+    },
+  });
   return {
     registry,
     cache,

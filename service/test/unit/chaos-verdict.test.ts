@@ -29,6 +29,14 @@ describe("the chaos run's verdict on the service's stale count", () => {
     expect([0, 1, 2, 3].map((n) => agrees(run(n)))).toEqual([false, false, true, true]);
   });
 
+  it('requires at least 90 % of what the service counted to be confirmed (two spare for small counts)', () => {
+    // 2 confirmed: up to 4 counted passes on the spare, 5 (40 % confirmed) does not.
+    expect([4, 5, 20].map((n) => agrees(run(n)))).toEqual([true, false, false]);
+    expect(verdicts(run(5)).find((v) => v.name.startsWith('stale reads counted'))!.detail).toContain(
+      "40 % of the service's confirmed",
+    );
+  });
+
   it('excuses the hits of a replica that died before Prometheus could scrape them', () => {
     const died = (at: number) => [{ victim: 'book-3', diedAt: at }];
     // book-3's stale hit was answered at 301: a death within the window takes it along.
