@@ -8,6 +8,7 @@ import { lagSteps } from './lag/lag-steps';
 import { type BenchResults, FULL_PLAN } from './plan';
 import { benchChart } from './report/chart';
 import { headline } from './report/headline';
+import { targetsLine, writeReadmeSection } from './report/readme-section';
 import { resultsMarkdown } from './report/report';
 import { runBench } from './suite';
 
@@ -16,8 +17,8 @@ Every benchmark in one run (about 27 minutes): read path (on loopback and behind
 tracing and metrics on cached reads, the receive path per message, invalidation lag against the raw
 PUBLISH floor and the peers (BentoCache, node-redis client-side caching) and on a Redis Cluster,
 zero-loss throughput, memory. Writes bench/results.json, bench/RESULTS.md (tables and their
-analysis, both generated from the numbers) and docs/bench-chart.svg.
-  --render   rewrite RESULTS.md and the chart from bench/results.json without measuring
+analysis, both generated from the numbers), docs/bench-chart.svg and the README's targets line.
+  --render   rewrite RESULTS.md, the chart and the README's line from bench/results.json without measuring
   --help     this text`;
 
 async function main() {
@@ -27,7 +28,16 @@ async function main() {
     : await runBench(FULL_PLAN);
   if (!process.argv.includes('--render'))
     writeFileSync(join(ROOT, 'bench/results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(ROOT, 'bench/RESULTS.md'), resultsMarkdown(results));
+  const markdown = resultsMarkdown(results);
+  writeFileSync(join(ROOT, 'bench/RESULTS.md'), markdown);
+  const machine = /^Run (.*?) with `make bench` on (.*?), redis-server/m.exec(markdown);
+  writeReadmeSection(
+    'bench',
+    targetsLine(
+      `\`make bench\` on ${machine?.[1] ?? results.date} (${machine?.[2] ?? 'machine not recorded'})`,
+      markdown,
+    ),
+  );
   const rate = results.plan.rates.includes(1000) ? 1000 : results.plan.rates[0]!;
   writeFileSync(join(ROOT, 'docs/bench-chart.svg'), benchChart(results.readPath, lagSteps(results), rate));
   process.stdout.write(

@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../service/local-stack/processes';
 import { answerHelp } from '../../service/src/cli';
+import { targetsLine, writeReadmeSection } from '../report/readme-section';
 import {
   RECOVERY_FAULTS,
   RECOVERY_PLAN,
@@ -22,7 +23,7 @@ reading ${RECOVERY_PLAN.readRate} random keys a second, through a Redis restart 
 replica, in each sync mode (pubsub, pubsub-flush, stream) and for node-redis client-side caching.
 Reports the source reads in the ${RECOVERY_PLAN.windowSeconds} s after the heal against the ${RECOVERY_PLAN.windowSeconds} s before, the read p99 of both,
 the entries dropped, and the stream mode's targets. Writes reports/recovery-<date>/ (report.md,
-results.json) and bench/RECOVERY.md. About 8 minutes.
+results.json), bench/RECOVERY.md and the README's recovery line. About 8 minutes.
   --help   this text`;
 
 async function main(): Promise<void> {
@@ -49,7 +50,11 @@ async function main(): Promise<void> {
     join(ROOT, 'bench/RECOVERY.md'),
     `# Recovery after a fault\n\nWritten by \`make recovery\` (bench/recovery/); do not edit by hand.\n\n${markdown}\n`,
   );
-  process.stdout.write(`${markdown}\n\nwritten: ${dir} and bench/RECOVERY.md\n`);
+  writeReadmeSection(
+    'recovery',
+    `${targetsLine(`\`make recovery\` on ${machine}`, markdown)} Every mode and node-redis side by side: [bench/RECOVERY.md](bench/RECOVERY.md).`,
+  );
+  process.stdout.write(`${markdown}\n\nwritten: ${dir}, bench/RECOVERY.md and the README\n`);
 }
 
 main().catch((error) => {

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import type { SyncMode } from '@local-cache-sync/core';
 import { ROOT } from '../../service/local-stack/processes';
 import { answerHelp } from '../../service/src/cli';
+import { writeReadmeSection } from '../report/readme-section';
 import { runSoak, type SoakResult } from './soak';
 import { soakMarkdown, soakReadmeLines } from './soak-report';
 
@@ -32,22 +33,13 @@ Environment:
   MODE=m       sync mode (default stream)
   --help       this text`;
 
-const README_START = '<!-- soak:start (written by make soak) -->';
-const README_END = '<!-- soak:end -->';
-
 /** Writes a full run's report into bench/SOAK.md and its summary between the README's markers. */
 function publish(result: SoakResult, markdown: string, machine: string): void {
   writeFileSync(
     join(ROOT, 'bench/SOAK.md'),
     `# Soak: a steady day\n\nWritten by \`make soak\` (bench/soak/); do not edit by hand.\n\n${markdown}\n`,
   );
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const [start, end] = [readme.indexOf(README_START), readme.indexOf(README_END)];
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} section`);
-  writeFileSync(
-    join(ROOT, 'README.md'),
-    `${readme.slice(0, start + README_START.length)}\n${soakReadmeLines(result, machine)}\n${readme.slice(end)}`,
-  );
+  writeReadmeSection('soak', soakReadmeLines(result, machine));
 }
 
 const isFull = (r: SoakResult) => r.seconds >= FULL_SECONDS && r.announceRate >= FULL_RATE;
