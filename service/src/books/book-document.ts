@@ -11,11 +11,6 @@ export interface BookDocument {
   updatedAt: Date;
   /** When each of the last versions was written, oldest first; the last entry is `version`'s. */
   writeTimes: Date[];
-  /**
-   * When each of the last updates was acknowledged to its client (the answer delivered), oldest
-   * first; kept only while hits are audited. A write whose client never got the answer has none.
-   */
-  ackTimes?: { v: number; at: Date }[];
   /** Names the book had lately (an invalidation replayed from the outbox evicts them all). */
   recentNames?: string[];
   /**
@@ -47,8 +42,12 @@ export interface VersionHistory {
   updatedAt: number;
   /** Write time of `version - i` at index `length - 1 - i`. */
   writeTimes: number[];
-  /** When recent versions were acknowledged to their writers' clients (not every version has one). */
-  ackTimes: { version: number; at: number }[];
+}
+
+/** When a recent version was acknowledged to its writer's client (not every version has one). */
+export interface Acknowledged {
+  version: number;
+  at: number;
 }
 
 /**
@@ -66,10 +65,15 @@ export function firstWriteAfter(history: VersionHistory, version: number): numbe
  * or, for one never acknowledged (its writer died, its client gave up), `ackWaitMs` after its
  * commit, when a reader may have seen it. Undefined while nothing newer exists.
  */
-export function firstKnownAfter(history: VersionHistory, version: number, ackWaitMs: number): number | undefined {
+export function firstKnownAfter(
+  history: VersionHistory,
+  acknowledged: readonly Acknowledged[],
+  version: number,
+  ackWaitMs: number,
+): number | undefined {
   const committed = firstWriteAfter(history, version);
   if (committed === undefined) return undefined;
-  const acks = history.ackTimes.filter((a) => a.version > version).map((a) => a.at);
+  const acks = acknowledged.filter((a) => a.version > version).map((a) => a.at);
   return Math.min(committed + ackWaitMs, ...acks);
 }
 
@@ -81,7 +85,6 @@ export const bookSchema = new Schema<BookDocument>(
     version: { type: Number, required: true, default: 1 },
     updatedAt: { type: Date, required: true },
     writeTimes: { type: [Date], default: [] },
-    ackTimes: { type: [new Schema({ v: Number, at: Date }, { _id: false })], default: undefined },
     recentNames: { type: [String], default: undefined },
     outbox: {
       type: new Schema({ op: String, first: Date, at: Date, claimedUntil: Date }, { _id: false }),

@@ -34,7 +34,7 @@ export function bookWrittenAfter(repository: BookRepository): WrittenAfter {
 /** The stale audit's second question: when a newer version was first known to a client. */
 export function bookAcknowledgedAfter(repository: BookRepository, ackWaitMs: number): WrittenAfter {
   return async (id, version) => {
-    const history = await repository.findVersion(id);
-    return history ? firstKnownAfter(history, version, ackWaitMs) : undefined;
+    const [history, acknowledged] = await Promise.all([repository.findVersion(id), repository.findAcknowledged(id)]);
+    return history ? firstKnownAfter(history, acknowledged, version, ackWaitMs) : undefined;
   };
 }

@@ -2,6 +2,7 @@ import { preciseNow } from '@local-cache-sync/core/wire';
 import mongoose, { type Connection, type Model, Types } from 'mongoose';
 import type { Book, BookInput, BookPatch } from './book';
 import {
+  type Acknowledged,
   type BookDocument,
   bookSchema,
   definedOnly,
@@ -13,6 +14,7 @@ import {
 } from './book-document';
 import { isDuplicateKey } from './mongo-errors';
 import { type OutboxEntry, OutboxMarks } from './outbox-marks';
+import { WriteAcks } from './write-acks';
 import { WriteLocks } from './write-locks';
 
 export class DuplicateNameError extends Error {
@@ -60,6 +62,7 @@ export interface ConnectOptions {
 export class BookRepository {
   private readonly model: Model<BookDocument>;
   private readonly marks: OutboxMarks;
+  private readonly acks: WriteAcks;
 
   /**
    * With `outbox`, every write also marks the book, in the same operation, as having an
@@ -73,6 +76,7 @@ export class BookRepository {
   ) {
     this.model = connection.model<BookDocument>('Book', bookSchema);
     this.marks = new OutboxMarks(this.model, (id, write) => this.exclusively(id, write), locks);
+    this.acks = new WriteAcks(connection);
   }
 
   static async connect(uri: string, options: ConnectOptions = {}): Promise<BookRepository> {
@@ -162,35 +166,23 @@ export class BookRepository {
 
   /** The authoritative version and when its recent versions were written, for stale checks. */
   async findVersion(id: string): Promise<VersionHistory | null> {
-    const doc = await this.findLive(id, { version: 1, updatedAt: 1, writeTimes: 1, ackTimes: 1 });
+    const doc = await this.findLive(id, { version: 1, updatedAt: 1, writeTimes: 1 });
     if (!doc) return null;
     const writeTimes = (doc.writeTimes ?? []).slice(-WRITE_TIMES_KEPT).map((t) => t.getTime());
-    const ackTimes = (doc.ackTimes ?? []).map((a) => ({ version: a.v, at: a.at.getTime() }));
-    return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes, ackTimes };
+    return { version: doc.version, updatedAt: doc.updatedAt.getTime(), writeTimes };
+  }
+
+  /** When the book's last updates were acknowledged to their clients, as far as recorded. */
+  findAcknowledged(id: string): Promise<Acknowledged[]> {
+    return this.acks.of(id);
   }
 
   /**
    * Records that version `version`'s update was acknowledged to its client at `at`, for the stale
-   * audit (a second write, made after the answer went out, only while hits are audited).
+   * audit: one upsert, made after the answer went out, only while hits are audited.
    */
-  async acknowledge(id: string, version: number, at: number): Promise<void> {
-    await this.exclusively(id, async () => {
-      const entry = { v: version, at: new Date(at) };
-      const before = await this.model
-        .findOneAndUpdate(
-          { _id: new Types.ObjectId(id), ...live() },
-          { $push: { ackTimes: { $each: [entry], $slice: -WRITE_TIMES_KEPT } } },
-          { returnDocument: 'before' },
-        )
-        .lean<BookDocument>();
-      if (this.locks && before && (before.ackTimes?.length ?? 0) >= 2 * WRITE_TIMES_KEPT) {
-        // A server that ignored $slice (see WRITE_TIMES_KEPT): trim, still holding the lock.
-        await this.model.updateOne(
-          { _id: before._id },
-          { $set: { ackTimes: [...(before.ackTimes ?? []), entry].slice(-WRITE_TIMES_KEPT) } },
-        );
-      }
-    });
+  acknowledge(id: string, version: number, at: number): Promise<void> {
+    return this.acks.record(id, version, at);
   }
 
   /**
@@ -262,8 +254,11 @@ export class BookRepository {
           .lean<BookDocument>()
       : await this.model.findOneAndDelete(filter).lean<BookDocument>();
     if (!doc) return this.missingOrConflict(id, expected);
+    const committedAt = preciseNow();
+    // Nothing of a deleted book is audited: its acknowledgments go (a failure leaves 8 small slots).
+    this.acks.forget(id).catch(() => undefined);
     const before = toBook(doc);
-    return { before, after: { ...before, version: before.version + 1 }, committedAt: preciseNow() };
+    return { before, after: { ...before, version: before.version + 1 }, committedAt };
   }
 
   /** A conditional write matched nothing: the book is gone (null) or at another version. */
