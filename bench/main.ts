@@ -13,7 +13,7 @@ import { resultsMarkdown } from './report/report';
 import { runBench } from './suite';
 
 const USAGE = `usage: make bench   (or npm run bench -- [--render])
-Every benchmark in one run (about 27 minutes): read path (on loopback and behind Toxiproxy's latency),
+Every benchmark in one run (about 27 minutes before the fresh side by side at 2 to 16 receivers was added): read path (on loopback and behind Toxiproxy's latency),
 tracing and metrics on cached reads, the receive path per message, invalidation lag against the raw
 PUBLISH floor and the peers (BentoCache, node-redis client-side caching) and on a Redis Cluster,
 zero-loss throughput, memory. Writes bench/results.json, bench/RESULTS.md (tables and their

@@ -1,7 +1,7 @@
 import { METER_LEAD_MS, type RunResult } from './lag/lag-bench';
 import type { LatencyStats } from './lag/latency';
 import type { PeerRun } from './lag/peer-lag';
-import type { SidePlan, SideRun } from './lag/side-by-side';
+import type { FreshSidePlan, SidePlan, SideRun } from './lag/side-by-side';
 import type { SigningCost } from './lag/signing-cost';
 import type { CloneCost } from './read-path/clone-cost';
 import type { GuardedHitCost } from './read-path/guarded-hit';
@@ -53,6 +53,8 @@ export interface BenchPlan {
   coalescing: CoalescingPlan;
   /** This service (signed and unsigned) and the peers, all at once and one after another, clocks from the handover. */
   side: SidePlan;
+  /** The same at every receivers count, every system's receivers fresh for every run (absent before). */
+  sideFresh?: FreshSidePlan;
   /** One replica profiled (--cpu-prof, --trace-gc) while it receives at this rate. */
   receiveProfile: { rate: number; seconds: number };
   /** The same replicas (unsigned) with the writer coalescing and not, interleaved, at these rates. */
@@ -94,6 +96,7 @@ export const FULL_PLAN: BenchPlan = {
     warmUpMessages: 20_000,
     meterLeadMs: METER_LEAD_MS,
   },
+  sideFresh: { counts: [2, 4, 8, 16], rates: [1000], repeats: 3, seconds: 3 },
   receiveProfile: { rate: 1000, seconds: 10 },
   coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3, warmUpMessages: 20_000 },
   tagEviction: { entries: 10_000, receivers: 3, repeats: 5 },
@@ -144,6 +147,7 @@ export interface BenchResults {
   inZone?: InZoneResult;
   coalescing?: CoalescingRun[];
   side?: SideRun[];
+  sideFresh?: SideRun[];
   receiveProfile?: ReceiveProfile;
   /** Lag from the handover with the writer coalescing and not, in the order measured. */
   coalescingLag?: (RunResult & { coalesce: boolean; control?: boolean })[];

@@ -2,7 +2,7 @@ import { startRedisCluster } from '../service/local-stack/redis-topologies';
 import { type RunResult, startLagBench, warmUp } from './lag/lag-bench';
 import { PEER_SYSTEMS, type PeerRun, peerLag } from './lag/peer-lag';
 import { rawPublishFloor } from './lag/receivers';
-import { sideBySide } from './lag/side-by-side';
+import { freshSideBySide, sideBySide } from './lag/side-by-side';
 import { signingCost } from './lag/signing-cost';
 import { type BenchPlan, type BenchResults, isSustained, LAG_VARIANTS, type ThroughputStep } from './plan';
 import { cloneCost } from './read-path/clone-cost';
@@ -160,6 +160,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     }
 
     const side = await sideBySide(servers, plan.side, log);
+    const sideFresh = plan.sideFresh ? await freshSideBySide(servers, plan.sideFresh, log) : undefined;
     log(`one replica profiled while it receives ${plan.receiveProfile.rate}/s`);
     const profiled = await receiveProfile(servers, plan.receiveProfile);
     const coalescingLag = await coalescingLagBench(servers, plan);
@@ -232,6 +233,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       inZone,
       coalescing,
       side,
+      sideFresh,
       receiveProfile: profiled,
       coalescingLag,
       tagEviction,

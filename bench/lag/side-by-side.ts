@@ -27,9 +27,24 @@ export interface SidePlan {
   meterLeadMs?: number;
 }
 
+/**
+ * Side by side at every receivers count, every system's receivers started afresh for each run
+ * (this service's too, and none warmed): a replica just started by a deploy or a crash.
+ */
+export interface FreshSidePlan {
+  counts: number[];
+  rates: number[];
+  repeats: number;
+  seconds: number;
+}
+
 export interface SideRun {
   system: SideSystem;
   rate: number;
+  /** Receivers of every system in this run (absent in results measured before: the plan's count). */
+  receivers?: number;
+  /** Every system's receivers started afresh for this run (absent before: only the peers' were). */
+  fresh?: boolean;
   /** Writing at the same time as other systems on one Redis, or this one alone. */
   together: boolean;
   /**
@@ -47,6 +62,23 @@ export interface SideRun {
   heapBytesPerMessage: number;
 }
 
+/** New receiver processes, as the peers get for every run. */
+async function restart(bench: LagBench, receivers: number): Promise<void> {
+  await bench.scale(0);
+  await bench.scale(receivers);
+}
+
+/** Side by side at each receivers count of `plan`, every system's receivers fresh for every run. */
+export async function freshSideBySide(
+  servers: BenchServers,
+  plan: FreshSidePlan,
+  log: (line: string) => void,
+): Promise<SideRun[]> {
+  const runs: SideRun[] = [];
+  for (const receivers of plan.counts) runs.push(...(await sideBySide(servers, { ...plan, receivers }, log, true)));
+  return runs;
+}
+
 /** Peer writers are separate processes that need a moment (seeding, receivers subscribing) before they can start. */
 const LEAD_MS = 8000;
 
@@ -59,6 +91,7 @@ export async function sideBySide(
   servers: BenchServers,
   plan: SidePlan,
   log: (line: string) => void,
+  fresh = false,
 ): Promise<SideRun[]> {
   const ours: Record<OurSystem, LagBench> = {
     unsigned: await startLagBench(servers, { coalesce: true, signed: false, channel: `${servers.channel}-side-u` }),
@@ -66,8 +99,8 @@ export async function sideBySide(
   };
   const runs: SideRun[] = [];
   try {
-    for (const bench of Object.values(ours)) await bench.scale(plan.receivers);
-    if (plan.warmUpMessages) {
+    if (!fresh) for (const bench of Object.values(ours)) await bench.scale(plan.receivers);
+    if (plan.warmUpMessages && !fresh) {
       log(`side by side: warming up this service's receivers, ${plan.warmUpMessages} messages each, unrecorded`);
       for (const bench of Object.values(ours)) await warmUp(bench, plan.warmUpMessages);
     }
@@ -78,12 +111,14 @@ export async function sideBySide(
       startAt?: number,
     ): Promise<SideRun> => {
       const together = beside !== undefined;
+      const tags = { receivers: plan.receivers, ...(fresh && { fresh }) };
       if (system === 'unsigned' || system === 'signed') {
         const r = await ours[system].run(rate, plan.seconds, startAt);
         const { count, p50Ms, p99Ms, maxMs } = r;
         return {
           system,
           rate,
+          ...tags,
           together,
           beside,
           total: r.fromHandover!,
@@ -99,6 +134,7 @@ export async function sideBySide(
       return {
         system,
         rate,
+        ...tags,
         together,
         beside,
         total: { count, p50Ms, p99Ms, maxMs },
@@ -111,13 +147,19 @@ export async function sideBySide(
       for (let i = 0; i < plan.repeats; i += 1) {
         // Which of ours runs with the peers first alternates from round to round.
         for (const beside of i % 2 === 0 ? OUR_SYSTEMS : [...OUR_SYSTEMS].reverse()) {
-          log(`side by side at ${rate}/s, ${plan.receivers} receivers each, round ${i + 1}: ${beside} with the peers`);
+          log(
+            `side by side at ${rate}/s, ${plan.receivers} ${fresh ? 'fresh ' : ''}receivers each, round ${i + 1}: ${beside} with the peers`,
+          );
+          if (fresh) await restart(ours[beside], plan.receivers);
           const startAt = now() + LEAD_MS;
           const systems = [beside, ...PEER_SYSTEMS];
           runs.push(...(await Promise.all(systems.map((system) => runOne(system, rate, beside, startAt)))));
         }
         log(`side by side at ${rate}/s, round ${i + 1}: one after another`);
-        for (const system of SIDE_SYSTEMS) runs.push(await runOne(system, rate, undefined));
+        for (const system of SIDE_SYSTEMS) {
+          if (fresh && (system === 'unsigned' || system === 'signed')) await restart(ours[system], plan.receivers);
+          runs.push(await runOne(system, rate, undefined));
+        }
       }
     }
   } finally {

@@ -24,7 +24,23 @@ export interface SideTarget {
 
 /** Ratios of this service's handover-to-evict lag over the better peer's, at each rate, from the runs side by side. */
 export function sideTargets(r: BenchResults): SideTarget[] {
-  const runs = (r.side ?? []).filter((run) => run.together);
+  return sideTargetsOf(r.side ?? []);
+}
+
+/** The same per receivers count, from the runs with every receiver fresh. */
+export function freshSideTargets(r: BenchResults): (SideTarget & { receivers: number })[] {
+  const runs = r.sideFresh ?? [];
+  return [...new Set(runs.map((run) => run.receivers!))].flatMap((receivers) =>
+    sideTargetsOf(runs.filter((run) => run.receivers === receivers)).map((t) => ({ receivers, ...t })),
+  );
+}
+
+/** The side-by-side verdict: unsigned at most the better peer, signed at most 1.2x. */
+export const sideMet = (t: SideTarget) =>
+  t.unsigned.p50 <= 1 && t.unsigned.p99 <= 1 && t.signed.p50 <= 1.2 && t.signed.p99 <= 1.2;
+
+function sideTargetsOf(all: SideRun[]): SideTarget[] {
+  const runs = all.filter((run) => run.together);
   return [...new Set(runs.map((run) => run.rate))].map((rate) => {
     // Ours against the peers that ran beside it (results measured before `beside` had all at once).
     const over = (ours: OurSystem) => {
@@ -106,6 +122,45 @@ export function sideMarkdown(r: BenchResults): string[] {
     ...targets.map(
       (t) =>
         `- At ${int(t.rate)}/s, at once with the peers: unsigned p50 ${x(t.unsigned.p50)} and p99 ${x(t.unsigned.p99)} the better peer's (target ≤ 1x: ${verdict(t.unsigned.p50 <= 1 && t.unsigned.p99 <= 1)}); signed p50 ${x(t.signed.p50)} and p99 ${x(t.signed.p99)} (target ≤ 1.2x: ${verdict(t.signed.p50 <= 1.2 && t.signed.p99 <= 1.2)}).`,
+    ),
+    '',
+    ...freshSideMarkdown(r),
+  ];
+}
+
+/** Side by side at every receivers count, every system's receivers fresh for every run. */
+function freshSideMarkdown(r: BenchResults): string[] {
+  const runs = r.sideFresh ?? [];
+  const plan = r.plan.sideFresh;
+  if (runs.length === 0 || !plan) return [];
+  const name = (system: SideSystem) =>
+    system === 'unsigned' || system === 'signed' ? `this service, ${system}` : PEER_NAMES[system];
+  const rows: string[] = [];
+  for (const receivers of plan.counts)
+    for (const rate of plan.rates)
+      for (const together of [true, false])
+        for (const system of SIDE_SYSTEMS) {
+          const group = runs.filter(
+            (run) =>
+              run.receivers === receivers && run.rate === rate && run.together === together && run.system === system,
+          );
+          if (group.length === 0) continue;
+          rows.push(
+            `| ${receivers} | ${int(rate)} | ${together ? 'at once' : 'alone'} | ${name(system)} | ${msSpread(sideSpread(group, (g) => g.total.p50Ms))} | ${msSpread(sideSpread(group, (g) => g.total.p99Ms))} | ${group.reduce((n, g) => n + g.lost, 0)} |`,
+          );
+        }
+  return [
+    '## Side by side at every receivers count, every receiver fresh',
+    '',
+    `As above, at ${plan.counts.join(', ')} receivers, ${plan.repeats} rounds of ${plan.seconds} s, but every system's receiving processes are started afresh for every run, this service's too, and none is warmed: a replica just started by a deploy or a crash. (Warming every system alike is not measured yet: the peers' receivers have no warm-up.)`,
+    '',
+    '| receivers | writes/s | run | system | handed over → evicted p50, ms (median, range) | p99 | lost |',
+    '|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    ...freshSideTargets(r).map(
+      (t) =>
+        `- ${t.receivers} receivers at ${int(t.rate)}/s, at once with the peers: unsigned p50 ${x(t.unsigned.p50)} and p99 ${x(t.unsigned.p99)} the better peer's; signed p50 ${x(t.signed.p50)} and p99 ${x(t.signed.p99)} (${verdict(sideMet(t))}).`,
     ),
     '',
   ];

@@ -37,6 +37,7 @@ const TINY: BenchPlan = {
   inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
   side: { rates: [200], repeats: 1, receivers: 2, seconds: 1, warmUpMessages: 100 },
+  sideFresh: { counts: [2], rates: [200], repeats: 1, seconds: 1 },
   receiveProfile: { rate: 500, seconds: 1 },
   coalescingLag: { rates: [200], repeats: 1, receivers: 2, warmUpMessages: 100 },
   tagEviction: { entries: 500, receivers: 2, repeats: 1 },
@@ -217,6 +218,16 @@ describe('make bench (smoke run)', () => {
     expect(markdown).toMatch(/\| 200 \| BentoCache .*, beside signed \|/);
     expect(markdown).toContain("each of this service's receivers got 100 messages, unrecorded");
     expect(markdown).toMatch(/\| side by side at 200\/s, at once with the peers, .* \| (met|\*\*missed\*\*) \|/);
+    // Every count again with every receiver fresh: ours restarted for each run, none warmed.
+    expect(results.sideFresh!.map((s) => [s.system, s.receivers, s.fresh, s.together, s.total.count, s.lost])).toEqual([
+      ...['unsigned', 'signed'].flatMap((ours) =>
+        [ours, 'bentocache', 'node-redis'].map((system) => [system, 2, true, true, 400, 0]),
+      ),
+      ...['unsigned', 'signed', 'bentocache', 'node-redis'].map((system) => [system, 2, true, false, 400, 0]),
+    ]);
+    expect(markdown).toMatch(
+      /\| side by side, 2 fresh receivers each, at 200\/s, at once with the peers: .* \| (met|\*\*missed\*\*) \|/,
+    );
     expect(markdown).toMatch(/## Miss coalescing: .*\n[\s\S]*\| coalesced \(CACHE_COALESCE_LOADS=1\) \| [\d.]+ \(/);
     expect(markdown).toMatch(/a local hit's p50 at most 0\.5x a Redis global cache read's: [\d.]+x .*, (met|missed)/);
     expect(markdown).toContain('## Receive path per message');
