@@ -29,12 +29,19 @@ describe("the chaos run's verdict on the service's stale count", () => {
     expect([0, 1, 2, 3].map((n) => agrees(run(n)))).toEqual([false, false, true, true]);
   });
 
-  it('requires at least 90 % of what the service counted to be confirmed (two spare for small counts)', () => {
-    // 2 confirmed: up to 4 counted passes on the spare, 5 (40 % confirmed) does not.
-    expect([4, 5, 20].map((n) => agrees(run(n)))).toEqual([true, false, false]);
-    expect(verdicts(run(5)).find((v) => v.name.startsWith('stale reads counted'))!.detail).toContain(
-      "40 % of the service's confirmed",
+  it('takes a confirmed stale hit counted as unacknowledged as counted, and reports the share confirmed', () => {
+    const unacknowledged = (serviceStale: number, apart: number) => {
+      const r = run(serviceStale);
+      r.service.staleUnacknowledged = apart;
+      return r;
+    };
+    // 2 confirmed: 1 stale and 1 apart covers them; 0 and 1 does not.
+    expect([unacknowledged(1, 1), unacknowledged(0, 1)].map(agrees)).toEqual([true, false]);
+    expect(verdicts(run(4)).find((v) => v.name.startsWith('stale reads counted'))!.detail).toContain(
+      "50 % of the service's stale confirmed (target 90 %)",
     );
+    // Far more than the history saw: no agreement.
+    expect(agrees(run(40))).toBe(false);
   });
 
   it('excuses the hits of a replica that died before Prometheus could scrape them', () => {
