@@ -136,5 +136,5 @@ export function soakReadmeLines(r: SoakResult, machine: string): string {
   return [
     `Soak, ${r.seconds / 60} min in \`${r.mode}\` mode, ${r.replicas} replicas, ${r.announceRate} invalidations/s, no faults (${machine}): ${int(r.expected)} deliveries expected, ${int(r.delivered)} applied.`,
     `${targets}. Reads fresh by the client's history: ${ninesCell(r.readsJudged - r.staleReads, r.readsJudged)} nines. All of it: [bench/SOAK.md](bench/SOAK.md).`,
-  ].join('\n');
+  ].join(' ');
 }
