@@ -2,10 +2,10 @@
 // client-side caching (bench/recovery/recovery-bench.ts); writes reports/recovery-<date>/ and the
 // generated section of bench/RECOVERY.md.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../service/local-stack/processes';
 import { answerHelp } from '../../service/src/cli';
+import { machineNow } from '../report/format';
 import { targetsLine, writeReadmeSection } from '../report/readme-section';
 import {
   RECOVERY_FAULTS,
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   } finally {
     await servers.stop();
   }
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, run ${new Date().toISOString()}`;
+  const machine = machineNow();
   const markdown = recoveryMarkdown(runs, RECOVERY_PLAN, machine);
   const dir = join(ROOT, 'reports', `recovery-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });

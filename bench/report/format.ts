@@ -1,3 +1,4 @@
+import { cpus, totalmem } from 'node:os';
 import { median, type Spread } from '../lag/lag-steps';
 
 export const ms = (v: number) => `${v.toFixed(2)} ms`;
@@ -24,3 +25,7 @@ export function comparedRow<T>(what: string, a: T[], b: T[], pick: (run: T) => n
 export const ratioCell = (v: Spread) => `${x(v.median)} (${x(v.min)} to ${x(v.max)})`;
 
 export const msMedian = (values: number[]) => ms(median(values));
+
+/** The machine a run measured on, and when: cores and CPU model, memory, Node, the run's time. */
+export const machineNow = () =>
+  `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, run ${new Date().toISOString()}`;

@@ -1,11 +1,11 @@
 // `make soak`: a steady day with no faults (bench/soak/soak.ts), its nines and memory; a full run
 // (30 minutes or more at 300 writes/s or more) also writes the README's soak section.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { SyncMode } from '@local-cache-sync/core';
 import { ROOT } from '../../service/local-stack/processes';
 import { answerHelp } from '../../service/src/cli';
+import { machineNow } from '../report/format';
 import { writeReadmeSection } from '../report/readme-section';
 import { runSoak, type SoakResult } from './soak';
 import { soakMarkdown, soakReadmeLines } from './soak-report';
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     mode,
     log: (line) => process.stderr.write(`soak: ${line}\n`),
   });
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, run ${new Date().toISOString()}`;
+  const machine = machineNow();
   const markdown = soakMarkdown(result, machine);
   const dir = join(ROOT, 'reports', `soak-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(dir, { recursive: true });
