@@ -109,7 +109,9 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
      * When a version after `version` was first acknowledged to the client that wrote it (epoch
      * ms), or undefined. Given, a hit counts as stale only once a newer write was acknowledged
      * before it, as its readers can tell; one between a commit and its acknowledgment is reported
-     * apart (`onHitUnacknowledged`). Without it, the commit time decides.
+     * apart (`onHitUnacknowledged`). A time later than now means "not known yet": the check
+     * asks once more when it has passed (60 s at most), since an acknowledgment may be recorded
+     * after it was given. Without it, the commit time decides.
      */
     acknowledgedAfter?: WrittenAfter;
     /** Fraction of hits checked, 0 to 1. */

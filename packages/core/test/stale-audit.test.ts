@@ -82,4 +82,26 @@ describe('StaleAudit', () => {
     // Only a hit that looked stale by its commit asks the second question.
     expect(asked.sort()).toEqual(Object.keys(acknowledged).sort());
   });
+
+  it('asks again when the first answer names a time still to come: an acknowledgment may be recorded late', async () => {
+    const servedAt = Date.now();
+    const answers: number[] = [];
+    // The newer write was committed 1 s before the hit and acknowledged 100 ms before it, but that
+    // acknowledgment is recorded only after the first question: until then the answer is the
+    // commit plus a wait, 200 ms from now.
+    let recorded = false;
+    const { stale, events, pending } = audit(
+      async () => servedAt - 1_000,
+      async () => {
+        const answer = recorded ? servedAt - 100 : Date.now() + 200;
+        answers.push(answer);
+        recorded = true;
+        return answer;
+      },
+    );
+    stale.hit({ id: 'late-ack', version: 1 }, servedAt);
+    await waitFor(() => pending() === 0 && events.length === 2, { message: 'the check done' });
+    expect(events).toEqual(['checked stale', 'stale read 0.1 s']);
+    expect(answers).toHaveLength(2);
+  });
 });

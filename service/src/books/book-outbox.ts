@@ -31,7 +31,11 @@ export function bookWrittenAfter(repository: BookRepository): WrittenAfter {
   };
 }
 
-/** The stale audit's second question: when a newer version was first known to a client. */
+/**
+ * The stale audit's second question: when a newer version was first known to a client. With no
+ * acknowledgment recorded, its commit plus `ackWaitMs`: while that is still to come, the audit asks
+ * again then, for an acknowledgment recorded after it was given.
+ */
 export function bookAcknowledgedAfter(repository: BookRepository, ackWaitMs: number): WrittenAfter {
   return async (id, version) => {
     const [history, acknowledged] = await Promise.all([repository.findVersion(id), repository.findAcknowledged(id)]);

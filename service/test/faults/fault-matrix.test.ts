@@ -76,7 +76,9 @@ const scenarios: Scenario[] = [
   },
   {
     fault: 'replica paused past the output-buffer limit',
-    cluster: { ttlSeconds: 10, writers: [0, 1], redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'] },
+    // The stale reads it must show are entries cached before the pause and still within their TTL
+    // when it resumes; on a loaded machine filling the socket buffers took over 10 s.
+    cluster: { ttlSeconds: 30, writers: [0, 1], redisArgs: ['--client-output-buffer-limit', 'pubsub 256kb 64kb 1'] },
     staleOn: [2],
     allWritesAcknowledged: true,
     async inject(c) {

@@ -35,6 +35,8 @@ export interface StaleAuditOptions {
    * When a version after `version` was first acknowledged to the client that wrote it. With it, a
    * hit is stale only once a newer write was acknowledged (by more than the grace) before it, as
    * a client's history judges; a hit between a commit and its acknowledgment is counted apart.
+   * An answer later than now means "not known yet": it is asked again once that time has passed
+   * (ACK_RECHECK_MAX_MS at most).
    */
   acknowledgedAfter?: WrittenAfter;
   /** Fraction of cache hits checked against the source, off the request path (0: none). */
@@ -47,6 +49,9 @@ export interface StaleAuditOptions {
   observer: StaleObserver;
   random?: () => number;
 }
+
+/** The longest a check waits to ask `acknowledgedAfter` again (whatever time its first answer named). */
+export const ACK_RECHECK_MAX_MS = 60_000;
 
 /**
  * Checks, off the request path, whether what the cache served was already stale: a sample of
@@ -76,7 +81,14 @@ export class StaleAudit {
         const before = (t: number | undefined): t is number => t !== undefined && t + graceMs < servedAt;
         if (!before(newerSince)) return observer.onHitChecked?.(false);
         // Only a hit that looks stale asks the second question (one more read of the source).
-        const knownSince = acknowledgedAfter ? await acknowledgedAfter(value.id, value.version) : newerSince;
+        let knownSince = acknowledgedAfter ? await acknowledgedAfter(value.id, value.version) : newerSince;
+        // An answer later than now is not final: an acknowledgment given before the hit may be
+        // recorded after this first question. Asked once more when that time has come.
+        const notYet = acknowledgedAfter && knownSince !== undefined ? knownSince - Date.now() : 0;
+        if (notYet > 0 && !before(knownSince)) {
+          await new Promise((resolve) => setTimeout(resolve, Math.min(notYet, ACK_RECHECK_MAX_MS)).unref());
+          knownSince = await acknowledgedAfter!(value.id, value.version);
+        }
         if (before(knownSince)) return observer.onHitChecked?.(true, (servedAt - knownSince) / 1000);
         observer.onHitChecked?.(false);
         observer.onHitUnacknowledged?.((servedAt - newerSince) / 1000);
