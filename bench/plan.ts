@@ -13,6 +13,7 @@ import type { TracingRun } from './read-path/tracing-cost';
 import type { ReceiveCost } from './receive/receive-cost';
 import type { ReceiveProfile } from './receive/receive-profile';
 import type { TagEviction } from './receive/tag-eviction';
+import type { TailProfile } from './receive/tail-profile';
 
 export interface BenchPlan {
   cloneRounds: number;
@@ -57,6 +58,8 @@ export interface BenchPlan {
   sideFresh?: FreshSidePlan;
   /** One replica profiled (--cpu-prof, --trace-gc) while it receives at this rate. */
   receiveProfile: { rate: number; seconds: number };
+  /** The replicas' scheduler counters at each receivers count, at one rate (absent before). */
+  tailProfile?: { counts: number[]; rate: number; seconds: number; warmUpMessages: number };
   /** The same replicas (unsigned) with the writer coalescing and not, interleaved, at these rates. */
   /** warmUpMessages: unrecorded, to each replica before the rounds (absent in results measured before). */
   coalescingLag: { rates: number[]; repeats: number; receivers: number; warmUpMessages?: number };
@@ -94,10 +97,12 @@ export const FULL_PLAN: BenchPlan = {
     receivers: 3,
     seconds: 3,
     warmUpMessages: 20_000,
+    peersWarmed: true,
     meterLeadMs: METER_LEAD_MS,
   },
   sideFresh: { counts: [2, 4, 8, 16], rates: [1000], repeats: 3, seconds: 3 },
   receiveProfile: { rate: 1000, seconds: 10 },
+  tailProfile: { counts: [2, 4, 8, 16], rate: 1000, seconds: 5, warmUpMessages: 20_000 },
   coalescingLag: { rates: [1000, 5000], repeats: 5, receivers: 3, warmUpMessages: 20_000 },
   tagEviction: { entries: 10_000, receivers: 3, repeats: 5 },
 };
@@ -149,6 +154,7 @@ export interface BenchResults {
   side?: SideRun[];
   sideFresh?: SideRun[];
   receiveProfile?: ReceiveProfile;
+  tailProfile?: TailProfile;
   /** Lag from the handover with the writer coalescing and not, in the order measured. */
   coalescingLag?: (RunResult & { coalesce: boolean; control?: boolean })[];
 }

@@ -15,6 +15,7 @@ import { tracingCostBench } from './read-path/tracing-cost';
 import { receiveCost } from './receive/receive-cost';
 import { receiveProfile } from './receive/receive-profile';
 import { tagEvictionBench } from './receive/tag-eviction';
+import { tailProfile } from './receive/tail-profile';
 import { type BenchServers, startBenchServers } from './servers';
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -163,6 +164,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
     const sideFresh = plan.sideFresh ? await freshSideBySide(servers, plan.sideFresh, log) : undefined;
     log(`one replica profiled while it receives ${plan.receiveProfile.rate}/s`);
     const profiled = await receiveProfile(servers, plan.receiveProfile);
+    const tail = plan.tailProfile ? await tailProfile(servers, plan.tailProfile, log) : undefined;
     const coalescingLag = await coalescingLagBench(servers, plan);
     let tagEviction: BenchResults['tagEviction'];
     if (plan.tagEviction) {
@@ -235,6 +237,7 @@ export async function runBench(plan: BenchPlan): Promise<BenchResults> {
       side,
       sideFresh,
       receiveProfile: profiled,
+      tailProfile: tail,
       coalescingLag,
       tagEviction,
       plan,

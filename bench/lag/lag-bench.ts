@@ -70,6 +70,8 @@ export interface LagBench {
   scale(count: number): Promise<void>;
   /** What each replica printed so far. */
   outputs(): string[];
+  /** The replicas' process ids. */
+  pids(): number[];
   /**
    * `startAt` (epoch ms): when to start writing, to run side by side with other systems.
    * `coalesce`: the writer coalescing or not (by default as the bench was started).
@@ -205,6 +207,7 @@ export async function startLagBench(
       replicas.push(...(await Promise.all(starting)));
     },
     outputs: () => replicas.map((r) => r.output()),
+    pids: () => replicas.map((r) => r.child.pid!),
     async run(rate, seconds, startAt, coalesce = options.coalesce) {
       const publisher = publisherFor(coalesce);
       // A run at once waits for its start: that idle lead is not the run's CPU (the peers' receivers

@@ -45,9 +45,10 @@ export async function peerLag(
   rate: number,
   seconds: number,
   startAt?: number,
+  warm = 0,
 ): Promise<PeerRun> {
   const run = system === 'bentocache' ? bentoLag : nodeRedisLag;
-  const { lags, sent, elapsed, costs } = await run(redisUrl, receivers, rate, seconds, startAt);
+  const { lags, sent, elapsed, costs } = await run(redisUrl, receivers, rate, seconds, startAt, warm);
   const sum = (pick: (c: Costs) => number) => costs.reduce((n, c) => n + pick(c), 0);
   return {
     system,
@@ -65,27 +66,46 @@ type Published = { sent: number; elapsed: number; sentAt: number[] };
 /** What each receiver measured of itself (bench/peers/receiver.mjs). */
 type Costs = { cpuUs: number; allocatedBytes: number };
 type Measured = { lags: number[]; sent: number; elapsed: number; costs: Costs[] };
-/** One peer's run: its receivers started, then its writer from `startAt` (epoch ms; at once without). */
+/**
+ * One peer's run: its receivers started, then its writer from `startAt` (epoch ms; at once
+ * without), after `warm` unrecorded invalidations to every receiver (none: 0).
+ */
 type PeerLag = (
   redisUrl: string,
   receivers: number,
   rate: number,
   seconds: number,
-  startAt?: number,
+  startAt: number | undefined,
+  warm: number,
 ) => Promise<Measured>;
-const startArg = (startAt: number | undefined) => (startAt === undefined ? [] : [String(startAt)]);
+/** The peers' warm-up pace (bench/peers/publisher.mjs). */
+export const PEER_WARM_UP_RATE = 5000;
+/** How long before a run at once the peers' warm-up must start: twice its length at pace, for a slow machine. */
+export const warmUpLeadMs = (warm: number) => (warm > 0 ? (2 * 1000 * warm) / PEER_WARM_UP_RATE : 0);
+/** A writer's start, or a node-redis receiver's meter start, then the warm-up: [<epoch ms>|-] [<warm>]. */
+const startArgs = (startAt: number | undefined, warm: number) => {
+  const at = startAt === undefined ? '-' : String(startAt);
+  return warm > 0 ? [at, String(warm)] : startAt === undefined ? [] : [at];
+};
 /** The receivers' meters start just before the writers of a run at once. */
-const meterArg = (startAt: number | undefined) => startArg(startAt === undefined ? undefined : startAt - METER_LEAD_MS);
+const meterAt = (startAt: number | undefined) => (startAt === undefined ? undefined : startAt - METER_LEAD_MS);
 
 async function publish(args: string[]): Promise<Published> {
   const [result] = await (await startReceivers([[PUBLISHER, ...args]])).results();
   return result as Published;
 }
 
-const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) => {
+const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt, warm) => {
   const store = `bench${randomBytes(4).toString('hex')}`;
+  const meterFrom = meterAt(startAt);
   const started = await startReceivers(
-    Array.from({ length: receivers }, () => [RECEIVER, 'bentocache', redisUrl, store, ...meterArg(startAt)]),
+    Array.from({ length: receivers }, () => [
+      RECEIVER,
+      'bentocache',
+      redisUrl,
+      store,
+      ...(meterFrom === undefined ? [] : [String(meterFrom)]),
+    ]),
   );
   const redis = new Redis(redisUrl);
   try {
@@ -103,7 +123,7 @@ const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) =>
       store,
       String(rate),
       String(seconds),
-      ...startArg(startAt),
+      ...startArgs(startAt, warm),
     ]);
     const outs = (await started.results()) as (Costs & { lags: number[] })[];
     return { lags: outs.flatMap((out) => out.lags), sent, elapsed, costs: outs };
@@ -113,12 +133,13 @@ const bentoLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) =>
   }
 };
 
-const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt) => {
+const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt, warm) => {
   const prefix = `csc-${randomBytes(4).toString('hex')}:`;
   const count = Math.round(rate * seconds);
   // Every key exists and is cached by every receiver before the run: tracking reports a write
   // only to the clients that read the key.
-  await publish(['node-redis-seed', redisUrl, prefix, String(count)]);
+  await publish(['node-redis-seed', redisUrl, prefix, String(count), ...(warm > 0 ? [String(warm)] : [])]);
+  const meterFrom = meterAt(startAt);
   const started = await startReceivers(
     Array.from({ length: receivers }, () => [
       RECEIVER,
@@ -126,7 +147,7 @@ const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt
       redisUrl,
       prefix,
       String(count),
-      ...meterArg(startAt),
+      ...startArgs(meterFrom, warm),
     ]),
   );
   const redis = new Redis(redisUrl);
@@ -137,14 +158,19 @@ const nodeRedisLag: PeerLag = async (redisUrl, receivers, rate, seconds, startAt
       prefix,
       String(rate),
       String(seconds),
-      ...startArg(startAt),
+      ...startArgs(startAt, warm),
     ]);
     const outs = (await started.results()) as (Costs & { evicted: [string, number][] })[];
     const lags = outs.flatMap((out) => out.evicted.map(([key, at]) => at - sentAt[Number(key.slice(prefix.length))]!));
     return { lags, sent, elapsed, costs: outs };
   } finally {
     started.kill();
-    const keys = [...Array.from({ length: count }, (_, i) => `${prefix}${i}`), `${prefix}end`];
+    const keys = [
+      ...Array.from({ length: count }, (_, i) => `${prefix}${i}`),
+      `${prefix}end`,
+      ...Array.from({ length: warm }, (_, i) => `${prefix}w${i}`),
+      `${prefix}wdone`,
+    ];
     for (let i = 0; i < keys.length; i += 1000) await redis.del(...keys.slice(i, i + 1000));
     redis.disconnect();
   }

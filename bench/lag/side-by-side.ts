@@ -1,7 +1,7 @@
 import type { BenchServers } from '../servers';
 import { type LagBench, startLagBench, warmUp } from './lag-bench';
 import { type LatencyStats, now } from './latency';
-import { PEER_SYSTEMS, peerLag } from './peer-lag';
+import { PEER_SYSTEMS, peerLag, warmUpLeadMs } from './peer-lag';
 
 /** This service unsigned and signed (default telemetry, coalescing on), and the peers. */
 export const SIDE_SYSTEMS = ['unsigned', 'signed', ...PEER_SYSTEMS] as const;
@@ -16,10 +16,13 @@ export interface SidePlan {
   receivers: number;
   seconds: number;
   /**
-   * Messages each of this service's receivers gets, unrecorded, before the rounds (see warmUp).
-   * The peers' receivers start fresh for every run, as before (absent in results measured before).
+   * Messages each of this service's receivers gets, unrecorded, before the rounds (see warmUp);
+   * with `peersWarmed`, each peer's receivers get as many before every run (absent in results
+   * measured before).
    */
   warmUpMessages?: number;
+  /** The peers' receivers are warmed alike (absent in results measured before: they started fresh). */
+  peersWarmed?: boolean;
   /**
    * In a run at once, the CPU and heap meters start this long before the common start (absent in
    * results measured before: they ran through the lead, some seconds of idle time).
@@ -100,10 +103,12 @@ export async function sideBySide(
   const runs: SideRun[] = [];
   try {
     if (!fresh) for (const bench of Object.values(ours)) await bench.scale(plan.receivers);
-    if (plan.warmUpMessages && !fresh) {
-      log(`side by side: warming up this service's receivers, ${plan.warmUpMessages} messages each, unrecorded`);
-      for (const bench of Object.values(ours)) await warmUp(bench, plan.warmUpMessages);
+    const warm = fresh ? 0 : (plan.warmUpMessages ?? 0);
+    if (warm) {
+      log(`side by side: warming up this service's receivers, ${warm} messages each, unrecorded`);
+      for (const bench of Object.values(ours)) await warmUp(bench, warm);
     }
+    const peerWarm = plan.peersWarmed ? warm : 0;
     const runOne = async (
       system: SideSystem,
       rate: number,
@@ -129,7 +134,7 @@ export async function sideBySide(
           heapBytesPerMessage: r.heapBytesPerMessage!,
         };
       }
-      const p = await peerLag(system, servers.redisUrl, plan.receivers, rate, plan.seconds, startAt);
+      const p = await peerLag(system, servers.redisUrl, plan.receivers, rate, plan.seconds, startAt, peerWarm);
       const { count, p50Ms, p99Ms, maxMs } = p;
       return {
         system,
@@ -151,7 +156,7 @@ export async function sideBySide(
             `side by side at ${rate}/s, ${plan.receivers} ${fresh ? 'fresh ' : ''}receivers each, round ${i + 1}: ${beside} with the peers`,
           );
           if (fresh) await restart(ours[beside], plan.receivers);
-          const startAt = now() + LEAD_MS;
+          const startAt = now() + LEAD_MS + warmUpLeadMs(peerWarm);
           const systems = [beside, ...PEER_SYSTEMS];
           runs.push(...(await Promise.all(systems.map((system) => runOne(system, rate, beside, startAt)))));
         }

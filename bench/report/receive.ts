@@ -57,3 +57,32 @@ export function tagEvictionMarkdown(r: BenchResults): string[] {
 
 const msCell = (values: number[]) =>
   `${median(values).toFixed(1)} ms (${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)})`;
+
+/** Where the lag's tail goes as receivers are added: each replica's main thread running, and waiting for a CPU. */
+export function tailProfileMarkdown(r: BenchResults): string[] {
+  const t = r.tailProfile;
+  if (!t || t.steps.length === 0) return [];
+  const us = (v: number) => v.toFixed(1);
+  const first = t.steps[0]!;
+  const last = t.steps.at(-1)!;
+  const waitShare = (s: (typeof t.steps)[number]) => s.waitUsPerMessage / (s.runUsPerMessage + s.waitUsPerMessage);
+  return [
+    `## Where the tail goes at more receivers: scheduler counters at ${int(t.rate)}/s, ${t.seconds} s a count, on ${t.cores} cores`,
+    '',
+    `This service's replicas (signed, warmed with ${int(r.plan.tailProfile!.warmUpMessages)} messages each, unrecorded) at each count; each replica's main thread's /proc/<pid>/schedstat read before and after the run: the time it ran, and the time it was ready to run and waited for a CPU, per message applied (\`bench/receive/tail-profile.ts\`).`,
+    '',
+    '| receivers | lag p50 | lag p99 | ran, µs per message | waited for a CPU, µs per message | of its time ready, waiting | put on a CPU, per message | cores the replicas kept busy |',
+    '|---|---|---|---|---|---|---|---|',
+    ...t.steps.map(
+      (s) =>
+        `| ${s.receivers} | ${ms(s.lag.p50Ms)} | ${ms(s.lag.p99Ms)} | ${us(s.runUsPerMessage)} | ${us(s.waitUsPerMessage)} | ${(waitShare(s) * 100).toFixed(0)} % | ${s.slicesPerMessage.toFixed(2)} | ${s.coresUsed.toFixed(2)} |`,
+    ),
+    '',
+    `From ${first.receivers} to ${last.receivers} receivers the p99 went from ${ms(first.lag.p99Ms)} to ${ms(last.lag.p99Ms)} (${(last.lag.p99Ms / first.lag.p99Ms).toFixed(2)}x), the CPU a message costs a replica from ${us(first.runUsPerMessage)} to ${us(last.runUsPerMessage)} µs (${(last.runUsPerMessage / first.runUsPerMessage).toFixed(2)}x), and its wait for a CPU from ${us(first.waitUsPerMessage)} to ${us(last.waitUsPerMessage)} µs (${(last.waitUsPerMessage / first.waitUsPerMessage).toFixed(2)}x). ${
+      last.waitUsPerMessage > last.runUsPerMessage
+        ? `At ${last.receivers} receivers a replica waits longer for a CPU than it runs: the tail is the queue for ${t.cores} cores, which a faster receive path shortens only by the CPU it saves.`
+        : `At ${last.receivers} receivers a replica runs longer than it waits for a CPU: the receive path's own cost makes the tail.`
+    }`,
+    '',
+  ];
+}

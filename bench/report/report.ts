@@ -7,7 +7,7 @@ import { int, ms, p50s, p99s, ratioCell, verdict, x } from './format';
 import { analysisMarkdown, headline } from './headline';
 import { breakdownMarkdown, lagMarkdown, signingMarkdown, topologyMarkdown } from './lag';
 import { coalescingMarkdown, guardedHitMarkdown, hitPathMarkdown, inZoneMarkdown, tracingMarkdown } from './read-path';
-import { receiveMarkdown, receiveProfileMarkdown, tagEvictionMarkdown } from './receive';
+import { receiveMarkdown, receiveProfileMarkdown, tagEvictionMarkdown, tailProfileMarkdown } from './receive';
 import { freshSideTargets, sideMarkdown, sideMet, sideTargets } from './side-by-side';
 
 /** bench/RESULTS.md: the date, the machine, the command, the tables, the targets and their reading. */
@@ -107,6 +107,7 @@ export function resultsMarkdown(r: BenchResults): string {
     ...coalescingMarkdown(r),
     ...receiveMarkdown(r),
     ...receiveProfileMarkdown(r),
+    ...tailProfileMarkdown(r),
     ...coalescingLagMarkdown(r),
     ...breakdownMarkdown(r),
     ...signingMarkdown(r),

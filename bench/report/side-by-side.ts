@@ -1,6 +1,6 @@
 import { median, type Spread, spread } from '../lag/lag-steps';
 import type { LatencyStats } from '../lag/latency';
-import { PEER_NAMES, PEER_SYSTEMS } from '../lag/peer-lag';
+import { PEER_NAMES, PEER_SYSTEMS, PEER_WARM_UP_RATE } from '../lag/peer-lag';
 import { OUR_SYSTEMS, type OurSystem, SIDE_SYSTEMS, type SideRun, type SideSystem } from '../lag/side-by-side';
 import type { BenchResults } from '../plan';
 import { int, verdict, x } from './format';
@@ -65,13 +65,17 @@ function sideTargetsOf(all: SideRun[]): SideTarget[] {
 export function sideMarkdown(r: BenchResults): string[] {
   const runs = r.side ?? [];
   if (runs.length === 0) return [];
-  const { receivers, seconds, repeats, warmUpMessages, meterLeadMs } = r.plan.side;
+  const { receivers, seconds, repeats, warmUpMessages, peersWarmed, meterLeadMs } = r.plan.side;
   const meters =
     meterLeadMs === undefined
       ? ''
       : `; in a run at once from ${meterLeadMs} ms before the common start, not over the lead every system's processes first wait through`;
   const warmUp = warmUpMessages
-    ? ` Before the rounds each of this service's receivers got ${int(warmUpMessages)} messages, unrecorded: a fresh replica's CPU per message falls by about half over its first 20,000 (V8 compiling on background threads, counted as the process's CPU), so the rounds would drift, and a production replica is long-lived. The peers' receivers are started afresh for every run.`
+    ? ` Before the rounds each of this service's receivers got ${int(warmUpMessages)} messages, unrecorded: a fresh replica's CPU per message falls by about half over its first 20,000 (V8 compiling on background threads, counted as the process's CPU), so the rounds would drift, and a production replica is long-lived. ${
+        peersWarmed
+          ? `Every system is warmed alike: each peer's receivers, started for every run, first get ${int(warmUpMessages)} invalidations, unrecorded, at ${int(PEER_WARM_UP_RATE)}/s with the peer's own API, and restart their meters after them.`
+          : `The peers' receivers are started afresh for every run (not warmed).`
+      }`
     : '';
   const name = (system: SideSystem) =>
     system === 'unsigned'
@@ -152,7 +156,7 @@ function freshSideMarkdown(r: BenchResults): string[] {
   return [
     '## Side by side at every receivers count, every receiver fresh',
     '',
-    `As above, at ${plan.counts.join(', ')} receivers, ${plan.repeats} rounds of ${plan.seconds} s, but every system's receiving processes are started afresh for every run, this service's too, and none is warmed: a replica just started by a deploy or a crash. (Warming every system alike is not measured yet: the peers' receivers have no warm-up.)`,
+    `As above, at ${plan.counts.join(', ')} receivers, ${plan.repeats} rounds of ${plan.seconds} s, but every system's receiving processes are started afresh for every run, this service's too, and none is warmed: a replica just started by a deploy or a crash.`,
     '',
     '| receivers | writes/s | run | system | handed over → evicted p50, ms (median, range) | p99 | lost |',
     '|---|---|---|---|---|---|---|',

@@ -42,12 +42,22 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
     mode?: SyncMode;
     /** Safer modes: peers silent this long make the cache untrusted (default 3,000 ms). */
     silenceMs?: number;
-    /** Safer modes: recovery starts after a random delay up to this (default 200 ms). */
+    /**
+     * Safer modes: recovery starts after a random delay up to this, so flushed replicas do not all
+     * reload at once (default 200 ms in pubsub-flush; 0 in stream, whose replay reads the log in
+     * Redis, and where every moment of delay is reads bypassing the cache).
+     */
     jitterMs?: number;
     /** Safer modes: how long an invalidation fences older fills (default 10,000 ms). */
     fenceMs?: number;
     /** Safer modes: how long a write retries a rejected publish during a failover (default 5,000 ms). */
     publishRetryMs?: number;
+    /**
+     * A sequence gap counts as missed (`onMissed`) only if its messages have not arrived this long
+     * after it: a retried or redirected publish can arrive after later ones (a Cluster redirect
+     * measured here came 110 ms late). Recovery starts at once all the same (default 1,000 ms).
+     */
+    reorderWindowMs?: number;
     /** Stream mode on `bus.redis`: approximate cap of the log (default 100,000 entries). */
     streamMaxLen?: number;
     /** Invalidations of one event-loop turn share a message (default true). */
@@ -106,8 +116,8 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
     /** When the first version after `version` of record `id` was written (epoch ms), or undefined. */
     writtenAfter: WrittenAfter;
     /**
-     * When a version after `version` was first acknowledged to the client that wrote it (epoch
-     * ms), or undefined. Given, a hit counts as stale only once a newer write was acknowledged
+     * When a version after `version` first reached a client: its write's answer, or a read's
+     * (epoch ms), or undefined. Given, a hit counts as stale only once a newer write was acknowledged
      * before it, as its readers can tell; one between a commit and its acknowledgment is reported
      * apart (`onHitUnacknowledged`). A time later than now means "not known yet": the check
      * asks once more when it has passed (60 s at most), since an acknowledgment may be recorded
@@ -143,6 +153,7 @@ export interface Settings<V extends Versioned> {
   jitterMs: number;
   /** 0 in `pubsub` mode: the classic mode has no fences, so its read-populate race stays visible. */
   fenceMs: number;
+  reorderWindowMs: number;
   /** 0 in `pubsub` mode: one try. */
   publishRetryMs: number;
   streamMaxLen: number;
@@ -287,7 +298,7 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
   positive(sync.silenceMs, 'sync.silenceMs');
   positive(options.cache?.ttlSeconds, 'cache.ttlSeconds');
   positive(options.cache?.maxKeys, 'cache.maxKeys');
-  for (const name of ['jitterMs', 'fenceMs', 'publishRetryMs', 'streamMaxLen'] as const)
+  for (const name of ['jitterMs', 'fenceMs', 'publishRetryMs', 'reorderWindowMs', 'streamMaxLen'] as const)
     atLeastZero(sync[name], `sync.${name}`);
   atLeastZero(options.loads?.shareMs, 'loads.shareMs');
   checkFailSafeOptions(given, options.cache?.ttlSeconds ?? 300);
@@ -330,9 +341,10 @@ export function resolveOptions<V extends Versioned>(options: SyncedCacheOptions<
     transport: bus.transport,
     heartbeatIntervalMs: bus.heartbeatIntervalMs ?? 1000,
     silenceMs: sync.silenceMs ?? 3000,
-    jitterMs: sync.jitterMs ?? 200,
+    jitterMs: sync.jitterMs ?? (mode === 'stream' ? 0 : 200),
     fenceMs: mode === 'pubsub' ? 0 : (sync.fenceMs ?? 10_000),
     publishRetryMs: mode === 'pubsub' ? 0 : (sync.publishRetryMs ?? 5000),
+    reorderWindowMs: sync.reorderWindowMs ?? 1000,
     streamMaxLen: sync.streamMaxLen ?? 100_000,
     coalescePublishes: sync.coalescePublishes ?? true,
     isKeyOf: sync.isKeyOf ?? (() => true),

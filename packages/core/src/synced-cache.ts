@@ -155,6 +155,8 @@ export class SyncedCache<V extends Versioned> {
       selfOrigin: settings.replicaId,
       replays: mode === 'stream',
       events,
+      reorderWindowMs: settings.reorderWindowMs,
+      onGap: () => this.policy.onGap(),
     });
     this.publisher = new InvalidationPublisher({
       transport,
@@ -174,7 +176,6 @@ export class SyncedCache<V extends Versioned> {
     const policy = this.policy;
     this.events.listen({
       onMessage: () => policy.onMessage(),
-      onMissed: () => policy.onGap(),
       onSubscriberState: (state) => policy.onSubscriberState(state),
       onMembership: (members) => policy.setLiveMembers(members),
     });
@@ -321,6 +322,7 @@ export class SyncedCache<V extends Versioned> {
 
   /** Stops heartbeats, recovery and the sweeper, leaves the member registry, and closes what it opened. */
   async close(): Promise<void> {
+    this.subscriber.countOpenGaps();
     this.sweeper?.stop();
     this.clock?.stop();
     this.policy.stop();

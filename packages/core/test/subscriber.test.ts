@@ -1,3 +1,4 @@
+import { waitFor } from '../../../service/local-stack/processes';
 import { LocalCache } from '../src/cache/local-cache';
 import { encodeEnvelope } from '../src/sync/envelope';
 import { InvalidationSubscriber } from '../src/sync/invalidation-subscriber';
@@ -5,15 +6,19 @@ import { SCOPE, sampleMessage } from './fixtures';
 
 const ID = '6566f0c1a1b2c3d4e5f60718';
 
-function setup(replays = false) {
+function setup(replays = false, reorderWindowMs = 0) {
   const cache = new LocalCache<{ id: string; version: number }>({ ttlSeconds: 300, maxKeys: 100 });
-  const seen = { rejected: [] as string[], missed: 0, applied: 0, messages: 0, lags: [] as number[] };
+  const seen = { rejected: [] as string[], missed: 0, applied: 0, messages: 0, lags: [] as number[], gaps: 0 };
   const subscriber = new InvalidationSubscriber({
     cache,
     scope: SCOPE,
     channel: 'book-channel',
     selfOrigin: 'book-2',
     replays,
+    reorderWindowMs,
+    onGap: () => {
+      seen.gaps += 1;
+    },
     events: {
       onRejected: (reason) => seen.rejected.push(reason),
       onMissed: (count) => {
@@ -67,6 +72,25 @@ describe('InvalidationSubscriber', () => {
     expect(seen.missed).toBe(3);
     expect(seen.messages).toBe(3);
     expect(seen.rejected).toEqual(['duplicate']);
+    cache.close();
+  });
+
+  it('recovers at once on a gap, but counts as missed only what has not arrived within the reorder window', async () => {
+    const { cache, seen, subscriber } = setup(false, 200);
+    const message = (seq: number) => encodeEnvelope(sampleMessage({ seq, version: seq + 1, publishedAt: Date.now() }));
+    subscriber.handle(message(1));
+    // 2 and 3 overtaken by 4 (a retried publish): a gap of two, signalled at once, counted later.
+    subscriber.handle(message(4));
+    expect([seen.gaps, seen.missed]).toEqual([1, 0]);
+    subscriber.handle(message(3));
+    expect([seen.applied, seen.rejected]).toEqual([3, []]);
+    // 2 never comes: once the window has passed, one is missed (3 arrived in time).
+    await waitFor(() => seen.missed > 0, { timeoutMs: 5_000, message: 'the gap counted' });
+    expect([seen.gaps, seen.missed]).toEqual([1, 1]);
+    // A gap still open when the subscriber closes counts at once: nothing seen is left uncounted.
+    subscriber.handle(message(9));
+    subscriber.countOpenGaps();
+    expect([seen.gaps, seen.missed]).toEqual([2, 5]);
     cache.close();
   });
 

@@ -36,9 +36,10 @@ const TINY: BenchPlan = {
   receiveRounds: 2_000,
   inZone: { toxicMs: 1, offeredRate: 50, seconds: 0.5, repeats: 1 },
   coalescing: { replicas: 2, readRate: 50, seconds: 2.2, repeats: 1 },
-  side: { rates: [200], repeats: 1, receivers: 2, seconds: 1, warmUpMessages: 100 },
+  side: { rates: [200], repeats: 1, receivers: 2, seconds: 1, warmUpMessages: 100, peersWarmed: true },
   sideFresh: { counts: [2], rates: [200], repeats: 1, seconds: 1 },
   receiveProfile: { rate: 500, seconds: 1 },
+  tailProfile: { counts: [1, 2], rate: 200, seconds: 1, warmUpMessages: 100 },
   coalescingLag: { rates: [200], repeats: 1, receivers: 2, warmUpMessages: 100 },
   tagEviction: { entries: 500, receivers: 2, repeats: 1 },
 };
@@ -214,6 +215,18 @@ describe('make bench (smoke run)', () => {
     expect(markdown).toContain('| 200 | one message a write, run again (A/A control) |');
     expect(markdown).toContain('Both writers send to the same replicas, which first got 100 messages each, unrecorded');
     expect(markdown).toMatch(/## Where a receiver's time goes: .*\n[\s\S]*\| verify \| [\d.]+ \|/);
+    // The tail profile: every message applied at each count, and each replica's main thread ran.
+    const tail = results.tailProfile!;
+    expect(tail.steps.map((s) => [s.receivers, s.lag.count])).toEqual([
+      [1, 200],
+      [2, 400],
+    ]);
+    for (const step of tail.steps) expect(step.runUsPerMessage).toBeGreaterThan(0);
+    expect(markdown).toMatch(
+      /## Where the tail goes at more receivers: .*\n[\s\S]*\| 2 \| [\d.]+ ms \| [\d.]+ ms \| [\d.]+ \|/,
+    );
+    // The peers' receivers warmed alike: said so, and their warm-up never recorded.
+    expect(markdown).toContain("Every system is warmed alike: each peer's receivers");
     expect(markdown).toMatch(/## Side by side: .*\n[\s\S]*### Three systems at once: .*\n\n\| writes\/s/);
     expect(markdown).toMatch(/\| 200 \| BentoCache .*, beside signed \|/);
     expect(markdown).toContain("each of this service's receivers got 100 messages, unrecorded");

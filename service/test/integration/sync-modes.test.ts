@@ -121,6 +121,17 @@ describe('pubsub-flush recovery', () => {
       async () => (await metricValue(b, 'cache_invalidation_last_received_timestamp_seconds')) > reconnectedAt,
     );
     await waitFor(() => b.cache.trusted(), { message: 'trusted again' });
+    // ... once its reorder window (1 s) has passed: unchanged for longer than that.
+    let missedSeen = -1;
+    let unchangedSince = Date.now();
+    await waitFor(
+      async () => {
+        const now = await metricValue(b, 'cache_invalidations_missed_total');
+        if (now !== missedSeen) [missedSeen, unchangedSince] = [now, Date.now()];
+        return Date.now() - unchangedSince > 1_500;
+      },
+      { message: 'the gaps of the disconnect counted' },
+    );
     const gapsBefore = await metricValue(b, 'cache_sync_recoveries_total', { mode: 'pubsub-flush', reason: 'gap' });
     await http('GET', `${b.url}/books/${id}`);
     expect(b.cache.size).toBe(1);
@@ -137,6 +148,13 @@ describe('pubsub-flush recovery', () => {
         message: 'flush after a gap',
       },
     );
+    // The flush did not wait; the two count as missed once the reorder window has passed
+    // without them (a retried publish could still have brought them). A heartbeat between them
+    // makes two gaps, each counted when its own window ends.
+    await waitFor(async () => (await metricValue(b, 'cache_invalidations_missed_total')) >= missedBefore + 2, {
+      timeoutMs: 15_000,
+      message: 'the gap counted as missed',
+    });
     expect(await metricValue(b, 'cache_invalidations_missed_total')).toBe(missedBefore + 2);
     expect((await http('GET', `${b.url}/books/${id}`)).json.version).toBe(3);
   });

@@ -24,7 +24,10 @@ export interface ReceiveObserver {
   /** Any valid message from a peer arrived (heartbeats included). */
   onMessage?(message: Envelope): void;
   onRejected?(reason: RejectReason, detail: string): void;
-  /** A sequence gap from `origin`: `count` messages were sent and never arrived. */
+  /**
+   * `count` messages from `origin` never arrived: a sequence gap that no late arrival filled within
+   * the reorder window, or messages this version could not apply.
+   */
   onMissed?(count: number, origin: string): void;
   onInvalidation?(applied: AppliedInvalidation): void;
   /** A tag invalidation or a clear applied here: from a peer, or this replica's own. */
@@ -78,7 +81,17 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
   signer?: EnvelopeSigner;
   /** Stream mode: keep the ids of applied invalidations, so a replay applies only what was missed. */
   replays?: boolean;
+  /**
+   * A gap is counted as missed only if its numbers have not arrived this long after it was seen:
+   * a retried publish can arrive after later messages (default 0: counted at once).
+   */
+  reorderWindowMs?: number;
+  /** Called at once on every gap, whatever arrives later: the sync mode recovers from it. */
+  onGap?(): void;
 }
+
+/** Gaps waiting out the reorder window at most; beyond it the oldest is counted at once. */
+const PENDING_GAPS = 1024;
 
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
 export class InvalidationSubscriber<V extends Versioned> {
@@ -96,6 +109,9 @@ export class InvalidationSubscriber<V extends Versioned> {
   lastAppliedPublishedAt = 0;
   /** The CONSUMER span's attributes that never change (given at its start, for samplers). */
   private readonly spanAttributes: Attributes;
+  /** Gaps seen and not yet counted, oldest first: numbers still missing, and when they count. */
+  private readonly pendingGaps: { origin: string; epoch: string; missing: number; due: number }[] = [];
+  private gapTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: InvalidationSubscriberOptions<V>) {
     this.events = options.events ?? {};
@@ -157,9 +173,48 @@ export class InvalidationSubscriber<V extends Versioned> {
       if (!isHeartbeat(message)) this.apply(message);
       return;
     }
-    if (sequence.missed > 0) this.events.onMissed?.(sequence.missed, message.origin);
+    if (sequence.missed > 0) this.gap(message.origin, message.epoch, sequence.missed);
+    else if (sequence.late) this.arrivedLate(message.origin, message.epoch);
     if (sequence.released) this.accept(sequence.released);
     this.accept(message);
+  }
+
+  /** `missing` numbers skipped: recovery starts now; they count as missed unless they arrive in time. */
+  private gap(origin: string, epoch: string, missing: number): void {
+    this.options.onGap?.();
+    const windowMs = this.options.reorderWindowMs ?? 0;
+    if (windowMs <= 0) return void this.events.onMissed?.(missing, origin);
+    if (this.pendingGaps.length >= PENDING_GAPS) {
+      const oldest = this.pendingGaps.shift()!;
+      if (oldest.missing > 0) this.events.onMissed?.(oldest.missing, oldest.origin);
+    }
+    this.pendingGaps.push({ origin, epoch, missing, due: Date.now() + windowMs });
+    this.gapTimer ??= setTimeout(() => this.countDueGaps(), windowMs).unref();
+  }
+
+  /** A number skipped earlier arrived: one fewer missing in the oldest gap of its sequence still open. */
+  private arrivedLate(origin: string, epoch: string): void {
+    const open = this.pendingGaps.find((g) => g.origin === origin && g.epoch === epoch && g.missing > 0);
+    if (open) open.missing -= 1;
+  }
+
+  private countDueGaps(): void {
+    this.gapTimer = undefined;
+    const now = Date.now();
+    while (this.pendingGaps.length > 0 && this.pendingGaps[0]!.due <= now) {
+      const { missing, origin } = this.pendingGaps.shift()!;
+      if (missing > 0) this.events.onMissed?.(missing, origin);
+    }
+    const next = this.pendingGaps[0];
+    if (next) this.gapTimer = setTimeout(() => this.countDueGaps(), Math.max(0, next.due - now)).unref();
+  }
+
+  /** Counts every gap still open as missed now (on close: nothing seen is left uncounted). */
+  countOpenGaps(): void {
+    clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+    for (const { missing, origin } of this.pendingGaps.splice(0))
+      if (missing > 0) this.events.onMissed?.(missing, origin);
   }
 
   /**
@@ -170,13 +225,19 @@ export class InvalidationSubscriber<V extends Versioned> {
   private notUnderstood(sender: Sender): void {
     const sequence = this.gaps.observe(sender.origin, sender.epoch, sender.seq, sender);
     if (sequence.kind !== 'accepted') return;
-    this.events.onMissed?.(sequence.missed + 1, sender.origin);
+    if (sequence.missed > 0) this.gap(sender.origin, sender.epoch, sequence.missed);
+    else if (sequence.late) this.arrivedLate(sender.origin, sender.epoch);
+    this.options.onGap?.();
+    this.events.onMissed?.(1, sender.origin);
     if (sequence.released) this.accept(sequence.released);
   }
 
   /** A message in sequence: seen, and applied unless it is a heartbeat. */
   private accept(message: Envelope | Sender): void {
-    if (!('v' in message)) return void this.events.onMissed?.(1, message.origin);
+    if (!('v' in message)) {
+      this.options.onGap?.();
+      return void this.events.onMissed?.(1, message.origin);
+    }
     this.events.onMessage?.(message);
     if (!isHeartbeat(message)) this.apply(message);
   }

@@ -19,8 +19,10 @@ export interface ChannelSubscription {
   disconnect(): void;
 }
 
-// Capped low: after a failover every moment without a connection to the new master is a loss.
-export const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 500);
+// Capped low: after a failover every moment without a connection to the new master is a loss, and
+// in the safer modes every moment until the replay has run is reads bypassing the cache.
+const RECONNECT_MAX_MS = 200;
+export const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), RECONNECT_MAX_MS);
 
 const ignore = () => undefined;
 
@@ -223,7 +225,7 @@ export class ShardedSubscription implements ChannelSubscription {
           this.scheduleAttach();
         });
       },
-      Math.min(reconnectDelay(this.attempt++), 250),
+      reconnectDelay(this.attempt++),
     );
   }
 }
