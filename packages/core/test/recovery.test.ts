@@ -60,4 +60,32 @@ describe('RecoveringPolicy', () => {
       policy.stop();
     }
   });
+
+  it('recovers once from an outage in which peers also fell silent: the reconnect covers the silence', async () => {
+    let now = 1_000_000;
+    const reasons: string[] = [];
+    const policy = new RecoveringPolicy({
+      mode: 'stream',
+      silenceMs: 3_000,
+      jitterMs: 0,
+      now: () => now,
+      recover: async (reason) => {
+        reasons.push(reason);
+        return { action: 'replayed', replayed: 0 };
+      },
+    });
+    try {
+      policy.setLiveMembers(3);
+      policy.onSubscriberState('down');
+      now += 5_000; // a 5 s cut: no message from any peer
+      expect(policy.trusted()).toBe(false);
+      policy.onSubscriberState('up');
+      await waitFor(() => policy.trusted(), { timeoutMs: 2_000, message: 'trusted after the replay' });
+      // The peers' first message after the reconnect starts no second recovery.
+      policy.onMessage();
+      expect([policy.trusted(), reasons]).toEqual([true, ['reconnect']]);
+    } finally {
+      policy.stop();
+    }
+  });
 });

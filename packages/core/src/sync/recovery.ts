@@ -129,6 +129,9 @@ export class RecoveringPolicy implements SyncPolicy {
     if (this.subscriberUp) return; // already up: nothing was missed
     this.subscriberUp = true;
     this.lastMessageAt = this.now();
+    // Peers fell silent while it was down: the recovery below covers that too. Left set, the first
+    // message would start a second one, and the cache would stay untrusted through both.
+    this.silent = false;
     this.trigger('reconnect');
   }
 
