@@ -116,8 +116,8 @@ export interface SyncedCacheOptions<V extends Versioned = Versioned> {
     /** When the first version after `version` of record `id` was written (epoch ms), or undefined. */
     writtenAfter: WrittenAfter;
     /**
-     * When a version after `version` first reached a client: its write's answer, or a read's
-     * (epoch ms), or undefined. Given, a hit counts as stale only once a newer write was acknowledged
+     * When a version after `version` was first acknowledged to the client that wrote it (epoch
+     * ms), or undefined. Given, a hit counts as stale only once a newer write was acknowledged
      * before it, as its readers can tell; one between a commit and its acknowledgment is reported
      * apart (`onHitUnacknowledged`). A time later than now means "not known yet": the check
      * asks once more when it has passed (60 s at most), since an acknowledgment may be recorded

@@ -178,9 +178,8 @@ export class BookRepository {
   }
 
   /**
-   * Records that version `version` reached a client at `at` (its update's answer, or a read's),
-   * for the stale audit: the first such moment is kept. Made after the answer went out, only
-   * while hits are audited.
+   * Records that version `version`'s update was acknowledged to its client at `at`, for the stale
+   * audit: one upsert, made after the answer went out, only while hits are audited.
    */
   acknowledge(id: string, version: number, at: number): Promise<void> {
     return this.acks.record(id, version, at);

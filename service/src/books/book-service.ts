@@ -44,12 +44,7 @@ export interface BookServiceOptions {
 }
 
 /** Cache-aside reads by id and by name; writes go to MongoDB, then evict locally, then publish. */
-/** Versions this replica remembers having recorded as answered (the oldest forgotten first). */
-const RECORDED_KEPT = 10_000;
-
 export class BookService {
-  private readonly recorded = new Set<string>();
-
   constructor(private readonly options: BookServiceOptions) {}
 
   getById(id: string): Promise<Read | null> {
@@ -160,17 +155,12 @@ export class BookService {
   }
 
   /**
-   * The HTTP layer delivered a version to a client (an update's answer, or a read's loaded from the
-   * database): from now on a client knows it, and a hit on an older one is stale to it (see the
-   * audit's acknowledgedAfter). Recorded once a version per replica, off the request path; one that
-   * cannot be recorded leaves the audit its fallback.
+   * The HTTP layer delivered the answer to an update: from now on its client knows the version,
+   * and a hit on an older one is stale to it (see the audit's acknowledgedAfter). Off the request
+   * path; an acknowledgment that cannot be recorded leaves the audit its fallback.
    */
-  answered(book: Book, at: number): void {
+  acknowledged(book: Book, at: number): void {
     if (!this.options.recordAcknowledgments) return;
-    const key = `${book.id}:${book.version}`;
-    if (this.recorded.has(key)) return;
-    this.recorded.add(key);
-    if (this.recorded.size > RECORDED_KEPT) this.recorded.delete(this.recorded.values().next().value as string);
     this.options.repository
       .acknowledge(book.id, book.version, at)
       .catch((error) =>

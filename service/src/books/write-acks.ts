@@ -1,7 +1,7 @@
 import mongoose, { type Connection, type Model, Schema, Types } from 'mongoose';
 import { WRITE_TIMES_KEPT } from './book-document';
 
-/** Version `v` of book `book` was first answered to a client at `at`: its writer, or a reader. */
+/** Version `v` of book `book` was answered to the client that wrote it at `at`. */
 interface AckSlot {
   _id: string;
   book: Types.ObjectId;
@@ -29,29 +29,12 @@ export class WriteAcks {
     this.model = connection.model<AckSlot>('BookWriteAck', slotSchema, 'book_write_acks');
   }
 
-  /**
-   * Version `version` reached a client at `at`: kept if it is the first such moment recorded. The
-   * slot's version decides: the same, the earlier time stays; an older one, it is taken over; a
-   * newer one, nothing is recorded.
-   */
   async record(book: string, version: number, at: number): Promise<void> {
-    const _id = slotOf(book, version);
-    const when = new Date(at);
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      if ((await this.model.updateOne({ _id, v: version }, { $min: { at: when } })).matchedCount > 0) return;
-      const older = await this.model.updateOne(
-        { _id, v: mongoose.trusted({ $lt: version }) },
-        { $set: { book: new Types.ObjectId(book), v: version, at: when } },
-      );
-      if (older.matchedCount > 0) return;
-      try {
-        await this.model.create({ _id, book: new Types.ObjectId(book), v: version, at: when });
-        return;
-      } catch (error) {
-        // Another replica created it first (duplicate key): its version decides, on a second try.
-        if ((error as { code?: number }).code !== 11000) throw error;
-      }
-    }
+    await this.model.replaceOne(
+      { _id: slotOf(book, version) },
+      { book: new Types.ObjectId(book), v: version, at: new Date(at) },
+      { upsert: true },
+    );
   }
 
   /** The acknowledgments kept of `book`'s last updates (not every version has one). */

@@ -71,22 +71,13 @@ export function createApp(options: AppOptions): Koa {
     markStale(ctx, read);
     // If-None-Match names the version served: 304, no body (Koa compares it with the ETag).
     if (ctx.fresh) ctx.status = 304;
-    const socket = ctx.req.socket;
     if (read.cache === 'HIT') {
       const servedAt = Date.now();
+      const socket = ctx.req.socket;
       // A client that gave up before the answer (a timed-out request queued in a paused process)
       // has closed its end: its EOF is read right after the request, so it is known one turn later.
       ctx.res.once('finish', () => books.auditHit(read.book, servedAt, () => !socket.readableEnded));
-    } else answeredOnFinish(ctx, read.book);
-  };
-
-  /** A version read from the database, or written, reached its client: the audit learns it is known. */
-  const answeredOnFinish = (ctx: Context, book: Book) => {
-    const socket = ctx.req.socket;
-    ctx.res.once('finish', () => {
-      const at = Date.now();
-      setImmediate(() => !socket.readableEnded && books.answered(book, at));
-    });
+    }
   };
 
   router.get('/books', async (ctx) => {
@@ -105,8 +96,12 @@ export function createApp(options: AppOptions): Koa {
     const book = await guardDuplicate(books.update(id, changes, ifMatch(ctx)));
     if (!book) throw notFound('no book with that id');
     respond(ctx, book, 'MISS');
-    // Known only if the client is still there to read it (see respondRead).
-    answeredOnFinish(ctx, book);
+    const socket = ctx.req.socket;
+    // Acknowledged only if the client is still there to read it (see respondRead).
+    ctx.res.once('finish', () => {
+      const at = Date.now();
+      setImmediate(() => !socket.readableEnded && books.acknowledged(book, at));
+    });
   };
   router.put('/books/:id', update(bookInputSchema));
   router.patch('/books/:id', update(bookPatchSchema));

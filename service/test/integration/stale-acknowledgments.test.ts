@@ -65,22 +65,7 @@ describe('stale audit against acknowledged writes (MongoDB-wire, Redis)', () => 
     await waitFor(async () => (await writer.repository.findAcknowledged(id)).some((a) => a.version === 3), {
       message: 'the acknowledgment of version 3 was recorded',
     });
-    // Version 1 reached a client through the reader's first read (a miss), 3 through its write's answer.
-    expect((await writer.repository.findAcknowledged(id)).map((a) => a.version).sort()).toEqual([1, 3]);
-    expect(await hitAndCheck(id)).toEqual({ stale: 1, unacknowledged: 0 });
-  });
-
-  it('counts a version known once a read returned it, though its write was never answered', async () => {
-    const created = await http('POST', `${writer.url}/books`, { name: uniqueName('read'), author: 'Read', year: 2000 });
-    const id = created.json?.id as string;
-    expect((await http('GET', `${reader.url}/books/${id}`)).headers.get('x-cache')).toBe('MISS');
-    // Committed without an answer, then returned to a client by a read on the writer (a miss there).
-    await writer.repository.update(id, { year: 2001 });
-    const loaded = await http('GET', `${writer.url}/books/${id}`);
-    expect([loaded.headers.get('x-cache'), loaded.json?.version]).toEqual(['MISS', 2]);
-    await waitFor(async () => (await writer.repository.findAcknowledged(id)).some((a) => a.version === 2), {
-      message: 'the first answer of version 2 was recorded',
-    });
+    expect((await writer.repository.findAcknowledged(id)).map((a) => a.version)).toEqual([3]);
     expect(await hitAndCheck(id)).toEqual({ stale: 1, unacknowledged: 0 });
   });
 });

@@ -3,7 +3,7 @@ import type { ErrorObserver } from './observers';
 
 /**
  * What the audit asks the source of truth: when the first version after `version` of record `id`
- * was written (or, as `acknowledgedAfter`, first known to a client: its write's answer, or a read's), epoch ms.
+ * was written (or, as `acknowledgedAfter`, first acknowledged to a writer's client), epoch ms.
  */
 export type WrittenAfter = (id: string, version: number) => Promise<number | undefined>;
 
@@ -32,7 +32,7 @@ export interface StaleObserver extends ErrorObserver {
 export interface StaleAuditOptions {
   writtenAfter: WrittenAfter;
   /**
-   * When a version after `version` first reached a client (its write's answer, or a read's). With it, a
+   * When a version after `version` was first acknowledged to the client that wrote it. With it, a
    * hit is stale only once a newer write was acknowledged (by more than the grace) before it, as
    * a client's history judges; a hit between a commit and its acknowledgment is counted apart.
    * An answer later than now means "not known yet": it is asked again once that time has passed
