@@ -51,7 +51,7 @@ test-unit: deps ## Unit tests only (the library's and the service's)
 test-integration: deps ## Integration tests only
 	npx jest --runInBand service/test/integration
 
-bench: build ## Benchmarks (never part of make test, about 27 min before the fresh side by side was added, not timed since): read path (also behind Toxiproxy), lag against the floor and the peers (side by side too, and fresh at 2 to 16 receivers), a receiver's profile, throughput, memory -> bench/RESULTS.md
+bench: build ## Benchmarks (never part of make test, about 47 min): read path (also behind Toxiproxy), lag against the floor and the peers (side by side, every system warmed alike, and fresh at 2 to 16 receivers), a receiver's profile, where the tail goes at 2 to 16 receivers, throughput, memory -> bench/RESULTS.md
 	npm run bench
 
 bench-profile: build ## CPU profile of one replica serving cached reads under load, by package -> reports/profile/
