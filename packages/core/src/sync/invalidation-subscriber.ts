@@ -93,6 +93,14 @@ export interface InvalidationSubscriberOptions<V extends Versioned> {
 /** Gaps waiting out the reorder window at most; beyond it the oldest is counted at once. */
 const PENDING_GAPS = 1024;
 
+/** A gap seen and not yet counted: the numbers of `origin`'s sequence still missing, and when they count. */
+interface PendingGap {
+  origin: string;
+  epoch: string;
+  missing: number;
+  due: number;
+}
+
 /** Applies invalidation messages to the local cache. Never throws, whatever arrives on the channel. */
 export class InvalidationSubscriber<V extends Versioned> {
   /** Per sender, what it numbered; a message this version cannot apply is held as its sender. */
@@ -110,7 +118,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   /** The CONSUMER span's attributes that never change (given at its start, for samplers). */
   private readonly spanAttributes: Attributes;
   /** Gaps seen and not yet counted, oldest first: numbers still missing, and when they count. */
-  private readonly pendingGaps: { origin: string; epoch: string; missing: number; due: number }[] = [];
+  private readonly pendingGaps: PendingGap[] = [];
   private gapTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: InvalidationSubscriberOptions<V>) {
@@ -173,10 +181,15 @@ export class InvalidationSubscriber<V extends Versioned> {
       if (!isHeartbeat(message)) this.apply(message);
       return;
     }
-    if (sequence.missed > 0) this.gap(message.origin, message.epoch, sequence.missed);
-    else if (sequence.late) this.arrivedLate(message.origin, message.epoch);
+    this.account(message, sequence);
     if (sequence.released) this.accept(sequence.released);
     this.accept(message);
+  }
+
+  /** An accepted number: it opens a gap (numbers skipped), or fills one (a number skipped earlier). */
+  private account({ origin, epoch }: Sender, sequence: { missed: number; late: boolean }): void {
+    if (sequence.missed > 0) this.gap(origin, epoch, sequence.missed);
+    else if (sequence.late) this.arrivedLate(origin, epoch);
   }
 
   /** `missing` numbers skipped: recovery starts now; they count as missed unless they arrive in time. */
@@ -184,10 +197,7 @@ export class InvalidationSubscriber<V extends Versioned> {
     this.options.onGap?.();
     const windowMs = this.options.reorderWindowMs ?? 0;
     if (windowMs <= 0) return void this.events.onMissed?.(missing, origin);
-    if (this.pendingGaps.length >= PENDING_GAPS) {
-      const oldest = this.pendingGaps.shift()!;
-      if (oldest.missing > 0) this.events.onMissed?.(oldest.missing, oldest.origin);
-    }
+    if (this.pendingGaps.length >= PENDING_GAPS) this.countGap(this.pendingGaps.shift()!);
     this.pendingGaps.push({ origin, epoch, missing, due: Date.now() + windowMs });
     this.gapTimer ??= setTimeout(() => this.countDueGaps(), windowMs).unref();
   }
@@ -201,10 +211,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   private countDueGaps(): void {
     this.gapTimer = undefined;
     const now = Date.now();
-    while (this.pendingGaps.length > 0 && this.pendingGaps[0]!.due <= now) {
-      const { missing, origin } = this.pendingGaps.shift()!;
-      if (missing > 0) this.events.onMissed?.(missing, origin);
-    }
+    while (this.pendingGaps.length > 0 && this.pendingGaps[0]!.due <= now) this.countGap(this.pendingGaps.shift()!);
     const next = this.pendingGaps[0];
     if (next) this.gapTimer = setTimeout(() => this.countDueGaps(), Math.max(0, next.due - now)).unref();
   }
@@ -213,8 +220,12 @@ export class InvalidationSubscriber<V extends Versioned> {
   countOpenGaps(): void {
     clearTimeout(this.gapTimer);
     this.gapTimer = undefined;
-    for (const { missing, origin } of this.pendingGaps.splice(0))
-      if (missing > 0) this.events.onMissed?.(missing, origin);
+    for (const gap of this.pendingGaps.splice(0)) this.countGap(gap);
+  }
+
+  /** What of a gap never arrived counts as missed. */
+  private countGap({ missing, origin }: PendingGap): void {
+    if (missing > 0) this.events.onMissed?.(missing, origin);
   }
 
   /**
@@ -225,8 +236,7 @@ export class InvalidationSubscriber<V extends Versioned> {
   private notUnderstood(sender: Sender): void {
     const sequence = this.gaps.observe(sender.origin, sender.epoch, sender.seq, sender);
     if (sequence.kind !== 'accepted') return;
-    if (sequence.missed > 0) this.gap(sender.origin, sender.epoch, sequence.missed);
-    else if (sequence.late) this.arrivedLate(sender.origin, sender.epoch);
+    this.account(sender, sequence);
     this.options.onGap?.();
     this.events.onMissed?.(1, sender.origin);
     if (sequence.released) this.accept(sequence.released);

@@ -51,7 +51,7 @@ export interface StaleAuditOptions {
 }
 
 /** The longest a check waits to ask `acknowledgedAfter` again (whatever time its first answer named). */
-export const ACK_RECHECK_MAX_MS = 60_000;
+const ACK_RECHECK_MAX_MS = 60_000;
 
 /**
  * Checks, off the request path, whether what the cache served was already stale: a sample of
@@ -81,13 +81,16 @@ export class StaleAudit {
         const before = (t: number | undefined): t is number => t !== undefined && t + graceMs < servedAt;
         if (!before(newerSince)) return observer.onHitChecked?.(false);
         // Only a hit that looks stale asks the second question (one more read of the source).
-        let knownSince = acknowledgedAfter ? await acknowledgedAfter(value.id, value.version) : newerSince;
-        // An answer later than now is not final: an acknowledgment given before the hit may be
-        // recorded after this first question. Asked once more when that time has come.
-        const notYet = acknowledgedAfter && knownSince !== undefined ? knownSince - Date.now() : 0;
-        if (notYet > 0 && !before(knownSince)) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(notYet, ACK_RECHECK_MAX_MS)).unref());
-          knownSince = await acknowledgedAfter!(value.id, value.version);
+        let knownSince: number | undefined = newerSince;
+        if (acknowledgedAfter) {
+          knownSince = await acknowledgedAfter(value.id, value.version);
+          // An answer later than now is not final: an acknowledgment given before the hit may be
+          // recorded after this first question. Asked once more when that time has come.
+          const notYet = knownSince === undefined ? 0 : knownSince - Date.now();
+          if (notYet > 0) {
+            await new Promise((resolve) => setTimeout(resolve, Math.min(notYet, ACK_RECHECK_MAX_MS)).unref());
+            knownSince = await acknowledgedAfter(value.id, value.version);
+          }
         }
         if (before(knownSince)) return observer.onHitChecked?.(true, (servedAt - knownSince) / 1000);
         observer.onHitChecked?.(false);
